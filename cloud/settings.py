@@ -1,0 +1,100 @@
+"""Settings of the cloud deployables (API, uploader, worker): YAML + ``DANCEBOOTH_CLOUD_*``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from protocol.settings import FileSettings, Group, MqttSettings
+
+
+class Environment(StrEnum):
+    DEMO = "demo"  # embedded defaults on one laptop
+    PRODUCTION = "production"  # secrets required, nothing defaulted
+
+
+class DatabaseSettings(Group):
+    url: str = Field("sqlite:///var/dancebooth.db", description="SQLAlchemy URL")
+
+
+class LocalStorage(Group):
+    type: Literal["local"] = "local"
+    root: Path = Path("var/store")
+
+
+class S3Storage(Group):
+    type: Literal["s3"] = "s3"
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+
+
+StorageSettings = Annotated[LocalStorage | S3Storage, Field(discriminator="type")]
+
+
+class OutboxMail(Group):
+    type: Literal["outbox"] = "outbox"
+    directory: Path = Path("var/outbox")
+    sender: str = "dancebooth <booth@localhost>"
+
+
+class SmtpMail(Group):
+    type: Literal["smtp"] = "smtp"
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    timeout_s: Annotated[float, Field(gt=0)] = 20.0
+
+
+MailSettings = Annotated[OutboxMail | SmtpMail, Field(discriminator="type")]
+
+
+class ApiSettings(Group):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = Field(None, description="signs sessions; required in production")
+
+
+class TrainingSettings(Group):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    resolution: Literal[128, 256, 512] = 128
+    budget_s: Annotated[float, Field(gt=0)] = 300.0
+    booth_checkpoint: Path | None = None
+
+
+class CloudSettings(FileSettings):
+    model_config = SettingsConfigDict(env_prefix="DANCEBOOTH_CLOUD_")
+
+    environment: Environment = Environment.DEMO
+    booth: str = "booth1"
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = LocalStorage()
+    mqtt: MqttSettings = MqttSettings()
+    mail: MailSettings = OutboxMail()
+    api: ApiSettings = ApiSettings()
+    training: TrainingSettings = TrainingSettings()
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> CloudSettings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        missing = []
+        if self.api.secret_key is None:
+            missing.append("api.secret_key")
+        if self.mqtt.password is None:
+            missing.append("mqtt.password")
+        if self.database.url.startswith("sqlite"):
+            missing.append("database.url (PostgreSQL)")
+        if missing:
+            raise ValueError(f"production requires {', '.join(missing)}")
+        return self

@@ -1,0 +1,3 @@
+from dancebooth.cli import main
+
+main()

@@ -1,0 +1,18 @@
+"""``dancebooth bench ...``: each benchmark prints the machine, then its figures."""
+
+from __future__ import annotations
+
+import click
+
+from dancebooth.lazy import LazyGroup
+from dancebooth.machine import describe_machine
+
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "protocol": ("protocol.bench:bench_protocol", "Frame-packet encode/decode throughput."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=BENCHMARKS)
+def bench() -> None:
+    """Benchmarks that print figures and the machine they ran on."""
+    click.echo(describe_machine())

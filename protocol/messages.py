@@ -1,0 +1,157 @@
+"""Versioned JSON messages on the wire: commands, node status, end-of-capture manifest.
+
+Every model forbids unknown fields, refuses NaN/inf and bounds every length, so a
+message that validates is safe to store and to act on. ``v`` is the schema version;
+a receiver rejects versions it does not know instead of guessing.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from protocol.errors import MessageError
+from protocol.ids import Identifier
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_CAPTURE_SECONDS = 120.0
+MAX_RESEND_RANGES = 256
+MAX_SEQ = 2**32 - 1
+
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+EpochSeconds = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e10)]
+
+
+class Message(BaseModel):
+    """Base of every JSON message: strict about shape, version 1."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=256)
+
+    v: Literal[1] = 1
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+M = TypeVar("M", bound=Message)
+
+
+def decode_message(model: type[M], payload: bytes | str) -> M:
+    """Parse ``payload`` as ``model``; raise :class:`MessageError` with the reason."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise MessageError(f"{model.__name__}: {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(message)"
+        raise MessageError(f"{model.__name__}: {where}: {first['msg']}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MessageError(f"{model.__name__}: {exc}") from exc
+
+
+class CaptureStart(Message):
+    """Start capturing ``session`` on every node of the booth at ``start_at``."""
+
+    session: Identifier
+    start_at: EpochSeconds = Field(description="shared start time, Unix seconds (UTC)")
+    duration_s: Annotated[float, Field(gt=0, le=MAX_CAPTURE_SECONDS, allow_inf_nan=False)]
+    fps: Annotated[int, Field(ge=1, le=240)] | None = None
+
+
+class CaptureCancel(Message):
+    session: Identifier
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class SeqRange(BaseModel):
+    """An inclusive range of sequence numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first: Seq
+    last: Seq
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeqRange:
+        if self.last < self.first:
+            raise ValueError("last must be >= first")
+        return self
+
+
+class ResendRequest(Message):
+    session: Identifier
+    node: Identifier
+    ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_RESEND_RANGES)]
+
+
+class NodeState(StrEnum):
+    ONLINE = "online"
+    CAPTURING = "capturing"
+    OFFLINE = "offline"
+
+
+class NodeStats(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    capture_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
+    pose_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
+    inference_ms: Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False)] = 0.0
+    dropped_frames: Annotated[int, Field(ge=0)] = 0
+    spool_depth: Annotated[int, Field(ge=0)] = 0
+    people_seen: Annotated[int, Field(ge=0, le=100)] = 0
+
+
+class NodeStatus(Message):
+    """Retained per-node status; the broker publishes ``state=offline`` as the last will."""
+
+    node: Identifier
+    state: NodeState
+    at: EpochSeconds
+    session: Identifier | None = None
+    backend: Annotated[str, Field(max_length=32)] = ""
+    stats: NodeStats = NodeStats()
+
+
+class CaptureManifest(Message):
+    """What a node captured for a session, sent once the capture ends.
+
+    The receiver is complete when it holds every sequence number in
+    ``[first_seq, last_seq]`` except those listed in ``dropped`` (frames the node
+    never spooled: a full ring).
+    """
+
+    session: Identifier
+    node: Identifier
+    first_seq: Seq
+    last_seq: Seq
+    frame_count: Annotated[int, Field(ge=0, le=MAX_SEQ)]
+    dropped: Annotated[list[Seq], Field(max_length=100_000)] = []
+    width: Annotated[int, Field(ge=1, le=8192)]
+    height: Annotated[int, Field(ge=1, le=8192)]
+    fps: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+    started_at: EpochSeconds
+    ended_at: EpochSeconds
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CaptureManifest:
+        if self.frame_count == 0:
+            return self
+        if self.last_seq < self.first_seq:
+            raise ValueError("last_seq must be >= first_seq")
+        span = self.last_seq - self.first_seq + 1
+        if self.frame_count + len(self.dropped) != span:
+            raise ValueError("frame_count + len(dropped) must equal last_seq - first_seq + 1")
+        return self
+
+    def expected_seqs(self) -> set[int]:
+        if self.frame_count == 0:
+            return set()
+        return set(range(self.first_seq, self.last_seq + 1)) - set(self.dropped)
+
+
+def json_schema(model: type[Message]) -> dict[str, Any]:
+    return model.model_json_schema()

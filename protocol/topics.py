@@ -1,0 +1,126 @@
+"""MQTT topic layout. Every topic is built and parsed here and nowhere else.
+
+Under a configurable prefix (default ``dancebooth``)::
+
+    {prefix}/{booth}/cmd/capture                     CaptureStart   (cloud → nodes)
+    {prefix}/{booth}/cmd/cancel                      CaptureCancel  (cloud → nodes)
+    {prefix}/{booth}/cmd/resend                      ResendRequest  (cloud → one node)
+    {prefix}/{booth}/node/{node}/status              NodeStatus, retained, last will
+    {prefix}/{booth}/node/{node}/frames/{session}    binary frame packets, QoS 1
+    {prefix}/{booth}/node/{node}/manifest/{session}  CaptureManifest, QoS 1
+    {prefix}/{booth}/node/{node}/preview             low-rate skeleton JPEG
+
+A node's own topics all sit under ``{prefix}/{booth}/node/{node}/``, so one ACL line
+per node confines what it may publish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from protocol.errors import TopicError
+from protocol.ids import check_id
+
+DEFAULT_PREFIX = "dancebooth"
+
+
+class Command(StrEnum):
+    CAPTURE = "capture"
+    CANCEL = "cancel"
+    RESEND = "resend"
+
+
+class NodeChannel(StrEnum):
+    STATUS = "status"
+    FRAMES = "frames"
+    MANIFEST = "manifest"
+    PREVIEW = "preview"
+
+
+_SESSION_CHANNELS = frozenset({NodeChannel.FRAMES, NodeChannel.MANIFEST})
+
+
+def _check_prefix(prefix: str) -> str:
+    parts = prefix.split("/")
+    for part in parts:
+        check_id(part, "topic prefix segment")
+    return prefix
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic builder/parser for one prefix."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        _check_prefix(self.prefix)
+
+    # -- building -----------------------------------------------------------------
+    def command(self, booth: str, command: Command) -> str:
+        return f"{self.prefix}/{check_id(booth, 'booth id')}/cmd/{Command(command).value}"
+
+    def commands_filter(self, booth: str) -> str:
+        """Subscription filter for every command of one booth."""
+        return f"{self.prefix}/{check_id(booth, 'booth id')}/cmd/+"
+
+    def node_base(self, booth: str, node: str) -> str:
+        return f"{self.prefix}/{check_id(booth, 'booth id')}/node/{check_id(node, 'node id')}"
+
+    def status(self, booth: str, node: str) -> str:
+        return f"{self.node_base(booth, node)}/status"
+
+    def preview(self, booth: str, node: str) -> str:
+        return f"{self.node_base(booth, node)}/preview"
+
+    def frames(self, booth: str, node: str, session: str) -> str:
+        return f"{self.node_base(booth, node)}/frames/{check_id(session, 'session id')}"
+
+    def manifest(self, booth: str, node: str, session: str) -> str:
+        return f"{self.node_base(booth, node)}/manifest/{check_id(session, 'session id')}"
+
+    def channel_filter(self, channel: NodeChannel, booth: str = "+") -> str:
+        """Subscription filter for one channel of every node (of one booth, or all)."""
+        if booth != "+":
+            check_id(booth, "booth id")
+        tail = "/+" if NodeChannel(channel) in _SESSION_CHANNELS else ""
+        return f"{self.prefix}/{booth}/node/+/{channel.value}{tail}"
+
+    # -- parsing ------------------------------------------------------------------
+    def parse(self, topic: str) -> ParsedTopic:
+        """Parse any protocol topic; raise :class:`TopicError` for anything else."""
+        if not topic.startswith(self.prefix + "/"):
+            raise TopicError(f"topic {topic!r} is not under prefix {self.prefix!r}")
+        parts = topic[len(self.prefix) + 1 :].split("/")
+        try:
+            if len(parts) == 3 and parts[1] == "cmd":
+                return ParsedTopic(booth=check_id(parts[0]), command=Command(parts[2]), node=None)
+            if len(parts) in (4, 5) and parts[1] == "node":
+                channel = NodeChannel(parts[3])
+                has_session = channel in _SESSION_CHANNELS
+                if has_session != (len(parts) == 5):
+                    raise TopicError(f"topic {topic!r}: wrong number of segments")
+                return ParsedTopic(
+                    booth=check_id(parts[0]),
+                    node=check_id(parts[2]),
+                    channel=channel,
+                    session=check_id(parts[4]) if has_session else None,
+                )
+        except ValueError as exc:  # IdentifierError, or an unknown enum value
+            raise TopicError(f"topic {topic!r}: {exc}") from exc
+        raise TopicError(f"topic {topic!r} is not a dancebooth topic")
+
+
+@dataclass(frozen=True)
+class ParsedTopic:
+    booth: str
+    node: str | None
+    command: Command | None = None
+    channel: NodeChannel | None = None
+    session: str | None = None
+
+
+def shared_subscription(group: str, topic_filter: str) -> str:
+    """MQTT v5 shared subscription: brokers split matching messages across the group."""
+    return f"$share/{check_id(group, 'share group')}/{topic_filter}"
