@@ -1,0 +1,31 @@
+"""A captured frame as it moves through a node: pixels, timing and, for synthetic
+sources, the ground-truth keypoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]  # H x W x 3, BGR (OpenCV order)
+Keypoints = npt.NDArray[np.float32]  # [17, 3]: x, y, confidence (or visibility for truth)
+
+
+@dataclass
+class Frame:
+    seq: int
+    capture_ns: int
+    image: Image
+    # Known keypoints for sources that have them (synthetic dancer, recorded file):
+    # the `replay` pose backend reads these instead of running a model.
+    truth: Keypoints | None = None
+    truth_extras: Keypoints | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
