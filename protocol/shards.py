@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.codec import FramePacket, jpeg_looks_valid
 from protocol.errors import ShardError
-from protocol.ids import Identifier
+from protocol.ids import Identifier, check_id
 from protocol.skeleton import NUM_KEYPOINTS
 
 Point = tuple[float, float, float]
@@ -167,3 +167,18 @@ def _frames(tar: tarfile.TarFile) -> Iterator[tuple[FrameMeta, bytes]]:
         pending = None
     if pending is not None:
         raise ShardError(f"{pending[0]}.jpg has no matching .json")
+
+
+def session_prefix(session: str) -> str:
+    """Object-store prefix holding everything captured for a session."""
+    return f"sessions/{check_id(session, 'session id')}/"
+
+
+def shard_key(session: str, node: str, index: int) -> str:
+    """The one place shard names are built: ``sessions/{session}/{node}/shard-NNNNNN.tar``.
+
+    Used by the uploader (object store keys) and the synthetic corpus (file paths).
+    """
+    if not 0 <= index < 10**6:
+        raise ShardError(f"shard index {index} out of range")
+    return f"{session_prefix(session)}{check_id(node, 'node id')}/shard-{index:06d}.tar"
