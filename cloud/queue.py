@@ -266,11 +266,15 @@ class JobQueue:
             move_session(db, job.session_id, SessionState.QUEUED)
             return job
 
-    def enqueue(self, session_id: str, kind: str, max_attempts: int = 3) -> Job:
+    def enqueue(
+        self, session_id: str, kind: str, max_attempts: int = 3, queue_session: bool = True
+    ) -> Job:
+        """Add a job; ``queue_session`` also shows the session as queued (not for a re-send)."""
         with transaction(self.factory) as db:
             job = Job(session_id=session_id, kind=kind, max_attempts=max_attempts)
             db.add(job)
-            move_session(db, session_id, SessionState.QUEUED)
+            if queue_session:
+                move_session(db, session_id, SessionState.QUEUED)
             db.flush()
             return job
 

@@ -63,6 +63,22 @@ class ApiSettings(Group):
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = Field(None, description="signs sessions; required in production")
+    countdown_s: Annotated[float, Field(ge=0, le=60)] = 5.0
+    capture_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    kiosk_per_minute: Annotated[int, Field(ge=1)] = Field(
+        20, description="visitor registrations allowed per client IP per minute"
+    )
+    login_max_age_s: Annotated[int, Field(ge=60)] = 12 * 3600
+    events_poll_s: Annotated[float, Field(gt=0, le=10)] = Field(
+        0.5, description="how often each API process polls the database for changes"
+    )
+
+
+class WorkerSettings(Group):
+    lease_s: Annotated[float, Field(gt=1)] = 60.0
+    heartbeat_s: Annotated[float, Field(gt=0)] = 10.0
+    poll_s: Annotated[float, Field(gt=0)] = 2.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
 
 
 class TrainingSettings(Group):
@@ -83,6 +99,7 @@ class CloudSettings(FileSettings):
     mail: MailSettings = OutboxMail()
     api: ApiSettings = ApiSettings()
     training: TrainingSettings = TrainingSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:
