@@ -4,6 +4,7 @@
   const error = document.getElementById("register-error");
   const card = document.getElementById("register-card");
   const done = document.getElementById("confirmation");
+  form.addEventListener("input", () => showError(error, null));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const email = form.email.value.trim();

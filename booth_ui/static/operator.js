@@ -3,7 +3,6 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const dash = $("dashboard");
-  const COUNTDOWN = parseFloat(dash.dataset.countdown);
   const GROUPS = {
     all: { label: "All", states: null },
     waiting: { label: "Waiting", states: ["registered", "retake"] },
@@ -48,7 +47,7 @@
     $("queue-body").innerHTML = rows.map((v) => {
       const job = v.job;
       const pct = job && job.state === "running" ? Math.round(job.progress * 100) : null;
-      const progress = pct === null ? (job ? esc(job.state) : "")
+      const progress = pct === null ? (job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "")
         : `<div class="bar-outer"><div class="bar-inner" style="width:${pct}%"></div></div><span class="pct">${pct}%${job.step ? " · " + esc(job.step) : ""}</span>`;
       const error = v.error ? `<div class="row-error">${esc(v.error)}</div>` : "";
       return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
@@ -66,6 +65,10 @@
     } else {
       box.innerHTML = `<div class="email big-text">${esc(v.email || v.id)}</div>
         <span class="state s-${esc(v.state)}" id="stage-state">${esc(v.state)}</span>`;
+    }
+    if (!v || v.state !== "capturing") {
+      clearInterval(countdownTimer);
+      $("countdown").hidden = true;
     }
     $("start-capture").disabled = !v || !["registered", "retake"].includes(v.state);
     $("retake").disabled = !v || !["capturing", "uploaded", "queued", "failed"].includes(v.state);
@@ -169,5 +172,4 @@
   source.onerror = () => { $("live").className = "live"; };
   refresh();
   setInterval(refresh, 10000); // node tiles go offline even when nothing changes
-  void COUNTDOWN;
 })();

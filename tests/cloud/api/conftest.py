@@ -76,7 +76,7 @@ def server(booth: Booth) -> Iterator[str]:
     thread.start()
     wait_for_port(port)
     yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
+    srv.should_exit = srv.force_exit = True  # open event streams must not hold the shutdown
     deadline = time.monotonic() + 10
     while thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
