@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +30,7 @@ from cloud.queue import as_utc
 logger = logging.getLogger(__name__)
 
 LOOKBACK_S = 5.0
-CLIENT_QUEUE = 256  # a client this far behind is disconnected rather than buffered forever
+CLIENT_QUEUE = 256  # a client this many polls behind is disconnected rather than buffered forever
 KEEPALIVE_S = 15.0
 
 
@@ -38,7 +39,9 @@ class Event:
     kind: str  # "session" | "job" | "node"
     data: dict[str, Any]
 
-    def encode(self) -> str:
+    @cached_property
+    def text(self) -> str:
+        """The SSE frame, encoded once however many clients receive it."""
         return f"event: {self.kind}\ndata: {json.dumps(self.data, default=str)}\n\n"
 
 
@@ -125,7 +128,7 @@ class Broadcaster:
     def __init__(self, factory: sessionmaker[Db], poll_s: float) -> None:
         self.feed = ChangeFeed(factory)
         self.poll_s = poll_s
-        self._clients: set[asyncio.Queue[Event | None]] = set()
+        self._clients: set[asyncio.Queue[str | None]] = set()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -139,14 +142,16 @@ class Broadcaster:
             except Exception:
                 logger.exception("event poll failed; retrying")
                 events = []
-            for event in events:
-                self.publish(event)
+            if events:
+                self.publish(events)
             await asyncio.sleep(self.poll_s)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, events: list[Event]) -> None:
+        """Hand one poll's events to every client as one chunk (one write per client)."""
+        chunk = "".join(event.text for event in events)
         for queue in list(self._clients):
             try:
-                queue.put_nowait(event)
+                queue.put_nowait(chunk)
             except asyncio.QueueFull:
                 logger.warning("an event client fell %d events behind; dropping it", CLIENT_QUEUE)
                 self._clients.discard(queue)
@@ -156,7 +161,7 @@ class Broadcaster:
 
     async def stream(self) -> AsyncIterator[str]:
         """The SSE text of one client's stream, with keep-alive comments."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(CLIENT_QUEUE)
+        queue: asyncio.Queue[str | None] = asyncio.Queue(CLIENT_QUEUE)
         self._clients.add(queue)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
@@ -164,13 +169,13 @@ class Broadcaster:
             yield "retry: 2000\n: connected\n\n"
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    chunk = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                if event is None:
+                if chunk is None:
                     return
-                yield event.encode()
+                yield chunk
         finally:
             self._clients.discard(queue)
 
