@@ -1,0 +1,82 @@
+"""A synthetic visitor: a body, an appearance and a 15 s free-style dance, seen by the
+booth camera as ground-truth keypoints (and, rendered, as frames)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+from edge.frames import Keypoints
+from edge.synthetic.appearance import Appearance
+from edge.synthetic.body import BodyShape, Posed, pose
+from edge.synthetic.camera import Camera
+from edge.synthetic.choreography import Choreography
+from edge.synthetic.dances import freestyle
+from edge.synthetic.view import observe
+from protocol.skeleton import NUM_KEYPOINTS
+
+VISITOR_DURATION_S: Final = 15.0
+# Synthetic clocks start here (2024-01-01T00:00:00Z), so capture times are reproducible.
+BASE_CAPTURE_NS: Final = 1_704_067_200_000_000_000
+
+
+def frame_count(fps: float, duration_s: float) -> int:
+    if fps <= 0 or duration_s <= 0:
+        raise ValueError(f"fps and duration must be positive, got {fps} fps, {duration_s} s")
+    return max(1, round(fps * duration_s))
+
+
+@dataclass
+class Performance:
+    """A body dancing a choreography in front of the booth camera."""
+
+    shape: BodyShape
+    choreography: Choreography
+    _posed: dict[tuple[float, int], Posed] = field(default_factory=dict, repr=False)
+
+    def posed(self, fps: float, duration_s: float) -> Posed:
+        n = frame_count(fps, duration_s)
+        key = (fps, n)
+        if key not in self._posed:
+            self._posed = {key: pose(self.shape, self.choreography.sample(np.arange(n) / fps))}
+        return self._posed[key]
+
+    def observed(self, width: int, height: int, fps: float, duration_s: float) -> np.ndarray:
+        """``[T, 21, 3]`` float32 pixels + visibility: COCO-17 then the 4 foot extras."""
+        posed = self.posed(fps, duration_s)
+        return observe(posed, self.shape, Camera(width, height)).astype(np.float32)
+
+    def keypoints(self, width: int, height: int, fps: float, duration_s: float) -> Keypoints:
+        """COCO-17 ``[T, 17, 3]``: x, y in pixels, visibility 0/1."""
+        return self.observed(width, height, fps, duration_s)[:, :NUM_KEYPOINTS]
+
+    def extras(self, width: int, height: int, fps: float, duration_s: float) -> Keypoints:
+        """Heels and foot tips ``[T, 4, 3]`` in ``protocol.skeleton.EXTRA_KEYPOINTS`` order."""
+        return self.observed(width, height, fps, duration_s)[:, NUM_KEYPOINTS:]
+
+
+@dataclass
+class SyntheticVisitor(Performance):
+    seed: int = 0
+    appearance: Appearance | None = None
+
+    def posed(self, fps: float, duration_s: float) -> Posed:
+        # Free-style dancing goes on as long as asked: a longer dance has the same start.
+        if duration_s > self.choreography.duration - 1.0:
+            self.choreography = freestyle(self.seed, duration_s)
+        return super().posed(fps, duration_s)
+
+
+def make_visitor(seed: int, duration_s: float = VISITOR_DURATION_S) -> SyntheticVisitor:
+    """Visitor number ``seed``: their own body, looks and free-style dance."""
+    rng = np.random.default_rng([seed, 0x715170])
+    shape = BodyShape.from_seed(rng)
+    appearance = Appearance.from_seed(rng)
+    return SyntheticVisitor(
+        shape=shape,
+        choreography=freestyle(seed, duration_s),
+        seed=seed,
+        appearance=appearance,
+    )
