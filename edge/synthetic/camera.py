@@ -21,7 +21,7 @@ from edge.synthetic.rotation import Array
 class Camera:
     width: int
     height: int
-    fov_y_deg: float = 44.0
+    fov_y_deg: float = 40.0
     distance: float = 3.3  # metres from the dance spot (origin) to the lens
     eye_height: float = 1.0
     pitch_deg: float = 3.0  # tilted down

@@ -3,17 +3,19 @@ booth camera as ground-truth keypoints (and, rendered, as frames)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 
-from edge.frames import Keypoints
+from edge.frames import Frame, Keypoints
 from edge.synthetic.appearance import Appearance
 from edge.synthetic.body import BodyShape, Posed, pose
 from edge.synthetic.camera import Camera
 from edge.synthetic.choreography import Choreography
 from edge.synthetic.dances import freestyle
+from edge.synthetic.renderer import Renderer
 from edge.synthetic.view import observe
 from protocol.skeleton import NUM_KEYPOINTS
 
@@ -34,7 +36,7 @@ class Performance:
 
     shape: BodyShape
     choreography: Choreography
-    _posed: dict[tuple[float, int], Posed] = field(default_factory=dict, repr=False)
+    _posed: dict[tuple[float, int], Posed] = field(default_factory=dict, repr=False, kw_only=True)
 
     def posed(self, fps: float, duration_s: float) -> Posed:
         n = frame_count(fps, duration_s)
@@ -59,14 +61,29 @@ class Performance:
 
 @dataclass
 class SyntheticVisitor(Performance):
+    appearance: Appearance
     seed: int = 0
-    appearance: Appearance | None = None
 
     def posed(self, fps: float, duration_s: float) -> Posed:
         # Free-style dancing goes on as long as asked: a longer dance has the same start.
         if duration_s > self.choreography.duration - 1.0:
             self.choreography = freestyle(self.seed, duration_s)
         return super().posed(fps, duration_s)
+
+    def frames(self, width: int, height: int, fps: float, duration_s: float) -> Iterator[Frame]:
+        """Rendered frames with ground truth: seq from 0, capture times ``seq / fps`` apart
+        from a fixed base (so two runs give identical frames)."""
+        renderer = Renderer(width, height, self.appearance, self.shape)
+        posed = self.posed(fps, duration_s)
+        seen = self.observed(width, height, fps, duration_s)
+        for seq in range(len(seen)):
+            yield Frame(
+                seq=seq,
+                capture_ns=BASE_CAPTURE_NS + round(seq * 1e9 / fps),
+                image=renderer.render(posed, seq),
+                truth=seen[seq, :NUM_KEYPOINTS].copy(),
+                truth_extras=seen[seq, NUM_KEYPOINTS:].copy(),
+            )
 
 
 def make_visitor(seed: int, duration_s: float = VISITOR_DURATION_S) -> SyntheticVisitor:
