@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("dancebooth.demo:demo", "Run the whole booth on this machine."),
     "bench": ("dancebooth.bench:bench", "Benchmarks that print figures and the machine."),
     "reference": ("edge.reference_cli:reference", "List and generate the reference dances."),
+    "synth": ("edge.synthetic.cli:synth", "Synthetic booth: training corpus, contact sheets."),
 }
 
 

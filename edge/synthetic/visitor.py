@@ -14,7 +14,8 @@ from edge.synthetic.appearance import Appearance
 from edge.synthetic.body import BodyShape, Posed, pose
 from edge.synthetic.camera import Camera
 from edge.synthetic.choreography import Choreography
-from edge.synthetic.dances import freestyle
+from edge.synthetic.dances import freestyle, routine
+from edge.synthetic.moves import MOVES
 from edge.synthetic.renderer import Renderer
 from edge.synthetic.view import observe
 from protocol.skeleton import NUM_KEYPOINTS
@@ -63,10 +64,11 @@ class Performance:
 class SyntheticVisitor(Performance):
     appearance: Appearance
     seed: int = 0
+    freestyle: bool = True  # dances free-style for as long as asked (else: its routine)
 
     def posed(self, fps: float, duration_s: float) -> Posed:
         # Free-style dancing goes on as long as asked: a longer dance has the same start.
-        if duration_s > self.choreography.duration - 1.0:
+        if self.freestyle and duration_s > self.choreography.duration - 1.0:
             self.choreography = freestyle(self.seed, duration_s)
         return super().posed(fps, duration_s)
 
@@ -97,3 +99,18 @@ def make_visitor(seed: int, duration_s: float = VISITOR_DURATION_S) -> Synthetic
         seed=seed,
         appearance=appearance,
     )
+
+
+def make_staff(seed: int, duration_s: float = VISITOR_DURATION_S) -> SyntheticVisitor:
+    """Staff dancer ``seed`` for pre-training: own body and looks, dancing random routines
+    from the move vocabulary (so the booth checkpoint has seen the reference moves)."""
+    rng = np.random.default_rng([seed, 0x57AFF])
+    shape = BodyShape.from_seed(rng)
+    appearance = Appearance.from_seed(rng)
+    bpm = float(rng.uniform(90, 130))
+    names = sorted(MOVES)
+    moves: list[str] = []
+    while sum(MOVES[m.split(":")[0]][0] for m in moves) * 60.0 / bpm < duration_s:
+        moves.append(f"{names[int(rng.integers(len(names)))]}:{'lr'[int(rng.integers(2))]}")
+    return SyntheticVisitor(shape=shape, choreography=routine(seed, bpm, moves),
+                            appearance=appearance, seed=seed, freestyle=False)  # fmt: skip

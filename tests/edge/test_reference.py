@@ -107,3 +107,23 @@ def test_shipped_dances_load() -> None:
     for name in ROUTINES:
         d = load_reference(name)
         assert d.audio is not None and d.bpm == ROUTINES[name].bpm
+
+
+def test_cli_generate_list_show(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dancebooth.cli import cli
+
+    runner = CliRunner()
+    root = ["--root", str(tmp_path)]
+    res = runner.invoke(cli, ["reference", "list", *root])
+    assert res.exit_code == 0 and "dancebooth reference generate" in res.output
+    res = runner.invoke(cli, ["reference", "generate", *root, "--name", "spin-groove", "--size",
+                              "128", "--fps", "10"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["reference", "list", *root])
+    assert "spin-groove" in res.output and "96" in res.output and "music.m4a" in res.output
+    res = runner.invoke(cli, ["reference", "show", *root, "spin-groove"])
+    assert res.exit_code == 0 and "128x128" in res.output
+    res = runner.invoke(cli, ["reference", "generate", *root, "--name", "tango"])
+    assert res.exit_code != 0 and "unknown routine" in res.output
