@@ -11,6 +11,8 @@ so the same seed gives the same bytes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -23,6 +25,25 @@ from edge.synthetic.head import head_parts
 from edge.synthetic.paint import ONE, SHIFT, Draw, Part, lighten, pt, shade
 from edge.synthetic.rotation import Array
 from protocol.skeleton import KP
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One capsule of a limb; ``over`` pieces (sleeves, shorts) are drawn over the rest."""
+
+    a: Array
+    b: Array
+    radius: float  # metres
+    colour: BGR
+    over: bool = False
+
+
+def _seq(*draws: Draw) -> Draw:
+    def draw(img: Image) -> None:
+        for d in draws:
+            d(img)
+
+    return draw
 
 
 class Renderer:
@@ -53,30 +74,42 @@ class Renderer:
     def _px(self, metres: float, depth: float) -> float:
         return metres * self.camera.focal / max(depth, 1e-3)
 
-    def _capsule(self, a: Array, b: Array, radius_m: float, colour: BGR) -> Part:
+    def _strokes(self, seg: Segment) -> tuple[float, Draw, Draw, Draw]:
+        # A capsule as three strokes: dark rim, colour fill, highlight toward the light.
+        a, b, colour = seg.a, seg.b, seg.colour
         depth = float(a[2] + b[2]) / 2
-        r = max(1.0, self._px(radius_m, depth))
+        r = max(1.0, self._px(seg.radius, depth))
         pa, pb = pt(a), pt(b)
         off = (-round(0.3 * r * ONE), -round(0.35 * r * ONE))
         ha, hb = (pa[0] + off[0], pa[1] + off[1]), (pb[0] + off[0], pb[1] + off[1])
 
-        def draw(img: Image) -> None:
+        def rim(img: Image) -> None:
             cv2.line(img, pa, pb, shade(colour, 0.55), round(2 * r + 1), cv2.LINE_AA, SHIFT)
+
+        def fill(img: Image) -> None:
             cv2.line(img, pa, pb, colour, max(1, round(2 * r - 1)), cv2.LINE_AA, SHIFT)
+
+        def light(img: Image) -> None:
             if r >= 2.5:
                 cv2.line(img, ha, hb, lighten(colour, 0.25), max(1, round(0.6 * r)), cv2.LINE_AA,
                          SHIFT)  # fmt: skip
 
-        return Part(depth, draw)
+        return depth, rim, fill, light
 
-    def _split_capsule(self, a: Array, b: Array, radius_m: float, split: float,
-                       top: BGR, bottom: BGR) -> list[Part]:  # fmt: skip
-        # A limb in two materials (sleeve then skin, shorts then leg).
-        mid = a + (b - a) * split
-        first = self._capsule(a, mid, radius_m * 1.08, top)
-        second = self._capsule(mid, b, radius_m, bottom)
-        first.depth -= 1e-4  # the sleeve hem lies over the skin
-        return [second, first]
+    def _chain(self, segments: list[Segment]) -> list[Part]:
+        """A limb as one part (rims, then fills, then highlights: no seams at the joints)
+        unless it reaches so far in depth that it must be sorted piece by piece."""
+        strokes = [self._strokes(seg) for seg in segments]
+        depths = [st[0] for st in strokes]
+        if max(depths) - min(depths) > 0.2:
+            parts = []
+            for seg, (depth, rim, fill, light) in zip(segments, strokes, strict=True):
+                parts.append(Part(depth - (1e-4 if seg.over else 0.0), _seq(rim, fill, light)))
+            return parts
+        order = sorted(range(len(segments)), key=lambda i: segments[i].over)
+        draws = [strokes[i][1] for i in order] + [strokes[i][2] for i in order]
+        draws += [strokes[i][3] for i in order]
+        return [Part(sum(depths) / len(depths), _seq(*draws))]
 
     # -- body parts ---------------------------------------------------------------
 
@@ -86,34 +119,34 @@ class Renderer:
         for side, heel, toe in (("left", L_HEEL, L_TOE), ("right", R_HEEL, R_TOE)):
             j = {n: proj[KP[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist", "hip", "knee",
                                                        "ankle")}  # fmt: skip
-            sleeve = 1.0 if look.long_sleeves else 0.45
-            if look.long_sleeves:
-                parts.append(self._capsule(j["shoulder"], j["elbow"], s.arm_r * 1.1, look.shirt))
-                parts.append(self._capsule(j["elbow"], j["wrist"], s.arm_r * 0.9, look.shirt))
-            else:
-                parts += self._split_capsule(j["shoulder"], j["elbow"], s.arm_r, sleeve,
-                                             look.shirt, look.skin)  # fmt: skip
-                parts.append(self._capsule(j["elbow"], j["wrist"], s.arm_r * 0.8, look.skin))
             hand = j["wrist"] + (j["wrist"] - j["elbow"]) * 0.22
-            parts.append(self._capsule(j["wrist"], hand, s.arm_r * 0.85, look.skin))
-            parts += self._leg(j["hip"], j["knee"], j["ankle"])
-            shoe = self._capsule(proj[heel], proj[toe], s.ankle_h * 0.6, look.shoes)
-            ankle = self._capsule(j["ankle"], (proj[heel] + proj[toe]) / 2, s.ankle_h * 0.55,
-                                  look.shoes)  # fmt: skip
-            parts += [ankle, shoe]
+            arm = [Segment(j["wrist"], hand, s.arm_r * 0.85, look.skin)]
+            if look.long_sleeves:
+                arm += [Segment(j["shoulder"], j["elbow"], s.arm_r * 1.1, look.shirt),
+                        Segment(j["elbow"], j["wrist"], s.arm_r * 0.9, look.shirt)]  # fmt: skip
+            else:
+                hem = j["shoulder"] + (j["elbow"] - j["shoulder"]) * 0.45
+                sleeve = Segment(j["shoulder"], hem, s.arm_r * 1.1, look.shirt, over=True)
+                upper = Segment(j["shoulder"], j["elbow"], s.arm_r, look.skin)
+                arm += [upper, Segment(j["elbow"], j["wrist"], s.arm_r * 0.8, look.skin), sleeve]
+            parts += self._chain(arm)
+            parts += self._chain(self._leg(j["hip"], j["knee"], j["ankle"]))
+            mid = (proj[heel] + proj[toe]) / 2
+            shoe = Segment(proj[heel], proj[toe], s.ankle_h * 0.6, look.shoes)
+            parts += self._chain([Segment(j["ankle"], mid, s.ankle_h * 0.55, look.shoes), shoe])
         return parts
 
-    def _leg(self, hip: Array, knee: Array, ankle: Array) -> list[Part]:
+    def _leg(self, hip: Array, knee: Array, ankle: Array) -> list[Segment]:
         s, look = self.shape, self.look
         if look.legwear == "trousers":
-            return [self._capsule(hip, knee, s.leg_r, look.legwear_colour),
-                    self._capsule(knee, ankle, s.leg_r * 0.78, look.legwear_colour)]  # fmt: skip
-        cover = 0.55 if look.legwear == "shorts" else 0.0
-        shank = self._capsule(knee, ankle, s.leg_r * 0.68, look.skin)
-        if cover == 0.0:  # a skirt covers the thigh tops itself
-            return [self._capsule(hip, knee, s.leg_r * 0.9, look.skin), shank]
-        return [*self._split_capsule(hip, knee, s.leg_r * 0.95, cover, look.legwear_colour,
-                                     look.skin), shank]  # fmt: skip
+            return [Segment(hip, knee, s.leg_r, look.legwear_colour),
+                    Segment(knee, ankle, s.leg_r * 0.78, look.legwear_colour)]  # fmt: skip
+        legs = [Segment(hip, knee, s.leg_r * 0.9, look.skin),
+                Segment(knee, ankle, s.leg_r * 0.68, look.skin)]  # fmt: skip
+        if look.legwear == "shorts":
+            hem = hip + (knee - hip) * 0.55
+            legs.append(Segment(hip, hem, s.leg_r * 1.02, look.legwear_colour, over=True))
+        return legs  # a skirt covers the thigh tops itself
 
     def _body(self, posed: Posed, index: int, proj: Array) -> list[Part]:
         s = self.shape
