@@ -57,8 +57,8 @@ class ReferenceDance:
 
     def __post_init__(self) -> None:
         check_id(self.name, "reference dance name")
-        self.keypoints = np.asarray(self.keypoints, dtype=np.float32)
-        self.extras = np.asarray(self.extras, dtype=np.float32)
+        self.keypoints = np.array(self.keypoints, dtype=np.float32)  # own, writable copies
+        self.extras = np.array(self.extras, dtype=np.float32)
         n = len(self.keypoints)
         if self.keypoints.shape != (n, NUM_KEYPOINTS, 3) or n == 0:
             raise ReferenceDanceError(f"{self.name}: keypoints must be [T>0, 17, 3]")

@@ -7,6 +7,7 @@ import time
 import click
 import cv2
 
+from edge.synthetic.noise import NoiseModel
 from edge.synthetic.visitor import make_visitor
 
 
@@ -44,3 +45,10 @@ def bench_synth(frames: int, seed: int) -> None:
         jpeg += len(cv2.imencode(".jpg", f.image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1])
     enc = time.perf_counter() - t0
     click.echo(f"clip + JPEG q90 (corpus):  {enc:6.2f} s, {jpeg / n / 1000:.1f} KB/frame")
+    truth = v.keypoints(256, 256, 30, 15)
+    stream = NoiseModel().stream(seed)
+    t0 = time.perf_counter()
+    for frame in truth:
+        stream(frame)
+    rate = len(truth) / (time.perf_counter() - t0)
+    click.echo(f"noise stream (replay):     {rate:8.0f} frames/s")

@@ -58,15 +58,41 @@ def corpus_cmd(staff: int, visitors: int, resolution: int, fps: float, duration:
 @click.option("--overlay", type=click.Choice(["truth", "noisy", "none"]), default="truth",
               show_default=True, help="Skeleton drawn on each frame.")  # fmt: skip
 @click.option("--seed", "start_seed", default=0, show_default=True, help="First dancer seed.")
-def contact_sheet_cmd(out: Path, visitors: int, staff: int, cols: int, resolution: int,
-                      overlay: str, start_seed: int) -> None:  # fmt: skip
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    help="Also a row for this reference dance (name or directory; repeatable).",
+)
+def contact_sheet_cmd(
+    out: Path,
+    visitors: int,
+    staff: int,
+    cols: int,
+    resolution: int,
+    overlay: str,
+    start_seed: int,
+    references: tuple[str, ...],
+) -> None:
     """Save a PNG grid of rendered frames with skeletons drawn (rows: dancers)."""
+    from edge.reference import ReferenceDanceError, load_reference
     from edge.synthetic.sheet import contact_sheet
 
-    if visitors + staff == 0:
-        raise click.UsageError("ask for at least one --visitors or --staff row")
-    img = contact_sheet(visitors=visitors, staff=staff, cols=cols, resolution=resolution,
-                        overlay=overlay, start_seed=start_seed)  # type: ignore[arg-type]  # fmt: skip
+    if visitors + staff + len(references) == 0:
+        raise click.UsageError("ask for at least one --visitors, --staff or --reference row")
+    try:
+        dances = [load_reference(r) for r in references]
+    except ReferenceDanceError as exc:
+        raise click.ClickException(str(exc)) from None
+    img = contact_sheet(
+        visitors=visitors,
+        staff=staff,
+        cols=cols,
+        resolution=resolution,
+        overlay=overlay,  # type: ignore[arg-type]  # click.Choice checked it
+        start_seed=start_seed,
+        references=dances,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), img):
         raise click.ClickException(f"could not write {out} (use a .png name)")

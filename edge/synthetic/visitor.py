@@ -37,7 +37,11 @@ class Performance:
 
     shape: BodyShape
     choreography: Choreography
+    # One-entry caches: keypoints, extras and frames of one clip share the work.
     _posed: dict[tuple[float, int], Posed] = field(default_factory=dict, repr=False, kw_only=True)
+    _seen: dict[tuple[int, int, float, int], np.ndarray] = field(
+        default_factory=dict, repr=False, kw_only=True
+    )
 
     def posed(self, fps: float, duration_s: float) -> Posed:
         n = frame_count(fps, duration_s)
@@ -49,15 +53,20 @@ class Performance:
     def observed(self, width: int, height: int, fps: float, duration_s: float) -> np.ndarray:
         """``[T, 21, 3]`` float32 pixels + visibility: COCO-17 then the 4 foot extras."""
         posed = self.posed(fps, duration_s)
-        return observe(posed, self.shape, Camera(width, height)).astype(np.float32)
+        key = (width, height, fps, len(posed.joints))
+        if key not in self._seen:
+            seen = observe(posed, self.shape, Camera(width, height)).astype(np.float32)
+            seen.setflags(write=False)  # shared by every caller: copy before editing
+            self._seen = {key: seen}
+        return self._seen[key]
 
     def keypoints(self, width: int, height: int, fps: float, duration_s: float) -> Keypoints:
         """COCO-17 ``[T, 17, 3]``: x, y in pixels, visibility 0/1."""
-        return self.observed(width, height, fps, duration_s)[:, :NUM_KEYPOINTS]
+        return self.observed(width, height, fps, duration_s)[:, :NUM_KEYPOINTS].copy()
 
     def extras(self, width: int, height: int, fps: float, duration_s: float) -> Keypoints:
         """Heels and foot tips ``[T, 4, 3]`` in ``protocol.skeleton.EXTRA_KEYPOINTS`` order."""
-        return self.observed(width, height, fps, duration_s)[:, NUM_KEYPOINTS:]
+        return self.observed(width, height, fps, duration_s)[:, NUM_KEYPOINTS:].copy()
 
 
 @dataclass

@@ -95,6 +95,12 @@ def test_cli_corpus_and_contact_sheet(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     img = cv2.imread(str(sheet))
     assert img.shape == (256, 384, 3)
+    res = runner.invoke(cli, ["synth", "contact-sheet", str(sheet), "--visitors", "0", "--staff",
+                              "0", "--cols", "2", "--reference", "wave-party"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert cv2.imread(str(sheet)).shape == (192, 384, 3)
+    res = runner.invoke(cli, ["synth", "contact-sheet", str(sheet), "--reference", "nope"])
+    assert res.exit_code != 0 and "no reference dance" in res.output
     res = runner.invoke(cli, ["synth", "corpus", "--staff", "0", "--visitors", "0", "--out",
                               str(tmp_path / "d")])  # fmt: skip
     assert res.exit_code != 0 and "at least one" in res.output
