@@ -71,7 +71,7 @@ class ReplaySettings(Group):
     type: Literal["replay"] = "replay"
     noise: bool = Field(True, description="add estimator-like noise; false: truth as is")
     rates: NoiseModel = NoiseModel()
-    seed: int = Field(0, description="noise seed; each capture (reset) continues from it")
+    seed: int = Field(0, ge=0, description="noise seed; each capture (reset) continues from it")
 
 
 PoseSettings = Annotated[

@@ -72,6 +72,8 @@ class NoiseStream:
     """
 
     def __init__(self, model: NoiseModel, seed: int) -> None:
+        if seed < 0:
+            raise ValueError(f"noise seeds are integers >= 0, got {seed}")
         self.model = model
         self.rng = np.random.default_rng([seed, 0x0153])
         self.remaining = np.zeros(NUM_KEYPOINTS, dtype=np.int64)  # frames left in a dropout

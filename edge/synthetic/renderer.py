@@ -26,6 +26,8 @@ from edge.synthetic.paint import ONE, SHIFT, Draw, Part, lighten, pt, shade
 from edge.synthetic.rotation import Array
 from protocol.skeleton import KP
 
+MIN_SIZE, MAX_SIZE = 64, 1920
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -51,8 +53,11 @@ class Renderer:
 
     def __init__(self, width: int, height: int, appearance: Appearance, shape: BodyShape,
                  background_seed: int = 0) -> None:  # fmt: skip
-        if not (128 <= width <= 512 and 128 <= height <= 512):
-            raise ValueError(f"render size {width}x{height} is outside 128-512 pixels per side")
+        # Made for 128-512 (training sizes); camera sizes up to 1920 work, just slower.
+        if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
+            raise ValueError(
+                f"render size {width}x{height} is outside {MIN_SIZE}-{MAX_SIZE} pixels per side"
+            )
         self.camera = Camera(width, height)
         self.look = appearance
         self.shape = shape

@@ -97,9 +97,15 @@ class SyntheticVisitor(Performance):
             )
 
 
+def _check_seed(seed: int) -> int:
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"dancer seeds are integers >= 0, got {seed!r}")
+    return int(seed)
+
+
 def make_visitor(seed: int, duration_s: float = VISITOR_DURATION_S) -> SyntheticVisitor:
-    """Visitor number ``seed``: their own body, looks and free-style dance."""
-    rng = np.random.default_rng([seed, 0x715170])
+    """Visitor number ``seed`` (>= 0): their own body, looks and free-style dance."""
+    rng = np.random.default_rng([_check_seed(seed), 0x715170])
     shape = BodyShape.from_seed(rng)
     appearance = Appearance.from_seed(rng)
     return SyntheticVisitor(
@@ -113,7 +119,7 @@ def make_visitor(seed: int, duration_s: float = VISITOR_DURATION_S) -> Synthetic
 def make_staff(seed: int, duration_s: float = VISITOR_DURATION_S) -> SyntheticVisitor:
     """Staff dancer ``seed`` for pre-training: own body and looks, dancing random routines
     from the move vocabulary (so the booth checkpoint has seen the reference moves)."""
-    rng = np.random.default_rng([seed, 0x57AFF])
+    rng = np.random.default_rng([_check_seed(seed), 0x57AFF])
     shape = BodyShape.from_seed(rng)
     appearance = Appearance.from_seed(rng)
     bpm = float(rng.uniform(90, 130))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from edge.synthetic.body import DOF, L_HEEL, NEUTRAL, NUM_DOFS, BodyShape, pose
 from edge.synthetic.dances import freestyle, routine
@@ -52,3 +55,16 @@ def test_raising_the_arm_sideways_lifts_the_wrist_on_its_side() -> None:
 def test_pose_rejects_wrong_parameter_count() -> None:
     with pytest.raises(ValueError, match=str(NUM_DOFS)):
         pose(BodyShape(), np.zeros((3, NUM_DOFS - 1)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    q=arrays(np.float64, (4, NUM_DOFS), elements=st.floats(-3.2, 3.2)),
+    seed=st.integers(0, 2**31),
+)
+def test_any_pose_keeps_bones_rigid_and_stands_on_the_floor(q: np.ndarray, seed: int) -> None:
+    shape = BodyShape.from_seed(np.random.default_rng(seed))
+    joints = pose(shape, q).joints
+    for (a, b), length in shape.bone_lengths().items():
+        np.testing.assert_allclose(np.linalg.norm(joints[:, a] - joints[:, b], axis=1), length)
+    np.testing.assert_allclose(joints[:, L_HEEL:, 1].min(axis=1), 0.0, atol=1e-12)

@@ -27,11 +27,13 @@ def test_same_seed_identical_bytes_other_seed_other_dancer() -> None:
     assert _digest(11) != _digest(12)
 
 
-@pytest.mark.parametrize("size", [(128, 128), (256, 256), (512, 512), (320, 180), (200, 360)])
+@pytest.mark.parametrize(
+    "size", [(128, 128), (256, 256), (512, 512), (320, 180), (200, 360), (640, 480), (40, 40)]
+)
 def test_any_size_shows_the_dancer_where_the_keypoints_are(size: tuple[int, int]) -> None:
     w, h = size
-    if not (128 <= w <= 512 and 128 <= h <= 512):
-        with pytest.raises(ValueError, match="128-512"):
+    if not (64 <= w <= 1920 and 64 <= h <= 1920):
+        with pytest.raises(ValueError, match="64-1920"):
             next(make_visitor(0).frames(w, h, 30, 1))
         return
     plate = background_plate(w, h)
@@ -77,5 +79,5 @@ def test_background_plate_is_static_and_protected() -> None:
     with pytest.raises(ValueError):
         a[0, 0] = 0
     look = Appearance.from_seed(np.random.default_rng(0))
-    with pytest.raises(ValueError, match="128-512"):
-        Renderer(640, 480, look, BodyShape())
+    with pytest.raises(ValueError, match="64-1920"):
+        Renderer(4096, 480, look, BodyShape())

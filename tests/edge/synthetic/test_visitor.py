@@ -72,3 +72,13 @@ def test_longer_dance_starts_with_the_same_motion() -> None:
     short = make_visitor(2).keypoints(128, 128, 30, 5)
     long = make_visitor(2).keypoints(128, 128, 30, 20)
     np.testing.assert_array_equal(short, long[: len(short)])
+
+
+def test_negative_seeds_are_refused_clearly() -> None:
+    import pytest
+
+    from edge.synthetic.visitor import make_staff
+
+    for make in (make_visitor, make_staff):
+        with pytest.raises(ValueError, match=">= 0"):
+            make(-1)
