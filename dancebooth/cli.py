@@ -13,6 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cloud": ("cloud.cli:cloud", "Run the cloud services: uploader, API, worker."),
     "demo": ("dancebooth.demo:demo", "Run the whole booth on this machine."),
     "bench": ("dancebooth.bench:bench", "Benchmarks that print figures and the machine."),
+    "reference": ("edge.reference_cli:reference", "List and generate the reference dances."),
+    "synth": ("edge.synthetic.cli:synth", "Synthetic booth: training corpus, contact sheets."),
 }
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from edge.synthetic.noise import NoiseModel
 from protocol.ids import Identifier
 from protocol.settings import FileSettings, Group, MqttSettings
 
@@ -65,8 +66,12 @@ class PoseNetSettings(Group):
 
 
 class ReplaySettings(Group):
+    """Keypoints from the source (synthetic dancer, recorded file), made estimator-like."""
+
     type: Literal["replay"] = "replay"
-    noise: bool = True
+    noise: bool = Field(True, description="add estimator-like noise; false: truth as is")
+    rates: NoiseModel = NoiseModel()
+    seed: int = Field(0, ge=0, description="noise seed; each capture (reset) continues from it")
 
 
 PoseSettings = Annotated[
