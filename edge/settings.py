@@ -76,9 +76,28 @@ PoseSettings = Annotated[
 
 
 class SmoothingSettings(Group):
-    min_cutoff: Annotated[float, Field(gt=0)] = 1.0
-    beta: Annotated[float, Field(ge=0)] = 0.05
-    d_cutoff: Annotated[float, Field(gt=0)] = 1.0
+    """Keypoint repair (imputation) then smoothing; defaults tuned by ``bench edge smoothing``."""
+
+    # One Euro filter (online). beta is per torso length per second, so it holds at any
+    # resolution: the cutoff rises by beta Hz for every torso length/s of joint speed.
+    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
+    beta: Annotated[float, Field(ge=0, le=1000)] = 0.05
+    d_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
+    # Repair: below min_confidence a joint is treated as missing and imputed.
+    repair: bool = True
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # Gaps up to short_gap_s are bridged in time (extrapolated); longer ones from the
+    # skeleton (parent joint + last pose of the bone at its learnt length).
+    short_gap_s: Annotated[float, Field(ge=0, le=5)] = 0.2
+    buffer_frames: Annotated[int, Field(ge=3, le=1024)] = 16
+    # A confident joint farther than this (torso lengths) from its prediction is an
+    # outlier, unless it stays there for max_rejected_frames frames in a row.
+    outlier_torso: Annotated[float, Field(gt=0, le=10)] = 0.3
+    max_rejected_frames: Annotated[int, Field(ge=0, le=100)] = 3
+    fix_swaps: bool = True
+    imputed_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Offline (zero-lag) smoother: penalised least squares with robust reweighting.
+    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 50.0
 
 
 class SpoolSettings(Group):
