@@ -68,6 +68,7 @@ class JointTable:
     anchor_b: IntArray
     flip: IntArray
     levels: tuple[IntArray, ...]
+    depth: IntArray  # 0 for the torso roots, then one more per anchor hop
     template: FloatArray  # [n, 2] offset from anchor, torso lengths
     pairs: IntArray  # [P, 2] left/right joint pairs (for swap detection)
     torso: IntArray
@@ -111,6 +112,7 @@ def joint_table(n: int) -> JointTable:
         anchor_b=np.array([b for _, b in anchors], dtype=np.intp),
         flip=np.array(flip, dtype=np.intp),
         levels=levels,
+        depth=np.array(depth, dtype=np.intp),
         template=template,
         pairs=pairs,
         torso=np.array(TORSO, dtype=np.intp),

@@ -81,6 +81,8 @@ class Repairer:
         self._offset_t = np.full(n, -math.inf)
         self._vel = np.zeros((n, 2))  # offset velocity of each gap, fitted when it starts
         self._vel_at = np.full(n, math.nan)
+        self._held = np.zeros((n, 2))  # offset each long gap holds, set when it begins
+        self._held_at = np.full(n, math.nan)
         self._bone = np.linalg.norm(tab.template, axis=1)  # learnt |offset|, pixels
         self._bone_known = np.zeros(n, dtype=bool)
         self._torso = math.nan
@@ -120,6 +122,7 @@ class Repairer:
         """Which joints of ``arr`` are observed; fixes left/right swaps in place."""
         s = self.settings
         observed: BoolArray = arr[:, 2] >= s.min_confidence  # False for NaN
+        finite = True
         if not math.isfinite(arr.sum()):
             finite = np.isfinite(arr).all(axis=1)
             arr[~finite] = 0.0
@@ -128,6 +131,11 @@ class Repairer:
             return observed
         pred = self._predict(t_s)
         err = _dist(arr, pred)
+        if not observed.all():
+            # An unsure joint that continues its own track is kept: estimators give
+            # occluded joints low confidence yet often the right place.
+            tracked = self._ring_obs[self._head] & (err <= s.track_gate_torso * self._torso)
+            observed |= tracked & finite
         # Jitter stays well under this; a swap or an outlier does not.
         if not (observed & (err > min(0.3, s.outlier_torso) * self._torso)).any():
             if self._any_rejected:
@@ -213,12 +221,13 @@ class Repairer:
         lost = np.flatnonzero(imputed & self._has_anchor)
         if len(lost) == 0:
             return
-        offsets = np.zeros((tab.n, 2))
-        offsets[lost] = self._bone_offset(lost, t_s)
-        for level in tab.levels:  # anchors before the joints hanging from them
-            todo = level[imputed[level]]
-            if len(todo):
-                xy[todo] = (xy[tab.anchor_a[todo]] + xy[tab.anchor_b[todo]]) / 2 + offsets[todo]
+        off = self._bone_offset(lost, t_s)
+        depth = tab.depth[lost]
+        # Anchors before the joints hanging from them; usually all lost joints share a depth.
+        for d in (depth[0],) if (depth == depth[0]).all() else sorted(set(depth.tolist())):
+            sel = depth == d
+            js = lost[sel]
+            xy[js] = (xy[tab.anchor_a[js]] + xy[tab.anchor_b[js]]) * 0.5 + off[sel]
 
     def _impute_torso(self, xy: FloatArray, imputed: BoolArray, t_s: float) -> None:
         """Lost shoulders move with the visible torso joints (or keep their last place)."""
@@ -250,12 +259,23 @@ class Repairer:
                 self._vel_at[stale] = self._offset_t[stale]
             coast = _VEL_DECAY_S * (1 - np.exp(-gap[short] / _VEL_DECAY_S))
             off[short] += self._vel[js] * coast[:, None]
-        if not short.all():  # hold the bone's direction at its learnt (symmetric) length
-            long = ~short
-            off[long] = _with_length(off[long], self._symmetric_bone(joints[long]))
-            unseen = ~self._offset_known[joints]
-            if unseen.any():
-                off[unseen] = self._borrowed_offset(joints[unseen])
+        if not short.all():
+            long = joints[~short]
+            since = self._offset_t[long]
+            stale = long[(self._held_at[long] != since) | ~self._offset_known[long]]
+            if len(stale):  # a long gap began: hold the bone's pose for all of it
+                self._held[stale] = self._held_offset(stale)
+                self._held_at[stale] = self._offset_t[stale]
+            off[~short] = self._held[long]
+        return off
+
+    def _held_offset(self, joints: npt.NDArray[np.intp]) -> FloatArray:
+        """The bone's last seen direction at its learnt (symmetric) length; for a joint
+        never seen, its mirror's pose or the template."""
+        off = _with_length(self._offset[joints], self._symmetric_bone(joints))
+        unseen = ~self._offset_known[joints]
+        if unseen.any():
+            off[unseen] = self._borrowed_offset(joints[unseen])
         return off
 
     def _offset_velocity(self, joints: npt.NDArray[np.intp]) -> FloatArray:

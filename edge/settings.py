@@ -80,12 +80,15 @@ class SmoothingSettings(Group):
 
     # One Euro filter (online). beta is per torso length per second, so it holds at any
     # resolution: the cutoff rises by beta Hz for every torso length/s of joint speed.
-    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
-    beta: Annotated[float, Field(ge=0, le=1000)] = 0.05
+    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 0.5
+    beta: Annotated[float, Field(ge=0, le=1000)] = 4.0
     d_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
     # Repair: below min_confidence a joint is treated as missing and imputed.
     repair: bool = True
     min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # ...unless it stays within this many torso lengths of its own track (seen in the
+    # previous frame): occluded joints come with low confidence but a fair position.
+    track_gate_torso: Annotated[float, Field(ge=0, le=1)] = 0.12
     # Gaps up to short_gap_s are bridged in time (extrapolated); longer ones from the
     # skeleton (parent joint + last pose of the bone at its learnt length).
     short_gap_s: Annotated[float, Field(ge=0, le=5)] = 0.2
@@ -97,7 +100,7 @@ class SmoothingSettings(Group):
     fix_swaps: bool = True
     imputed_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
     # Offline (zero-lag) smoother: penalised least squares with robust reweighting.
-    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 50.0
+    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 5.0
 
 
 class SpoolSettings(Group):

@@ -78,7 +78,7 @@ def _run(p: KeypointPipeline, seq: np.ndarray, extras: np.ndarray | None = None)
 def test_pipeline_shapes_dtypes_and_extras_mask_bits() -> None:
     truth = dancer(40)
     extras = np.repeat(truth[:, 15:17], 2, axis=1)  # feet points near the ankles
-    extras[20:25, 1, 2] = 0.0  # right heel lost for 5 frames
+    extras[20:25, 1] += (40.0, 40.0, -1.0)  # right heel lost for 5 frames: unsure, elsewhere
     p = KeypointPipeline(SmoothingSettings(), fps=30)
     outs = _run(p, truth, extras)
     kps, ext, mask = outs[22]
@@ -119,7 +119,9 @@ def test_pipeline_reduces_jitter_and_error() -> None:
         d = np.diff(x[:, :, :2], 2, axis=0) - np.diff(truth[:, :, :2], 2, axis=0)
         return float(np.hypot(d[..., 0], d[..., 1]).mean())
 
-    assert accel(out) < 0.3 * accel(noisy)
+    assert accel(out) < 0.5 * accel(noisy)
+    errors = np.hypot(*(out[:, :, :2] - truth[:, :, :2]).transpose(2, 0, 1))
+    assert errors.mean() < np.hypot(*(noisy[:, :, :2] - truth[:, :, :2]).transpose(2, 0, 1)).mean()
 
 
 def test_offline_smoother_has_zero_lag_on_a_known_signal() -> None:
