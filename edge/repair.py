@@ -34,6 +34,8 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 _BONE_EMA = 0.05  # bone lengths change only with out-of-plane rotation: learn slowly
+_REACQUIRE_TORSO = 0.4  # how far from its imputed place an unsure joint may come back
+_VEL_SPAN = 4  # frames over which a gap's starting velocity is measured
 _VEL_DECAY_S = 0.05  # extrapolated offsets coast to a stop: a dancer's limbs reverse fast
 
 
@@ -79,15 +81,17 @@ class Repairer:
         self._offset = tab.template.copy()  # last observed (joint - anchor), pixels
         self._offset_known = np.zeros(n, dtype=bool)
         self._offset_t = np.full(n, -math.inf)
-        self._vel = np.zeros((n, 2))  # offset velocity of each gap, fitted when it starts
-        self._vel_at = np.full(n, math.nan)
-        self._held = np.zeros((n, 2))  # offset each long gap holds, set when it begins
-        self._held_at = np.full(n, math.nan)
+        # Each gap's starting offset and velocity, set when it begins (at _fill_at).
+        self._fill = np.zeros((n, 2))
+        self._fill_vel = np.zeros((n, 2))
+        self._fill_at = np.full(n, math.nan)
         self._bone = np.linalg.norm(tab.template, axis=1)  # learnt |offset|, pixels
         self._bone_known = np.zeros(n, dtype=bool)
         self._torso = math.nan
         self._rejected = np.zeros(n, dtype=np.int64)
         self._any_rejected = False
+        self._raw = np.zeros((n, 2))  # the estimator's last answer, whatever its confidence
+        self._steady = np.zeros(n, dtype=np.int64)  # frames it has held still for
         self._all_bones_known = False
         self._has_anchor = tab.anchor_a >= 0
         self._anchor_ab = np.concatenate([tab.anchor_a, tab.anchor_b])
@@ -122,19 +126,27 @@ class Repairer:
         """Which joints of ``arr`` are observed; fixes left/right swaps in place."""
         s = self.settings
         observed: BoolArray = arr[:, 2] >= s.min_confidence  # False for NaN
-        finite = True
+        finite: BoolArray | bool = True
         if not math.isfinite(arr.sum()):
-            finite = np.isfinite(arr).all(axis=1)
+            finite = np.asarray(np.isfinite(arr).all(axis=1))
             arr[~finite] = 0.0
             observed &= finite
         if self._count < 2 or not self._torso > 0:
+            self._raw[:] = arr[:, :2]
             return observed
         pred = self._predict(t_s)
         err = _dist(arr, pred)
+        gate = s.track_gate_torso * self._torso
+        steady = _dist(arr, self._raw) <= gate  # vs the estimator's own previous answer
+        self._raw[:] = arr[:, :2]
+        self._steady = np.where(steady, self._steady + 1, 0)
         if not observed.all():
             # An unsure joint that continues its own track is kept: estimators give
-            # occluded joints low confidence yet often the right place.
-            tracked = self._ring_obs[self._head] & (err <= s.track_gate_torso * self._torso)
+            # occluded joints low confidence yet often the right place. Once lost, it
+            # is taken back after agreeing with its own answers for 3 frames (dropouts
+            # jump about) if it lands near where the skeleton put it.
+            steady = (self._steady >= 3) & (err <= _REACQUIRE_TORSO * self._torso)
+            tracked = (self._ring_obs[self._head] & (err <= gate)) | steady
             observed |= tracked & finite
         # Jitter stays well under this; a swap or an outlier does not.
         if not (observed & (err > min(0.3, s.outlier_torso) * self._torso)).any():
@@ -246,54 +258,44 @@ class Repairer:
         xy[roots] = _rigid_follow(prev[seen], xy[seen], prev[roots])
 
     def _bone_offset(self, joints: npt.NDArray[np.intp], t_s: float) -> FloatArray:
-        """The offset from its anchor at which each lost joint is placed."""
-        s = self.settings
-        off = self._offset[joints]
-        gap = t_s - self._offset_t[joints]
-        short = gap <= s.short_gap_s  # False for a joint never seen (gap = inf)
-        if short.any():
-            js = joints[short]
-            stale = js[self._vel_at[js] != self._offset_t[js]]
-            if len(stale):  # a gap just began: fit its velocity once, coast on it
-                self._vel[stale] = self._offset_velocity(stale)
-                self._vel_at[stale] = self._offset_t[stale]
-            coast = _VEL_DECAY_S * (1 - np.exp(-gap[short] / _VEL_DECAY_S))
-            off[short] += self._vel[js] * coast[:, None]
-        if not short.all():
-            long = joints[~short]
-            since = self._offset_t[long]
-            stale = long[(self._held_at[long] != since) | ~self._offset_known[long]]
-            if len(stale):  # a long gap began: hold the bone's pose for all of it
-                self._held[stale] = self._held_offset(stale)
-                self._held_at[stale] = self._offset_t[stale]
-            off[~short] = self._held[long]
+        """The offset from its anchor at which each lost joint is placed: its pose when
+        the gap began, at the bone's learnt length, coasting on the offset's velocity
+        for at most ``short_gap_s`` (in time), then held (from the skeleton)."""
+        since = self._offset_t[joints]
+        begun = joints[(self._fill_at[joints] != since) | ~self._offset_known[joints]]
+        if len(begun):  # a gap just began (or a joint never seen): set it up once
+            self._start_gap(begun)
+        gap = np.minimum(t_s - since, self.settings.short_gap_s)  # inf -> short_gap_s
+        coast = _VEL_DECAY_S * (1 - np.exp(-gap / _VEL_DECAY_S))
+        off: FloatArray = self._fill[joints] + self._fill_vel[joints] * coast[:, None]
         return off
 
-    def _held_offset(self, joints: npt.NDArray[np.intp]) -> FloatArray:
-        """The bone's last seen direction at its learnt (symmetric) length; for a joint
-        never seen, its mirror's pose or the template."""
+    def _start_gap(self, joints: npt.NDArray[np.intp]) -> None:
         off = _with_length(self._offset[joints], self._symmetric_bone(joints))
         unseen = ~self._offset_known[joints]
         if unseen.any():
             off[unseen] = self._borrowed_offset(joints[unseen])
-        return off
+        self._fill[joints] = off
+        if self.settings.short_gap_s > 0 and self._count >= 2:
+            self._fill_vel[joints] = self._offset_velocity(joints) * ~unseen[:, None]
+        self._fill_at[joints] = self._offset_t[joints]
 
     def _offset_velocity(self, joints: npt.NDArray[np.intp]) -> FloatArray:
-        """Each joint's offset velocity (px/s) over its observed frames in the buffer:
-        a least-squares slope, which averages the jitter a two-frame difference keeps."""
+        """Each joint's offset velocity (px/s) over the last frames of the buffer, from
+        the oldest and newest frames where it and its anchor were observed (a span of
+        frames averages the jitter a one-frame difference keeps)."""
         assert self._table is not None
-        pos, obs, t = self.recent(self.settings.buffer_frames)
+        pos, obs, t = self.recent(_VEL_SPAN)
         a, b = self._table.anchor_a[joints], self._table.anchor_b[joints]
-        w = (obs[:, joints] & obs[:, a] & obs[:, b]).astype(np.float64)  # [N, k]
+        seen = obs[:, joints] & obs[:, a] & obs[:, b]  # [N, k]
+        first = np.argmax(seen, axis=0)
+        last = len(seen) - 1 - np.argmax(seen[::-1], axis=0)
+        k = np.arange(len(joints))
         off = pos[:, joints] - (pos[:, a] + pos[:, b]) / 2  # [N, k, 2]
-        n = w.sum(axis=0)
-        tm = (w * t[:, None]).sum(axis=0) / np.maximum(n, 1)
-        dt = (t[:, None] - tm) * w
-        om = (w[:, :, None] * off).sum(axis=0) / np.maximum(n, 1)[:, None]
-        cov = (dt[:, :, None] * (off - om)).sum(axis=0)
-        var = (dt * dt).sum(axis=0)
-        vel: FloatArray = cov / np.where(var > 0, var, 1.0)[:, None]
-        vel[n < 3] = 0.0  # two frames of jitter are no velocity
+        dt = t[last] - t[first]
+        ok = seen[last, k] & (dt > 0)
+        vel: FloatArray = (off[last, k] - off[first, k]) / np.where(ok, dt, 1.0)[:, None]
+        vel[~ok] = 0.0
         return vel
 
     def _symmetric_bone(self, joints: npt.NDArray[np.intp]) -> FloatArray:

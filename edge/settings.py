@@ -89,9 +89,11 @@ class SmoothingSettings(Group):
     # ...unless it stays within this many torso lengths of its own track (seen in the
     # previous frame): occluded joints come with low confidence but a fair position.
     track_gate_torso: Annotated[float, Field(ge=0, le=1)] = 0.12
-    # Gaps up to short_gap_s are bridged in time (extrapolated); longer ones from the
-    # skeleton (parent joint + last pose of the bone at its learnt length).
-    short_gap_s: Annotated[float, Field(ge=0, le=5)] = 0.2
+    # A lost joint hangs from its anchor (parent joint) in the bone's last seen pose at
+    # its learnt length; for the first short_gap_s it also coasts on the offset's
+    # velocity. Measured on the synthetic dances, coasting did not pay (limbs reverse
+    # too fast), so it is off by default; offline repair interpolates in time instead.
+    short_gap_s: Annotated[float, Field(ge=0, le=5)] = 0.0
     buffer_frames: Annotated[int, Field(ge=3, le=1024)] = 16
     # A confident joint farther than this (torso lengths) from its prediction is an
     # outlier, unless it stays there for max_rejected_frames frames in a row.

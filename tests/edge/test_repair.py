@@ -136,3 +136,16 @@ def test_offline_repair_interpolates_a_gap_between_its_ends() -> None:
     assert offline_error.max() < 20.0
     # Knowing where the gap ends, it lands there smoothly instead of jumping.
     assert offline_error.max() < joint_errors(online, truth)[30:37, WRIST].max()
+
+
+def test_short_gap_coasts_on_the_bone_velocity_when_enabled() -> None:
+    truth = corrupt(dancer(90, seed=12), seed=12, jitter=0.0).seq
+    angle = 1.5 * np.arange(90) / 30  # forearm turning steadily at 1.5 rad/s
+    forearm = 55.0 * np.stack([np.sin(angle), np.cos(angle)], 1)
+    truth[:, WRIST, :2] = truth[:, ELBOW, :2] + forearm
+    lost = _lose(truth, slice(60, 65), WRIST)
+    held, _ = _online(lost)
+    coasted, _ = _online(lost, SmoothingSettings(short_gap_s=0.2))
+    err_held = joint_errors(held, truth)[60:65, WRIST].mean()
+    err_coasted = joint_errors(coasted, truth)[60:65, WRIST].mean()
+    assert err_coasted < 0.8 * err_held
