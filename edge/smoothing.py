@@ -153,16 +153,22 @@ def whittaker(y: FloatArray, weights: FloatArray, lam: float, order: int = 3) ->
 def smooth_offline(
     seq: npt.ArrayLike,
     fps: float,
-    lam: float = 50.0,
+    lam: float | None = None,
     imputed: npt.ArrayLike | None = None,
     iterations: int = 3,
 ) -> FloatArray:
     """Zero-lag robust smoothing of a whole capture ``[T, J, 3]`` (x, y, confidence).
 
-    ``lam`` is the smoothing strength at 30 fps (scaled with ``fps`` so the cutoff in
-    Hz stays put). Samples weigh their confidence (imputed ones a tenth of it);
-    outliers are re-weighted away over ``iterations`` robust passes.
+    ``lam`` is the smoothing strength at 30 fps (default: ``SmoothingSettings``'s
+    ``offline_lambda``), scaled with ``fps`` so the cutoff in Hz stays put. Samples
+    weigh their confidence (imputed ones a tenth of it), so lost joints are filled from
+    both sides of their gap; outliers are re-weighted away over ``iterations`` robust
+    passes. Confidences are returned as given.
     """
+    if lam is None:
+        lam = SmoothingSettings().offline_lambda
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
     arr = np.array(seq, dtype=np.float64)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"expected a sequence [T, J, 3], got shape {arr.shape}")
