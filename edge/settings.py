@@ -81,9 +81,33 @@ PoseSettings = Annotated[
 
 
 class SmoothingSettings(Group):
-    min_cutoff: Annotated[float, Field(gt=0)] = 1.0
-    beta: Annotated[float, Field(ge=0)] = 0.05
-    d_cutoff: Annotated[float, Field(gt=0)] = 1.0
+    """Keypoint repair (imputation) then smoothing; defaults tuned by ``bench edge smoothing``."""
+
+    # One Euro filter (online). beta is per torso length per second, so it holds at any
+    # resolution: the cutoff rises by beta Hz for every torso length/s of joint speed.
+    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 0.5
+    beta: Annotated[float, Field(ge=0, le=1000)] = 4.0
+    d_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
+    # Repair: below min_confidence a joint is treated as missing and imputed.
+    repair: bool = True
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # ...unless it stays within this many torso lengths of its own track (seen in the
+    # previous frame): occluded joints come with low confidence but a fair position.
+    track_gate_torso: Annotated[float, Field(ge=0, le=1)] = 0.12
+    # A lost joint hangs from its anchor (parent joint) in the bone's last seen pose at
+    # its learnt length; for the first short_gap_s it also coasts on the offset's
+    # velocity. Measured on the synthetic dances, coasting did not pay (limbs reverse
+    # too fast), so it is off by default; offline repair interpolates in time instead.
+    short_gap_s: Annotated[float, Field(ge=0, le=5)] = 0.0
+    buffer_frames: Annotated[int, Field(ge=3, le=1024)] = 16
+    # A confident joint farther than this (torso lengths) from its prediction is an
+    # outlier, unless it stays there for max_rejected_frames frames in a row.
+    outlier_torso: Annotated[float, Field(gt=0, le=10)] = 0.3
+    max_rejected_frames: Annotated[int, Field(ge=0, le=100)] = 3
+    fix_swaps: bool = True
+    imputed_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Offline (zero-lag) smoother: penalised least squares with robust reweighting.
+    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 5.0
 
 
 class SpoolSettings(Group):
