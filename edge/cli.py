@@ -33,3 +33,22 @@ def check_config(config_path: Path | None) -> None:
     """Validate the node's settings and print them resolved (secrets hidden)."""
     settings = build_settings(config_path)
     click.echo(settings.model_dump_json(indent=2))
+
+
+@edge.command("fetch-models")
+@click.option("--model-dir", type=click.Path(path_type=Path), default=None,
+              help="Where to cache the models (default: $DANCEBOOTH_MODEL_DIR or "
+                   "~/.cache/dancebooth/models).")  # fmt: skip
+@click.option("--wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="Use this local mediapipe wheel instead of downloading it.")  # fmt: skip
+def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
+    """Obtain the BlazePose models from the mediapipe wheel, verify sha256, cache them."""
+    from edge.pose.base import PoseError
+    from edge.pose.models import fetch_models
+
+    try:
+        results = fetch_models(model_dir, wheel=wheel)
+    except PoseError as exc:
+        raise click.ClickException(str(exc)) from None
+    for r in results:
+        click.echo(f"{r.action:9s} {r.path}  sha256 {r.entry.sha256[:12]}…  ({r.entry.licence})")
