@@ -40,7 +40,7 @@ def check_config(config_path: Path | None) -> None:
               help="Where to cache the models (default: $DANCEBOOTH_MODEL_DIR or "
                    "~/.cache/dancebooth/models).")  # fmt: skip
 @click.option("--wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              default=None, help="Use this local mediapipe wheel instead of downloading it.")  # fmt: skip
+              default=None, help="Use this local mediapipe wheel (no download).")  # fmt: skip
 def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
     """Obtain the BlazePose models from the mediapipe wheel, verify sha256, cache them."""
     from edge.pose.base import PoseError

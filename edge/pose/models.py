@@ -71,7 +71,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> list[ModelEntry]:
 
 
 def default_model_dir() -> Path:
-    """``$DANCEBOOTH_MODEL_DIR``, else ``$XDG_CACHE_HOME/dancebooth/models``, else ``~/.cache/...``."""
+    """``$DANCEBOOTH_MODEL_DIR``, else ``$XDG_CACHE_HOME/dancebooth/models`` or ``~/.cache/…``."""
     if env := os.environ.get(MODEL_DIR_ENV):
         return Path(env).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -98,7 +98,7 @@ def find_entry(name: str, manifest: Iterable[ModelEntry] | None = None) -> Model
 
 
 def model_path(name: str, model_dir: Path | None = None, verify: bool = True) -> Path:
-    """The cached, verified file of model ``name``; a :class:`PoseError` saying what to do if not."""
+    """The cached, verified file of model ``name``; else a :class:`PoseError` saying what to do."""
     folder = resolve_model_dir(model_dir)
     path = folder / name
     if not path.is_file():
