@@ -1,0 +1,139 @@
+"""The real BlazePose path on real photos: landmarks land where anatomy says they must."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.frames import Frame
+from edge.pose import create_estimator
+from edge.pose.base import Person, PoseError
+from edge.pose.blazepose import BlazePose
+from edge.pose.models import FETCH_HINT, model_path
+from edge.pose.tracking import FollowDancer
+from edge.settings import BlazePoseSettings
+from protocol.skeleton import KP
+from tests.edge.pose import photos
+from tests.services import missing
+
+
+@pytest.fixture(scope="module")
+def blazepose() -> Iterator[BlazePose]:
+    try:
+        model_path("pose_detection.tflite")
+        model_path("pose_landmark_full.tflite")
+    except PoseError:
+        missing("the BlazePose models", FETCH_HINT)
+    with BlazePose(BlazePoseSettings()) as bp:
+        yield bp
+
+
+def pose_of(bp: BlazePose, image: np.ndarray, frames: int = 3) -> list[Person]:
+    bp.reset()
+    people: list[Person] = []
+    for seq in range(frames):  # detection, then tracking from the landmarks
+        people = bp.estimate(Frame(seq, 0, image))
+    return people
+
+
+def xy(p: Person, name: str) -> np.ndarray:
+    return p.keypoints[KP[name], :2]
+
+
+def assert_frontal_upper_body(p: Person, region: tuple[int, int, int, int]) -> None:
+    x0, y0, x1, y1 = region
+    nose = xy(p, "nose")
+    for name in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder"):
+        x, y = xy(p, name)
+        assert x0 <= x <= x1 and y0 <= y <= y1, f"{name} at {(x, y)} outside {region}"
+        assert p.keypoints[KP[name], 2] > 0.5, f"{name} not confident"
+    # Facing the camera: the subject's left is on the image's right.
+    assert xy(p, "right_eye")[0] < nose[0] < xy(p, "left_eye")[0]
+    assert xy(p, "right_shoulder")[0] < nose[0] < xy(p, "left_shoulder")[0]
+    assert xy(p, "right_ear")[0] < xy(p, "left_ear")[0]
+    eye_y = max(xy(p, "left_eye")[1], xy(p, "right_eye")[1])
+    shoulder_y = min(xy(p, "left_shoulder")[1], xy(p, "right_shoulder")[1])
+    assert eye_y < nose[1] + 5  # eyes at or above the nose
+    assert nose[1] < shoulder_y  # the nose above the shoulders
+    # Shoulders much wider apart than the eyes.
+    eyes = np.linalg.norm(xy(p, "left_eye") - xy(p, "right_eye"))
+    shoulders = np.linalg.norm(xy(p, "left_shoulder") - xy(p, "right_shoulder"))
+    assert shoulders > 2.5 * eyes
+
+
+def test_astronaut(blazepose: BlazePose) -> None:
+    people = pose_of(blazepose, photos.astronaut())
+    assert len(people) == 1
+    p = people[0]
+    assert p.score > 0.8
+    assert_frontal_upper_body(p, (40, 40, 400, 400))
+    # The face is in the top quarter of the photo, between x 150 and 300.
+    assert 150 < xy(p, "nose")[0] < 300 and 60 < xy(p, "nose")[1] < 180
+    assert p.extras.shape == (4, 3)
+
+
+def test_grace_hopper(blazepose: BlazePose) -> None:
+    people = pose_of(blazepose, photos.grace_hopper())
+    assert len(people) == 1
+    assert_frontal_upper_body(people[0], (0, 80, 512, 600))
+    assert 200 < xy(people[0], "nose")[0] < 330
+
+
+def test_tracking_runs_the_detector_once(blazepose: BlazePose) -> None:
+    image = photos.astronaut()
+    blazepose.reset()
+    before = blazepose.stats.detector_runs, blazepose.stats.landmark_runs
+    for seq in range(5):
+        assert len(blazepose.estimate(Frame(seq, 0, image))) == 1
+    assert blazepose.stats.detector_runs - before[0] == 1
+    assert blazepose.stats.landmark_runs - before[1] == 5
+
+
+def test_no_person_in_noise_or_black(blazepose: BlazePose) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    assert pose_of(blazepose, noise, frames=2) == []
+    assert pose_of(blazepose, np.zeros((480, 640, 3), np.uint8), frames=1) == []
+
+
+def test_two_people_side_by_side_and_the_tracker_follows_the_chosen_one(
+    blazepose: BlazePose,
+) -> None:
+    image, grace_x = photos.side_by_side()
+    follow = FollowDancer(blazepose)
+    follow.reset()
+    first = follow(Frame(0, 0, image))
+    assert first.people_seen == 2
+    noses = sorted(float(xy(p, "nose")[0]) for p in blazepose.estimate(Frame(1, 0, image)))
+    assert noses[0] < grace_x - 128 and noses[1] > grace_x  # one in each photo
+    assert first.person is not None
+    chosen_left = xy(first.person, "nose")[0] < grace_x
+    for seq in range(2, 8):  # the same person stays the dancer, whatever the order
+        sel = follow(Frame(seq, 0, image))
+        assert sel.person is not None and sel.people_seen == 2 and sel.tracked
+        assert (xy(sel.person, "nose")[0] < grace_x) == chosen_left
+
+
+def test_bad_frame_is_refused_and_tracking_survives(blazepose: BlazePose) -> None:
+    image = photos.astronaut()
+    pose_of(blazepose, image, frames=2)
+    runs = blazepose.stats.detector_runs
+    for bad in (np.zeros((480, 640), np.uint8), np.zeros((480, 640, 3), np.float32),
+                np.zeros((8, 8, 3), np.uint8)):  # fmt: skip
+        with pytest.raises(ValueError, match="frame image"):
+            blazepose.estimate(Frame(9, 0, bad))
+    assert len(blazepose.estimate(Frame(10, 0, image))) == 1
+    assert blazepose.stats.detector_runs == runs  # still tracking: no re-detection
+
+
+def test_registry_builds_blazepose(blazepose: BlazePose) -> None:
+    est = create_estimator(BlazePoseSettings())
+    assert isinstance(est, BlazePose)
+    est.close()
+
+
+def test_missing_models_say_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(PoseError, match="dancebooth edge fetch-models"):
+        BlazePose(BlazePoseSettings(model_dir=tmp_path))
