@@ -65,14 +65,23 @@ class BlazePoseSettings(Group):
 
 class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
-    model_path: Path
+    model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
     device: Literal["cpu", "edgetpu"] = "cpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.2, description="mean keypoint score below which nobody is reported"
+    )
 
 
 class PoseNetSettings(Group):
     type: Literal["posenet"] = "posenet"
-    model_path: Path
-    decoder_library: Path = Path("posenet_decoder.so")
+    model_path: Path = Field(description="posenet_*_quant_decoder_edgetpu.tflite")
+    decoder_library: Path = Field(
+        Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
+    )
+    device: Literal["cpu", "edgetpu"] = "edgetpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
 
 class ReplaySettings(Group):

@@ -73,6 +73,10 @@ class BlazePose(PoseEstimator):
         self._tracks: list[RotatedRect] = []
         self._since_detect = 0
 
+    @property
+    def tflite_models(self) -> dict[str, TfliteModel]:
+        return {"detector": self.detector, "landmarks": self.landmarker}
+
     # -- the two models -------------------------------------------------------------------
 
     def detect(self, image: Image) -> list[Detection]:
