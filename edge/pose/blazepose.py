@@ -21,6 +21,7 @@ from edge.pose.base import Person, PoseError, PoseEstimator
 from edge.pose.detection import FULL_BODY, HIP_CENTER, Detection, Letterbox, decode_detections
 from edge.pose.detection import DecodeOptions as DetectionOptions
 from edge.pose.detection import iou as box_iou
+from edge.pose.inputs import check_image
 from edge.pose.interpreter import Runtime, TfliteModel, load_interpreter
 from edge.pose.landmarks import Landmarks, decode_landmarks
 from edge.pose.models import model_path
@@ -35,13 +36,6 @@ LANDMARK_MODEL = "pose_landmark_full.tflite"
 OUT_LANDMARKS, OUT_FLAG, OUT_HEATMAP = 0, 1, 3
 # A detection overlapping a tracked person this much is that person, not a newcomer.
 SAME_PERSON_IOU = 0.4
-
-
-def check_image(image: Image) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise ValueError(f"frame image must be a uint8 numpy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 16:
-        raise ValueError(f"frame image must be H x W x 3 (BGR, at least 16 px), got {image.shape}")
 
 
 @dataclass
