@@ -2,11 +2,11 @@
 
 End to end means what the node does per frame: JPEG decode -> backend (pre-processing,
 inference, post-processing) -> following the dancer -> repair/smoothing (when
-``edge.smoothing`` is installed). The input is video-like: a real photo of a person
-(skimage's astronaut) on a 640x480 canvas, moved a few pixels and degrees per frame
-like a swaying dancer and JPEG-encoded, so tracking has to follow real motion; or
-any video file (``--video``). Right after, the same interpreters are invoked alone in
-a tight loop: that raw time, weighted by how often each model ran per frame, is
+``edge.smoothing`` is installed). The input is video-like (``samples.swaying``): a
+real photo of a person on a 640x480 canvas, moved a few pixels and degrees per frame
+like a swaying dancer and JPEG-encoded, so tracking has to follow real motion; or any
+video file (``--video``). Every few frames each model is also invoked bare, outside
+the frame's time: that raw time, weighted by how often each model ran per frame, is
 what the end-to-end time is compared with.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 
 from edge.frames import Frame, Image
-from edge.pose import create_estimator
+from edge.pose import create_estimator, samples
 from edge.pose.base import PoseError, PoseEstimator
 from edge.pose.interpreter import TfliteModel
 from edge.pose.tracking import FollowDancer
@@ -38,28 +37,12 @@ logger = logging.getLogger(__name__)
 Smoother = Callable[[np.ndarray, np.ndarray, float], object]
 
 
-def swaying_frames(n: int, width: int = 640, height: int = 480, quality: int = 80) -> list[bytes]:
-    """``n`` JPEG frames of the astronaut photo swaying: ±30 px, ±12 px, ±4° over ~3 s."""
+def swaying_frames(n: int, quality: int = 80) -> list[bytes]:
+    """``n`` JPEG frames (640x480) of the astronaut photo swaying like a dancer."""
     try:
-        from skimage import data
-    except ImportError:
-        raise click.ClickException(
-            "the built-in input needs scikit-image (pip install scikit-image); or pass --video FILE"
-        ) from None
-    person = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    side = int(height * 0.95)
-    base = np.full((height, width, 3), 90, np.uint8)
-    x0, y0 = (width - side) // 2, height - side
-    base[y0:, x0 : x0 + side] = cv2.resize(person, (side, side), interpolation=cv2.INTER_AREA)
-    out = []
-    for i in range(n):
-        t = i / 30.0
-        m = cv2.getRotationMatrix2D((width / 2, height), 4 * math.sin(2 * math.pi * t / 2.1), 1.0)
-        m[0, 2] += 30 * math.sin(2 * math.pi * t / 3.0)
-        m[1, 2] += 12 * math.sin(2 * math.pi * t / 1.3)
-        img = cv2.warpAffine(base, m, (width, height), borderMode=cv2.BORDER_REPLICATE)
-        out.append(_jpeg(img, quality))
-    return out
+        return [_jpeg(img, quality) for img in samples.swaying(n)]
+    except PoseError as exc:
+        raise click.ClickException(f"{exc}; or pass --video FILE") from None
 
 
 def decode_jpeg(data: bytes) -> Image:
