@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,7 +16,7 @@ from edge.pose.blazepose import BlazePose
 from edge.pose.models import FETCH_HINT, model_path
 from edge.pose.tracking import FollowDancer
 from edge.settings import BlazePoseSettings
-from protocol.skeleton import KP
+from protocol.skeleton import KP, flip_keypoints
 from tests.edge.pose import photos
 from tests.services import missing
 
@@ -137,3 +138,33 @@ def test_registry_builds_blazepose(blazepose: BlazePose) -> None:
 def test_missing_models_say_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(PoseError, match="dancebooth edge fetch-models"):
         BlazePose(BlazePoseSettings(model_dir=tmp_path))
+
+
+def test_mirrored_photo_mirrors_left_and_right(blazepose: BlazePose) -> None:
+    image = photos.grace_hopper()
+    (p,) = pose_of(blazepose, image)
+    (m,) = pose_of(blazepose, np.ascontiguousarray(image[:, ::-1]))
+    expected = flip_keypoints(p.keypoints, image.shape[1])
+    seen = (p.keypoints[:, 2] > 0.8) & (m.keypoints[:, 2] > 0.8)
+    assert seen.sum() >= 7  # face and shoulders
+    err = np.linalg.norm(m.keypoints[seen, :2] - expected[seen, :2], axis=1)
+    assert err.max() < 0.05 * image.shape[1], err
+
+
+@pytest.mark.parametrize("degrees", [-35, 35])
+def test_leaning_person_is_followed_through_the_rotation(
+    blazepose: BlazePose, degrees: float
+) -> None:
+    image = photos.astronaut()
+    (upright,) = pose_of(blazepose, image)
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 0.8)
+    rotated = cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    (p,) = pose_of(blazepose, rotated)
+    expected = upright.keypoints[:, :2] @ m[:, :2].T + m[:, 2]
+    err = np.linalg.norm(p.keypoints[:, :2] - expected, axis=1)
+    face = [KP[n] for n in ("nose", "left_eye", "right_eye")]
+    shoulders = [KP["left_shoulder"], KP["right_shoulder"]]
+    # The face is sharp; the space suit's shoulders are vaguer (and vary more).
+    assert err[face].max() < 0.03 * w, err[face]
+    assert err[shoulders].max() < 0.1 * w, err[shoulders]
