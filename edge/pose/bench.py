@@ -175,6 +175,40 @@ def report(run: Run) -> None:
                    f"(invoke inside the pipeline: {inside:.2f} ms/frame)")  # fmt: skip
 
 
+def explain_blazepose(threads_options: tuple[int, ...] = (1, 2), repeats: int = 50) -> None:
+    """Raw invoke time of each BlazePose model by thread count, with and without XNNPACK
+    (LiteRT's default CPU delegate): where the time goes when a goal is missed."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edge.pose.blazepose import DETECTOR_MODEL, LANDMARK_MODEL
+    from edge.pose.models import model_path
+
+    rng = np.random.default_rng(0)
+    for name in (DETECTOR_MODEL, LANDMARK_MODEL):
+        path = str(model_path(name))
+        cells = []
+        for threads in threads_options:
+            for xnn in (True, False):
+                resolver = (
+                    OpResolverType.AUTO
+                    if xnn
+                    else (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+                )
+                it = Interpreter(model_path=path, num_threads=threads,
+                                 experimental_op_resolver_type=resolver)  # fmt: skip
+                it.allocate_tensors()
+                inp = it.get_input_details()[0]
+                it.set_tensor(inp["index"], rng.random(inp["shape"], dtype=np.float32))
+                model = TfliteModel(it)
+                model.invoke()
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    model.invoke()
+                ms = (time.perf_counter() - t0) / repeats * 1000
+                cells.append(f"{threads} thr {'XNNPACK' if xnn else 'builtin'} {ms:6.2f} ms")
+        click.echo(f"  {name:26s} " + "  ".join(cells))
+
+
 def backend_settings(
     threads: int, movenet: Path | None, device: str, posenet: Path | None, posenet_lib: Path | None
 ) -> list[tuple[str, Any]]:
@@ -203,10 +237,12 @@ def backend_settings(
 @click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu")
 @click.option("--posenet-model", type=click.Path(path_type=Path), default=None)
 @click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None)
+@click.option("--explain", is_flag=True,
+              help="Also time the BlazePose models alone: threads, XNNPACK on/off.")  # fmt: skip
 def bench_pose(
     frames: int, warmup: int, threads_list: tuple[int, ...], video: Path | None,
     movenet_model: Path | None, movenet_device: str, posenet_model: Path | None,
-    posenet_decoder: Path | None,
+    posenet_decoder: Path | None, explain: bool,
 ) -> None:  # fmt: skip
     """Pose fps per backend at 640x480, end to end, next to the raw invoke time."""
     jpegs = video_frames(video, frames, 640, 480, 80) if video else swaying_frames(frames)
@@ -227,3 +263,9 @@ def bench_pose(
             with est:
                 run = run_pipeline(est, jpegs, smoother, label, warmup)
             report(run)
+    if explain:
+        click.echo("BlazePose models alone (random input, 50 invokes each):")
+        try:
+            explain_blazepose()
+        except PoseError as exc:
+            click.echo(f"  skipped: {exc}")
