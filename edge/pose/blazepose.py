@@ -38,6 +38,18 @@ OUT_LANDMARKS, OUT_FLAG, OUT_HEATMAP = 0, 1, 3
 SAME_PERSON_IOU = 0.4
 
 
+Tracked = tuple[Person, RotatedRect]  # a person and where to look for them next frame
+
+
+def drop_duplicates(found: list[Tracked], max_iou: float = 0.5) -> list[Tracked]:
+    """Best first, without tracks that converged onto a better one's person."""
+    kept: list[Tracked] = []
+    for person, roi in sorted(found, key=lambda pr: -pr[0].score):
+        if all(box_iou(roi.bbox(), other.bbox()[None])[0] <= max_iou for _, other in kept):
+            kept.append((person, roi))
+    return kept
+
+
 @dataclass
 class BlazePoseStats:
     frames: int = 0
@@ -112,19 +124,13 @@ class BlazePose(PoseEstimator):
             rois.append(roi)
         return rois[: self.settings.max_people]
 
-    def _track(self, image: Image, rois: list[RotatedRect]) -> list[tuple[Person, RotatedRect]]:
-        found: list[tuple[Person, RotatedRect]] = []
+    def _track(self, image: Image, rois: list[RotatedRect]) -> list[Tracked]:
+        found: list[Tracked] = []
         for roi in rois:
             lm, presence = self.landmarks(image, roi)
-            if presence < self.settings.min_pose_presence:
-                continue
-            kps, extras = lm.coco()
-            nxt = lm.next_roi()
-            # Two tracks that converged on one person: keep the more confident.
-            if any(box_iou(nxt.bbox(), r.bbox()[None])[0] > 0.5 for _, r in found):
-                continue
-            found.append((Person(kps, presence, extras), nxt))
-        found.sort(key=lambda pr: -pr[0].score)
+            if presence >= self.settings.min_pose_presence:
+                kps, extras = lm.coco()
+                found.append((Person(kps, presence, extras), lm.next_roi()))
         return found
 
     def estimate(self, frame: Frame) -> list[Person]:
@@ -141,8 +147,8 @@ class BlazePose(PoseEstimator):
         if len(found) < len(rois) and not detected:
             # Someone was lost this frame: look again now rather than drop a frame.
             kept = [r for _, r in found]
-            extra = self._track(frame.image, self._detection_rois(frame.image, kept)[len(kept) :])
-            found = sorted(found + extra, key=lambda pr: -pr[0].score)
+            found += self._track(frame.image, self._detection_rois(frame.image, kept)[len(kept) :])
+        found = drop_duplicates(found)
         self._tracks = [roi for _, roi in found]
         return [person for person, _ in found]
 

