@@ -49,20 +49,40 @@ SourceSettings = Annotated[
 
 class BlazePoseSettings(Group):
     type: Literal["blazepose"] = "blazepose"
-    model_dir: Path | None = Field(None, description="cached .tflite files; default: user cache")
+    model_dir: Path | None = Field(
+        None, description="cached .tflite files; default: $DANCEBOOTH_MODEL_DIR or user cache"
+    )
     threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_detection_score: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_pose_presence: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    max_people: Annotated[int, Field(ge=1, le=8)] = Field(
+        2, description="people tracked at once (each costs one landmark-model run per frame)"
+    )
+    redetect_every: Annotated[int, Field(ge=0)] = Field(
+        30, description="run the detector every N frames to see newcomers; 0: only when lost"
+    )
+    refine_landmarks: bool = Field(True, description="refine landmarks with the heatmaps")
 
 
 class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
-    model_path: Path
+    model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
     device: Literal["cpu", "edgetpu"] = "cpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.2, description="mean keypoint score below which nobody is reported"
+    )
 
 
 class PoseNetSettings(Group):
     type: Literal["posenet"] = "posenet"
-    model_path: Path
-    decoder_library: Path = Path("posenet_decoder.so")
+    model_path: Path = Field(description="posenet_*_quant_decoder_edgetpu.tflite")
+    decoder_library: Path = Field(
+        Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
+    )
+    device: Literal["cpu", "edgetpu"] = "edgetpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
 
 class ReplaySettings(Group):
