@@ -85,7 +85,7 @@ class Pacer:
     """Timestamps frame ``i`` of a file/synthetic source, sleeping to it when ``realtime``."""
 
     def __init__(self, fps: float, realtime: bool) -> None:
-        self.period_ns = round(1e9 / fps)
+        self.fps = fps
         self.realtime = realtime
         self._t0_ns = 0
         self._mono0 = 0.0
@@ -96,10 +96,11 @@ class Pacer:
         The timeline starts at the first call, so opening a source early (before a
         shared start time) does not shift it."""
         if not self._t0_ns:
-            self._t0_ns = time.time_ns() - i * self.period_ns
-            self._mono0 = time.monotonic() - i * self.period_ns / 1e9
+            self._t0_ns = time.time_ns() - round(i * 1e9 / self.fps)
+            self._mono0 = time.monotonic() - i / self.fps
         if self.realtime:
-            delay = self._mono0 + i * self.period_ns / 1e9 - time.monotonic()
+            delay = self._mono0 + i / self.fps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        return self._t0_ns + i * self.period_ns
+        # Computed per frame, not accumulated, so a 15 s capture has exactly 15 s of frames.
+        return self._t0_ns + round(i * 1e9 / self.fps)
