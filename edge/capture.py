@@ -2,7 +2,8 @@
 
 Two threads per capture, so reading the camera never waits for anything::
 
-    capture thread:  source.read() -> stamp session seq -> ring.put (full ring: dropped)
+    capture thread:  source.read() -> stamp session seq -> ring.put (full ring: dropped;
+                     a source that is not live waits for room instead)
     spool thread:    ring.get -> JPEG (fits a packet) -> spool.add_frame (full spool: dropped)
 
 Pose estimation and publishing read the spool on their own schedule. A capture
@@ -165,7 +166,10 @@ class CaptureRun:
                 self._seq_count += 1
                 self._last_ns = frame.capture_ns
                 self.counters.meter.tick()
-                if self.ring.put(frame):
+                if not self.source.live:
+                    self.ring.put_wait(frame)
+                    self.counters.captured += 1
+                elif self.ring.put(frame):
                     self.counters.captured += 1
                 else:
                     self.counters.dropped += 1

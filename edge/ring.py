@@ -37,15 +37,28 @@ class FrameRing:
                 return False
             self._items.append(frame)
             self.high_water = max(self.high_water, len(self._items))
-            self._cond.notify()
+            self._cond.notify_all()
             return True
+
+    def put_wait(self, frame: Frame) -> None:
+        """Queue ``frame``, waiting for room: only for sources that are not live, where
+        waiting loses nothing (a file or a synthetic dancer rendered as fast as possible)."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._items) < self.capacity or self._closed)
+            if self._closed:
+                raise RuntimeError("put on a closed frame ring")
+            self._items.append(frame)
+            self.high_water = max(self.high_water, len(self._items))
+            self._cond.notify_all()
 
     def get(self, timeout: float | None = None) -> Frame | None:
         """The oldest frame; None once the ring is closed and empty, or on timeout."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._items or self._closed, timeout):
                 return None
-            return self._items.popleft() if self._items else None
+            frame = self._items.popleft() if self._items else None
+            self._cond.notify_all()  # room for a waiting put_wait
+            return frame
 
     def close(self) -> None:
         """No more frames will come; consumers drain what is left, then get None."""

@@ -95,8 +95,8 @@ class PublisherSettings(Group):
     """Store-and-forward publishing: in-flight window, reconnect backoff, stats rate."""
 
     inflight_window: Annotated[int, Field(ge=1, le=1024)] = 64
-    reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 0.5
-    reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    reconnect_min_s: Annotated[int, Field(ge=1, le=60)] = 1
+    reconnect_max_s: Annotated[int, Field(ge=1, le=600)] = 30
     connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     ack_timeout_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         30.0, description="re-publish a packet not acknowledged this long after sending"

@@ -29,6 +29,10 @@ class FrameSource(ABC):
     """
 
     name: ClassVar[str]
+    # A live source's frames happen whether or not we read them (a camera, a paced
+    # replay): capture must never wait. A source that is not live only produces a
+    # frame when asked, so capture may wait for room instead of dropping.
+    live: bool = True
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.width, self.height, self.fps = width, height, fps

@@ -27,6 +27,7 @@ class SyntheticFrameSource(FrameSource):
         self.seed: int = settings.seed
         self.duration_s = duration_s or _DEFAULT_DURATION_S
         self._pacer = Pacer(fps, settings.realtime)
+        self.live = bool(settings.realtime)
         self._frames: Iterator[Frame] | None = None
         self._seq = 0
 

@@ -22,6 +22,7 @@ class VideoFrameSource(FrameSource):
         self.path = settings.path
         self.loop: bool = settings.loop
         self._pacer = Pacer(fps, settings.realtime)
+        self.live = bool(settings.realtime)
         self._cap: Any = None
         self._seq = 0
 

@@ -37,6 +37,7 @@ class PatternSource(FrameSource):
         super().__init__(width, height, fps)
         self.count = count
         self._pacer = Pacer(fps, realtime)
+        self.live = realtime
         self._i = 0
         self.closed = False
 
