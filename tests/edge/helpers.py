@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -65,11 +66,14 @@ class TruthEstimator(PoseEstimator):
 
     name = "truth"
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.calls = 0
+        self.delay_s = delay_s  # a slow backend, for backlog tests
 
     def estimate(self, frame: Frame) -> list[Person]:
         self.calls += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if frame.truth is None:
             return []
         return [Person(keypoints=np.asarray(frame.truth, dtype=np.float32).copy(), score=1.0)]

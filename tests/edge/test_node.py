@@ -85,6 +85,8 @@ def test_broker_killed_mid_capture_loses_nothing(
         time.sleep(1.0)
         mosquitto.kill()
         time.sleep(1.5)  # the node keeps capturing into its spool meanwhile
+        assert node.spool.depth() > 30  # ~90 frames captured while the broker was away
+        assert not node.publisher.connected.is_set()
         mosquitto.start()
         assert collector.wait_for(lambda: ("sk", "node1") in collector.manifests, 60)
         # Whatever the broker acknowledged and then lost with its memory, the consumer
