@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from edge.frames import Frame, Keypoints
-from edge.keypoints import KeypointStage, StageFactory, select_dancer
+from edge.keypoints import DancerSelector, KeypointStage, StageFactory
 from edge.pose.base import PoseEstimator
 from edge.sources.base import FpsMeter
 from edge.spool import CapturedFrame, Spool
@@ -100,6 +100,7 @@ class Annotator:
         self.counters = PoseCounters(FpsMeter())
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.selector = DancerSelector()
         self._session: str | None = None
         self._stage: KeypointStage | None = None
         self._flags = 0
@@ -143,6 +144,7 @@ class Annotator:
         fps = record.fps if record is not None else 30.0
         self._stage, self._flags = self.stages(fps)
         self.estimator.reset()
+        self.selector.reset()
         self._session = session
         self._t0_ns = 0
 
@@ -163,7 +165,7 @@ class Annotator:
         ms = (time.perf_counter() - start) * 1e3
         c = self.counters
         c.inference_ms = ms if c.annotated == 0 else 0.9 * c.inference_ms + 0.1 * ms
-        dancer = select_dancer(people)
+        dancer = self.selector.select(people, row.width, row.height)
         kps = np.zeros((NUM_KEYPOINTS, 3), np.float32) if dancer is None else dancer.keypoints
         extras = np.zeros((0, 3), np.float32) if dancer is None else dancer.extras
         t_s = (row.capture_ns - self._t0_ns) / 1e9

@@ -71,10 +71,31 @@ def smoothing_stages(settings: Any) -> StageFactory:
     return build
 
 
-def select_dancer(people: list[Person]) -> Person | None:
-    """The person the capture follows: the backend's best (``people[0]``).
+class DancerSelector:
+    """Which person is the dancer, frame by frame.
 
-    Tracking across frames (a friend stepping in) belongs to ``edge.pose.tracking``;
-    until a backend offers it, the best-scoring person is the dancer.
+    Uses :class:`edge.pose.tracking.DancerTracker` (the person followed from previous
+    frames, else the most central and largest) where it is installed; otherwise the
+    backend's best person (``people[0]``).
     """
-    return people[0] if people else None
+
+    def __init__(self) -> None:
+        try:
+            tracking = importlib.import_module("edge.pose.tracking")
+            self._tracker: Any = tracking.DancerTracker()
+        except (ImportError, AttributeError):
+            self._tracker = None
+
+    @property
+    def tracking(self) -> bool:
+        return self._tracker is not None
+
+    def select(self, people: list[Person], width: int, height: int) -> Person | None:
+        if self._tracker is not None:
+            person: Person | None = self._tracker.select(people, width, height).person
+            return person
+        return people[0] if people else None
+
+    def reset(self) -> None:
+        if self._tracker is not None:
+            self._tracker.reset()
