@@ -48,6 +48,8 @@ class JpegEncoder:
         self.quality = quality
         self.budget = budget
         self.reencoded = 0
+        self.count = 0
+        self.bytes_out = 0
 
     def encode(self, image: Image) -> bytes:
         quality = self.quality
@@ -56,6 +58,8 @@ class JpegEncoder:
             if not ok:
                 raise EncodeError(f"OpenCV could not encode a {image.shape} frame as JPEG")
             if len(buf) <= self.budget:
+                self.count += 1
+                self.bytes_out += len(buf)
                 return buf.tobytes()
             if quality <= 10:
                 raise EncodeError(
