@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from edge.frames import Frame, Keypoints
-from edge.keypoints import DancerSelector, KeypointStage, StageFactory
+from edge.keypoints import DancerSelector, KeypointStage, StageFactory, sanitize
+from edge.offline import OfflinePass, raw_bytes
 from edge.pose.base import PoseEstimator
 from edge.sources.base import FpsMeter
 from edge.spool import CapturedFrame, Spool
@@ -74,29 +75,17 @@ def decode_frame(row: CapturedFrame) -> Frame:
     return Frame(row.seq, row.capture_ns, pixels, truth=truth, truth_extras=extras)
 
 
-def sanitize(keypoints: Keypoints, width: int, height: int) -> Keypoints:
-    """Keypoints the codec accepts: non-finite joints become unseen, confidences in [0, 1]."""
-    kps = np.asarray(keypoints, dtype=np.float32).reshape(-1, 3).copy()
-    bad = ~np.isfinite(kps).all(axis=1)
-    kps[bad] = 0.0
-    kps[:, 2] = np.clip(kps[:, 2], 0.0, 1.0)
-    # Far outside the frame is a backend glitch, not a position.
-    limit = 4.0 * max(width, height)
-    kps[:, :2] = np.clip(kps[:, :2], -limit, limit)
-    return kps
-
-
 class Annotator:
     """Long-lived worker: every CAPTURED frame in the spool becomes a READY packet."""
 
     def __init__(
         self, spool: Spool, estimator: PoseEstimator, stages: StageFactory, node: str, *,
         cache_frames: int = 64, preview: PreviewHook | None = None,
-        on_ready: Callable[[], None] | None = None,
+        on_ready: Callable[[], None] | None = None, offline: OfflinePass | None = None,
     ) -> None:  # fmt: skip
         self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
         self.cache = FrameCache(cache_frames)
-        self.preview, self.on_ready = preview, on_ready
+        self.preview, self.on_ready, self.offline = preview, on_ready, offline
         self.counters = PoseCounters(FpsMeter())
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -125,9 +114,10 @@ class Annotator:
         rows = self.spool.captured(limit)
         for row in rows:
             self._annotate(row)
-        if rows and self.on_ready is not None:
+        released = self.offline.run() if self.offline is not None and not rows else 0
+        if (rows or released) and self.on_ready is not None:
             self.on_ready()
-        return len(rows)
+        return len(rows) + released
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -169,16 +159,17 @@ class Annotator:
         kps = np.zeros((NUM_KEYPOINTS, 3), np.float32) if dancer is None else dancer.keypoints
         extras = np.zeros((0, 3), np.float32) if dancer is None else dancer.extras
         t_s = (row.capture_ns - self._t0_ns) / 1e9
-        kps, extras, imputed = self._stage.process(
-            sanitize(kps, row.width, row.height), sanitize(extras, row.width, row.height), t_s
-        )
+        kps, extras = sanitize(kps, row.width, row.height), sanitize(extras, row.width, row.height)
+        raw = raw_bytes(kps, extras) if self.offline is not None else None
+        kps, extras, imputed = self._stage.process(kps, extras, t_s)
         packet = FramePacket(
             session=row.session, node=self.node, seq=row.seq, capture_ns=row.capture_ns,
             width=row.width, height=row.height, keypoints=sanitize(kps, row.width, row.height),
             jpeg=row.jpeg, extras=sanitize(extras, row.width, row.height), imputed=imputed,
             ready_ns=time.time_ns(), flags=self._flags, people=min(len(people), 255),
         )  # fmt: skip
-        self.spool.set_packet(row.session, row.seq, self._encode(packet))
+        self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
+                              hold=self.offline is not None)  # fmt: skip
         c.meter.tick()
         c.annotated += 1
         c.people_seen = len(people)

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import numpy as np
+
 from edge.frames import Keypoints
 from edge.pose.base import Person
 from protocol.codec import FLAG_SMOOTHED
@@ -32,6 +34,18 @@ class KeypointStage(Protocol):
     def reset(self) -> None:
         """Forget history (a new capture starts)."""
         ...
+
+
+def sanitize(keypoints: Keypoints, width: int, height: int) -> Keypoints:
+    """Keypoints the codec accepts: non-finite joints become unseen, confidences in [0, 1]."""
+    kps = np.asarray(keypoints, dtype=np.float32).reshape(-1, 3).copy()
+    bad = ~np.isfinite(kps).all(axis=1)
+    kps[bad] = 0.0
+    kps[:, 2] = np.clip(kps[:, 2], 0.0, 1.0)
+    # Far outside the frame is a backend glitch, not a position.
+    limit = 4.0 * max(width, height)
+    kps[:, :2] = np.clip(kps[:, :2], -limit, limit)
+    return kps
 
 
 # fps of the capture -> (a fresh stage, the packet flags its output earns)

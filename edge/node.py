@@ -18,6 +18,7 @@ from collections.abc import Callable
 from edge.annotator import Annotator
 from edge.capture import CaptureCounters, CaptureRun
 from edge.keypoints import StageFactory, smoothing_stages
+from edge.offline import OfflinePass, load_smoother
 from edge.pose import create_estimator
 from edge.pose.base import PoseEstimator
 from edge.preview import Previewer
@@ -63,10 +64,13 @@ class EdgeNode:
                                    self.spool, on_command=self.handle_command)  # fmt: skip
         preview = Previewer(settings.preview.fps, settings.preview.width,
                             self.publisher.publish_preview)  # fmt: skip
+        offline = None
+        if settings.publisher.upload_keypoints == "offline":
+            offline = OfflinePass(self.spool, load_smoother())
         self.annotator = Annotator(
             self.spool, self.estimator, stages or smoothing_stages(settings.smoothing), self.node,
             cache_frames=settings.capture.ring_frames, preview=preview,
-            on_ready=self.publisher.wake,
+            on_ready=self.publisher.wake, offline=offline,
         )  # fmt: skip
         self._run: CaptureRun | None = None
         self._counters: CaptureCounters | None = None  # of the current or last capture

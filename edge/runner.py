@@ -11,6 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from edge.node import EdgeNode, NodeError
+from edge.offline import OfflineError
 from edge.pose.base import PoseError
 from edge.publisher import PublisherError
 from edge.settings import EdgeSettings
@@ -36,7 +37,7 @@ def run_node(
     try:
         node = node or EdgeNode(settings)
         node.start()
-    except (PoseError, PublisherError, SpoolError) as exc:
+    except (PoseError, PublisherError, SpoolError, OfflineError, SourceError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
         if capture_s is not None:

@@ -102,6 +102,11 @@ class PublisherSettings(Group):
         30.0, description="re-publish a packet not acknowledged this long after sending"
     )
     stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    upload_keypoints: Literal["online", "offline"] = Field(
+        "online",
+        description="online: stream packets as frames are annotated (One Euro keypoints);"
+        " offline: hold a capture's packets until it ends, then smooth with zero lag",
+    )
 
 
 class PreviewSettings(Group):

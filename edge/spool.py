@@ -5,6 +5,8 @@ crash, a broker outage or a slow pose backend loses nothing already captured.
 A frame moves through three states::
 
     CAPTURED  JPEG (+ ground truth) stored, keypoints not yet estimated
+    HELD      packet built, held until the capture's offline smoothing pass rewrites it
+              (only when uploads carry offline-smoothed keypoints)
     READY     the encoded frame packet is stored, waiting for the broker's PUBACK
     ACKED     the broker acknowledged it (QoS 1); kept ``keep_acked_s`` to serve
               resend requests, and the first thing evicted when space runs out
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS frames (
     jpeg BLOB,
     truth BLOB,
     packet BLOB,
+    raw BLOB,
     acked_at REAL,
     bytes INTEGER NOT NULL,
     UNIQUE (session, seq)
@@ -74,6 +77,7 @@ class FrameState(IntEnum):
     CAPTURED = 0
     READY = 1
     ACKED = 2
+    HELD = 3
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ class Spool:
                 "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
                 " manifest_acked FROM captures c WHERE ended_at IS NOT NULL"
                 " AND manifest_acked = 0 AND NOT EXISTS (SELECT 1 FROM frames f"
-                " WHERE f.session = c.session AND f.state < ?)",
+                " WHERE f.session = c.session AND f.state != ?)",
                 (int(FrameState.ACKED),),
             ).fetchall()
         return [_record(r) for r in rows]
@@ -237,8 +241,13 @@ class Spool:
             ).fetchall()
         return [CapturedFrame(*r) for r in rows]
 
-    def set_packet(self, session: str, seq: int, packet: bytes) -> None:
-        """Store the encoded packet of a captured frame; it is now ready to publish."""
+    def set_packet(
+        self, session: str, seq: int, packet: bytes, *, raw: bytes | None = None,
+        hold: bool = False,
+    ) -> None:  # fmt: skip
+        """Store the encoded packet of a captured frame: READY to publish, or HELD (with
+        the backend's ``raw`` keypoints) for the offline pass."""
+        state = FrameState.HELD if hold else FrameState.READY
         with self._lock:
             old = self._db.execute(
                 "SELECT bytes FROM frames WHERE session = ? AND seq = ? AND state = ?",
@@ -246,12 +255,47 @@ class Spool:
             ).fetchone()
             if old is None:
                 raise SpoolError(f"frame {session}/{seq} is not waiting for keypoints")
+            size = len(packet) + len(raw or b"")
             self._db.execute(
-                "UPDATE frames SET state = ?, packet = ?, jpeg = NULL, truth = NULL, bytes = ?"
-                " WHERE session = ? AND seq = ?",
-                (int(FrameState.READY), packet, len(packet), session, seq),
+                "UPDATE frames SET state = ?, packet = ?, raw = ?, jpeg = NULL, truth = NULL,"
+                " bytes = ? WHERE session = ? AND seq = ?",
+                (int(state), packet, raw, size, session, seq),
             )
-            self._bytes += len(packet) - int(old[0])
+            self._bytes += size - int(old[0])
+
+    def held_sessions(self) -> list[str]:
+        """Ended captures whose frames are all annotated and some HELD for the offline pass."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT session FROM captures c WHERE ended_at IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM frames f WHERE f.session = c.session AND f.state = ?)"
+                " AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.session = c.session"
+                " AND f.state = ?)",
+                (int(FrameState.HELD), int(FrameState.CAPTURED)),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def held(self, session: str) -> list[tuple[int, bytes, bytes]]:
+        """(seq, packet, raw keypoints) of every HELD frame of ``session``, in seq order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, packet, raw FROM frames WHERE session = ? AND state = ? ORDER BY seq",
+                (session, int(FrameState.HELD)),
+            ).fetchall()
+        return [(int(q), bytes(p), bytes(r or b"")) for q, p, r in rows]
+
+    def release(self, session: str, packets: list[tuple[int, bytes]]) -> None:
+        """Replace HELD packets by their final version and make them READY, atomically."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE frames SET state = ?, packet = ?, raw = NULL, bytes = ?"
+                " WHERE session = ? AND seq = ? AND state = ?",
+                [(int(FrameState.READY), p, len(p), session, q, int(FrameState.HELD))
+                 for q, p in packets],
+            )  # fmt: skip
+            self._db.execute("COMMIT")
+            self._recount()
 
     def ready(
         self, limit: int, skip: set[Key] | frozenset[Key] = frozenset()
@@ -290,7 +334,7 @@ class Spool:
         """Frames not yet acknowledged by the broker."""
         with self._lock:
             row = self._db.execute(
-                "SELECT COUNT(*) FROM frames WHERE state < ?", (int(FrameState.ACKED),)
+                "SELECT COUNT(*) FROM frames WHERE state != ?", (int(FrameState.ACKED),)
             ).fetchone()
         return int(row[0])
 

@@ -26,7 +26,12 @@ def test_frames_move_captured_ready_acked_and_survive_restart(tmp_path: Path) ->
 
     spool = Spool(tmp_path)  # a restarted node
     counts = spool.counts()
-    assert counts == {FrameState.CAPTURED: 2, FrameState.READY: 2, FrameState.ACKED: 1}
+    assert counts == {
+        FrameState.CAPTURED: 2,
+        FrameState.READY: 2,
+        FrameState.ACKED: 1,
+        FrameState.HELD: 0,
+    }
     assert [k for k, _ in spool.ready(10)] == [("s1", 1), ("s1", 2)]
     assert [f.seq for f in spool.captured()] == [3, 4]
     assert spool.captured()[0].truth == b"t" * 12
