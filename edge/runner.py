@@ -32,8 +32,16 @@ def run_node(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _serve(settings, stop, capture_s, session, drain, node)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(settings: EdgeSettings, stop: threading.Event, capture_s: float | None,
+           session: str | None, drain: bool, node: EdgeNode | None) -> None:  # fmt: skip
     try:
         node = node or EdgeNode(settings)
         node.start()

@@ -81,3 +81,25 @@ def test_encoder_lowers_quality_to_fit_and_fails_clearly_when_it_cannot() -> Non
     assert encoder.reencoded > 0
     with pytest.raises(EncodeError, match=r"capture\.width"):
         JpegEncoder(95, budget=1000).encode(noise)
+
+
+def test_a_full_spool_drops_new_frames_keeps_the_old_and_lists_the_drops(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_mb=1)
+
+    class Noisy(PatternSource):
+        def read(self) -> Frame | None:
+            frame = super().read()
+            if frame is not None:
+                rng = np.random.default_rng(frame.seq)
+                frame.image = rng.integers(0, 255, frame.image.shape, dtype=np.uint8)
+            return frame
+
+    run = _run(spool, Noisy(320, 240, 30.0), duration_s=2.0)
+    result = run.wait(20)
+    assert result is not None and result.seq_count == 60
+    spooled = [f.seq for f in spool.captured(100)]
+    assert spooled and result.dropped  # some fit, the rest are listed as dropped
+    assert spooled == list(range(len(spooled)))  # the frames already accepted stay
+    assert sorted(spooled + result.dropped) == list(range(60))
+    record = spool.capture("s1")
+    assert record is not None and record.dropped == result.dropped

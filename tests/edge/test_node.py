@@ -135,7 +135,7 @@ def test_capture_command_starts_at_the_shared_time_and_bad_commands_are_ignored(
         collector.client.publish(topic, b'{"v": 1, "session": "../x"}', qos=1)
         collector.client.publish(topic, b"\xff not json", qos=1)
         start_at = time.time() + 1.0
-        cmd = CaptureStart(session="sc", start_at=start_at, duration_s=0.5, fps=20)
+        cmd = CaptureStart(session="sc", start_at=start_at, duration_s=1.5, fps=20)
         collector.client.publish(topic, cmd.to_bytes(), qos=1)
         assert collector.wait_for(lambda: collector.complete("sc"), 30)
         assert node.wait_idle(10)
@@ -143,8 +143,10 @@ def test_capture_command_starts_at_the_shared_time_and_bad_commands_are_ignored(
         node.stop()
     first = collector.frames[("sc", "node1", 0)]
     assert abs(first.capture_ns / 1e9 - start_at) < 0.3
-    assert collector.manifests[("sc", "node1")].frame_count == 10
-    assert any(s.state is NodeState.CAPTURING and s.session == "sc" for s in collector.statuses)
+    assert collector.manifests[("sc", "node1")].frame_count == 30
+    capturing = [s for s in collector.statuses if s.state is NodeState.CAPTURING]
+    assert capturing and all(s.session == "sc" and s.backend == "truth" for s in capturing)
+    assert any(s.stats.capture_fps > 10 and s.stats.pose_fps > 0 for s in capturing)
     assert collector.wait_for(lambda: collector.statuses[-1].state is NodeState.OFFLINE, 5)
 
 
