@@ -75,6 +75,7 @@ class EdgeNode:
         self._run: CaptureRun | None = None
         self._counters: CaptureCounters | None = None  # of the current or last capture
         self._run_lock = threading.Lock()
+        self._cancelled: set[str] = set()  # cancelled before their start time came
         self._stop = threading.Event()
         self._stats = threading.Thread(target=self._stats_loop, name="node-stats", daemon=True)
 
@@ -133,6 +134,9 @@ class EdgeNode:
                 if late > 0.5:
                     logger.warning("capture %s starts %.2f s late", session, late)
                 self._stop.wait(max(0.0, start_at - time.time()))
+            if session in self._cancelled or self._stop.is_set():
+                source.close()
+                raise NodeError(f"capture {session} was cancelled before it started")
             run = CaptureRun(
                 source, self.spool, session, duration_s=duration_s,
                 ring_frames=self.settings.capture.ring_frames,
@@ -156,6 +160,7 @@ class EdgeNode:
         self.publish_status()
 
     def cancel(self, session: str) -> None:
+        self._cancelled.add(session)
         run = self._run
         if run is not None and run.session == session:
             run.stop()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.node import EdgeNode
+from edge.node import EdgeNode, NodeError
 from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings
 from edge.sources.base import FrameSource
 from protocol.codec import FLAG_RESENT
@@ -166,3 +166,22 @@ def test_previews_carry_a_skeleton_jpeg(
         node.stop()
     image = cv2.imdecode(np.frombuffer(collector.previews[0], np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (48, 64, 3)
+
+
+def test_cancel_discards_a_capture_and_one_not_yet_started(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    node = make_node(make_settings(mosquitto, tmp_path), realtime=True)
+    node.start()
+    try:
+        node.capture("sx", 10.0, fps=30)
+        time.sleep(0.3)
+        node.cancel("sx")
+        assert node.spool.capture("sx") is None
+        node.cancel("sy")  # cancelled before its start time
+        with pytest.raises(NodeError, match="cancelled"):
+            node.capture("sy", 1.0, fps=30, start_at=time.time() + 0.2)
+        assert node.wait_idle(10)
+    finally:
+        node.stop()
+    assert ("sx", "node1") not in collector.manifests
