@@ -98,3 +98,23 @@ def pose_sheet(
     for t in tiles:
         click.echo(f"{t.label}: {len(t.people)} people")
     click.echo(f"wrote {out}")
+
+
+@edge.command("run")
+@config_option
+@click.option(
+    "--capture",
+    "capture_s",
+    type=click.FloatRange(0, 120, min_open=True),
+    default=None,
+    help="Standalone: capture this many seconds now, send, exit.",
+)
+@click.option("--session", default=None, help="Session id of a standalone capture.")
+@click.option("--drain", is_flag=True, help="Send what the spool holds, then exit.")
+def run(config_path: Path | None, capture_s: float | None, session: str | None,
+        drain: bool) -> None:  # fmt: skip
+    """Run the node: serve the booth's capture commands until stopped (Ctrl-C / SIGTERM)."""
+    from edge.runner import run_node
+
+    settings = build_settings(config_path)
+    run_node(settings, capture_s=capture_s, session=session, drain=drain)

@@ -35,11 +35,13 @@ class VideoSource(Group):
     type: Literal["video"] = "video"
     path: Path
     loop: bool = False
+    realtime: bool = Field(True, description="deliver frames at the capture fps, not faster")
 
 
 class SyntheticSource(Group):
     type: Literal["synthetic"] = "synthetic"
     seed: int = 0
+    realtime: bool = Field(True, description="deliver frames at the capture fps, not faster")
 
 
 SourceSettings = Annotated[
@@ -133,6 +135,27 @@ class SmoothingSettings(Group):
 class SpoolSettings(Group):
     path: Path = Path("var/edge-spool")
     max_mb: Annotated[int, Field(ge=16)] = 2048
+    keep_acked_s: Annotated[float, Field(ge=0)] = Field(
+        3600.0, description="keep acknowledged packets this long to serve resend requests"
+    )
+
+
+class PublisherSettings(Group):
+    """Store-and-forward publishing: in-flight window, reconnect backoff, stats rate."""
+
+    inflight_window: Annotated[int, Field(ge=1, le=1024)] = 64
+    reconnect_min_s: Annotated[int, Field(ge=1, le=60)] = 1
+    reconnect_max_s: Annotated[int, Field(ge=1, le=600)] = 30
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    ack_timeout_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        30.0, description="re-publish a packet not acknowledged this long after sending"
+    )
+    stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    upload_keypoints: Literal["online", "offline"] = Field(
+        "online",
+        description="online: stream packets as frames are annotated (One Euro keypoints);"
+        " offline: hold a capture's packets until it ends, then smooth with zero lag",
+    )
 
 
 class PreviewSettings(Group):
@@ -151,3 +174,4 @@ class EdgeSettings(FileSettings):
     smoothing: SmoothingSettings = SmoothingSettings()
     spool: SpoolSettings = SpoolSettings()
     preview: PreviewSettings = PreviewSettings()
+    publisher: PublisherSettings = PublisherSettings()
