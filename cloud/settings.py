@@ -33,6 +33,7 @@ class S3Storage(Group):
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
+    create_bucket: bool = Field(False, description="create the bucket if missing (demo, tests)")
 
 
 StorageSettings = Annotated[LocalStorage | S3Storage, Field(discriminator="type")]
