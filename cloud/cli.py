@@ -33,3 +33,26 @@ def check_config(config_path: Path | None) -> None:
     """Validate the cloud settings and print them resolved (secrets hidden)."""
     settings = build_settings(config_path)
     click.echo(settings.model_dump_json(indent=2))
+
+
+@cloud.command("uploader")
+@config_option
+@click.option("--migrate/--no-migrate", default=True, show_default=True,
+              help="Bring the database schema up to date first.")  # fmt: skip
+@click.option("--stats-every", default=10.0, show_default=True, help="Seconds between stat lines.")
+def uploader_command(config_path: Path | None, migrate: bool, stats_every: float) -> None:
+    """Store frames from MQTT into shards + database until stopped (Ctrl-C / SIGTERM)."""
+    from cloud.runner import run_uploader
+
+    run_uploader(build_settings(config_path), migrate=migrate, stats_every=stats_every)
+
+
+@cloud.command("migrate")
+@config_option
+def migrate_command(config_path: Path | None) -> None:
+    """Create or upgrade the database schema (Alembic) to the latest revision."""
+    from cloud.db.engine import upgrade_database
+
+    settings = build_settings(config_path)
+    upgrade_database(settings.database.url)
+    click.echo("database is at the latest revision")
