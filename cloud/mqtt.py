@@ -79,21 +79,37 @@ def connect(
     With ``auto``, a broker that refuses v5 is retried with 3.1.1. ``setup`` installs
     callbacks before connecting: a persistent session may deliver right after CONNACK.
     """
-    attempts = [True, False] if protocol == "auto" else [protocol == "v5"]
-    last = ""
-    for v5 in attempts:
-        client = make_client(settings, options, v5)
-        if setup is not None:
-            setup(client)
-        outcome = _try_connect(client, settings, options, v5, timeout)
-        if outcome is None:
-            return client, v5
-        last = outcome
-        if outcome != "Unsupported protocol version":
-            break
-        logger.info("broker refuses MQTT v5; falling back to 3.1.1")
+    v5 = protocol == "v5" or (protocol == "auto" and _speaks_v5(settings, options, timeout))
+    client = make_client(settings, options, v5)
+    if setup is not None:
+        setup(client)
+    outcome = _try_connect(client, settings, options, v5, timeout)
+    if outcome is not None:
+        raise MqttConnectError(
+            f"cannot connect to MQTT broker {settings.host}:{settings.port}: {outcome} "
+            "(check mqtt.host/port, credentials and TLS settings)"
+        )
+    return client, v5
+
+
+def _speaks_v5(settings: MqttSettings, options: ClientOptions, timeout: float) -> bool:
+    """Probe with a bare v5 CONNECT under a throwaway id (the real id's session is kept).
+
+    A probe is needed because a 3.1.1-only broker may not answer a v5 CONNECT that
+    carries properties at all (amqtt waits for bytes that never come).
+    """
+    probe = ClientOptions(client_id=f"{options.client_id[:50]}-probe")
+    client = make_client(settings, probe, v5=True)
+    outcome = _try_connect(client, settings, probe, True, timeout)
+    if outcome is None:
+        client.disconnect()
+        client.loop_stop()
+        return True
+    if outcome == "Unsupported protocol version":
+        logger.info("broker refuses MQTT v5; using 3.1.1")
+        return False
     raise MqttConnectError(
-        f"cannot connect to MQTT broker {settings.host}:{settings.port}: {last} "
+        f"cannot connect to MQTT broker {settings.host}:{settings.port}: {outcome} "
         "(check mqtt.host/port, credentials and TLS settings)"
     )
 
