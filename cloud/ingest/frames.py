@@ -156,11 +156,10 @@ class FrameStore:
              "stored_at": utcnow()}
             for p in group.packets
         ]  # fmt: skip
-        inserted = 0
-        for i in range(0, len(rows), _IN_CHUNK):
-            stmt = _insert_ignoring_duplicates(db, rows[i : i + _IN_CHUNK])
-            # RETURNING counts what was inserted on every backend (rowcount may be -1).
-            inserted += len(db.execute(stmt.returning(Frame.seq)).all())
+        # One cached statement, executed many times ("insertmanyvalues" batches it);
+        # RETURNING counts what was inserted on every backend (rowcount may be -1).
+        stmt = _insert_ignoring_duplicates(db).returning(Frame.seq)
+        inserted = len(db.connection().execute(stmt, rows).all())
         db.execute(
             update(Shard)
             .where(Shard.key == group.key)
@@ -199,14 +198,12 @@ def _reserve_index(db: Db, session: str, node: str, owner: str) -> int:
     raise RuntimeError(f"could not reserve a shard index for {session}/{node}")
 
 
-def _insert_ignoring_duplicates(db: Db, rows: list[dict[str, object]]) -> Insert:
+def _insert_ignoring_duplicates(db: Db) -> Insert:
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
-        return (
-            postgresql.insert(Frame)
-            .values(rows)
-            .on_conflict_do_nothing(constraint="uq_frames_session_node_seq")
+        return postgresql.insert(Frame).on_conflict_do_nothing(
+            constraint="uq_frames_session_node_seq"
         )
     if dialect == "sqlite":
-        return sqlite.insert(Frame).values(rows).on_conflict_do_nothing()
-    return insert(Frame).values(rows)
+        return sqlite.insert(Frame).on_conflict_do_nothing()
+    return insert(Frame)
