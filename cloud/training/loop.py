@@ -268,6 +268,9 @@ def make_trainer(device: str, callbacks: list[L.Callback]) -> L.Trainer:
     On CUDA it trains in bf16/fp16 mixed precision; the same module code runs on CPU in
     fp32 (mixed precision on CPU is slower than fp32 for these convolutions).
     """
+    # Lightning announces GPUs/TPUs and tips at INFO on every Trainer; our callback
+    # reports what matters, so keep its chatter to warnings.
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     accel = resolve_device(device)
     precision: Literal["16-mixed", "32-true"] = "16-mixed" if accel == "cuda" else "32-true"
     return L.Trainer(
