@@ -137,7 +137,9 @@ def ankle_midpoints(
     """
     arr = _check(keypoints, "ankles")
     ank = arr[:, list(_ANKLES)]
-    seen = (ank[:, :, 2] >= min_conf).all(axis=1) & np.isfinite(ank).all(axis=(1, 2))
+    seen: npt.NDArray[np.bool_] = np.asarray(
+        (ank[:, :, 2] >= min_conf).all(axis=1) & np.isfinite(ank).all(axis=(1, 2))
+    )
     if not seen.any():
         raise NormalizationError("no frame shows both ankles; cannot find the floor line")
     mid = np.nan_to_num(ank[:, :, :2]).mean(axis=1)
