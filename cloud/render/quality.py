@@ -51,12 +51,15 @@ class FlickerMeter:
         self._prev: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32], Image] | None = None
         self._sum_flicker = self._sum_change = self._sum_pose = self._sum_static = 0.0
         self._steps = 0
-        self._kernel: npt.NDArray[np.uint8] | None = None
+        self._kernel: npt.NDArray[np.uint8] | None = None  # built at the first frame size
 
     def _body(self, pose_map: Image) -> npt.NDArray[np.bool_]:
         if self._kernel is None:
             r = max(1, round(self.margin * min(pose_map.shape[:2])))
-            self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            shape = (2 * r + 1, 2 * r + 1)
+            self._kernel = np.asarray(
+                cv2.getStructuringElement(cv2.MORPH_ELLIPSE, shape), dtype=np.uint8
+            )
         drawn = (pose_map.max(axis=2) > 0).astype(np.uint8)
         return np.asarray(cv2.dilate(drawn, self._kernel) > 0)
 
