@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from cloud.render.errors import GeneratorError
 from cloud.render.generator import Generator, Images
+from cloud.render.mark import quietest_corner
 from cloud.render.quality import FlickerMeter, FlickerReport
 from cloud.render.video import RenditionTags, VideoEncoder
 from edge.posemap import pose_map
@@ -127,7 +128,10 @@ def render(
     meter = FlickerMeter()
     previous: Images | None = None
     start = time.perf_counter()
-    with VideoEncoder(out, res, res, fps, tags, music=music, crf=crf, preset=preset) as enc:
+    corner = quietest_corner(kps, res, res)
+    with VideoEncoder(
+        out, res, res, fps, tags, music=music, crf=crf, preset=preset, mark_corner=corner
+    ) as enc:
         for first in range(0, len(kps), batch_size):
             chunk = kps[first : first + batch_size]
             maps = np.stack([pose_map(k, res, res) for k in chunk])

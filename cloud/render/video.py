@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cloud.render.errors import VideoError
-from cloud.render.mark import AiMark
+from cloud.render.mark import AiMark, Corner
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +131,14 @@ class VideoEncoder:
         crf: int = 23,
         preset: str = "veryfast",
         mark: bool = True,
+        mark_corner: Corner = "top-left",
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise VideoError(f"H.264 yuv420p needs even positive sizes, got {width}x{height}")
         self.path, self.width, self.height = Path(path), width, height
         self.rate = _rate(fps)
         self.frames = 0
-        self._mark = AiMark(width, height) if mark else None
+        self._mark = AiMark(width, height, corner=mark_corner) if mark else None
         self._music = _Music(Path(music)) if music is not None else None
         self._audio_samples = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ def test_every_frame_carries_the_mark(tmp_path: Path) -> None:
         assert plate.mean() < src[y0:y1, x0:x1].mean() - 10
         assert (plate.max(axis=2) > 200).sum() > 30
         # Outside the plate the frame is what was written (lossy, so roughly).
-        assert np.abs(dec[:y0].astype(int) - src[:y0].astype(int)).mean() < 4
+        assert np.abs(dec[y1:].astype(int) - src[y1:].astype(int)).mean() < 4
 
 
 def test_bad_frames_are_clear_errors_and_keep_what_was_written(tmp_path: Path) -> None:
@@ -128,3 +128,19 @@ def test_empty_rendition_is_refused(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="no frames"):
         enc.close()
     assert not (tmp_path / "r.mp4").exists()
+
+
+def test_the_mark_goes_where_the_dance_is_not() -> None:
+    from cloud.render.mark import quietest_corner
+    from tests.cloud.render.skeletons import walk
+
+    # A dancer standing left of centre with the head near the top: top-right is free,
+    # bottom-right too, but the feet reach down there: the head does not reach right.
+    n = 10
+    kps = walk(np.full(n, 40.0), np.full(n, 124.0), np.full(n, 110.0))
+    assert quietest_corner(kps, 128, 128) in ("top-right", "bottom-right")
+    kps_right = walk(np.full(n, 90.0), np.full(n, 124.0), np.full(n, 110.0))
+    assert quietest_corner(kps_right, 128, 128) in ("top-left", "bottom-left")
+    for corner in ("top-left", "top-right", "bottom-left", "bottom-right"):
+        y0, y1, x0, x1 = AiMark(128, 96, corner=corner).box  # type: ignore[arg-type]
+        assert 0 <= y0 < y1 <= 96 and 0 <= x0 < x1 <= 128
