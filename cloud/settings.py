@@ -53,6 +53,7 @@ class SmtpMail(Group):
     password: SecretStr | None = None
     sender: str
     timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    ca_file: Path | None = Field(None, description="CA bundle for a private SMTP certificate")
     attempts: Annotated[int, Field(ge=1, le=20)] = 4
     backoff_s: Annotated[float, Field(ge=0)] = 2.0
     queue_directory: Path = Field(
