@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cloud.render.normalize import (
     NormalizationError,
@@ -123,3 +125,25 @@ def test_no_visible_ankles_is_a_clear_error() -> None:
     blind[:, [KP["left_ankle"], KP["right_ankle"]], 2] = 0.0
     with pytest.raises(NormalizationError, match="ankles"):
         normalize_dance(SOURCE, blind)
+
+
+def test_a_dance_mapped_onto_its_own_dancer_is_unchanged() -> None:
+    out, _, _ = normalize_dance(SOURCE, SOURCE)
+    assert np.allclose(out, SOURCE, atol=1e-3)
+
+
+@given(
+    scale=st.floats(0.3, 3.0),
+    dx=st.floats(-500, 500),
+    dy=st.floats(-500, 500),
+)
+def test_moving_and_resizing_the_visitor_moves_and_resizes_the_result(
+    scale: float, dx: float, dy: float
+) -> None:
+    base, _, _ = normalize_dance(SOURCE, TARGET)
+    moved = TARGET.copy()
+    moved[..., 0] = TARGET[..., 0] * scale + dx
+    moved[..., 1] = TARGET[..., 1] * scale + dy
+    out, _, _ = normalize_dance(SOURCE, moved)
+    assert np.allclose(out[..., 0], base[..., 0] * scale + dx, atol=1e-2 * max(scale, 1))
+    assert np.allclose(out[..., 1], base[..., 1] * scale + dy, atol=1e-2 * max(scale, 1))
