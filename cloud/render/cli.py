@@ -15,6 +15,7 @@ from cloud.render.generator import Generator, PosePainter
 from cloud.render.normalize import NormalizationError, normalize_dance
 from cloud.render.quality import QualityGate
 from cloud.render.renderer import Framing, RenderResult, render
+from cloud.render.sheet import write_contact_sheet
 from cloud.render.video import RenditionTags
 from cloud.settings import RenderSettings
 
@@ -54,6 +55,10 @@ def _generator(name: str, resolution: int) -> Generator:
 )  # fmt: skip
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--held-out-ssim", type=float, default=None, help="Apply the quality gate too.")
+@click.option(
+    "--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write a contact sheet (PNG) of 8 frames of the rendition.",
+)  # fmt: skip
 def render_command(
     config_path: Path | None,
     visitor_keypoints: Path,
@@ -66,6 +71,7 @@ def render_command(
     generator_name: str,
     resolution: str,
     held_out_ssim: float | None,
+    sheet: Path | None,
 ) -> None:
     """Render the reference dance performed with the visitor's body and framing."""
     settings = build_settings(config_path).render
@@ -88,6 +94,8 @@ def render_command(
         f"{result.path}: {result.frames} frames in {result.seconds:.1f} s "
         f"({result.fps:.1f} fps), flicker {result.flicker.flicker:.2f}"
     )
+    if sheet is not None:
+        click.echo(f"contact sheet: {write_contact_sheet(result.path, sheet)}")
     if held_out_ssim is not None:
         q = settings.quality
         decision = QualityGate(q.min_held_out_ssim, q.max_flicker).decide(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from click.testing import CliRunner
 
@@ -30,7 +31,8 @@ def _inputs(tmp_path: Path) -> list[str]:
 
 def test_render_writes_a_tagged_mp4_and_applies_the_gate(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    args = [*_inputs(tmp_path), "--out", str(out), "--held-out-ssim", "0.2"]
+    sheet = tmp_path / "sheet.png"
+    args = [*_inputs(tmp_path), "--out", str(out), "--held-out-ssim", "0.2", "--sheet", str(sheet)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "40 frames" in result.output
@@ -38,6 +40,8 @@ def test_render_writes_a_tagged_mp4_and_applies_the_gate(tmp_path: Path) -> None
     info = probe(out)
     assert info.frames == 40 and info.tags["session_id"] == "s-7"
     assert info.tags["dance"] == "wave" and info.audio_codec == "aac"
+    img = cv2.imread(str(sheet))
+    assert img.shape == (2 * 128, 4 * 128, 3)
 
 
 def test_bad_keypoint_files_are_clear_errors(tmp_path: Path) -> None:
