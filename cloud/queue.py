@@ -1,13 +1,13 @@
 """The job queue in the database: leased claims, heartbeats, retries, cancellation, ETA.
 
-A worker *claims* the oldest claimable job (queued, or running with an expired
-lease) and holds it under a lease it renews with heartbeats. On PostgreSQL the
-claim is ``SELECT ... FOR UPDATE SKIP LOCKED`` so many workers on many machines
-never wait on each other; on SQLite (one machine, writers serialised by
-``BEGIN IMMEDIATE``) it is a conditional ``UPDATE ... WHERE`` that re-checks the
-job is still claimable, so two claimers can never both win. Every later write by
-the worker is conditional on still owning the lease: a worker that lost its job
-(lease expired and re-claimed, or cancelled) finds out at its next write.
+Built on the lease primitives of :mod:`cloud.db.jobs` (claim with ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL / a conditional ``UPDATE`` on SQLite, heartbeat, finish),
+this adds what the worker and the operator need around them: a job whose last
+allowed attempt died with its lease is failed with the reason instead of staying
+``running`` forever; failure, cancellation and retry keep the visitor's session
+state in step; and the ETA of every queued job. Every write by the worker is
+conditional on still owning the lease: a worker that lost its job (lease expired
+and re-claimed, or cancelled) finds out at its next write.
 
 A re-claimed job keeps ``step`` (the last step finished) and ``checkpoint_key``
 (where that step left its state), so the next worker resumes instead of restarting.
@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
 from cloud.db.engine import transaction
+from cloud.db.jobs import claim_job, finish_job, heartbeat
 from cloud.db.models import Job, JobState, Session, utcnow
 from cloud.db.states import SessionState, can_transition
 
@@ -92,44 +93,13 @@ class JobQueue:
         self.lease_s = lease_s
 
     # -- worker side ----------------------------------------------------------------
-    def claim(self, owner: str) -> Lease | None:
+    def claim(self, owner: str, kinds: list[str] | None = None) -> Lease | None:
         """Claim the oldest claimable job for ``owner``; None when there is nothing to do."""
         with transaction(self.factory) as db:
             self._fail_exhausted(db)
-            postgres = db.get_bind().dialect.name == "postgresql"
-            for _ in range(8):  # SQLite: another claimer may win the row between SELECT and UPDATE
-                now = utcnow()
-                pick = select(Job.id).where(_claimable(now)).order_by(Job.created_at, Job.id)
-                if postgres:
-                    pick = pick.with_for_update(skip_locked=True)
-                job_id = db.scalar(pick.limit(1))
-                if job_id is None:
-                    return None
-                lease = self._take(db, job_id, owner, now)
-                if lease is not None:
-                    return lease
-        return None
-
-    def _take(self, db: Db, job_id: int, owner: str, now: datetime) -> Lease | None:
-        result = db.execute(
-            update(Job)
-            .where(Job.id == job_id, _claimable(now))
-            .values(
-                state=JobState.RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=self.lease_s),
-                heartbeat_at=now,
-                attempts=Job.attempts + 1,
-                started_at=func.coalesce(Job.started_at, now),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        job = claim_job(self.factory, owner, self.lease_s, kinds)
+        if job is None:
             return None
-        job = db.execute(select(Job).where(Job.id == job_id)).scalar_one()
-        db.refresh(job)
-        logger.info("job %s claimed by %s (attempt %s)", job_id, owner, job.attempts)
         return Lease(
             job.id, owner, job.session_id, job.kind, job.attempts, job.step, job.checkpoint_key
         )
@@ -152,18 +122,14 @@ class JobQueue:
         self, lease: Lease, progress: float | None = None, eta_s: float | None = None
     ) -> bool:
         """Renew the lease (and record progress); False if the job is no longer ours."""
-        now = utcnow()
-        values: dict[str, object] = {
-            "lease_expires_at": now + timedelta(seconds=self.lease_s),
-            "heartbeat_at": now,
-            "updated_at": now,
-        }
-        if progress is not None:
-            values["progress"] = min(max(progress, 0.0), 1.0)
-        if eta_s is not None:
-            values["eta_s"] = max(eta_s, 0.0)
-        with transaction(self.factory) as db:
-            return self._owned_update(db, lease, values)
+        return heartbeat(
+            self.factory,
+            lease.job_id,
+            lease.owner,
+            self.lease_s,
+            progress,
+            None if eta_s is None else max(eta_s, 0.0),
+        )
 
     def checkpoint(self, lease: Lease, step: str, checkpoint_key: str | None = None) -> bool:
         """Record that ``step`` finished (and where its state is); False if the job is lost."""
@@ -187,36 +153,26 @@ class JobQueue:
         return row is not None and tuple(row) == (JobState.RUNNING, lease.owner, lease.attempt)
 
     def complete(self, lease: Lease) -> bool:
-        now = utcnow()
-        values = {
-            "state": JobState.SUCCEEDED,
-            "progress": 1.0,
-            "eta_s": 0.0,
-            "finished_at": now,
-            "updated_at": now,
-            "lease_expires_at": None,
-        }
-        with transaction(self.factory) as db:
-            done = self._owned_update(db, lease, values)
+        done = finish_job(self.factory, lease.job_id, lease.owner)
         if done:
             logger.info("job %s succeeded", lease.job_id)
         return done
 
     def fail(self, lease: Lease, reason: str) -> JobState | None:
         """A step raised: queue another attempt, or fail the job for good after the cap."""
+        if not finish_job(self.factory, lease.job_id, lease.owner, error=reason):
+            return None
         with transaction(self.factory) as db:
             job = db.get(Job, lease.job_id, with_for_update=True)
-            if job is None or not _owns(job, lease):
-                return None
-            if job.attempts < job.max_attempts:
-                job.state, job.error = JobState.QUEUED, f"attempt {job.attempts}: {reason}"
-                job.lease_owner = job.lease_expires_at = None
+            assert job is not None
+            if job.state is JobState.QUEUED:
+                job.error = f"attempt {job.attempts}: {reason}"
                 logger.warning(
                     "job %s attempt %s failed, will retry: %s", job.id, job.attempts, reason
                 )
-                return JobState.QUEUED
-            self._finish_failed(db, job, reason)
-            return JobState.FAILED
+            else:
+                self._finish_failed(db, job, reason)
+            return job.state
 
     def _finish_failed(self, db: Db, job: Job, reason: str) -> None:
         message = f"failed after {job.attempts} attempt(s): {reason}"
@@ -307,25 +263,6 @@ class JobQueue:
             )
         )
         return max(int(owners or 0), 1)
-
-
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        Job.state == JobState.QUEUED,
-        and_(
-            Job.state == JobState.RUNNING,
-            Job.lease_expires_at < now,
-            Job.attempts < Job.max_attempts,
-        ),
-    )
-
-
-def _owns(job: Job, lease: Lease) -> bool:
-    return (job.state, job.lease_owner, job.attempts) == (
-        JobState.RUNNING,
-        lease.owner,
-        lease.attempt,
-    )
 
 
 def _get(db: Db, job_id: int) -> Job:

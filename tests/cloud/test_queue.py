@@ -63,18 +63,24 @@ def test_many_workers_never_share_a_job(engine: Engine) -> None:
     claimed: list[tuple[str, int]] = []
     lock = threading.Lock()
     barrier = threading.Barrier(8)
+    errors: list[Exception] = []
 
     def claimer(name: str) -> None:
         barrier.wait()
-        while (lease := queue.claim(name)) is not None:
-            with lock:
-                claimed.append((name, lease.job_id))
+        try:
+            while (lease := queue.claim(name)) is not None:
+                with lock:
+                    claimed.append((name, lease.job_id))
+                time.sleep(0.01)  # "work", so the other workers get their turn
+        except Exception as exc:  # surfaced below: a thread's exception would vanish
+            errors.append(exc)
 
     threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    assert errors == []
     ids = [job_id for _, job_id in claimed]
     assert len(ids) == 30 and len(set(ids)) == 30, "every job claimed exactly once"
     assert len({name for name, _ in claimed}) > 1, "the claims were really concurrent"
