@@ -152,17 +152,16 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     import socket
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.pipeline import PipelineUnavailableError, default_pipelines
+    from cloud.pipeline import default_pipelines
     from cloud.queue import JobQueue
+    from cloud.storage import create_storage
     from cloud.worker import Worker
 
     settings = build_settings(config_path)
-    try:
-        pipelines = default_pipelines(settings)
-    except PipelineUnavailableError as exc:
-        raise click.ClickException(str(exc)) from None
     upgrade_database(settings.database.url)
-    queue = JobQueue(session_factory(make_engine(settings.database.url)), settings.worker.lease_s)
+    factory = session_factory(make_engine(settings.database.url))
+    pipelines = default_pipelines(settings, factory, create_storage(settings.storage))
+    queue = JobQueue(factory, settings.worker.lease_s)
     w = Worker(
         queue,
         pipelines,

@@ -158,8 +158,12 @@ class JobQueue:
             logger.info("job %s succeeded", lease.job_id)
         return done
 
-    def fail(self, lease: Lease, reason: str) -> JobState | None:
-        """A step raised: queue another attempt, or fail the job for good after the cap."""
+    def fail(self, lease: Lease, reason: str, final: bool = False) -> JobState | None:
+        """A step raised: queue another attempt, or fail the job for good after the cap
+        (or at once when ``final``: another attempt would give the same answer)."""
+        if final:
+            with transaction(self.factory) as db:
+                self._owned_update(db, lease, {"max_attempts": lease.attempt})
         if not finish_job(self.factory, lease.job_id, lease.owner, error=reason):
             return None
         with transaction(self.factory) as db:

@@ -87,6 +87,9 @@ class WorkerSettings(Group):
     heartbeat_s: Annotated[float, Field(gt=0)] = 10.0
     poll_s: Annotated[float, Field(gt=0)] = 2.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    max_steps: Annotated[int, Field(ge=1)] = Field(5000, description="fine-tune step cap")
+    dance: str = Field("wave-party", description="reference dance every rendition performs")
+    work_dir: Path = Field(Path("var/work"), description="local scratch for fine-tune runs")
 
 
 class UploaderSettings(Group):

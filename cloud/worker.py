@@ -27,6 +27,10 @@ class StepError(Exception):
     """A step could not do its work; the message is shown to the operator."""
 
 
+class StepRejectedError(StepError):
+    """The step ran and its answer is no (e.g. the quality gate): retrying cannot help."""
+
+
 class JobLostError(Exception):
     """The job was cancelled or claimed by another worker while this one ran it."""
 
@@ -126,6 +130,9 @@ class Worker:
             self._run_steps(lease, steps)
         except JobLostError as exc:
             logger.warning("job %s: %s; stopped", lease.job_id, exc)
+        except StepRejectedError as exc:
+            logger.warning("job %s: %s", lease.job_id, exc)
+            self.queue.fail(lease, str(exc), final=True)
         except Exception as exc:
             logger.exception("job %s failed in a step", lease.job_id)
             self.queue.fail(lease, f"{type(exc).__name__}: {exc}")

@@ -202,6 +202,25 @@ class Operator(Base):
     last_login_at: Mapped[datetime | None]
 
 
+class Rendition(Base):
+    """A session's rendered video and its link (only the token's digest is stored)."""
+
+    __tablename__ = "renditions"
+
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    video_key: Mapped[str] = mapped_column(String(512))
+    dance: Mapped[str] = mapped_column(String(64), default="")
+    held_out_ssim: Mapped[float | None] = mapped_column(Float)
+    flicker: Mapped[float | None] = mapped_column(Float)
+    review_reasons: Mapped[str | None] = mapped_column(Text)
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Job(Base):
     """A unit of cloud work, claimed by a worker under a lease kept alive by heartbeats."""
 
