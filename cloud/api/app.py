@@ -22,6 +22,7 @@ from cloud.api.security import LoginCookies
 from cloud.db.engine import make_engine, session_factory
 from cloud.queue import JobQueue
 from cloud.settings import CloudSettings
+from cloud.storage import Storage, create_storage
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,13 @@ def _secret(settings: CloudSettings) -> str:
 
 
 def create_app(
-    settings: CloudSettings, *, engine: Engine | None = None, link: BoothLink | None = None
+    settings: CloudSettings,
+    *,
+    engine: Engine | None = None,
+    link: BoothLink | None = None,
+    storage: Storage | None = None,
 ) -> FastAPI:
-    """The API + UI for ``settings``; ``engine``/``link`` default to the configured ones."""
+    """The API + UI for ``settings``; the collaborators default to the configured ones."""
     engine = engine or make_engine(settings.database.url)
     factory = session_factory(engine)
     ctx = ApiContext(
@@ -55,6 +60,7 @@ def create_app(
         events=Broadcaster(factory, settings.api.events_poll_s),
         templates=Jinja2Templates(directory=UI / "templates"),
         secure_cookies=settings.api.public_url.startswith("https://"),
+        storage=storage or create_storage(settings.storage),
     )
 
     @asynccontextmanager
@@ -62,6 +68,7 @@ def create_app(
         yield
         await ctx.events.close()
         ctx.link.close()
+        ctx.storage.close()
 
     app = FastAPI(title="dancebooth", version="1", lifespan=lifespan)
     app.state.ctx = ctx

@@ -14,6 +14,7 @@ from cloud.api.ratelimit import RateLimiter
 from cloud.api.security import LoginCookies
 from cloud.queue import JobQueue
 from cloud.settings import CloudSettings
+from cloud.storage import Storage
 
 
 @dataclass
@@ -29,3 +30,4 @@ class ApiContext:
     events: Broadcaster
     templates: Jinja2Templates
     secure_cookies: bool
+    storage: Storage

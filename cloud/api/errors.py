@@ -3,7 +3,8 @@
 BoothError
 ├── NotFoundError     no such visitor / job / node
 ├── ConflictError     the request does not fit the current state (e.g. no consent)
-└── AuthError         wrong operator name or password
+├── AuthError         wrong operator name or password
+└── GoneError         an expired rendition link
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class ConflictError(BoothError):
 
 class AuthError(BoothError):
     """Authentication failed."""
+
+
+class GoneError(BoothError):
+    """It existed but is no longer available (an expired link)."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from cloud.api import visits
+from cloud.api import visits, watch
 from cloud.api.deps import ClientIp, Ctx, DbSession, Operator
 from cloud.api.errors import ConflictError, NotFoundError
 from cloud.api.schemas import Registration, SessionId, VisitorStatus, VisitorView
@@ -63,10 +63,12 @@ def list_visitors(_who: Operator, db: DbSession, ctx: Ctx) -> list[VisitorView]:
         409: {"description": "cannot delete now"},
     },
 )
-def delete_visitor(session_id: SessionPath, _who: Operator, db: DbSession) -> VisitorStatus:
-    """Erase the visitor's email, frames and jobs (their data-deletion request)."""
+def delete_visitor(
+    session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx
+) -> VisitorStatus:
+    """Erase the visitor's email, frames, model, video and jobs (their deletion request)."""
     try:
-        visits.delete_visitor(db, session_id)
+        watch.delete_everything(db, ctx.storage, session_id)
     except NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except ConflictError as exc:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -18,6 +19,7 @@ from cloud.api.link import LocalBoothLink
 from cloud.api.security import add_operator
 from cloud.db.engine import session_factory, transaction
 from cloud.settings import CloudSettings
+from cloud.storage.local import LocalStorage
 from tests.services import free_port, wait_for_port
 
 PASSWORD = "correct horse battery"
@@ -30,10 +32,11 @@ class Booth:
     engine: Engine
     link: LocalBoothLink
     settings: CloudSettings
+    storage: LocalStorage
 
 
 @pytest.fixture
-def booth(engine: Engine, db_url: str) -> Booth:
+def booth(engine: Engine, db_url: str, tmp_path: Path) -> Booth:
     settings = CloudSettings(
         database={"url": db_url},
         api={
@@ -47,7 +50,9 @@ def booth(engine: Engine, db_url: str) -> Booth:
     link = LocalBoothLink()
     with transaction(session_factory(engine)) as db:
         add_operator(db, "alice", PASSWORD)
-    return Booth(create_app(settings, engine=engine, link=link), engine, link, settings)
+    storage = LocalStorage(tmp_path / "store")
+    app = create_app(settings, engine=engine, link=link, storage=storage)
+    return Booth(app, engine, link, settings, storage)
 
 
 @pytest.fixture

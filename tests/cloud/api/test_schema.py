@@ -20,6 +20,7 @@ from cloud.db.lifecycle import ensure_session
 from cloud.db.states import SessionState
 from cloud.queue import JobQueue
 from cloud.settings import CloudSettings
+from cloud.storage.local import LocalStorage
 from tests.cloud.api.conftest import CSRF, PASSWORD
 
 
@@ -35,7 +36,8 @@ def api_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     settings = CloudSettings(
         database={"url": url}, api={"secret_key": "k" * 32, "kiosk_per_minute": 100_000}
     )
-    return create_app(settings, engine=engine, link=LocalBoothLink())
+    storage = LocalStorage(tmp_path_factory.mktemp("store"))
+    return create_app(settings, engine=engine, link=LocalBoothLink(), storage=storage)
 
 
 @pytest.fixture(scope="module")
