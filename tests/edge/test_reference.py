@@ -127,3 +127,15 @@ def test_cli_generate_list_show(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "128x128" in res.output
     res = runner.invoke(cli, ["reference", "generate", *root, "--name", "tango"])
     assert res.exit_code != 0 and "unknown routine" in res.output
+
+
+def test_shipped_keypoints_match_the_generator(tmp_path: Path) -> None:
+    # The committed data is exactly what `dancebooth reference generate` makes.
+    name = "wave-party"
+    shipped = load_reference(name)
+    fresh = generate_reference(name, width=shipped.width, height=shipped.height,
+                               fps=shipped.fps, audio_dir=tmp_path)  # fmt: skip
+    path = fresh.save(tmp_path / "out")
+    assert (path / "keypoints.csv").read_bytes() == (
+        REFERENCE_DIR / name / "keypoints.csv"
+    ).read_bytes()
