@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,9 @@ def test_operator_corrects_a_frame_in_the_csv(dance: ReferenceDance, tmp_path: P
         (lambda c: "\n".join(c.splitlines()[:-3]) + "\n", "frame rows"),
     ],
 )
-def test_broken_csv_is_a_clear_error(dance: ReferenceDance, tmp_path: Path, edit, message) -> None:  # type: ignore[no-untyped-def]
+def test_broken_csv_is_a_clear_error(
+    dance: ReferenceDance, tmp_path: Path, edit: Callable[[str], str], message: str
+) -> None:
     path = dance.save(tmp_path)
     csv_path = path / "keypoints.csv"
     csv_path.write_text(edit(csv_path.read_text()))
