@@ -107,9 +107,16 @@ def test_bad_visibility_and_missing_things(dance: ReferenceDance, tmp_path: Path
 def test_shipped_dances_load() -> None:
     names = {d.name for d in list_references(REFERENCE_DIR)}
     assert set(ROUTINES) <= names and len(names) >= 3
+    left_view = 0
     for name in ROUTINES:
         d = load_reference(name)
         assert d.audio is not None and d.bpm == ROUTINES[name].bpm
+        x, y, v = np.moveaxis(d.keypoints, -1, 0)
+        outside = (x < 0) | (x > d.width - 1) | (y < 0) | (y > d.height - 1)
+        assert not v[outside].any()  # what leaves the view is marked unseen
+        assert (v == 0).any()  # turns hide joints in every dance
+        left_view += int(outside.any())
+    assert left_view >= 1  # and in some, a hand leaves the frame
 
 
 def test_cli_generate_list_show(tmp_path: Path) -> None:
