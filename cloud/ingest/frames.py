@@ -111,10 +111,10 @@ class FrameStore:
     def store(self, booth: str, packets: Sequence[FramePacket]) -> StoreResult:
         """Store every packet whose (session, node, seq) is not stored yet."""
         result = StoreResult()
-        groups = self._new_frames(booth, packets, result)
+        groups = self._plan(booth, packets)
         if not groups:
+            result.duplicates = len(packets)
             return result
-        self._reserve(groups)
         for group in groups:
             data = shard_bytes((FrameMeta.from_packet(p), p.jpeg) for p in group.packets)
             self.storage.put(group.key, data, "application/x-tar")
@@ -126,9 +126,8 @@ class FrameStore:
         result.duplicates = len(packets) - result.stored
         return result
 
-    def _new_frames(
-        self, booth: str, packets: Sequence[FramePacket], result: StoreResult
-    ) -> list[_Group]:
+    def _plan(self, booth: str, packets: Sequence[FramePacket]) -> list[_Group]:
+        """Drop stored and repeated frames; reserve a shard per (session, node) left."""
         by_key: dict[tuple[str, str], dict[int, FramePacket]] = defaultdict(dict)
         for p in packets:
             by_key[(p.session, p.node)].setdefault(p.seq, p)  # first copy wins in a batch
@@ -137,17 +136,14 @@ class FrameStore:
             for (session, node), frames in by_key.items():
                 have = _stored_seqs(db, session, node, list(frames))
                 fresh = [frames[s] for s in sorted(frames) if s not in have]
-                if fresh:
-                    groups.append(_Group(booth, session, node, fresh))
-        return groups
-
-    def _reserve(self, groups: list[_Group]) -> None:
-        with transaction(self.factory) as db:
-            for group in groups:
-                row = ensure_session(db, group.booth, group.session, SessionState.CAPTURING)
+                if not fresh:
+                    continue
+                row = ensure_session(db, booth, session, SessionState.CAPTURING)
                 if row.state in (SessionState.REGISTERED, SessionState.RETAKE):
-                    transition(db, group.session, SessionState.CAPTURING)
-                group.index = _reserve_index(db, group.session, group.node, self.owner)
+                    transition(db, session, SessionState.CAPTURING)
+                index = _reserve_index(db, session, node, self.owner)
+                groups.append(_Group(booth, session, node, fresh, index))
+        return groups
 
     def _insert_rows(self, db: Db, group: _Group) -> int:
         rows = [
