@@ -166,5 +166,5 @@ def test_ten_thousand_40kb_packets_queued_for_an_offline_uploader_all_arrive(
     with r.uploader:
         wait_for(lambda: r.state() is SessionState.QUEUED, timeout=300, what="10,000 frames")
     assert r.frames() == total
-    assert r.uploader.stats.duplicates == 0 or r.uploader.stats.stored == total
+    assert r.uploader.stats.stored == total  # all came from the broker's queue, none lost
     r.engine.dispose()
