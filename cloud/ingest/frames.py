@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import Insert, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,7 +36,7 @@ from cloud.db.models import Session as SessionRow
 from cloud.db.states import SessionState
 from cloud.storage import Storage
 from protocol.codec import FramePacket
-from protocol.shards import FrameMeta, shard_bytes, shard_key
+from protocol.shards import FrameMeta, shard_key, write_shard
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +117,9 @@ class FrameStore:
             result.duplicates = len(packets)
             return result
         for group in groups:
-            data = shard_bytes((FrameMeta.from_packet(p), p.jpeg) for p in group.packets)
-            self.storage.put(group.key, data, "application/x-tar")
-            result.bytes += len(data)
+            result.bytes += self.storage.put_stream(
+                group.key, _shard_writer(group.packets), "application/x-tar"
+            )
         with transaction(self.factory) as db:
             for group in groups:
                 result.stored += self._insert_rows(db, group)
@@ -162,6 +163,13 @@ class FrameStore:
             .values(frames=len(rows), bytes=sum(r["jpeg_bytes"] for r in rows), written_at=utcnow())
         )
         return int(inserted)
+
+
+def _shard_writer(packets: list[FramePacket]) -> Callable[[BinaryIO], None]:
+    def write(f: BinaryIO) -> None:
+        write_shard(f, ((FrameMeta.from_packet(p), p.jpeg) for p in packets))
+
+    return write
 
 
 def _stored_seqs(db: Db, session: str, node: str, seqs: list[int]) -> set[int]:

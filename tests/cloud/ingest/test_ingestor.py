@@ -4,7 +4,9 @@ dead letters, crash consistency, node status."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -80,11 +82,14 @@ class FailingStorage(LocalStorage):
 
     fail_puts = 0
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        super().put(key, data, content_type)
+    def put_stream(
+        self, key: str, write: Callable[[BinaryIO], object], content_type: str = "x"
+    ) -> int:
+        size = super().put_stream(key, write, content_type)
         if self.fail_puts:
             self.fail_puts -= 1
             raise StorageError("simulated crash after the shard was written")
+        return size
 
 
 def test_crash_between_shard_and_rows_loses_and_duplicates_nothing(

@@ -6,6 +6,7 @@ import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -69,6 +70,21 @@ def test_list_is_sorted_and_prefixed(storage: Storage) -> None:
     assert list(storage.list_keys("sessions/s1/node1/")) == sorted(k for k in keys if "node1" in k)
     assert storage.delete_prefix("sessions/s1/") == 6
     assert list(storage.list_keys("sessions/")) == [shard_key("s2", "node1", 0)]
+
+
+def test_put_stream_writes_what_the_writer_writes(storage: Storage) -> None:
+    size = storage.put_stream("sessions/s1/n1/shard-000000.tar", lambda f: f.write(b"ab" * 1000))
+    assert size == 2000
+    assert storage.get("sessions/s1/n1/shard-000000.tar") == b"ab" * 1000
+    with pytest.raises(RuntimeError):
+        storage.put_stream("sessions/s1/n1/x", _write_half_then_fail)
+    assert not storage.exists("sessions/s1/n1/x")  # nothing half-written is visible
+    assert list(storage.list_keys("sessions/")) == ["sessions/s1/n1/shard-000000.tar"]
+
+
+def _write_half_then_fail(f: BinaryIO) -> None:
+    f.write(b"half")
+    raise RuntimeError("writer failed half-way")
 
 
 def test_large_object_round_trips(storage: Storage) -> None:
