@@ -129,6 +129,21 @@ def _uploader_process(settings_json: str, ready: Any, stop: Any) -> None:
     engine.dispose()
 
 
+def _start_uploaders(settings: Any, n: int) -> tuple[Any, list[Any]]:
+    ctx = mp.get_context("spawn")
+    stop, children = ctx.Event(), []
+    for i in range(n):
+        ready = ctx.Event()
+        own = settings.model_copy(deep=True)
+        own.uploader.client_id = f"bench-uploader-{i}"
+        child = ctx.Process(target=_uploader_process, args=(own.model_dump_json(), ready, stop))
+        child.start()
+        children.append(child)
+        if not ready.wait(60):
+            raise click.ClickException("an uploader did not start")
+    return stop, children
+
+
 def _uploader_run(
     port: int, workdir: Path, args: tuple[int, int, int], batch: int, uploaders: int
 ) -> Run:
@@ -155,17 +170,7 @@ def _uploader_run(
         with factory() as db:
             return int(db.scalar(select(func.count()).select_from(Frame)) or 0)
 
-    ctx = mp.get_context("spawn")
-    stop, children = ctx.Event(), []
-    for i in range(uploaders):
-        ready = ctx.Event()
-        own = settings.model_copy(deep=True)
-        own.uploader.client_id = f"bench-uploader-{i}"
-        child = ctx.Process(target=_uploader_process, args=(own.model_dump_json(), ready, stop))
-        child.start()
-        children.append(child)
-        if not ready.wait(60):
-            raise click.ClickException("an uploader did not start")
+    stop, children = _start_uploaders(settings, uploaders)
     try:
         seconds = _timed(port, "sup", args, f"{uploaders} uploader(s)", stored)
     finally:
