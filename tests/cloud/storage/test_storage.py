@@ -146,3 +146,17 @@ def test_s3_multipart_upload(s3_endpoint: S3Endpoint) -> None:
     assert store.get("renditions/big.bin") == data
     head = store._client.head_object(Bucket="multipart", Key="renditions/big.bin")
     assert "-" in head["ETag"]  # multipart ETags are "<md5 of md5s>-<parts>"
+
+
+def test_keys_live_under_the_session_prefix() -> None:
+    from cloud.storage.keys import checkpoint_key, rendition_key, session_prefix
+
+    assert (
+        checkpoint_key("s1", 7, "last.safetensors") == "sessions/s1/checkpoints/7/last.safetensors"
+    )
+    assert rendition_key("s1", "video.mp4").startswith(session_prefix("s1"))
+    for bad in ("../x", "a/b", "..", ".hidden", ""):
+        with pytest.raises(StorageKeyError):
+            rendition_key("s1", bad)
+    with pytest.raises(IdentifierError):
+        rendition_key("../s1", "video.mp4")
