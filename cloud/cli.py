@@ -79,3 +79,25 @@ def broker_config_command(booth: str, nodes: str, out: Path, prefix: str) -> Non
     click.echo(
         "Mosquitto: password_file <dir>/passwd and acl_file <dir>/acl (see infra/mosquitto/)"
     )
+
+
+@cloud.command("broker")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1883, show_default=True, help="0 picks a free port.")
+def broker_command(host: str, port: int) -> None:
+    """Run the embedded MQTT broker (amqtt, anonymous, MQTT 3.1.1) until Ctrl-C."""
+    import threading
+
+    from cloud.broker import BrokerError, EmbeddedBroker
+
+    try:
+        broker = EmbeddedBroker(host, port).start()
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"embedded MQTT broker on {broker.host}:{broker.port}; Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
