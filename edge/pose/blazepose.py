@@ -36,6 +36,7 @@ LANDMARK_MODEL = "pose_landmark_full.tflite"
 OUT_LANDMARKS, OUT_FLAG, OUT_HEATMAP = 0, 1, 3
 # A detection overlapping a tracked person this much is that person, not a newcomer.
 SAME_PERSON_IOU = 0.4
+MIN_ROI_PX = 16.0
 
 
 Tracked = tuple[Person, RotatedRect]  # a person and where to look for them next frame
@@ -131,6 +132,8 @@ class BlazePose(PoseEstimator):
     def _track(self, image: Image, rois: list[RotatedRect]) -> list[Tracked]:
         found: list[Tracked] = []
         for roi in rois:
+            if not roi.size >= MIN_ROI_PX:  # degenerate (or NaN) region: the track is lost
+                continue
             lm, presence = self.landmarks(image, roi)
             if presence >= self.settings.min_pose_presence:
                 kps, extras = lm.coco()
