@@ -24,6 +24,7 @@ from typing import Any
 import click
 import cv2
 import numpy as np
+from rich.progress import track
 
 from edge.frames import Frame, Image
 from edge.pose import create_estimator, samples
@@ -129,7 +130,7 @@ def run_pipeline(
     raw_n = 0
     run = Run(label, stage_s={"decode": 0.0, "pose": 0.0, "track": 0.0, "smooth": 0.0})
     clock = time.perf_counter
-    for seq, data in enumerate(jpegs):
+    for seq, data in enumerate(track(jpegs, description=label, transient=True)):
         t0 = clock()
         img = decode_jpeg(data)
         t1 = clock()
@@ -236,10 +237,14 @@ def backend_settings(
               help="Interpreter threads; repeat to compare them.")  # fmt: skip
 @click.option("--video", type=click.Path(path_type=Path, exists=True), default=None,
               help="Frames from this video (resized to 640x480).")  # fmt: skip
-@click.option("--movenet-model", type=click.Path(path_type=Path), default=None)
-@click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu")
-@click.option("--posenet-model", type=click.Path(path_type=Path), default=None)
-@click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None)
+@click.option("--movenet-model", type=click.Path(path_type=Path), default=None,
+              help="Also run MoveNet from this .tflite.")  # fmt: skip
+@click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu",
+              show_default=True)  # fmt: skip
+@click.option("--posenet-model", type=click.Path(path_type=Path), default=None,
+              help="Also run Coral PoseNet (Edge TPU) from this .tflite.")  # fmt: skip
+@click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None,
+              help="PoseNet's posenet_decoder.so.")  # fmt: skip
 @click.option("--people", type=click.IntRange(1, 2), default=1, show_default=True,
               help="People in the built-in input (2: a friend beside the dancer).")  # fmt: skip
 @click.option("--explain", is_flag=True,
