@@ -70,6 +70,7 @@ class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
     model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
     device: Literal["cpu", "edgetpu"] = "cpu"
+    edgetpu_device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
     threads: Annotated[int, Field(ge=1, le=16)] = 2
     min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.2, description="mean keypoint score below which nobody is reported"
@@ -83,6 +84,7 @@ class PoseNetSettings(Group):
         Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
     )
     device: Literal["cpu", "edgetpu"] = "edgetpu"
+    edgetpu_device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
     threads: Annotated[int, Field(ge=1, le=16)] = 2
     min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
