@@ -10,6 +10,7 @@ from dancebooth.machine import describe_machine
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "protocol": ("protocol.bench:bench_protocol", "Frame-packet encode/decode throughput."),
     "edge": ("edge.bench:bench_edge", "Edge node: pose, capture, smoothing."),
+    "train": ("cloud.training.bench:bench_train", "Training throughput and time-to-quality."),
 }
 
 
