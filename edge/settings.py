@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from edge.synthetic.noise import NoiseModel
 from protocol.ids import Identifier
 from protocol.settings import FileSettings, Group, MqttSettings
 
@@ -50,25 +51,49 @@ SourceSettings = Annotated[
 
 class BlazePoseSettings(Group):
     type: Literal["blazepose"] = "blazepose"
-    model_dir: Path | None = Field(None, description="cached .tflite files; default: user cache")
+    model_dir: Path | None = Field(
+        None, description="cached .tflite files; default: $DANCEBOOTH_MODEL_DIR or user cache"
+    )
     threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_detection_score: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_pose_presence: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    max_people: Annotated[int, Field(ge=1, le=8)] = Field(
+        2, description="people tracked at once (each costs one landmark-model run per frame)"
+    )
+    redetect_every: Annotated[int, Field(ge=0)] = Field(
+        30, description="run the detector every N frames to see newcomers; 0: only when lost"
+    )
+    refine_landmarks: bool = Field(True, description="refine landmarks with the heatmaps")
 
 
 class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
-    model_path: Path
+    model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
     device: Literal["cpu", "edgetpu"] = "cpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.2, description="mean keypoint score below which nobody is reported"
+    )
 
 
 class PoseNetSettings(Group):
     type: Literal["posenet"] = "posenet"
-    model_path: Path
-    decoder_library: Path = Path("posenet_decoder.so")
+    model_path: Path = Field(description="posenet_*_quant_decoder_edgetpu.tflite")
+    decoder_library: Path = Field(
+        Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
+    )
+    device: Literal["cpu", "edgetpu"] = "edgetpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
 
 class ReplaySettings(Group):
+    """Keypoints from the source (synthetic dancer, recorded file), made estimator-like."""
+
     type: Literal["replay"] = "replay"
-    noise: bool = True
+    noise: bool = Field(True, description="add estimator-like noise; false: truth as is")
+    rates: NoiseModel = NoiseModel()
+    seed: int = Field(0, ge=0, description="noise seed; each capture (reset) continues from it")
 
 
 PoseSettings = Annotated[
@@ -78,9 +103,33 @@ PoseSettings = Annotated[
 
 
 class SmoothingSettings(Group):
-    min_cutoff: Annotated[float, Field(gt=0)] = 1.0
-    beta: Annotated[float, Field(ge=0)] = 0.05
-    d_cutoff: Annotated[float, Field(gt=0)] = 1.0
+    """Keypoint repair (imputation) then smoothing; defaults tuned by ``bench edge smoothing``."""
+
+    # One Euro filter (online). beta is per torso length per second, so it holds at any
+    # resolution: the cutoff rises by beta Hz for every torso length/s of joint speed.
+    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 0.5
+    beta: Annotated[float, Field(ge=0, le=1000)] = 4.0
+    d_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
+    # Repair: below min_confidence a joint is treated as missing and imputed.
+    repair: bool = True
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # ...unless it stays within this many torso lengths of its own track (seen in the
+    # previous frame): occluded joints come with low confidence but a fair position.
+    track_gate_torso: Annotated[float, Field(ge=0, le=1)] = 0.12
+    # A lost joint hangs from its anchor (parent joint) in the bone's last seen pose at
+    # its learnt length; for the first short_gap_s it also coasts on the offset's
+    # velocity. Measured on the synthetic dances, coasting did not pay (limbs reverse
+    # too fast), so it is off by default; offline repair interpolates in time instead.
+    short_gap_s: Annotated[float, Field(ge=0, le=5)] = 0.0
+    buffer_frames: Annotated[int, Field(ge=3, le=1024)] = 16
+    # A confident joint farther than this (torso lengths) from its prediction is an
+    # outlier, unless it stays there for max_rejected_frames frames in a row.
+    outlier_torso: Annotated[float, Field(gt=0, le=10)] = 0.3
+    max_rejected_frames: Annotated[int, Field(ge=0, le=100)] = 3
+    fix_swaps: bool = True
+    imputed_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Offline (zero-lag) smoother: penalised least squares with robust reweighting.
+    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 5.0
 
 
 class SpoolSettings(Group):

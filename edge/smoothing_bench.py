@@ -1,0 +1,242 @@
+"""``dancebooth bench edge smoothing``: repair and smoothing measured against ground truth.
+
+Synthetic visitors (``edge.synthetic``) dance 15 s; the estimator-like noise model
+corrupts their keypoints; each method's output is scored against the truth: mean joint
+error (% torso), acceleration error (px/frame²), error on the joints the repairer had
+to impute, lag (frames) and cost per frame. ``--tune`` grid-searches the One Euro and
+offline parameters under the lag goal, which is how the defaults were chosen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+import numpy as np
+import numpy.typing as npt
+from rich.progress import Progress
+
+from edge.repair_offline import repair_offline
+from edge.settings import SmoothingSettings
+from edge.smoothing import KeypointPipeline, smooth_offline
+from edge.smoothing_metrics import acceleration_error, lag_frames, mean_joint_error
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass
+class Capture:
+    """One noisy synthetic capture with its truth and the joints the repairer lost."""
+
+    truth: FloatArray  # [T, 17, 3]
+    noisy: FloatArray  # [T, 17, 3]
+    lost: BoolArray  # [T, 17] imputed by the online repairer (scored for every method)
+
+
+@dataclass
+class Result:
+    """An estimate of a capture and what it cost."""
+
+    estimate: FloatArray
+    cpu_us_per_frame: float
+
+
+@dataclass
+class Scores:
+    error: float  # mean joint error, % torso
+    accel: float  # mean |Δ² estimate − Δ² truth|, px/frame²
+    lost_error: float  # mean joint error on the imputed joints only, % torso
+    lag: float  # frames behind the truth
+    cpu_us: float  # CPU time per frame
+
+    @staticmethod
+    def mean(items: list[Scores]) -> Scores:
+        return Scores(*(float(np.nanmean([getattr(s, f) for s in items])) for f in _FIELDS))
+
+
+_FIELDS = ("error", "accel", "lost_error", "lag", "cpu_us")
+Method = Callable[[FloatArray, float, SmoothingSettings], Result]
+
+
+def make_captures(
+    visitors: int, fps: float, duration_s: float, width: int, height: int, seed: int
+) -> list[Capture]:
+    """Synthetic visitors' dances with the default noise model, ``visitors`` of them."""
+    try:
+        from edge.synthetic.noise import NoiseModel
+        from edge.synthetic.visitor import make_visitor
+    except ImportError as exc:  # the synthetic booth is part of the edge package
+        raise click.ClickException(f"the synthetic booth is not available: {exc}") from exc
+    captures = []
+    for k in range(visitors):
+        truth = np.asarray(
+            make_visitor(seed + k).keypoints(width, height, fps, duration_s), np.float64
+        )
+        noisy = np.asarray(NoiseModel().apply(truth.astype(np.float32), seed + k), np.float64)
+        lost = online(noisy, fps, SmoothingSettings(), smooth=False, mask_out=True).lost
+        captures.append(Capture(truth, noisy, lost))
+    return captures
+
+
+@dataclass
+class _Online(Result):
+    lost: BoolArray
+
+
+def online(
+    noisy: FloatArray,
+    fps: float,
+    settings: SmoothingSettings,
+    smooth: bool = True,
+    mask_out: bool = False,
+) -> _Online:
+    """Run :class:`KeypointPipeline` frame by frame, timing only ``process``."""
+    if not smooth:  # a filter that passes everything through: repair alone
+        settings = settings.model_copy(update={"min_cutoff": 1e6})
+    pipeline = KeypointPipeline(settings, fps)
+    out = np.empty_like(noisy)
+    masks = np.zeros(len(noisy), dtype=np.int64)
+    no_extras = np.zeros((0, 3), np.float32)
+    frames = [np.ascontiguousarray(f, dtype=np.float32) for f in noisy]
+    start = time.thread_time()
+    for i, frame in enumerate(frames):
+        out[i], _, masks[i] = pipeline.process(frame, no_extras, i / fps)
+    cpu = (time.thread_time() - start) / max(len(noisy), 1) * 1e6
+    lost = (masks[:, None] >> np.arange(noisy.shape[1])) & 1 > 0 if mask_out else np.zeros(0, bool)
+    return _Online(out, cpu, lost)
+
+
+def offline(noisy: FloatArray, fps: float, settings: SmoothingSettings, repair: bool) -> Result:
+    start = time.thread_time()
+    if repair:
+        repaired, imputed = repair_offline(noisy, fps, settings)
+        out = smooth_offline(repaired, fps, settings.offline_lambda, imputed=imputed)
+    else:
+        out = smooth_offline(noisy, fps, settings.offline_lambda)
+    return Result(out, (time.thread_time() - start) / len(noisy) * 1e6)
+
+
+METHODS: dict[str, Method] = {
+    "raw": lambda x, fps, s: Result(x.copy(), 0.0),
+    "repair only": lambda x, fps, s: online(x, fps, s, smooth=False),
+    "One Euro, no imputation": lambda x, fps, s: online(
+        x, fps, s.model_copy(update={"repair": False})
+    ),
+    "One Euro + imputation": lambda x, fps, s: online(x, fps, s),
+    "offline, no imputation": lambda x, fps, s: offline(x, fps, s, repair=False),
+    "offline + imputation": lambda x, fps, s: offline(x, fps, s, repair=True),
+}
+
+
+def score(result: Result, capture: Capture) -> Scores:
+    est, truth = result.estimate, capture.truth
+    return Scores(
+        error=mean_joint_error(est, truth),
+        accel=acceleration_error(est, truth),
+        lost_error=mean_joint_error(est, truth, capture.lost),
+        lag=lag_frames(est, truth),
+        cpu_us=result.cpu_us_per_frame,
+    )
+
+
+def evaluate(
+    method: Method, captures: list[Capture], fps: float, settings: SmoothingSettings
+) -> Scores:
+    return Scores.mean([score(method(c.noisy, fps, settings), c) for c in captures])
+
+
+def format_table(rows: dict[str, Scores]) -> str:
+    raw = rows.get("raw")
+    head = (
+        f"{'method':<26}{'error %torso':>13}{'accel px/f²':>13}{'vs raw':>8}"
+        f"{'imputed %torso':>16}{'lag frames':>12}{'CPU µs/frame':>14}"
+    )
+    lines = [head, "-" * len(head)]
+    for name, s in rows.items():
+        cut = f"{100 * (s.accel / raw.accel - 1):+.0f}%" if raw and name != "raw" else ""
+        lines.append(
+            f"{name:<26}{s.error:>13.2f}{s.accel:>13.2f}{cut:>8}{s.lost_error:>16.2f}"
+            f"{s.lag:>12.2f}{s.cpu_us:>14.1f}"
+        )
+    return "\n".join(lines)
+
+
+def goals(rows: dict[str, Scores]) -> list[str]:
+    raw, best = rows["raw"], rows["One Euro + imputation"]
+    cut = 1 - best.accel / raw.accel
+    return [
+        f"online acceleration error cut by {100 * cut:.0f}% (goal ≥ 80%): "
+        + ("met" if cut >= 0.8 else "NOT met"),
+        f"online mean joint error {best.error:.2f} vs raw {raw.error:.2f} %torso: "
+        + ("met" if best.error < raw.error else "NOT met"),
+        f"online lag {best.lag:.2f} frames (goal ≤ 1): " + ("met" if best.lag <= 1 else "NOT met"),
+        f"repair + smoothing {best.cpu_us:.1f} µs CPU per frame (goal ≤ 50): "
+        + ("met" if best.cpu_us <= 50 else "NOT met"),
+    ]
+
+
+def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
+    """Grid-search the One Euro (lowest error with lag ≤ 1 and accel cut ≥ 80%) and
+    the offline smoothing strength (lowest error)."""
+    raw = evaluate(METHODS["raw"], captures, fps, base)
+    lines = ["min_cutoff  beta   error  accel  lag"]
+    best: tuple[float, SmoothingSettings] | None = None
+    for mc, beta in itertools.product((0.3, 0.5, 1.0, 1.5, 2.0, 3.0), (1, 2, 3, 4, 6, 8)):
+        s = base.model_copy(update={"min_cutoff": mc, "beta": beta})
+        r = evaluate(METHODS["One Euro + imputation"], captures, fps, s)
+        lines.append(f"{mc:>10} {beta:>5} {r.error:>7.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
+        if r.lag <= 1 and r.accel <= 0.2 * raw.accel and (best is None or r.error < best[0]):
+            best = (r.error, s)
+    if best:
+        lines.append(f"best online: min_cutoff={best[1].min_cutoff} beta={best[1].beta}")
+    lines.append("offline_lambda  error  accel  lag")
+    for lam in (0.5, 1, 2, 5, 10, 20, 50):
+        s = base.model_copy(update={"offline_lambda": lam})
+        r = evaluate(METHODS["offline + imputation"], captures, fps, s)
+        lines.append(f"{lam:>14} {r.error:>6.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
+    return "\n".join(lines)
+
+
+@click.command("smoothing")
+@click.option("--visitors", default=4, show_default=True, help="Synthetic visitors to score.")
+@click.option("--seed", default=100, show_default=True, help="First visitor seed.")
+@click.option("--fps", default=30.0, show_default=True)
+@click.option("--duration", "duration_s", default=15.0, show_default=True, help="Seconds each.")
+@click.option("--size", default="640x480", show_default=True, help="Camera WIDTHxHEIGHT.")
+@click.option("--tune", "do_tune", is_flag=True, help="Grid-search the parameters instead.")
+def bench_smoothing(
+    visitors: int, seed: int, fps: float, duration_s: float, size: str, do_tune: bool
+) -> None:
+    """Repair/smoothing accuracy (vs ground truth) and cost per frame."""
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(
+            "expected WIDTHxHEIGHT, e.g. 640x480", param_hint="--size"
+        ) from None
+    captures = make_captures(visitors, fps, duration_s, width, height, seed)
+    settings = SmoothingSettings()
+    frames = sum(len(c.truth) for c in captures)
+    click.echo(
+        f"{visitors} synthetic visitors × {duration_s:g} s at {fps:g} fps ({frames} frames), "
+        f"{width}x{height}, default NoiseModel; SmoothingSettings defaults"
+    )
+    if do_tune:
+        click.echo(tune(captures, fps, settings))
+        return
+    rows: dict[str, Scores] = {}
+    with Progress(transient=True) as progress:
+        task = progress.add_task("methods", total=len(METHODS))
+        for name, method in METHODS.items():
+            rows[name] = evaluate(method, captures, fps, settings)
+            progress.advance(task)
+    click.echo(format_table(rows))
+    for line in goals(rows):
+        click.echo(line)
