@@ -44,7 +44,6 @@ def test_run_names_an_unusable_pose_backend(tmp_path: Path) -> None:
 def test_run_captures_a_video_standalone_and_exits_when_sent(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    pytest.importorskip("edge.pose.replay", reason="the replay backend has not landed")
     video = write_video(tmp_path / "clip.avi", 60)
     config = _config(
         tmp_path, mosquitto.port, source={"type": "video", "path": str(video), "realtime": False},

@@ -71,7 +71,6 @@ def test_real_camera_delivers_frames() -> None:
 
 
 def test_synthetic_source_carries_truth() -> None:
-    pytest.importorskip("edge.synthetic.visitor", reason="the synthetic booth has not landed")
     with create_source(SyntheticSource(realtime=False), 128, 96, 30.0, 1.0) as source:
         frames = [source.read() for _ in range(31)]
     assert frames[-1] is None  # one second at 30 fps
