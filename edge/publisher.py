@@ -42,7 +42,7 @@ CommandHandler = Callable[[Command, bytes], None]
 
 # CONNACK reasons that retrying cannot fix: the node's credentials or identity are wrong.
 _FATAL_CONNACK = {0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C}
-_MANIFEST_CHECK_S = 0.5
+_MANIFEST_CHECK_S = 0.2
 
 
 class PublisherError(RuntimeError):
