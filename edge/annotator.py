@@ -24,7 +24,7 @@ from edge.offline import OfflinePass, raw_bytes
 from edge.pose.base import PoseEstimator
 from edge.pose.tracking import DancerTracker
 from edge.sources.base import FpsMeter
-from edge.spool import CapturedFrame, Spool
+from edge.spool import CapturedFrame, Spool, SpoolError
 from protocol.codec import FramePacket, encode_packet
 from protocol.errors import PacketError
 from protocol.skeleton import NUM_KEYPOINTS
@@ -170,8 +170,12 @@ class Annotator:
             jpeg=row.jpeg, extras=sanitize(extras, row.width, row.height), imputed=imputed,
             ready_ns=time.time_ns(), flags=self._flags, people=min(selection.people_seen, 255),
         )  # fmt: skip
-        self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
-                              hold=self.offline is not None)  # fmt: skip
+        try:
+            self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
+                                  hold=self.offline is not None)  # fmt: skip
+        except SpoolError:  # the capture was cancelled (deleted) meanwhile
+            logger.debug("frame %s/%d vanished from the spool", row.session, row.seq)
+            return
         c.meter.tick()
         c.annotated += 1
         c.people_seen = selection.people_seen
