@@ -8,6 +8,7 @@ import pytest
 from edge.settings import CameraSource, SyntheticSource, VideoSource
 from edge.sources import SourceError, create_source
 from edge.sources.base import FpsMeter, Pacer
+from edge.sources.camera import CameraFrameSource
 from tests.edge.helpers import write_video
 
 
@@ -58,6 +59,12 @@ def test_absent_camera_says_what_to_check() -> None:
     source = create_source(CameraSource(device="/dev/video-absent"), 640, 480, 30.0)
     with pytest.raises(SourceError, match="plugged in"):
         source.open()
+
+
+def test_camera_index_from_the_environment_is_a_device_number() -> None:
+    assert CameraFrameSource(CameraSource(device="2"), 640, 480, 30.0).device == 2
+    by_id = CameraFrameSource(CameraSource(device="/dev/v4l/by-id/cam"), 640, 480, 30.0)
+    assert by_id.device == "/dev/v4l/by-id/cam"
 
 
 @pytest.mark.hardware
