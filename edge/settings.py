@@ -153,6 +153,9 @@ class PublisherSettings(Group):
         30.0, description="re-publish a packet not acknowledged this long after sending"
     )
     stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    mqtt_version: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="auto: v5 where the broker speaks it, else 3.1.1 (amqtt)"
+    )
     upload_keypoints: Literal["online", "offline"] = Field(
         "online",
         description="online: stream packets as frames are annotated (One Euro keypoints);"
