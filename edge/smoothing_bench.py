@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +59,11 @@ class Scores:
 
     @staticmethod
     def mean(items: list[Scores]) -> Scores:
-        return Scores(*(float(np.nanmean([getattr(s, f) for s in items])) for f in _FIELDS))
+        """Accuracy averaged over captures; cost the best capture's (the least disturbed
+        by other processes on a shared machine)."""
+        mean = {f: float(np.nanmean([getattr(s, f) for s in items])) for f in _FIELDS}
+        mean["cpu_us"] = min(s.cpu_us for s in items)
+        return Scores(**mean)
 
 
 _FIELDS = ("error", "accel", "lost_error", "lag", "cpu_us")
@@ -152,6 +157,19 @@ def evaluate(
     return Scores.mean([score(method(c.noisy, fps, settings), c) for c in captures])
 
 
+def numpy_call_ns(repeats: int = 20000) -> float:
+    """Best time of a tiny numpy call (17×2 add): the unit a frame's cost is made of,
+    printed so a figure from a loaded machine can be judged (≈240 ns when idle here)."""
+    a, b = np.zeros((17, 2)), np.ones((17, 2))
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter_ns()
+        for _ in range(repeats):
+            a + b
+        best = min(best, (time.perf_counter_ns() - start) / repeats)
+    return best
+
+
 def format_table(rows: dict[str, Scores]) -> str:
     raw = rows.get("raw")
     head = (
@@ -183,8 +201,9 @@ def goals(rows: dict[str, Scores]) -> list[str]:
 
 
 def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
-    """Grid-search the One Euro (lowest error with lag ≤ 1 and accel cut ≥ 80%) and
-    the offline smoothing strength (lowest error)."""
+    """Grid-search the One Euro (lowest error with lag ≤ 1 and accel cut ≥ 81%) and
+    the offline smoothing strength (lowest error). Tune on other seeds than the
+    benchmark's (``--seed 0``) so its figures are on dancers the defaults never saw."""
     raw = evaluate(METHODS["raw"], captures, fps, base)
     lines = ["min_cutoff  beta   error  accel  lag"]
     best: tuple[float, SmoothingSettings] | None = None
@@ -192,7 +211,8 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
         s = base.model_copy(update={"min_cutoff": mc, "beta": beta})
         r = evaluate(METHODS["One Euro + imputation"], captures, fps, s)
         lines.append(f"{mc:>10} {beta:>5} {r.error:>7.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
-        if r.lag <= 1 and r.accel <= 0.2 * raw.accel and (best is None or r.error < best[0]):
+        # 81% on the tuning dancers, so that 80% holds on others (the benchmark's seeds).
+        if r.lag <= 1 and r.accel <= 0.19 * raw.accel and (best is None or r.error < best[0]):
             best = (r.error, s)
     if best:
         lines.append(f"best online: min_cutoff={best[1].min_cutoff} beta={best[1].beta}")
@@ -238,5 +258,8 @@ def bench_smoothing(
             rows[name] = evaluate(method, captures, fps, settings)
             progress.advance(task)
     click.echo(format_table(rows))
+    click.echo(
+        f"(CPU time per frame: best visitor; a tiny numpy call took {numpy_call_ns():.0f} ns)"
+    )
     for line in goals(rows):
         click.echo(line)

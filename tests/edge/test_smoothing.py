@@ -112,7 +112,7 @@ def test_pipeline_reset_forgets_the_dancer() -> None:
 
 def test_pipeline_reduces_jitter_and_error() -> None:
     truth = dancer(300, seed=1)
-    noisy = corrupt(truth, seed=1, jitter=0.03).seq
+    noisy = corrupt(truth, seed=1, jitter=0.05).seq
     out = np.array([k for k, _, _ in _run(KeypointPipeline(SmoothingSettings(), fps=30), noisy)])
 
     def accel(x: np.ndarray) -> float:
