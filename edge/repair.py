@@ -123,7 +123,7 @@ class Repairer:
             self._start(arr.shape[0])
         finite = None
         if not math.isfinite(arr.sum()):
-            finite = np.isfinite(arr).all(axis=1)
+            finite = np.asarray(np.isfinite(arr).all(axis=1))
             arr[~finite] = 0.0  # confidence 0: never observed
         z = arr[:, :2] @ _TO_Z
         observed = self.classify(z, arr[:, 2], t_s, finite)
