@@ -33,3 +33,49 @@ def check_config(config_path: Path | None) -> None:
     """Validate the cloud settings and print them resolved (secrets hidden)."""
     settings = build_settings(config_path)
     click.echo(settings.model_dump_json(indent=2))
+
+
+@cloud.command("uploader")
+@config_option
+@click.option("--migrate/--no-migrate", default=True, show_default=True,
+              help="Bring the database schema up to date first.")  # fmt: skip
+@click.option("--stats-every", default=10.0, show_default=True, help="Seconds between stat lines.")
+def uploader_command(config_path: Path | None, migrate: bool, stats_every: float) -> None:
+    """Store frames from MQTT into shards + database until stopped (Ctrl-C / SIGTERM)."""
+    from cloud.runner import run_uploader
+
+    run_uploader(build_settings(config_path), migrate=migrate, stats_every=stats_every)
+
+
+@cloud.command("migrate")
+@config_option
+def migrate_command(config_path: Path | None) -> None:
+    """Create or upgrade the database schema (Alembic) to the latest revision."""
+    from cloud.db.engine import upgrade_database
+
+    settings = build_settings(config_path)
+    upgrade_database(settings.database.url)
+    click.echo("database is at the latest revision")
+
+
+@cloud.command("broker-config")
+@click.option("--booth", required=True, help="Booth id.")
+@click.option("--nodes", required=True, help="Comma-separated node ids, e.g. n1,n2.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@click.option("--prefix", default="dancebooth", show_default=True, help="Topic prefix.")
+def broker_config_command(booth: str, nodes: str, out: Path, prefix: str) -> None:
+    """Write Mosquitto passwd + acl (and credentials.yaml) for a booth's nodes and the cloud."""
+    from cloud.broker_config import BrokerAccounts, write_broker_config
+    from protocol.errors import ProtocolError
+
+    try:
+        node_ids = tuple(n.strip() for n in nodes.split(",") if n.strip())
+        accounts = BrokerAccounts(booth, node_ids, prefix)
+        passwords = write_broker_config(accounts, out)
+    except ProtocolError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out / 'passwd'}, {out / 'acl'} and {out / 'credentials.yaml'} (0600)")
+    click.echo(f"accounts: {', '.join(passwords)}")
+    click.echo(
+        "Mosquitto: password_file <dir>/passwd and acl_file <dir>/acl (see infra/mosquitto/)"
+    )

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from protocol.ids import Identifier
 from protocol.settings import FileSettings, Group, MqttSettings
 
 
@@ -33,6 +34,7 @@ class S3Storage(Group):
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
+    create_bucket: bool = Field(False, description="create the bucket if missing (demo, tests)")
 
 
 StorageSettings = Annotated[LocalStorage | S3Storage, Field(discriminator="type")]
@@ -65,6 +67,34 @@ class ApiSettings(Group):
     secret_key: SecretStr | None = Field(None, description="signs sessions; required in production")
 
 
+class UploaderSettings(Group):
+    """How the uploader batches, acknowledges, checks completeness and dead-letters."""
+
+    share_group: Identifier = Field("uploaders", description="MQTT v5 shared subscription group")
+    shared_subscription: bool = Field(True, description="split load across uploaders if possible")
+    protocol: Literal["auto", "v5", "v311"] = Field(
+        "auto", description="MQTT version; auto tries v5 then falls back to 3.1.1 (amqtt)"
+    )
+    client_id: Identifier | None = Field(None, description="stable id; default uploader-<host>")
+    session_expiry_s: Annotated[int, Field(ge=0, le=7 * 86400)] = 3600
+    batch_frames: Annotated[int, Field(ge=1, le=10_000)] = 500
+    batch_seconds: Annotated[float, Field(gt=0, le=60)] = 0.25
+    resend_after_s: Annotated[float, Field(gt=0)] = Field(
+        2.0, description="quiet time after a manifest before asking a node for missing frames"
+    )
+    resend_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    max_resend_requests: Annotated[int, Field(ge=0, le=1000)] = 10
+    dead_letter_keep_bytes: Annotated[int, Field(ge=0, le=1024 * 1024)] = Field(
+        140_000, description="keep refused payloads up to this size (a whole frame packet fits)"
+    )
+    require_registered_session: bool = Field(
+        False, description="refuse frames for sessions the API never registered"
+    )
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        3, description="attempts of the fine-tune job enqueued when a capture completes"
+    )
+
+
 class TrainingSettings(Group):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     resolution: Literal[128, 256, 512] = 128
@@ -83,6 +113,7 @@ class CloudSettings(FileSettings):
     mail: MailSettings = OutboxMail()
     api: ApiSettings = ApiSettings()
     training: TrainingSettings = TrainingSettings()
+    uploader: UploaderSettings = UploaderSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:

@@ -10,6 +10,8 @@ from dancebooth.machine import describe_machine
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "protocol": ("protocol.bench:bench_protocol", "Frame-packet encode/decode throughput."),
     "edge": ("edge.bench:bench_edge", "Edge node: pose, capture, smoothing."),
+    "synth": ("edge.synthetic.bench:bench_synth", "Synthetic dancer render fps and clip time."),
+    "ingest": ("cloud.ingest_bench:bench_ingest", "Uploader throughput vs a raw subscriber."),
 }
 
 

@@ -33,3 +33,88 @@ def check_config(config_path: Path | None) -> None:
     """Validate the node's settings and print them resolved (secrets hidden)."""
     settings = build_settings(config_path)
     click.echo(settings.model_dump_json(indent=2))
+
+
+@edge.command("fetch-models")
+@click.option("--model-dir", type=click.Path(path_type=Path), default=None,
+              help="Where to cache the models (default: $DANCEBOOTH_MODEL_DIR or "
+                   "~/.cache/dancebooth/models).")  # fmt: skip
+@click.option("--wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="Use this local mediapipe wheel (no download).")  # fmt: skip
+def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
+    """Obtain the BlazePose models from the mediapipe wheel, verify sha256, cache them."""
+    from edge.pose.base import PoseError
+    from edge.pose.models import fetch_models
+
+    try:
+        results = fetch_models(model_dir, wheel=wheel)
+    except PoseError as exc:
+        raise click.ClickException(str(exc)) from None
+    for r in results:
+        click.echo(f"{r.action:9s} {r.path}  sha256 {r.entry.sha256[:12]}…  ({r.entry.licence})")
+
+
+@edge.command("pose-sheet")
+@config_option
+@click.argument("images", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--samples", is_flag=True, help="Add the built-in photos (astronaut, Grace "
+              "Hopper, both side by side, the swaying astronaut).")  # fmt: skip
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("pose-sheet.png"),
+              show_default=True)  # fmt: skip
+def pose_sheet(
+    config_path: Path | None, images: tuple[Path, ...], samples: bool, out: Path
+) -> None:
+    """Draw what the node's pose backend finds in IMAGES (and/or --samples) on one PNG."""
+    import cv2
+    import numpy as np
+
+    from edge.pose import create_estimator
+    from edge.pose import samples as sample_photos
+    from edge.pose.base import PoseError
+    from edge.pose.sheet import contact_sheet, look
+    from edge.settings import BlazePoseSettings
+
+    settings = build_settings(config_path)
+    # The replay backend needs keypoints from its source; for pictures use BlazePose.
+    pose = BlazePoseSettings() if settings.pose.type == "replay" else settings.pose
+    try:
+        read = [(p.name, cv2.imread(str(p), cv2.IMREAD_COLOR)) for p in images]
+        bad = [name for name, img in read if img is None]
+        if bad:
+            raise click.ClickException(f"not readable as images: {', '.join(bad)}")
+        inputs = [(name, np.asarray(img, dtype=np.uint8)) for name, img in read]
+        if samples or not images:
+            sway = sample_photos.swaying(46)
+            inputs += [("astronaut", sample_photos.astronaut()),
+                       ("grace_hopper", sample_photos.grace_hopper()),
+                       ("side by side", sample_photos.side_by_side()[0]),
+                       ("swaying #0", sway[0]), ("swaying #45", sway[45])]  # fmt: skip
+        with create_estimator(pose) as estimator:
+            tiles = [look(estimator, name, img) for name, img in inputs]
+    except PoseError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not cv2.imwrite(str(out), contact_sheet(tiles)):
+        raise click.ClickException(f"cannot write {out}")
+    for t in tiles:
+        click.echo(f"{t.label}: {len(t.people)} people")
+    click.echo(f"wrote {out}")
+
+
+@edge.command("run")
+@config_option
+@click.option(
+    "--capture",
+    "capture_s",
+    type=click.FloatRange(0, 120, min_open=True),
+    default=None,
+    help="Standalone: capture this many seconds now, send, exit.",
+)
+@click.option("--session", default=None, help="Session id of a standalone capture.")
+@click.option("--drain", is_flag=True, help="Send what the spool holds, then exit.")
+def run(config_path: Path | None, capture_s: float | None, session: str | None,
+        drain: bool) -> None:  # fmt: skip
+    """Run the node: serve the booth's capture commands until stopped (Ctrl-C / SIGTERM)."""
+    from edge.runner import run_node
+
+    settings = build_settings(config_path)
+    run_node(settings, capture_s=capture_s, session=session, drain=drain)

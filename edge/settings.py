@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from edge.synthetic.noise import NoiseModel
 from protocol.ids import Identifier
 from protocol.settings import FileSettings, Group, MqttSettings
 
@@ -34,11 +35,13 @@ class VideoSource(Group):
     type: Literal["video"] = "video"
     path: Path
     loop: bool = False
+    realtime: bool = Field(True, description="deliver frames at the capture fps, not faster")
 
 
 class SyntheticSource(Group):
     type: Literal["synthetic"] = "synthetic"
     seed: int = 0
+    realtime: bool = Field(True, description="deliver frames at the capture fps, not faster")
 
 
 SourceSettings = Annotated[
@@ -48,25 +51,49 @@ SourceSettings = Annotated[
 
 class BlazePoseSettings(Group):
     type: Literal["blazepose"] = "blazepose"
-    model_dir: Path | None = Field(None, description="cached .tflite files; default: user cache")
+    model_dir: Path | None = Field(
+        None, description="cached .tflite files; default: $DANCEBOOTH_MODEL_DIR or user cache"
+    )
     threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_detection_score: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_pose_presence: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    max_people: Annotated[int, Field(ge=1, le=8)] = Field(
+        2, description="people tracked at once (each costs one landmark-model run per frame)"
+    )
+    redetect_every: Annotated[int, Field(ge=0)] = Field(
+        30, description="run the detector every N frames to see newcomers; 0: only when lost"
+    )
+    refine_landmarks: bool = Field(True, description="refine landmarks with the heatmaps")
 
 
 class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
-    model_path: Path
+    model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
     device: Literal["cpu", "edgetpu"] = "cpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.2, description="mean keypoint score below which nobody is reported"
+    )
 
 
 class PoseNetSettings(Group):
     type: Literal["posenet"] = "posenet"
-    model_path: Path
-    decoder_library: Path = Path("posenet_decoder.so")
+    model_path: Path = Field(description="posenet_*_quant_decoder_edgetpu.tflite")
+    decoder_library: Path = Field(
+        Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
+    )
+    device: Literal["cpu", "edgetpu"] = "edgetpu"
+    threads: Annotated[int, Field(ge=1, le=16)] = 2
+    min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
 
 class ReplaySettings(Group):
+    """Keypoints from the source (synthetic dancer, recorded file), made estimator-like."""
+
     type: Literal["replay"] = "replay"
-    noise: bool = True
+    noise: bool = Field(True, description="add estimator-like noise; false: truth as is")
+    rates: NoiseModel = NoiseModel()
+    seed: int = Field(0, ge=0, description="noise seed; each capture (reset) continues from it")
 
 
 PoseSettings = Annotated[
@@ -111,6 +138,27 @@ class SmoothingSettings(Group):
 class SpoolSettings(Group):
     path: Path = Path("var/edge-spool")
     max_mb: Annotated[int, Field(ge=16)] = 2048
+    keep_acked_s: Annotated[float, Field(ge=0)] = Field(
+        3600.0, description="keep acknowledged packets this long to serve resend requests"
+    )
+
+
+class PublisherSettings(Group):
+    """Store-and-forward publishing: in-flight window, reconnect backoff, stats rate."""
+
+    inflight_window: Annotated[int, Field(ge=1, le=1024)] = 64
+    reconnect_min_s: Annotated[int, Field(ge=1, le=60)] = 1
+    reconnect_max_s: Annotated[int, Field(ge=1, le=600)] = 30
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    ack_timeout_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        30.0, description="re-publish a packet not acknowledged this long after sending"
+    )
+    stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    upload_keypoints: Literal["online", "offline"] = Field(
+        "online",
+        description="online: stream packets as frames are annotated (One Euro keypoints);"
+        " offline: hold a capture's packets until it ends, then smooth with zero lag",
+    )
 
 
 class PreviewSettings(Group):
@@ -129,3 +177,4 @@ class EdgeSettings(FileSettings):
     smoothing: SmoothingSettings = SmoothingSettings()
     spool: SpoolSettings = SpoolSettings()
     preview: PreviewSettings = PreviewSettings()
+    publisher: PublisherSettings = PublisherSettings()

@@ -84,7 +84,7 @@ def make_captures(
         truth = np.asarray(
             make_visitor(seed + k).keypoints(width, height, fps, duration_s), np.float64
         )
-        noisy = np.asarray(NoiseModel().apply(truth, seed + k), np.float64)
+        noisy = np.asarray(NoiseModel().apply(truth.astype(np.float32), seed + k), np.float64)
         lost = online(noisy, fps, SmoothingSettings(), smooth=False, mask_out=True).lost
         captures.append(Capture(truth, noisy, lost))
     return captures

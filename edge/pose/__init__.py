@@ -10,7 +10,12 @@ from typing import Any
 from edge.pose.base import PoseError, PoseEstimator
 
 # type name in the settings -> "module:class". Each class takes its settings group.
-BACKENDS: dict[str, str] = {}
+BACKENDS: dict[str, str] = {
+    "blazepose": "edge.pose.blazepose:BlazePose",
+    "movenet": "edge.pose.movenet:MoveNet",
+    "posenet": "edge.pose.posenet:PoseNet",
+    "replay": "edge.pose.replay:ReplayEstimator",
+}
 
 
 def create_estimator(settings: Any) -> PoseEstimator:

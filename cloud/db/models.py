@@ -1,0 +1,215 @@
+"""The database schema as typed SQLAlchemy 2 models (Alembic migrations mirror it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cloud.db.states import SessionState
+
+ID = String(64)  # protocol identifiers are at most 64 characters
+# A 64-bit auto-increment key on PostgreSQL; SQLite only auto-increments INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints so migrations can alter them on every backend.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    # Stored as plain strings (no native ENUM type) so adding a state is a code change.
+    return Enum(cls, name=name, native_enum=False, length=16, values_callable=_values)
+
+
+def _values(cls: type[StrEnum]) -> list[str]:
+    return [m.value for m in cls]
+
+
+class Booth(Base):
+    __tablename__ = "booths"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Node(Base):
+    """An edge node and its last reported status (for the operator UI)."""
+
+    __tablename__ = "nodes"
+
+    booth_id: Mapped[str] = mapped_column(ID, ForeignKey("booths.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+    session_id: Mapped[str | None] = mapped_column(ID)
+    backend: Mapped[str] = mapped_column(String(32), default="")
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status_at: Mapped[datetime | None]  # the node's own clock
+    seen_at: Mapped[datetime | None]  # when the cloud received it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Session(Base):
+    """One visitor's capture, from registration to delivered video."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    booth_id: Mapped[str] = mapped_column(ID, ForeignKey("booths.id"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime | None]
+    state: Mapped[SessionState] = mapped_column(
+        _enum(SessionState, "session_state"), default=SessionState.REGISTERED, index=True
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    captured_at: Mapped[datetime | None]
+    uploaded_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+
+class Shard(Base):
+    """A shard object; reserved (``frames = 0``, ``written_at`` empty) before it is written."""
+
+    __tablename__ = "shards"
+    __table_args__ = (UniqueConstraint("session_id", "node_id", "index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(ID)
+    index: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    written_at: Mapped[datetime | None]
+
+
+class Frame(Base):
+    """One stored frame. (session, node, seq) is unique: the arbiter of exactly-once."""
+
+    __tablename__ = "frames"
+    __table_args__ = (
+        UniqueConstraint("session_id", "node_id", "seq", name="uq_frames_session_node_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(ID)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    shard_key: Mapped[str] = mapped_column(String(512))
+    capture_ns: Mapped[int] = mapped_column(BigInteger)
+    jpeg_bytes: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[int] = mapped_column(Integer, default=0)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Manifest(Base):
+    """A node's end-of-capture manifest and how completing it is going."""
+
+    __tablename__ = "manifests"
+    __table_args__ = (ForeignKeyConstraint(["session_id"], ["sessions.id"], ondelete="CASCADE"),)
+
+    session_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    node_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    body: Mapped[dict[str, Any]]
+    expected: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    resend_requests: Mapped[int] = mapped_column(Integer, default=0)
+    last_resend_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+
+class DeadLetter(Base):
+    """A payload the uploader refused, with why; the bytes are kept up to a limit."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(1024))
+    reason: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JobKind(StrEnum):
+    FINETUNE = "finetune"
+    RENDER = "render"
+    DELIVER = "deliver"
+
+
+class Job(Base):
+    """A unit of cloud work, claimed by a worker under a lease kept alive by heartbeats."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "job_state"), default=JobState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    checkpoint_key: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,209 @@
+"""Storing frames exactly once: shards in the object store, one row per frame.
+
+The order of a flush is what keeps the two consistent across a crash:
+
+1. reserve a shard index per (session, node) in the database (committed);
+2. write each shard object durably;
+3. insert the frame rows ``ON CONFLICT (session, node, seq) DO NOTHING`` and mark the
+   shards written, in one transaction;
+4. only then acknowledge the MQTT messages (done by the caller).
+
+A crash before 3 leaves a shard object no row points to (ignored by readers) and
+unacknowledged messages the broker redelivers into a later shard; a crash between 3
+and 4 leaves rows for redelivered frames, which step 0 below drops as duplicates. A
+frame row names the one shard that holds its stored copy, so a frame that two
+uploaders both wrote is still read once (see :mod:`cloud.ingest.reader`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Insert, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm import sessionmaker
+
+from cloud.db.engine import transaction
+from cloud.db.lifecycle import ensure_session, transition
+from cloud.db.models import Frame, Shard, utcnow
+from cloud.db.models import Session as SessionRow
+from cloud.db.states import SessionState
+from cloud.storage import Storage
+from protocol.codec import FramePacket
+from protocol.shards import FrameMeta, shard_bytes, shard_key
+
+logger = logging.getLogger(__name__)
+
+_IN_CHUNK = 500  # bound IN (...) lists; SQLite limits bound parameters per statement
+_ACCEPTING = frozenset(
+    {SessionState.REGISTERED, SessionState.CAPTURING, SessionState.RETAKE, SessionState.UPLOADED,
+     SessionState.QUEUED, SessionState.TRAINING, SessionState.RENDERING, SessionState.DELIVERED,
+     SessionState.FAILED}
+)  # fmt: skip
+
+
+class SessionRefusedError(ValueError):
+    """Frames for a session that may not receive them (deleted, or never registered)."""
+
+
+@dataclass
+class StoreResult:
+    stored: int = 0
+    duplicates: int = 0
+    shards: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class _Group:
+    booth: str
+    session: str
+    node: str
+    packets: list[FramePacket]
+    index: int = -1
+
+    @property
+    def key(self) -> str:
+        return shard_key(self.session, self.node, self.index)
+
+
+class FrameStore:
+    """Writes batches of validated packets into shards + rows, idempotently."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        factory: sessionmaker[Db],
+        owner: str = "",
+        require_registered: bool = False,
+    ) -> None:
+        self.storage = storage
+        self.factory = factory
+        self.owner = owner
+        self.require_registered = require_registered
+
+    def check_sessions(self, booth: str, sessions: Iterable[str]) -> dict[str, str]:
+        """Sessions that may not take frames, with the reason (for dead-lettering)."""
+        wanted = set(sessions)
+        refused: dict[str, str] = {}
+        with transaction(self.factory) as db:
+            rows = db.execute(
+                select(SessionRow.id, SessionRow.state, SessionRow.booth_id).where(
+                    SessionRow.id.in_(wanted)
+                )
+            ).all()
+        known = {r.id: r for r in rows}
+        for session in wanted:
+            row = known.get(session)
+            if row is None and self.require_registered:
+                refused[session] = f"session {session} was never registered"
+            elif row is not None and row.booth_id != booth:
+                refused[session] = f"session {session} belongs to booth {row.booth_id}"
+            elif row is not None and row.state not in _ACCEPTING:
+                refused[session] = f"session {session} is {row.state}: frames refused"
+        return refused
+
+    def store(self, booth: str, packets: Sequence[FramePacket]) -> StoreResult:
+        """Store every packet whose (session, node, seq) is not stored yet."""
+        result = StoreResult()
+        groups = self._new_frames(booth, packets, result)
+        if not groups:
+            return result
+        self._reserve(groups)
+        for group in groups:
+            data = shard_bytes((FrameMeta.from_packet(p), p.jpeg) for p in group.packets)
+            self.storage.put(group.key, data, "application/x-tar")
+            result.bytes += len(data)
+        with transaction(self.factory) as db:
+            for group in groups:
+                result.stored += self._insert_rows(db, group)
+        result.shards = len(groups)
+        result.duplicates = len(packets) - result.stored
+        return result
+
+    def _new_frames(
+        self, booth: str, packets: Sequence[FramePacket], result: StoreResult
+    ) -> list[_Group]:
+        by_key: dict[tuple[str, str], dict[int, FramePacket]] = defaultdict(dict)
+        for p in packets:
+            by_key[(p.session, p.node)].setdefault(p.seq, p)  # first copy wins in a batch
+        groups = []
+        with transaction(self.factory) as db:
+            for (session, node), frames in by_key.items():
+                have = _stored_seqs(db, session, node, list(frames))
+                fresh = [frames[s] for s in sorted(frames) if s not in have]
+                if fresh:
+                    groups.append(_Group(booth, session, node, fresh))
+        return groups
+
+    def _reserve(self, groups: list[_Group]) -> None:
+        with transaction(self.factory) as db:
+            for group in groups:
+                row = ensure_session(db, group.booth, group.session, SessionState.CAPTURING)
+                if row.state in (SessionState.REGISTERED, SessionState.RETAKE):
+                    transition(db, group.session, SessionState.CAPTURING)
+                group.index = _reserve_index(db, group.session, group.node, self.owner)
+
+    def _insert_rows(self, db: Db, group: _Group) -> int:
+        rows = [
+            {"session_id": p.session, "node_id": p.node, "seq": p.seq, "shard_key": group.key,
+             "capture_ns": p.capture_ns, "jpeg_bytes": len(p.jpeg), "flags": p.flags,
+             "stored_at": utcnow()}
+            for p in group.packets
+        ]  # fmt: skip
+        # One cached statement, executed many times ("insertmanyvalues" batches it);
+        # RETURNING counts what was inserted on every backend (rowcount may be -1).
+        stmt = _insert_ignoring_duplicates(db).returning(Frame.seq)
+        inserted = len(db.connection().execute(stmt, rows).all())
+        db.execute(
+            update(Shard)
+            .where(Shard.key == group.key)
+            .values(frames=len(rows), bytes=sum(r["jpeg_bytes"] for r in rows), written_at=utcnow())
+        )
+        return int(inserted)
+
+
+def _stored_seqs(db: Db, session: str, node: str, seqs: list[int]) -> set[int]:
+    have: set[int] = set()
+    for i in range(0, len(seqs), _IN_CHUNK):
+        chunk = seqs[i : i + _IN_CHUNK]
+        have.update(
+            db.scalars(
+                select(Frame.seq).where(
+                    Frame.session_id == session, Frame.node_id == node, Frame.seq.in_(chunk)
+                )
+            )
+        )
+    return have
+
+
+def _reserve_index(db: Db, session: str, node: str, owner: str) -> int:
+    for _ in range(20):  # another uploader may take the same index; try the next
+        last = db.scalar(
+            select(func.max(Shard.index)).where(Shard.session_id == session, Shard.node_id == node)
+        )
+        index = 0 if last is None else last + 1
+        try:
+            with db.begin_nested():
+                db.add(Shard(session_id=session, node_id=node, index=index,
+                             key=shard_key(session, node, index), owner=owner))  # fmt: skip
+            return index
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not reserve a shard index for {session}/{node}")
+
+
+def _insert_ignoring_duplicates(db: Db) -> Insert:
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(Frame).on_conflict_do_nothing(
+            constraint="uq_frames_session_node_seq"
+        )
+    if dialect == "sqlite":
+        return sqlite.insert(Frame).on_conflict_do_nothing()
+    return insert(Frame)

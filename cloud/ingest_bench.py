@@ -1,0 +1,168 @@
+"""``dancebooth bench ingest``: frames/s and MB/s from publisher to stored shards + rows,
+next to a raw paho subscriber on the same broker in the same run.
+
+Both runs use a private Mosquitto with the project's config, the same pre-built 40 KB
+packets from ``--nodes`` cameras, and a publisher in a separate process (QoS 1). The
+raw subscriber only counts messages; the uploader validates, writes shards to a local
+store, commits rows to SQLite (WAL) and acknowledges. Zero loss is checked after the
+timed part by reading every frame back.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from rich.progress import Progress
+
+from protocol.topics import NodeChannel, Topics
+
+BOOTH = "bench"
+TOPICS = Topics()
+
+
+def _publish(port: int, session: str, nodes: int, frames: int, kb: int, go: Any) -> None:
+    """Child process: build the packets, then publish them all at QoS 1 and wait for acks."""
+    from protocol.bench import sample_packet
+    from protocol.codec import encode_packet
+
+    wire = []
+    for i in range(frames):
+        p = sample_packet(i // nodes, kb * 1000, seed=i % nodes)
+        p.session, p.node = session, f"cam{i % nodes + 1}"
+        wire.append((TOPICS.frames(BOOTH, p.node, session), encode_packet(p)))
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    go.wait()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in wire]
+    for info in infos:
+        info.wait_for_publish(600)
+    client.disconnect()
+    client.loop_stop()
+
+
+@dataclass
+class Run:
+    name: str
+    frames: int
+    mb: float
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+    def line(self) -> str:
+        return (f"{self.name:16s} {self.frames:7d} frames {self.seconds:7.2f} s "
+                f"{self.fps:9.0f} frames/s {self.mb / self.seconds:8.1f} MB/s")  # fmt: skip
+
+
+def _timed(port: int, session: str, args: tuple[int, int, int], label: str,
+           done: Callable[[], int]) -> float:  # fmt: skip
+    nodes, frames, kb = args
+    ctx = mp.get_context("spawn")
+    go = ctx.Event()
+    child = ctx.Process(target=_publish, args=(port, session, nodes, frames, kb, go))
+    child.start()
+    time.sleep(0.5 + frames / 5000)  # let the child build its packets before the clock starts
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=frames)
+        t0 = time.perf_counter()
+        go.set()
+        while (n := done()) < frames:
+            progress.update(task, completed=n)
+            if not child.is_alive() and child.exitcode:
+                raise click.ClickException(f"publisher failed (exit {child.exitcode})")
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+    child.join(60)
+    return elapsed
+
+
+class _RawSubscriber:
+    def __init__(self, port: int) -> None:
+        self.count = 0
+        self.bytes = 0
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        ready = threading.Event()
+        self.client.on_subscribe = lambda *a: ready.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe(TOPICS.channel_filter(NodeChannel.FRAMES, BOOTH), qos=1)
+        ready.wait(10)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.count += 1
+        self.bytes += len(msg.payload)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _uploader_run(port: int, workdir: Path, args: tuple[int, int, int], batch: int) -> Run:
+    from cloud.db.engine import make_engine, session_factory, upgrade_database
+    from cloud.ingest.reader import iter_session_frames
+    from cloud.settings import CloudSettings
+    from cloud.storage import create_storage
+    from cloud.uploader import Uploader
+
+    frames = args[1]
+    settings = CloudSettings.model_validate({
+        "booth": BOOTH, "database": {"url": f"sqlite:///{workdir / 'bench.db'}"},
+        "storage": {"type": "local", "root": str(workdir / "store")},
+        "mqtt": {"port": port}, "uploader": {"batch_frames": batch, "batch_seconds": 0.1},
+    })  # fmt: skip
+    upgrade_database(settings.database.url)
+    engine = make_engine(settings.database.url)
+    storage = create_storage(settings.storage)
+    with Uploader(settings, storage, engine) as uploader:
+        seconds = _timed(port, "sup", args, "uploader", lambda: uploader.stats.stored)
+        stored = uploader.stats
+    factory = session_factory(engine)
+    read_back = sum(1 for _ in iter_session_frames(storage, factory, "sup"))
+    if read_back != frames or stored.stored != frames:
+        raise click.ClickException(f"LOSS: {read_back} of {frames} frames read back")
+    engine.dispose()
+    return Run("uploader", frames, stored.bytes / 1e6, seconds)
+
+
+@click.command("ingest")
+@click.option("--frames", default=6000, show_default=True, help="Packets per run.")
+@click.option("--nodes", default=8, show_default=True, help="Cameras the packets come from.")
+@click.option("--jpeg-kb", default=40, show_default=True, help="JPEG size per packet.")
+@click.option("--batch", default=500, show_default=True, help="Uploader batch (frames).")
+def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int) -> None:
+    """Uploader throughput (MQTT → shards + SQLite rows) vs a raw paho subscriber."""
+    from cloud.mosquitto import MosquittoNotFoundError, run_private_mosquitto
+
+    args = (nodes, frames, jpeg_kb)
+    try:
+        with run_private_mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
+            raw = _RawSubscriber(broker.port)
+            seconds = _timed(broker.port, "sraw", args, "raw subscriber", lambda: raw.count)
+            raw_run = Run("raw subscriber", raw.count, raw.bytes / 1e6, seconds)
+            raw.close()
+            up = _uploader_run(broker.port, Path(tmp), args, batch)
+    except MosquittoNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{frames} packets of {jpeg_kb} KB from {nodes} cameras, QoS 1, private Mosquitto "
+               "(project config); uploader: SQLite WAL + local store")  # fmt: skip
+    click.echo(raw_run.line())
+    click.echo(up.line() + "  (MB/s of stored JPEG bytes in shards)")
+    click.echo(f"uploader / raw subscriber: {up.fps / raw_run.fps:.2f}; "
+               f"zero loss: {up.frames} of {frames} frames read back")  # fmt: skip

@@ -1,0 +1,297 @@
+"""Training data: a session's shards turned into in-memory tensors, once.
+
+Per (session, node) clip the dancer's framing is chosen once — a square around the
+union of their keypoints over the whole clip, padded — so the crop never jitters
+from frame to frame. Every JPEG is decoded once, cropped, resized and kept as uint8;
+pose maps are drawn at the training resolution from the transformed keypoints (also
+mirrored, for flip augmentation: a mirrored pose map must swap left/right colours,
+so it is redrawn, not flipped). A fixed, evenly spread subset is held out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from cloud.training.errors import DataError
+from edge.posemap import DEFAULT_MIN_CONF, pose_map
+from protocol.errors import ShardError
+from protocol.shards import FrameMeta, read_shard
+from protocol.skeleton import flip_keypoints
+
+logger = logging.getLogger(__name__)
+
+ShardSource = str | Path | bytes
+ProgressFn = Callable[[int, int], None]  # (done, total)
+MIN_JOINTS = 5  # frames with fewer confident joints carry no usable pose
+MIN_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square window ``[x0, x0 + size) x [y0, y0 + size)`` in source pixels."""
+
+    x0: int
+    y0: int
+    size: int
+
+    def to_crop(self, kps: npt.NDArray[np.float32], resolution: int) -> npt.NDArray[np.float32]:
+        """Keypoints ``[17, 3]`` in source pixels -> pixels of the resized crop."""
+        out = kps.astype(np.float32, copy=True)
+        scale = resolution / self.size
+        out[:, 0] = (out[:, 0] - self.x0 + 0.5) * scale - 0.5
+        out[:, 1] = (out[:, 1] - self.y0 + 0.5) * scale - 0.5
+        return out
+
+    def apply(self, image: npt.NDArray[np.uint8], resolution: int) -> npt.NDArray[np.uint8]:
+        """Cut the window (replicating edges where it leaves the image) and resize."""
+        h, w = image.shape[:2]
+        top, left = max(0, -self.y0), max(0, -self.x0)
+        bottom = max(0, self.y0 + self.size - h)
+        right = max(0, self.x0 + self.size - w)
+        if top or left or bottom or right:
+            image = np.asarray(
+                cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE),
+                np.uint8,
+            )
+        y0, x0 = self.y0 + top, self.x0 + left
+        window = image[y0 : y0 + self.size, x0 : x0 + self.size]
+        interp = cv2.INTER_AREA if self.size > resolution else cv2.INTER_LINEAR
+        return np.asarray(
+            cv2.resize(window, (resolution, resolution), interpolation=interp), np.uint8
+        )
+
+
+def session_crop(
+    keypoints: Sequence[npt.ArrayLike],
+    width: int,
+    height: int,
+    *,
+    pad: float = 0.25,
+    min_conf: float = DEFAULT_MIN_CONF,
+) -> Crop:
+    """The one square framing of a clip: the union of confident joints, padded by
+    ``pad`` of its longer side on each side (head and feet reach past the joints)."""
+    pts = [np.asarray(k, dtype=np.float32).reshape(-1, 3) for k in keypoints]
+    allk = np.concatenate(pts) if pts else np.zeros((0, 3), np.float32)
+    ok = (allk[:, 2] >= min_conf) & np.isfinite(allk).all(axis=1)
+    ok &= (allk[:, 0] >= 0) & (allk[:, 0] < width) & (allk[:, 1] >= 0) & (allk[:, 1] < height)
+    if ok.sum() < MIN_JOINTS:
+        raise DataError("no confident keypoints in the clip: was anyone in front of the camera?")
+    xy = allk[ok, :2]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    side = float((hi - lo).max()) * (1 + 2 * pad)
+    size = round(min(max(side, 32.0), max(width, height)))
+    cx, cy = (lo + hi) / 2
+    x0, y0 = round(float(cx) - size / 2), round(float(cy) - size / 2)
+    # Slide the square inside the image where it fits, so edges are replicated rarely.
+    if size <= width:
+        x0 = min(max(x0, 0), width - size)
+    if size <= height:
+        y0 = min(max(y0, 0), height - size)
+    return Crop(x0, y0, size)
+
+
+def dancer_box(kps: npt.NDArray[np.float32], resolution: int, *, pad: float = 0.12) -> list[int]:
+    """The dancer's region in crop pixels: confident joints' box grown by ``pad`` of the
+    crop (joints are inside the body; hair, hands and shoes are not)."""
+    ok = kps[:, 2] >= DEFAULT_MIN_CONF
+    if not ok.any():
+        return [0, 0, resolution, resolution]
+    lo, hi = kps[ok, :2].min(axis=0), kps[ok, :2].max(axis=0)
+    margin = pad * resolution
+    box = [lo[0] - margin, lo[1] - margin, hi[0] + margin + 1, hi[1] + margin + 1]
+    return [int(np.clip(round(v), 0, resolution)) for v in box]
+
+
+def read_frames(sources: Iterable[ShardSource]) -> list[tuple[FrameMeta, bytes]]:
+    """Every frame of the given shards, ordered by (node, seq); duplicates dropped."""
+    seen: dict[tuple[str, int], tuple[FrameMeta, bytes]] = {}
+    for source in sources:
+        name = source if not isinstance(source, bytes) else f"<{len(source)} bytes>"
+        try:
+            for meta, jpeg in read_shard(source):
+                seen.setdefault((meta.node, meta.seq), (meta, jpeg))
+        except ShardError as exc:
+            raise DataError(f"shard {name}: {exc}") from exc
+    return [seen[k] for k in sorted(seen)]
+
+
+def list_shards(path: str | Path) -> list[Path]:
+    """Shard files of a session directory (searched recursively), or the file itself."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if not p.is_dir():
+        raise DataError(f"{p} is neither a shard file nor a directory of shards")
+    shards = sorted(p.rglob("*.tar"))
+    if not shards:
+        raise DataError(f"no .tar shards under {p}")
+    return shards
+
+
+@dataclass
+class FrameSet:
+    """A session's frames as uint8 tensors ``[N, 3, R, R]`` (RGB), ready to batch."""
+
+    resolution: int
+    images: torch.Tensor
+    poses: torch.Tensor
+    poses_flipped: torch.Tensor
+    keypoints: torch.Tensor  # [N, 17, 3] in crop pixels
+    boxes: torch.Tensor  # [N, 4] dancer region (x0, y0, x1, y1) in crop pixels
+    prev: torch.Tensor  # [N] index of the previous frame of the same clip (itself if first)
+    seqs: list[int]
+    clips: list[str]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def nbytes(self) -> int:
+        return sum(
+            t.numel() * t.element_size() for t in (self.images, self.poses, self.poses_flipped)
+        )
+
+    def subset(self, index: Sequence[int]) -> FrameSet:
+        idx = torch.as_tensor(list(index), dtype=torch.long)
+        remap = {int(old): new for new, old in enumerate(idx)}
+        prev = [remap.get(int(self.prev[i]), n) for n, i in enumerate(idx.tolist())]
+        return FrameSet(
+            self.resolution,
+            self.images[idx],
+            self.poses[idx],
+            self.poses_flipped[idx],
+            self.keypoints[idx],
+            self.boxes[idx],
+            torch.tensor(prev, dtype=torch.long),
+            [self.seqs[i] for i in idx],
+            [self.clips[i] for i in idx],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[FrameSet]) -> FrameSet:
+        if not parts:
+            raise DataError("no frames to train on")
+        offsets = np.cumsum([0, *[len(p) for p in parts[:-1]]])
+        return FrameSet(
+            parts[0].resolution,
+            torch.cat([p.images for p in parts]),
+            torch.cat([p.poses for p in parts]),
+            torch.cat([p.poses_flipped for p in parts]),
+            torch.cat([p.keypoints for p in parts]),
+            torch.cat([p.boxes for p in parts]),
+            torch.cat([p.prev + int(o) for p, o in zip(parts, offsets, strict=True)]),
+            [s for p in parts for s in p.seqs],
+            [c for p in parts for c in p.clips],
+        )
+
+
+def _rgb(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def _to_tensor(rgb_images: list[npt.NDArray[np.uint8]]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(rgb_images)).permute(0, 3, 1, 2).contiguous()
+
+
+def _clip_frames(
+    frames: list[tuple[FrameMeta, bytes]],
+    resolution: int,
+    pad: float,
+    progress: Callable[[], None],
+) -> FrameSet | None:
+    meta0 = frames[0][0]
+    crop = session_crop([m.keypoints for m, _ in frames], meta0.width, meta0.height, pad=pad)
+    imgs, poses, flipped, kps_out, boxes, seqs = [], [], [], [], [], []
+    for meta, jpeg in frames:
+        progress()
+        kps = meta.keypoints_array()
+        if (kps[:, 2] >= DEFAULT_MIN_CONF).sum() < MIN_JOINTS:
+            continue
+        decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:
+            logger.warning("frame %s/%d: JPEG does not decode; skipped", meta.node, meta.seq)
+            continue
+        bgr = np.asarray(decoded, np.uint8)
+        ck = crop.to_crop(kps, resolution)
+        imgs.append(_rgb(crop.apply(bgr, resolution)))
+        poses.append(_rgb(pose_map(ck, resolution, resolution)))
+        fk = flip_keypoints(ck, resolution)
+        flipped.append(_rgb(pose_map(fk, resolution, resolution)))
+        kps_out.append(ck)
+        boxes.append(dancer_box(ck, resolution))
+        seqs.append(meta.seq)
+    if not imgs:
+        return None
+    n = len(imgs)
+    return FrameSet(
+        resolution,
+        _to_tensor(imgs),
+        _to_tensor(poses),
+        _to_tensor(flipped),
+        torch.from_numpy(np.stack(kps_out)),
+        torch.tensor(boxes, dtype=torch.long),
+        torch.tensor([max(i - 1, 0) for i in range(n)], dtype=torch.long),
+        seqs,
+        [f"{meta0.session}/{meta0.node}"] * n,
+    )
+
+
+def build_frameset(
+    sources: Iterable[ShardSource],
+    resolution: int,
+    *,
+    pad: float = 0.25,
+    progress: ProgressFn | None = None,
+) -> FrameSet:
+    """Decode a session's shards (any number of nodes) into one in-memory :class:`FrameSet`."""
+    frames = read_frames(sources)
+    clips: dict[tuple[str, str], list[tuple[FrameMeta, bytes]]] = {}
+    for meta, jpeg in frames:
+        clips.setdefault((meta.session, meta.node), []).append((meta, jpeg))
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(frames))
+
+    parts = [p for c in clips.values() if (p := _clip_frames(c, resolution, pad, tick))]
+    if not parts or sum(len(p) for p in parts) < MIN_FRAMES:
+        raise DataError(
+            f"only {sum(len(p) for p in parts)} usable frames (need {MIN_FRAMES}): "
+            "retake the capture with the dancer in view"
+        )
+    data = FrameSet.concat(parts)
+    logger.info(
+        "decoded %d frames of %d clips into %.1f MB", len(data), len(parts), data.nbytes() / 1e6
+    )
+    return data
+
+
+def holdout_indices(
+    n: int, fraction: float = 0.1, *, minimum: int = 2, maximum: int = 32
+) -> list[int]:
+    """A fixed, evenly spread hold-out: every k-th frame, offset into the clip so the
+    first and last (often static) frames are not over-represented."""
+    count = int(min(max(round(n * fraction), minimum), maximum, n // 2))
+    if count <= 0:
+        return []
+    step = n / count
+    return sorted({int(step * (i + 0.5)) for i in range(count)})
+
+
+def split(data: FrameSet, fraction: float = 0.1) -> tuple[FrameSet, FrameSet]:
+    """``(train, held_out)``: the held-out frames never appear in training batches."""
+    held = holdout_indices(len(data), fraction)
+    held_set = set(held)
+    train = [i for i in range(len(data)) if i not in held_set]
+    return data.subset(train), data.subset(held)

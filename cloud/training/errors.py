@@ -1,0 +1,18 @@
+"""Errors of the training package.
+
+TrainingError
+├── DataError         session shards that cannot become a training set
+└── CheckpointError   a checkpoint that is missing, corrupt or of another format version
+"""
+
+
+class TrainingError(Exception):
+    """Training cannot go on; the message says what to do next."""
+
+
+class DataError(TrainingError):
+    """The session's frames cannot be turned into training data."""
+
+
+class CheckpointError(TrainingError):
+    """A checkpoint file cannot be used."""

@@ -1,0 +1,289 @@
+"""A budgeted, resumable training run: Lightning fits, a callback keeps the clock.
+
+Both the booth checkpoint (``base``) and the per-visitor fine-tune (``finetune``) are
+"train this model on these frames until the wall-clock budget, the step cap or a
+plateau of the held-out metric, evaluating and checkpointing on the way". The
+callback evaluates every ``eval_every_s`` seconds or ``eval_every_steps`` steps,
+writes ``last.safetensors`` (with optimiser state and the time already spent, so a
+killed run resumes with the remaining budget) and ``best.safetensors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L  # noqa: N812
+import torch
+from torch.utils.data import DataLoader
+
+from cloud.training.batches import BatchStream
+from cloud.training.checkpoint import Checkpoint, save_checkpoint
+from cloud.training.data import FrameSet
+from cloud.training.evaluation import evaluate
+from cloud.training.model import Pix2Pix
+
+logger = logging.getLogger(__name__)
+
+StopReason = Literal["budget", "max_steps", "plateau"]
+MONITOR = "region_ssim"  # the dancer is what the visitor looks at; the backdrop is easy
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    budget_s: float
+    max_steps: int
+    batch_size: int = 4
+    eval_every_s: float = 30.0
+    eval_every_steps: int = 0  # 0: time-based only
+    patience: int = 4  # evaluations without improvement before stopping
+    min_delta: float = 0.002
+    flip: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+
+
+@dataclass
+class Progress:
+    """What a progress callback sees after every step."""
+
+    step: int
+    max_steps: int
+    elapsed_s: float
+    budget_s: float
+    losses: dict[str, float]
+    metrics: dict[str, float] | None  # latest held-out evaluation
+    evaluated: bool  # True on the step an evaluation just ran
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class RunResult:
+    last: Path
+    best: Path
+    steps: int
+    start_step: int
+    elapsed_s: float
+    stopped: StopReason
+    metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    data_share: float = 0.0  # fraction of this run's wall time spent making batches
+
+
+class _Controller(L.Callback):
+    def __init__(self, run: TrainingRun) -> None:
+        self.run = run
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.run.restore_optimizers(trainer)
+        self.run.last_step_t = time.perf_counter()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if self.run.after_step(trainer):
+            trainer.should_stop = True
+
+
+class TrainingRun:
+    """One run over ``train`` frames, scored on ``held_out``, writing into ``work_dir``."""
+
+    def __init__(
+        self,
+        model: Pix2Pix,
+        train: FrameSet,
+        held_out: FrameSet,
+        work_dir: Path,
+        opts: RunOptions,
+        *,
+        resume: Checkpoint | None = None,
+        progress: ProgressFn | None = None,
+        started: float | None = None,
+    ) -> None:
+        """``started`` (a ``time.perf_counter()``) lets set-up such as decoding count
+        against the budget."""
+        self.model, self.train, self.held_out, self.opts = model, train, held_out, opts
+        self.last, self.best = work_dir / "last.safetensors", work_dir / "best.safetensors"
+        self.progress = progress
+        self.resume = resume
+        state = resume.state if resume else {}
+        self.prior_s = float(state.get("elapsed_s", 0.0))
+        self.history: list[dict[str, float]] = list(state.get("history", []))
+        self.best_score = float(state.get("best", float("-inf")))
+        self.stale = int(state.get("stale", 0))
+        self.start_step = model.steps_done
+        self.clock_start = time.perf_counter() if started is None else started
+        self.last_eval_t = self.last_step_t = self.clock_start
+        self.step_s = self.eval_s = 0.0
+        self.stopped: StopReason = "budget"
+        self.stream = BatchStream(
+            train,
+            opts.batch_size,
+            flip=opts.flip,
+            temporal=model.config.temporal,
+            seed=opts.seed + self.start_step,
+        )
+
+    def elapsed(self) -> float:
+        return self.prior_s + time.perf_counter() - self.clock_start
+
+    def restore_optimizers(self, trainer: L.Trainer) -> None:
+        if self.resume is None or not self.resume.optimizers:
+            return
+        for name, opt in zip(("g", "d"), trainer.optimizers, strict=True):
+            opt.load_state_dict(self.resume.optimizers[name])
+        logger.info("resumed at step %d with %.0f s already spent", self.start_step, self.prior_s)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "elapsed_s": self.elapsed(),
+            "history": self.history,
+            "best": self.best_score,
+            "stale": self.stale,
+            "monitor": MONITOR,
+        }
+
+    def checkpoint(self, trainer: L.Trainer | None) -> None:
+        optims = {}
+        if trainer is not None:
+            optims = {
+                n: o.state_dict() for n, o in zip(("g", "d"), trainer.optimizers, strict=True)
+            }
+        save_checkpoint(self.last, self.model, optimizers=optims, state=self.state())
+
+    def evaluate(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        scores = evaluate(self.model, self.held_out)
+        self.eval_s = time.perf_counter() - t0
+        scores.update(step=float(self.model.steps_done), elapsed_s=self.elapsed())
+        self.history.append(scores)
+        if scores[MONITOR] > self.best_score + self.opts.min_delta or not self.best.exists():
+            self.best_score = max(self.best_score, scores[MONITOR])
+            self.stale = 0
+            save_checkpoint(self.best, self.model, state=self.state())
+        else:
+            self.stale += 1
+        self.last_eval_t = time.perf_counter()
+        logger.info(
+            "step %d: %s",
+            self.model.steps_done,
+            ", ".join(f"{k}={v:.4f}" for k, v in scores.items()),
+        )
+        return scores
+
+    def after_step(self, trainer: L.Trainer) -> bool:
+        """Evaluate / checkpoint when due; return True when the run must stop."""
+        step, opts = self.model.steps_done, self.opts
+        now = time.perf_counter()
+        self.step_s, self.last_step_t = now - self.last_step_t, now
+        due = now - self.last_eval_t >= opts.eval_every_s
+        due |= bool(opts.eval_every_steps) and step % opts.eval_every_steps == 0
+        stop: StopReason | None = None
+        if step >= opts.max_steps:
+            stop = "max_steps"
+        elif self.elapsed() + self.step_s + self.eval_s >= opts.budget_s:
+            # Stop one step early rather than overrun: the final evaluation is due too.
+            stop = "budget"
+        if due and stop is None:
+            self.evaluate()
+            self.checkpoint(trainer)
+            self.last_step_t = time.perf_counter()  # evaluation is not step time
+            if self.stale >= opts.patience:
+                stop = "plateau"
+        self.report(trainer, evaluated=due and stop is None)
+        if stop is not None:
+            self.stopped = stop
+        return stop is not None
+
+    def report(self, trainer: L.Trainer | None, *, evaluated: bool) -> None:
+        if self.progress is None:
+            return
+        losses = {}
+        if trainer is not None:
+            losses = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        self.progress(
+            Progress(
+                self.model.steps_done,
+                self.opts.max_steps,
+                self.elapsed(),
+                self.opts.budget_s,
+                losses,
+                self.history[-1] if self.history else None,
+                evaluated,
+            )
+        )
+
+    def fit(self) -> RunResult:
+        trainer = make_trainer(self.opts.device, [_Controller(self)])
+        started = time.perf_counter()
+        if self.model.steps_done < self.opts.max_steps and self.prior_s < self.opts.budget_s:
+            loader = DataLoader(self.stream, batch_size=None, num_workers=0)
+            with warnings.catch_warnings():
+                # Our stream is endless and in memory on purpose; workers would only copy it.
+                warnings.filterwarnings(
+                    "ignore", ".*(IterableDataset|num_workers|does not have many|LeafSpec).*"
+                )
+                trainer.fit(self.model, train_dataloaders=loader)
+        else:
+            self.stopped = "max_steps" if self.model.steps_done >= self.opts.max_steps else "budget"
+        wall = time.perf_counter() - started
+        if not self.history or self.history[-1]["step"] != self.model.steps_done:
+            self.evaluate()
+        self.checkpoint(trainer if trainer.optimizers else None)
+        self.report(None, evaluated=True)
+        return RunResult(
+            self.last,
+            self.best,
+            self.model.steps_done,
+            self.start_step,
+            self.elapsed(),
+            self.stopped,
+            self.history[-1],
+            self.history,
+            self.stream.busy_s / wall if wall > 0 else 0.0,
+        )
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def make_trainer(device: str, callbacks: list[L.Callback]) -> L.Trainer:
+    """A quiet Trainer: our callback owns stopping, checkpoints and progress.
+
+    On CUDA it trains in bf16/fp16 mixed precision; the same module code runs on CPU in
+    fp32 (mixed precision on CPU is slower than fp32 for these convolutions).
+    """
+    # Lightning announces GPUs/TPUs and tips at INFO on every Trainer; our callback
+    # reports what matters, so keep its chatter to warnings.
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    accel = resolve_device(device)
+    precision: Literal["16-mixed", "32-true"] = "16-mixed" if accel == "cuda" else "32-true"
+    return L.Trainer(
+        accelerator=accel,
+        devices=1,
+        precision=precision,
+        max_epochs=1,
+        max_steps=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=callbacks,
+    )

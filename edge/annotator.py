@@ -1,0 +1,189 @@
+"""The annotator: turns spooled frames into frame packets (pose → dancer → repair/smoothing).
+
+It runs in its own thread behind the capture, reading the spool in capture order,
+so a pose backend slower than the camera delays packets but never drops frames.
+Frames the capture has just spooled are taken from a small in-memory cache; older
+ones (after a restart, or when pose lags far behind) are decoded from their JPEG.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.frames import Frame, Keypoints
+from edge.keypoints import DancerSelector, KeypointStage, StageFactory, sanitize
+from edge.offline import OfflinePass, raw_bytes
+from edge.pose.base import PoseEstimator
+from edge.sources.base import FpsMeter
+from edge.spool import CapturedFrame, Spool
+from protocol.codec import FramePacket, encode_packet
+from protocol.errors import PacketError
+from protocol.skeleton import NUM_KEYPOINTS
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+PreviewHook = Callable[[Frame, Keypoints], None]
+
+
+@dataclass
+class PoseCounters:
+    meter: FpsMeter
+    inference_ms: float = 0.0  # exponentially weighted mean
+    people_seen: int = 0
+    annotated: int = 0
+    failures: int = 0
+
+
+class FrameCache:
+    """The last ``capacity`` spooled frames, so pose does not decode what capture just encoded."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Key, Frame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def offer(self, session: str, frame: Frame) -> None:
+        with self._lock:
+            self._items[(session, frame.seq)] = frame
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def take(self, key: Key) -> Frame | None:
+        with self._lock:
+            return self._items.pop(key, None)
+
+
+def decode_frame(row: CapturedFrame) -> Frame:
+    """Rebuild a frame (pixels and ground truth) from its spool row."""
+    image = cv2.imdecode(np.frombuffer(row.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"spooled JPEG of {row.session}/{row.seq} does not decode")
+    truth = extras = None
+    if row.truth:
+        allk = np.frombuffer(row.truth, "<f4").reshape(-1, 3).astype(np.float32)
+        truth, extras = allk[:NUM_KEYPOINTS], allk[NUM_KEYPOINTS:]
+    pixels = np.asarray(image, dtype=np.uint8)
+    return Frame(row.seq, row.capture_ns, pixels, truth=truth, truth_extras=extras)
+
+
+class Annotator:
+    """Long-lived worker: every CAPTURED frame in the spool becomes a READY packet."""
+
+    def __init__(
+        self, spool: Spool, estimator: PoseEstimator, stages: StageFactory, node: str, *,
+        cache_frames: int = 64, preview: PreviewHook | None = None,
+        on_ready: Callable[[], None] | None = None, offline: OfflinePass | None = None,
+    ) -> None:  # fmt: skip
+        self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
+        self.cache = FrameCache(cache_frames)
+        self.preview, self.on_ready, self.offline = preview, on_ready, offline
+        self.counters = PoseCounters(FpsMeter())
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.selector = DancerSelector()
+        self._session: str | None = None
+        self._stage: KeypointStage | None = None
+        self._flags = 0
+        self._t0_ns = 0
+        self._thread = threading.Thread(target=self._loop, name="annotator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def offer(self, session: str, frame: Frame) -> None:
+        """A frame was just spooled (called from the capture's spool thread)."""
+        self.cache.offer(session, frame)
+        self._wake.set()
+
+    def run_once(self, limit: int = 32) -> int:
+        """Annotate up to ``limit`` waiting frames; return how many."""
+        rows = self.spool.captured(limit)
+        for row in rows:
+            self._annotate(row)
+        released = self.offline.run() if self.offline is not None and not rows else 0
+        if (rows or released) and self.on_ready is not None:
+            self.on_ready()
+        return len(rows) + released
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.run_once() == 0:
+                    self._wake.wait(0.2)
+                    self._wake.clear()
+            except Exception:  # keep annotating later frames; this one stays spooled
+                logger.exception("annotator failed; retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def _begin_session(self, session: str) -> None:
+        record = self.spool.capture(session)
+        fps = record.fps if record is not None else 30.0
+        self._stage, self._flags = self.stages(fps)
+        self.estimator.reset()
+        self.selector.reset()
+        self._session = session
+        self._t0_ns = 0
+
+    def _annotate(self, row: CapturedFrame) -> None:
+        if row.session != self._session or self._stage is None:
+            self._begin_session(row.session)
+        assert self._stage is not None
+        frame = self.cache.take((row.session, row.seq)) or decode_frame(row)
+        self._t0_ns = self._t0_ns or row.capture_ns
+        start = time.perf_counter()
+        try:
+            people = self.estimator.estimate(frame)
+        except Exception:
+            self.counters.failures += 1
+            if self.counters.failures == 1:
+                logger.exception("pose backend failed on %s/%d", row.session, row.seq)
+            people = []
+        ms = (time.perf_counter() - start) * 1e3
+        c = self.counters
+        c.inference_ms = ms if c.annotated == 0 else 0.9 * c.inference_ms + 0.1 * ms
+        dancer = self.selector.select(people, row.width, row.height)
+        kps = np.zeros((NUM_KEYPOINTS, 3), np.float32) if dancer is None else dancer.keypoints
+        extras = np.zeros((0, 3), np.float32) if dancer is None else dancer.extras
+        t_s = (row.capture_ns - self._t0_ns) / 1e9
+        kps, extras = sanitize(kps, row.width, row.height), sanitize(extras, row.width, row.height)
+        raw = raw_bytes(kps, extras) if self.offline is not None else None
+        kps, extras, imputed = self._stage.process(kps, extras, t_s)
+        packet = FramePacket(
+            session=row.session, node=self.node, seq=row.seq, capture_ns=row.capture_ns,
+            width=row.width, height=row.height, keypoints=sanitize(kps, row.width, row.height),
+            jpeg=row.jpeg, extras=sanitize(extras, row.width, row.height), imputed=imputed,
+            ready_ns=time.time_ns(), flags=self._flags, people=min(len(people), 255),
+        )  # fmt: skip
+        self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
+                              hold=self.offline is not None)  # fmt: skip
+        c.meter.tick()
+        c.annotated += 1
+        c.people_seen = len(people)
+        if self.preview is not None:
+            self.preview(frame, packet.keypoints)
+
+    def _encode(self, packet: FramePacket) -> bytes:
+        try:
+            return encode_packet(packet)
+        except PacketError as exc:
+            # Never lose the frame over its keypoints: send it with none instead.
+            logger.error("keypoints of %s/%d unusable (%s); sent unseen", packet.session,
+                         packet.seq, exc)  # fmt: skip
+            packet.keypoints = np.zeros((NUM_KEYPOINTS, 3), np.float32)
+            packet.extras = np.zeros((0, 3), np.float32)
+            packet.imputed = 0
+            return encode_packet(packet)

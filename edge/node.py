@@ -1,0 +1,230 @@
+"""The edge node: source, capture, spool, annotator and publisher wired together.
+
+A node serves its booth's commands: a capture command starts a capture at the
+shared start time for the given duration (so every node of the booth films the
+same moment), cancel stops and forgets it, resend re-publishes a range. In
+standalone mode (tests, a single camera on a laptop) :meth:`EdgeNode.capture` is
+called directly. On start-up the node first finishes whatever a previous run
+left in its spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from edge.annotator import Annotator
+from edge.capture import CaptureCounters, CaptureRun
+from edge.keypoints import StageFactory, smoothing_stages
+from edge.offline import OfflinePass, load_smoother
+from edge.pose import create_estimator
+from edge.pose.base import PoseEstimator
+from edge.preview import Previewer
+from edge.publisher import Publisher
+from edge.settings import EdgeSettings
+from edge.sources import FrameSource, SourceError, create_source
+from edge.spool import Spool, SpoolError
+from protocol.errors import MessageError
+from protocol.messages import (
+    CaptureCancel,
+    CaptureStart,
+    NodeState,
+    NodeStats,
+    NodeStatus,
+    ResendRequest,
+    decode_message,
+)
+from protocol.topics import Command
+
+logger = logging.getLogger(__name__)
+
+# (fps, duration_s) -> an unopened source
+SourceFactory = Callable[[float, float | None], FrameSource]
+
+
+class NodeError(RuntimeError):
+    """The node cannot do what was asked; the message says why."""
+
+
+class EdgeNode:
+    """One booth node. :meth:`start` it, then capture by command or by :meth:`capture`."""
+
+    def __init__(
+        self, settings: EdgeSettings, *, estimator: PoseEstimator | None = None,
+        stages: StageFactory | None = None, sources: SourceFactory | None = None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.booth, self.node = settings.node.booth, settings.node.node
+        self.spool = Spool(settings.spool.path, settings.spool.max_mb, settings.spool.keep_acked_s)
+        self.estimator = estimator or create_estimator(settings.pose)
+        self.sources = sources or self._settings_source
+        self.publisher = Publisher(settings.mqtt, settings.publisher, self.booth, self.node,
+                                   self.spool, on_command=self.handle_command)  # fmt: skip
+        preview = Previewer(settings.preview.fps, settings.preview.width,
+                            self.publisher.publish_preview)  # fmt: skip
+        offline = None
+        if settings.publisher.upload_keypoints == "offline":
+            offline = OfflinePass(self.spool, load_smoother())
+        self.annotator = Annotator(
+            self.spool, self.estimator, stages or smoothing_stages(settings.smoothing), self.node,
+            cache_frames=settings.capture.ring_frames, preview=preview,
+            on_ready=self.publisher.wake, offline=offline,
+        )  # fmt: skip
+        self._run: CaptureRun | None = None
+        self._counters: CaptureCounters | None = None  # of the current or last capture
+        self._run_lock = threading.Lock()
+        self._cancelled: set[str] = set()  # cancelled before their start time came
+        self._stop = threading.Event()
+        self._stats = threading.Thread(target=self._stats_loop, name="node-stats", daemon=True)
+
+    def _settings_source(self, fps: float, duration_s: float | None) -> FrameSource:
+        c = self.settings.capture
+        return create_source(self.settings.source, c.width, c.height, fps, duration_s)
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Finish an interrupted capture from the spool, connect, start the workers."""
+        recovered = self.spool.recover()
+        if recovered:
+            logger.info("resuming %d interrupted captures from the spool", len(recovered))
+        self.annotator.start()
+        self.publisher.start()
+        self._stats.start()
+        self.publish_status()
+
+    def stop(self) -> None:
+        self._stop.set()
+        run = self._run
+        if run is not None:
+            run.stop()
+            run.wait(5)
+        self.annotator.stop()
+        self.publisher.stop()
+        self._stats.join(2)
+        self.spool.close()
+
+    def wait_idle(self, timeout: float | None = None, poll_s: float = 0.1) -> bool:
+        """Wait until no capture runs and every packet and manifest is acknowledged."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._run is None and self.publisher.idle():
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(poll_s)
+
+    # -- captures -------------------------------------------------------------------
+    def capture(
+        self, session: str, duration_s: float, fps: float | None = None,
+        start_at: float | None = None,
+    ) -> CaptureRun:  # fmt: skip
+        """Open the source now, start capturing at ``start_at`` (Unix s; default now)."""
+        with self._run_lock:
+            if self._run is not None:
+                raise NodeError(f"already capturing {self._run.session}; cancel it first")
+            if self.spool.capture(session) is not None:
+                raise NodeError(f"session {session} was already captured on this node")
+            fps = fps or self.settings.capture.fps
+            source = self.sources(fps, duration_s)
+            source.open()
+            if start_at is not None:
+                late = time.time() - start_at
+                if late > 0.5:
+                    logger.warning("capture %s starts %.2f s late", session, late)
+                self._stop.wait(max(0.0, start_at - time.time()))
+            if session in self._cancelled or self._stop.is_set():
+                source.close()
+                raise NodeError(f"capture {session} was cancelled before it started")
+            run = CaptureRun(
+                source, self.spool, session, duration_s=duration_s,
+                ring_frames=self.settings.capture.ring_frames,
+                jpeg_quality=self.settings.capture.jpeg_quality, on_spooled=self.annotator.offer,
+            )  # fmt: skip
+            run.start()
+            self._run, self._counters = run, run.counters
+        threading.Thread(target=self._finish, args=(run,), name="capture-end", daemon=True).start()
+        logger.info("capturing %s for %.1f s at %.0f fps", session, duration_s, fps)
+        self.publish_status()
+        return run
+
+    def _finish(self, run: CaptureRun) -> None:
+        result = run.wait()
+        with self._run_lock:
+            self._run = None
+        if result is not None:
+            logger.info("capture %s ended: %d frames, %d dropped, %.1f fps", result.session,
+                        result.seq_count, len(result.dropped), result.fps)  # fmt: skip
+        self.publisher.wake()
+        self.publish_status()
+
+    def cancel(self, session: str) -> None:
+        self._cancelled.add(session)
+        run = self._run
+        if run is not None and run.session == session:
+            run.stop()
+            run.wait(10)
+        removed = self.spool.delete_capture(session)
+        logger.info("capture %s cancelled; %d spooled frames discarded", session, removed)
+
+    # -- commands (MQTT network thread: hand long work to threads) ---------------------
+    def handle_command(self, command: Command, payload: bytes) -> None:
+        try:
+            if command is Command.CAPTURE:
+                start = decode_message(CaptureStart, payload)
+                threading.Thread(target=self._capture_command, args=(start,), daemon=True).start()
+            elif command is Command.CANCEL:
+                cancel = decode_message(CaptureCancel, payload)
+                threading.Thread(target=self.cancel, args=(cancel.session,), daemon=True).start()
+            elif command is Command.RESEND:
+                request = decode_message(ResendRequest, payload)
+                if request.node == self.node:
+                    n = self.publisher.request_resend(request)
+                    logger.info("resending %d frames of %s", n, request.session)
+        except MessageError as exc:
+            logger.warning("ignoring invalid %s command: %s", command.value, exc)
+
+    def _capture_command(self, start: CaptureStart) -> None:
+        late = time.time() - start.start_at
+        if late >= start.duration_s:
+            logger.warning("ignoring capture %s: it ended %.1f s ago", start.session, late)
+            return
+        try:
+            self.capture(start.session, start.duration_s, start.fps, start.start_at)
+        except (NodeError, SpoolError, SourceError) as exc:
+            logger.error("cannot start capture %s: %s", start.session, exc)
+        except Exception:
+            logger.exception("capture %s failed to start", start.session)
+
+    # -- status -----------------------------------------------------------------------
+    def status(self) -> NodeStatus:
+        run, counters = self._run, self._counters
+        pose = self.annotator.counters
+        capture_fps = run.counters.meter.rate() if run is not None else 0.0
+        stats = NodeStats(
+            capture_fps=min(1000.0, capture_fps), pose_fps=min(1000.0, pose.meter.rate()),
+            inference_ms=min(1e5, pose.inference_ms),
+            dropped_frames=counters.dropped if counters is not None else 0,
+            spool_depth=self.spool.depth(), people_seen=min(100, pose.people_seen),
+        )  # fmt: skip
+        return NodeStatus(
+            node=self.node, state=NodeState.CAPTURING if run is not None else NodeState.ONLINE,
+            at=time.time(), session=run.session if run is not None else None,
+            backend=self.estimator.name[:32], stats=stats,
+        )  # fmt: skip
+
+    def publish_status(self) -> None:
+        try:
+            self.publisher.publish_status(self.status())
+        except Exception:
+            logger.exception("status not published")
+
+    def _stats_loop(self) -> None:
+        interval = self.settings.publisher.stats_interval_s
+        next_expire = 0.0
+        while not self._stop.wait(interval):
+            self.publish_status()
+            if time.monotonic() > next_expire:
+                self.spool.expire()
+                next_expire = time.monotonic() + 60.0

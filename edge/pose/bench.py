@@ -1,0 +1,271 @@
+"""``dancebooth bench edge pose``: end-to-end pose fps per backend next to raw invoke time.
+
+End to end means what the node does per frame: JPEG decode -> backend (pre-processing,
+inference, post-processing) -> following the dancer -> repair/smoothing (when
+``edge.smoothing`` is installed). The input is video-like (``samples.swaying``): a
+real photo of a person on a 640x480 canvas, moved a few pixels and degrees per frame
+like a swaying dancer and JPEG-encoded, so tracking has to follow real motion; or any
+video file (``--video``). Every few frames each model is also invoked bare, outside
+the frame's time: that raw time, weighted by how often each model ran per frame, is
+what the end-to-end time is compared with.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import cv2
+import numpy as np
+
+from edge.frames import Frame, Image
+from edge.pose import create_estimator, samples
+from edge.pose.base import PoseError, PoseEstimator
+from edge.pose.interpreter import TfliteModel
+from edge.pose.tracking import FollowDancer
+from edge.settings import BlazePoseSettings, MoveNetSettings, PoseNetSettings, SmoothingSettings
+
+logger = logging.getLogger(__name__)
+
+Smoother = Callable[[np.ndarray, np.ndarray, float], object]
+
+
+def swaying_frames(n: int, quality: int = 80) -> list[bytes]:
+    """``n`` JPEG frames (640x480) of the astronaut photo swaying like a dancer."""
+    try:
+        return [_jpeg(img, quality) for img in samples.swaying(n)]
+    except PoseError as exc:
+        raise click.ClickException(f"{exc}; or pass --video FILE") from None
+
+
+def decode_jpeg(data: bytes) -> Image:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise click.ClickException("a benchmark frame is not a decodable JPEG")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _jpeg(img: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise click.ClickException("JPEG encoding failed")
+    return bytes(buf)
+
+
+def video_frames(path: Path, n: int, width: int, height: int, quality: int) -> list[bytes]:
+    cap = cv2.VideoCapture(str(path))
+    out: list[bytes] = []
+    while len(out) < n:
+        ok, img = cap.read()
+        if not ok:
+            break
+        out.append(_jpeg(cv2.resize(img, (width, height)), quality))
+    cap.release()
+    if not out:
+        raise click.ClickException(f"no frames could be read from {path}")
+    return out
+
+
+def make_smoother(fps: float) -> tuple[Smoother | None, str]:
+    """The repair + smoothing stage if ``edge.smoothing`` exists here, else why not."""
+    try:
+        smoothing = importlib.import_module("edge.smoothing")
+    except ImportError:
+        return None, "repair/smoothing not included (edge.smoothing is not installed here)"
+    try:
+        pipeline = smoothing.KeypointPipeline(SmoothingSettings(), fps)
+        process: Smoother = pipeline.process
+        return process, "repair/smoothing included (edge.smoothing)"
+    except (AttributeError, TypeError) as exc:  # an API this benchmark does not know yet
+        return None, f"repair/smoothing not included (edge.smoothing API: {exc})"
+
+
+@dataclass
+class Run:
+    label: str
+    frames: int = 0
+    wall_s: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=dict)
+    people: int = 0
+    invokes: dict[str, int] = field(default_factory=dict)
+    pipeline_invoke_s: float = 0.0
+    raw_ms: dict[str, float] = field(default_factory=dict)
+
+    def raw_per_frame_ms(self) -> float:
+        total = sum(self.invokes[k] * self.raw_ms[k] for k in self.raw_ms)
+        return total / max(self.frames, 1)
+
+
+def tflite_models(est: PoseEstimator) -> dict[str, TfliteModel]:
+    models = getattr(est, "tflite_models", None)
+    return dict(models) if isinstance(models, dict) else {}
+
+
+def run_pipeline(
+    est: PoseEstimator, jpegs: list[bytes], smoother: Smoother | None, label: str, warmup: int,
+    raw_every: int = 5,
+) -> Run:  # fmt: skip
+    """Time every stage per frame; every ``raw_every`` frames, also time one bare
+    ``invoke()`` of each model (outside the frame's time), so the raw figure sees the
+    same machine load as the pipeline does."""
+    follow = FollowDancer(est)
+    for i in range(min(warmup, len(jpegs))):
+        follow(Frame(i, 0, decode_jpeg(jpegs[i])))
+    follow.reset()
+    models = tflite_models(est)
+    for m in models.values():
+        m.invokes, m.invoke_s = 0, 0.0
+    raw_s = dict.fromkeys(models, 0.0)
+    raw_n = 0
+    run = Run(label, stage_s={"decode": 0.0, "pose": 0.0, "track": 0.0, "smooth": 0.0})
+    clock = time.perf_counter
+    for seq, data in enumerate(jpegs):
+        t0 = clock()
+        img = decode_jpeg(data)
+        t1 = clock()
+        people = est.estimate(Frame(seq, time.monotonic_ns(), img))
+        t2 = clock()
+        sel = follow.tracker.select(people, img.shape[1], img.shape[0])
+        t3 = clock()
+        if smoother is not None and sel.person is not None:
+            smoother(sel.person.keypoints, sel.person.extras, seq / 30.0)
+        t4 = clock()
+        for k, dt in zip(
+            ("decode", "pose", "track", "smooth"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True
+        ):
+            run.stage_s[k] += dt
+        run.wall_s += t4 - t0
+        run.people += sel.person is not None
+        if seq % raw_every == 0:
+            raw_n += 1
+            for k, m in models.items():
+                t5 = clock()
+                m.invoke()  # on the input this frame left in the interpreter
+                raw_s[k] += clock() - t5
+    run.frames = len(jpegs)
+    run.invokes = {k: m.invokes for k, m in models.items()}
+    run.pipeline_invoke_s = sum(m.invoke_s for m in models.values())
+    run.raw_ms = {k: v / max(raw_n, 1) * 1000 for k, v in raw_s.items()}
+    return run
+
+
+def report(run: Run) -> None:
+    ms = run.wall_s / run.frames * 1000
+    raw = run.raw_per_frame_ms()
+    stages = "  ".join(f"{k} {v / run.frames * 1000:.2f}" for k, v in run.stage_s.items())
+    runs = ", ".join(f"{k} ×{v}" for k, v in run.invokes.items())
+    click.echo(f"{run.label}")
+    click.echo(f"  end-to-end   {run.frames / run.wall_s:7.1f} fps  {ms:6.2f} ms/frame  "
+               f"(dancer found in {run.people}/{run.frames} frames)")  # fmt: skip
+    click.echo(f"  stages ms    {stages}")
+    click.echo(f"  model runs   {runs}")
+    click.echo("  invoke ms    " + "  ".join(f"{k} {v:.2f}" for k, v in run.raw_ms.items())
+               + f"  -> {raw:.2f} ms/frame raw ({1000 / raw:.1f} fps)"
+               if raw > 0 else "  invoke ms    n/a")  # fmt: skip
+    if raw > 0:
+        inside = run.pipeline_invoke_s / run.frames * 1000
+        click.echo(f"  overhead     {100 * (ms / raw - 1):+6.1f} % over raw invoke "
+                   f"(invoke inside the pipeline: {inside:.2f} ms/frame)")  # fmt: skip
+
+
+def explain_blazepose(threads_options: tuple[int, ...] = (1, 2), repeats: int = 50) -> None:
+    """Raw invoke time of each BlazePose model by thread count, with and without XNNPACK
+    (LiteRT's default CPU delegate): where the time goes when a goal is missed."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edge.pose.blazepose import DETECTOR_MODEL, LANDMARK_MODEL
+    from edge.pose.models import model_path
+
+    rng = np.random.default_rng(0)
+    for name in (DETECTOR_MODEL, LANDMARK_MODEL):
+        path = str(model_path(name))
+        cells = []
+        for threads in threads_options:
+            for xnn in (True, False):
+                resolver = (
+                    OpResolverType.AUTO
+                    if xnn
+                    else (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+                )
+                it = Interpreter(model_path=path, num_threads=threads,
+                                 experimental_op_resolver_type=resolver)  # fmt: skip
+                it.allocate_tensors()
+                inp = it.get_input_details()[0]
+                it.set_tensor(inp["index"], rng.random(inp["shape"], dtype=np.float32))
+                model = TfliteModel(it)
+                model.invoke()
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    model.invoke()
+                ms = (time.perf_counter() - t0) / repeats * 1000
+                cells.append(f"{threads} thr {'XNNPACK' if xnn else 'builtin'} {ms:6.2f} ms")
+        click.echo(f"  {name:26s} " + "  ".join(cells))
+
+
+def backend_settings(
+    threads: int, movenet: Path | None, device: str, posenet: Path | None, posenet_lib: Path | None
+) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = [
+        (f"blazepose  threads={threads}", BlazePoseSettings(threads=threads))
+    ]
+    if movenet is not None:
+        s = MoveNetSettings(model_path=movenet, device=device, threads=threads)
+        out.append((f"movenet {movenet.name} {device} threads={threads}", s))
+    if posenet is not None:
+        p = PoseNetSettings(
+            model_path=posenet, **({"decoder_library": posenet_lib} if posenet_lib else {})
+        )
+        out.append((f"posenet {posenet.name}", p))
+    return out
+
+
+@click.command("pose")
+@click.option("--frames", default=600, show_default=True, help="Frames per backend.")
+@click.option("--warmup", default=30, show_default=True)
+@click.option("--threads", "threads_list", multiple=True, type=int, default=(2,), show_default=True,
+              help="Interpreter threads; repeat to compare them.")  # fmt: skip
+@click.option("--video", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Frames from this video (resized to 640x480).")  # fmt: skip
+@click.option("--movenet-model", type=click.Path(path_type=Path), default=None)
+@click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu")
+@click.option("--posenet-model", type=click.Path(path_type=Path), default=None)
+@click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None)
+@click.option("--explain", is_flag=True,
+              help="Also time the BlazePose models alone: threads, XNNPACK on/off.")  # fmt: skip
+def bench_pose(
+    frames: int, warmup: int, threads_list: tuple[int, ...], video: Path | None,
+    movenet_model: Path | None, movenet_device: str, posenet_model: Path | None,
+    posenet_decoder: Path | None, explain: bool,
+) -> None:  # fmt: skip
+    """Pose fps per backend at 640x480, end to end, next to the raw invoke time."""
+    jpegs = video_frames(video, frames, 640, 480, 80) if video else swaying_frames(frames)
+    _, smooth_note = make_smoother(30.0)
+    load = os.getloadavg()[0]
+    click.echo(f"input: {len(jpegs)} JPEG frames 640x480 ({video or 'swaying astronaut'}); "
+               f"{smooth_note}; load average {load:.2f} at start")  # fmt: skip
+    for threads in threads_list:
+        for label, settings in backend_settings(
+            threads, movenet_model, movenet_device, posenet_model, posenet_decoder
+        ):
+            try:
+                est = create_estimator(settings)
+            except PoseError as exc:
+                click.echo(f"{label}: skipped: {exc}")
+                continue
+            smoother, _ = make_smoother(30.0)  # fresh filter state per run
+            with est:
+                run = run_pipeline(est, jpegs, smoother, label, warmup)
+            report(run)
+    if explain:
+        click.echo("BlazePose models alone (random input, 50 invokes each):")
+        try:
+            explain_blazepose()
+        except PoseError as exc:
+            click.echo(f"  skipped: {exc}")

@@ -1,0 +1,364 @@
+"""The publisher: store-and-forward of spooled packets to the MQTT broker (paho-mqtt 2, MQTT v5).
+
+A sender thread publishes READY packets from the spool at QoS 1, at most
+``inflight_window`` unacknowledged at a time; a packet leaves the READY state only
+when the broker's PUBACK for it arrives. While the broker is away nothing is
+published and nothing is lost: paho reconnects with exponential backoff, re-sends
+what was in flight (same message ids), and the sender carries on from the spool.
+A packet with no PUBACK after ``ack_timeout_s`` is published again; duplicates are
+the kind the consumer's ``(session, node, seq)`` dedupe absorbs.
+
+Also here: the retained node status with an ``offline`` last will, the
+end-of-capture manifest (sent once every frame of the capture is acknowledged),
+resend requests (``FLAG_RESENT``), the low-rate preview (QoS 0) and the booth's
+command subscription.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.settings import PublisherSettings
+from edge.spool import CaptureRecord, Spool
+from protocol.codec import FLAG_RESENT, decode_packet, encode_packet
+from protocol.messages import CaptureManifest, NodeState, NodeStatus, ResendRequest
+from protocol.settings import MqttSettings
+from protocol.topics import Command, Topics
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, int]
+CommandHandler = Callable[[Command, bytes], None]
+
+# CONNACK reasons that retrying cannot fix: the node's credentials or identity are wrong.
+_FATAL_CONNACK = {0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C}
+_MANIFEST_CHECK_S = 0.5
+
+
+class PublisherError(RuntimeError):
+    """The publisher cannot reach or use the broker; the message says what to fix."""
+
+
+class BrokerRefusedError(PublisherError):
+    """The broker refused the connection (credentials, client id or ban)."""
+
+
+@dataclass
+class _Inflight:
+    kind: str  # "frame", "resend", "manifest" or "other"
+    key: Key
+    sent: float
+
+
+def manifest_for(record: CaptureRecord, node: str) -> CaptureManifest:
+    """The end-of-capture manifest of a closed capture."""
+    count = record.seq_count or 0
+    return CaptureManifest(
+        session=record.session, node=node, first_seq=0, last_seq=max(0, count - 1),
+        frame_count=count - len(record.dropped) if count else 0,
+        dropped=record.dropped if count else [], width=record.width, height=record.height,
+        fps=min(1000.0, record.fps), started_at=record.started_at,
+        ended_at=record.ended_at or record.started_at,
+    )  # fmt: skip
+
+
+class Publisher:
+    """One node's MQTT connection: :meth:`start`, then it runs until :meth:`stop`."""
+
+    def __init__(
+        self, mqtt_settings: MqttSettings, settings: PublisherSettings, booth: str, node: str,
+        spool: Spool, on_command: CommandHandler | None = None,
+    ) -> None:  # fmt: skip
+        self.mqtt, self.settings, self.booth, self.node = mqtt_settings, settings, booth, node
+        self.spool, self.on_command = spool, on_command
+        self.topics = Topics(mqtt_settings.prefix)
+        self.connected = threading.Event()
+        self.refused: ReasonCode | None = None
+        self._lock = threading.Lock()
+        self._inflight: dict[int, _Inflight] = {}
+        self._early: dict[int, tuple[ReasonCode, float]] = {}
+        self._acked: list[_Inflight] = []
+        self._held: dict[Key, float] = {}  # refused by the broker: retry after this time
+        self._resends: deque[Key] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._first_connack = threading.Event()
+        self._next_manifest_check = 0.0
+        self.published = 0
+        self.client = self._make_client()
+        self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
+
+    # -- life cycle -----------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        client_id = self.mqtt.client_id or f"edge-{self.booth}-{self.node}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                             protocol=mqtt.MQTTv5)  # fmt: skip
+        if self.mqtt.username is not None:
+            password = self.mqtt.password.get_secret_value() if self.mqtt.password else None
+            client.username_pw_set(self.mqtt.username, password)
+        if self.mqtt.tls is not None:
+            tls = self.mqtt.tls
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+            client.tls_insecure_set(tls.insecure)
+        offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
+        client.will_set(self.status_topic, offline.to_bytes(), qos=1, retain=True)
+        client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        client.max_inflight_messages_set(self.settings.inflight_window)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def status_topic(self) -> str:
+        return self.topics.status(self.booth, self.node)
+
+    def start(self) -> None:
+        """Connect (waiting up to ``connect_timeout_s``) and start sending.
+
+        Raises :class:`BrokerRefusedError` if the broker refuses the credentials. An
+        unreachable broker is not an error: the node captures and spools meanwhile.
+        """
+        self.client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s)
+        self.client.loop_start()
+        self._first_connack.wait(self.settings.connect_timeout_s)
+        if self.refused is not None:
+            self.client.loop_stop()
+            raise BrokerRefusedError(
+                f"MQTT broker {self.mqtt.host}:{self.mqtt.port} refused node {self.node}:"
+                f" {self.refused}. Check mqtt.username / mqtt.password (or"
+                " DANCEBOOTH_EDGE_MQTT__USERNAME / __PASSWORD) and the broker's passwd/ACL files"
+            )
+        if not self.connected.is_set():
+            logger.warning("MQTT broker %s:%d not reachable yet; spooling and retrying",
+                           self.mqtt.host, self.mqtt.port)  # fmt: skip
+        self._sender.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish the ``offline`` status, disconnect cleanly and stop the threads."""
+        self._stop.set()
+        self._wake.set()
+        if self._sender.is_alive():
+            self._sender.join(timeout)
+        if self.connected.is_set():
+            offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
+            info = self.client.publish(self.status_topic, offline.to_bytes(), qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):  # gone meanwhile: the will says it
+                info.wait_for_publish(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wake(self) -> None:
+        """New packets are ready in the spool."""
+        self._wake.set()
+
+    # -- public sends -----------------------------------------------------------------
+    def publish_status(self, status: NodeStatus) -> None:
+        """Retained status (QoS 1); dropped while disconnected (the next one replaces it)."""
+        if self.connected.is_set():
+            self._publish(self.status_topic, status.to_bytes(), 1, True, "other", ("", 0))
+
+    def publish_preview(self, jpeg: bytes) -> None:
+        """A preview JPEG (QoS 0, not retained); skipped while disconnected."""
+        if self.connected.is_set():
+            topic = self.topics.preview(self.booth, self.node)
+            self._publish(topic, jpeg, 0, False, "other", ("", 0))
+
+    def request_resend(self, request: ResendRequest) -> int:
+        """Queue the stored packets ``request`` asks for; return how many were found."""
+        found = 0
+        for rng in request.ranges:
+            seqs = [q for q, _ in self.spool.packets(request.session, rng.first, rng.last)]
+            found += len(seqs)
+            with self._lock:
+                self._resends.extend((request.session, q) for q in seqs)
+            wanted = rng.last - rng.first + 1
+            if len(seqs) < wanted:
+                missing = wanted - len(seqs)
+                logger.warning("resend %s [%d, %d]: %d frames are not in the spool",
+                               request.session, rng.first, rng.last, missing)  # fmt: skip
+        self._wake.set()
+        return found
+
+    @property
+    def inflight(self) -> int:
+        with self._lock:
+            return len(self._inflight)
+
+    def idle(self) -> bool:
+        """Nothing waiting: every packet and manifest acknowledged, no resend queued."""
+        with self._lock:
+            busy = bool(self._inflight or self._resends or self._acked)
+        return not busy and self.spool.depth() == 0 and not self.spool.manifests_due()
+
+    # -- paho callbacks (network thread; never call back into paho while holding _lock) --
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: ReasonCode, properties: object) -> None:  # fmt: skip
+        if reason.is_failure:
+            logger.error("MQTT broker refused the connection: %s", reason)
+            if reason.value in _FATAL_CONNACK:
+                self.refused = reason
+            self._first_connack.set()
+            return
+        self.refused = None
+        logger.info("connected to MQTT broker %s:%d", self.mqtt.host, self.mqtt.port)
+        client.subscribe(self.topics.commands_filter(self.booth), qos=1)
+        self.connected.set()
+        self._first_connack.set()
+        self._wake.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
+                       reason: ReasonCode, properties: object) -> None:  # fmt: skip
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was and not self._stop.is_set():
+            logger.warning("lost the MQTT broker (%s); reconnecting with backoff", reason)
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
+                    reason: ReasonCode, properties: object) -> None:  # fmt: skip
+        with self._lock:
+            entry = self._inflight.pop(mid, None)
+            if entry is None:  # acked before publish() returned its mid to us
+                self._early[mid] = (reason, time.monotonic())
+                return
+            self._settle(entry, reason)
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            command = self.topics.parse(msg.topic).command
+        except ValueError:
+            logger.warning("ignoring message on unexpected topic %s", msg.topic)
+            return
+        if command is not None and self.on_command is not None:
+            try:
+                self.on_command(command, bytes(msg.payload))
+            except Exception:
+                logger.exception("command %s failed", command)
+
+    # -- sending (sender thread) ------------------------------------------------------
+    def _settle(self, entry: _Inflight, reason: ReasonCode) -> None:
+        """Record the broker's answer for ``entry`` (``_lock`` held)."""
+        if entry.kind == "other":
+            return
+        if reason.is_failure:
+            logger.error("broker refused %s %s/%d: %s; retrying in %.0f s", entry.kind,
+                         *entry.key, reason, self.settings.reconnect_max_s)  # fmt: skip
+            self._held[entry.key] = time.monotonic() + self.settings.reconnect_max_s
+            return
+        self._acked.append(entry)
+
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool, kind: str,
+                 key: Key) -> bool:  # fmt: skip
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        entry = _Inflight(kind, key, time.monotonic())
+        with self._lock:
+            early = self._early.pop(info.mid, None)
+            if early is not None:
+                self._settle(entry, early[0])
+            elif qos > 0:
+                self._inflight[info.mid] = entry
+        self.published += 1
+        return True
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._commit_acks()
+                if self.connected.is_set():
+                    self._expire()
+                    self._send_resends()
+                    self._send_ready()
+                    self._send_manifests()
+            except Exception:
+                logger.exception("publisher send loop failed; retrying")
+                self._stop.wait(1.0)
+            self._wake.wait(0.1)
+            self._wake.clear()
+        self._commit_acks()
+
+    def _commit_acks(self) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+        frames = [e.key for e in acked if e.kind in ("frame", "resend")]
+        if frames:
+            self.spool.mark_acked(frames)
+        for entry in acked:
+            if entry.kind == "manifest":
+                self.spool.manifest_acked(entry.key[0])
+                logger.info("manifest of %s acknowledged", entry.key[0])
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [
+                m for m, e in self._inflight.items() if now - e.sent > self.settings.ack_timeout_s
+            ]
+            for mid in late:
+                del self._inflight[mid]
+            self._early = {m: v for m, v in self._early.items() if now - v[1] < 60}
+            self._held = {k: t for k, t in self._held.items() if t > now}
+        if late:
+            logger.warning("%d packets unacknowledged for %.0f s; publishing them again",
+                           len(late), self.settings.ack_timeout_s)  # fmt: skip
+
+    def _free_slots(self) -> tuple[int, set[Key]]:
+        with self._lock:
+            busy = {e.key for e in self._inflight.values()} | {e.key for e in self._acked}
+            return self.settings.inflight_window - len(self._inflight), busy | set(self._held)
+
+    def _send_ready(self) -> None:
+        free, skip = self._free_slots()
+        if free <= 0:
+            return
+        for key, packet in self.spool.ready(free, skip):
+            topic = self.topics.frames(self.booth, self.node, key[0])
+            if not self._publish(topic, packet, 1, False, "frame", key):
+                return
+
+    def _send_resends(self) -> None:
+        free, _ = self._free_slots()
+        while free > 0:
+            with self._lock:
+                if not self._resends:
+                    return
+                key = self._resends.popleft()
+            for _, raw in self.spool.packets(key[0], key[1], key[1]):
+                packet = decode_packet(raw)
+                packet.flags |= FLAG_RESENT
+                topic = self.topics.frames(self.booth, self.node, key[0])
+                self._publish(topic, encode_packet(packet), 1, False, "resend", key)
+                free -= 1
+
+    def _send_manifests(self) -> None:
+        now = time.monotonic()
+        if now < self._next_manifest_check:
+            return
+        self._next_manifest_check = now + _MANIFEST_CHECK_S
+        with self._lock:
+            pending = {e.key[0] for e in self._inflight.values() if e.kind == "manifest"}
+        for record in self.spool.manifests_due():
+            if record.session in pending:
+                continue
+            manifest = manifest_for(record, self.node)
+            topic = self.topics.manifest(self.booth, self.node, record.session)
+            self._publish(topic, manifest.to_bytes(), 1, False, "manifest", (record.session, -1))

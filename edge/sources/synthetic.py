@@ -1,0 +1,57 @@
+"""The synthetic visitor as a frame source: a rendered dancer with ground-truth keypoints.
+
+Wraps :func:`edge.synthetic.visitor.make_visitor`; the ``replay`` pose backend reads
+the truth the frames carry.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+from edge.frames import Frame
+from edge.sources.base import FrameSource, Pacer, SourceError
+
+# A capture without a duration (a free-running node) renders this much at a time.
+_DEFAULT_DURATION_S = 3600.0
+
+
+class SyntheticFrameSource(FrameSource):
+    name = "synthetic"
+
+    def __init__(
+        self, settings: Any, width: int, height: int, fps: float, duration_s: float | None = None
+    ) -> None:
+        super().__init__(width, height, fps)
+        self.seed: int = settings.seed
+        self.duration_s = duration_s or _DEFAULT_DURATION_S
+        self._pacer = Pacer(fps, settings.realtime)
+        self.live = bool(settings.realtime)
+        self._frames: Iterator[Frame] | None = None
+        self._seq = 0
+
+    def open(self) -> None:
+        try:
+            # Imported by name: the synthetic booth is optional for a camera node.
+            visitor_module = importlib.import_module("edge.synthetic.visitor")
+        except ImportError as exc:
+            raise SourceError(
+                f"the synthetic source needs edge.synthetic ({exc}); update dancebooth"
+            ) from exc
+        visitor = visitor_module.make_visitor(self.seed)
+        self._frames = iter(visitor.frames(self.width, self.height, self.fps, self.duration_s))
+
+    def read(self) -> Frame | None:
+        if self._frames is None:
+            raise SourceError("synthetic source read before open()")
+        frame = next(self._frames, None)
+        if frame is None:
+            return None
+        frame.seq = self._seq
+        frame.capture_ns = self._pacer.stamp(self._seq)
+        self._seq += 1
+        return self._delivered(frame)
+
+    def close(self) -> None:
+        self._frames = None

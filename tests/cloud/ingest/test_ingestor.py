@@ -1,0 +1,137 @@
+"""The uploader's logic without MQTT, on SQLite and PostgreSQL: exactly-once storage,
+dead letters, crash consistency, node status."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from cloud.db.lifecycle import state_of
+from cloud.db.models import DeadLetter, Frame, Node, Shard
+from cloud.db.states import SessionState
+from cloud.ingest.ingestor import Incoming
+from cloud.ingest.reader import iter_session_frames
+from cloud.storage import StorageError
+from cloud.storage.local import LocalStorage
+from protocol.messages import NodeState, NodeStatus
+from protocol.shards import read_shard
+from tests.cloud.ingest.conftest import BOOTH, TOPICS, Rig, frame_message, make_rig, packet
+
+
+def count(rig: Rig, model: type) -> int:
+    with rig.factory() as db:
+        return int(db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_duplicates_and_shuffled_order_store_exactly_one_copy(rig: Rig) -> None:
+    messages = [frame_message(packet(s, node=n)) for s in range(60) for n in ("node1", "node2")]
+    traffic = messages * 3
+    random.Random(7).shuffle(traffic)
+    for i in range(0, len(traffic), 50):  # batches as the uploader would cut them
+        rig.ingestor.handle(traffic[i : i + 50])
+    assert count(rig, Frame) == 120
+    frames = list(iter_session_frames(rig.storage, rig.factory, "s1"))
+    assert [(m.node, m.seq) for m, _ in frames] == [
+        (n, s) for n in ("node1", "node2") for s in range(60)
+    ]
+    originals = {(m.node, m.seq): m for m in (packet(s, node=n) for s in range(60)
+                                                for n in ("node1", "node2"))}  # fmt: skip
+    for meta, jpeg in frames:
+        assert jpeg == originals[(meta.node, meta.seq)].jpeg
+    with rig.factory() as db:
+        assert state_of(db, "s1") is SessionState.CAPTURING
+
+
+def test_bad_payloads_are_dead_lettered_and_good_ones_kept(rig: Rig) -> None:
+    good = frame_message(packet(1))
+    corrupt = bytearray(good.payload)
+    corrupt[100] ^= 0xFF
+    wrong_node = Incoming(TOPICS.frames(BOOTH, "node2", "s1"), good.payload)
+    batch = [
+        good,
+        Incoming(good.topic, bytes(corrupt)),
+        Incoming(good.topic, b""),
+        Incoming(good.topic, b"\x00" * 200_000),
+        wrong_node,
+        Incoming("dancebooth/booth1/node/node1/frames/s1/extra", good.payload),
+        Incoming("dancebooth/other/node/node1/frames/s1", good.payload),
+        Incoming(TOPICS.manifest(BOOTH, "node1", "s1"), b"{not json"),
+        Incoming(TOPICS.status(BOOTH, "node1"), b'{"v": 2}'),
+        Incoming(TOPICS.preview(BOOTH, "node1"), b"\xff\xd8jpeg"),
+    ]
+    result = rig.ingestor.handle(batch)
+    assert result.frames.stored == 1
+    assert result.dead_letters == len(batch) - 1
+    with rig.factory() as db:
+        letters = db.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
+    reasons = [d.reason for d in letters]
+    assert "checksum" in reasons[0]
+    assert "shorter than a header" in reasons[1]
+    assert "exceeds" in reasons[2] and letters[2].payload is None  # too big to keep
+    assert "published on node node2" in reasons[3]
+    assert letters[0].payload == bytes(corrupt) and len(letters[0].sha256) == 64
+
+
+class FailingStorage(LocalStorage):
+    """A real local store that fails its next ``fail_puts`` writes *after* writing."""
+
+    fail_puts = 0
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        super().put(key, data, content_type)
+        if self.fail_puts:
+            self.fail_puts -= 1
+            raise StorageError("simulated crash after the shard was written")
+
+
+def test_crash_between_shard_and_rows_loses_and_duplicates_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    storage = FailingStorage(tmp_path / "store")
+    rig = make_rig(engine, storage)
+    first = [frame_message(packet(s)) for s in range(10)]
+    rig.ingestor.handle(first)
+    batch = [frame_message(packet(s)) for s in range(5, 20)]  # overlaps the stored ones
+    storage.fail_puts = 1
+    with pytest.raises(StorageError):
+        rig.ingestor.handle(batch)  # not acknowledged: the broker redelivers it
+    assert count(rig, Frame) == 10
+    rig.ingestor.handle(batch)
+    assert count(rig, Frame) == 20
+    assert count(rig, Shard) == 3  # the orphan's reservation stays, unreferenced
+    orphan = sorted(storage.list_keys("sessions/s1/"))[1]
+    assert [m.seq for m, _ in read_shard(storage.get(orphan))] == list(range(10, 20))
+    seqs = [m.seq for m, _ in iter_session_frames(storage, rig.factory, "s1")]
+    assert seqs == list(range(20))
+
+
+def test_node_status_is_tracked_and_stale_ones_ignored(rig: Rig) -> None:
+    def status(state: NodeState, at: float) -> Incoming:
+        body = NodeStatus(node="node1", state=state, at=at, backend="replay")
+        return Incoming(TOPICS.status(BOOTH, "node1"), body.to_bytes())
+
+    rig.ingestor.handle([status(NodeState.ONLINE, 100.0), status(NodeState.OFFLINE, 200.0)])
+    rig.ingestor.handle([status(NodeState.ONLINE, 150.0), Incoming(TOPICS.status(BOOTH, "node1"),
+                                                                   b"")])  # fmt: skip
+    with rig.factory() as db:
+        node = db.get(Node, (BOOTH, "node1"))
+        assert node is not None and node.state == "offline" and node.backend == "replay"
+    assert count(rig, DeadLetter) == 0
+
+
+def test_frames_for_a_deleted_session_are_refused(rig: Rig) -> None:
+    from cloud.db.engine import transaction
+    from cloud.db.lifecycle import transition
+
+    rig.ingestor.handle([frame_message(packet(0))])
+    with transaction(rig.factory) as db:
+        transition(db, "s1", SessionState.DELETED)
+    late = frame_message(packet(1))
+    result = rig.ingestor.handle([late])
+    assert result.frames.stored == 0 and result.dead_letters == 1
+    with rig.factory() as db:
+        letter = db.scalars(select(DeadLetter)).one()
+    assert "deleted" in letter.reason and letter.payload == late.payload

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cloud.training.checkpoint import load_checkpoint
+from dancebooth.cli import cli
+from tests.cloud.training.dancer import write_session
+
+
+def _corpus(root: Path) -> Path:
+    entries = []
+    for i in range(2):
+        write_session(root, f"staff{i}", frames=10, palette=10 + i)
+        entries.append({"session": f"staff{i}", "role": "staff"})
+    write_session(root, "visitor0", frames=10, palette=42)
+    entries.append({"session": "visitor0", "role": "visitor"})
+    (root / "corpus.json").write_text(json.dumps({"sessions": entries}))
+    return root
+
+
+def test_train_base_then_finetune_then_info(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    booth = tmp_path / "models" / "booth-128.safetensors"
+    runner = CliRunner()
+    res = runner.invoke(
+        cli,
+        [
+            "model",
+            "train-base",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(booth),
+            "--ngf",
+            "8",
+            "--budget",
+            "60",
+            "--max-steps",
+            "3",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "2 sessions" in res.output
+    card = booth.with_suffix(".md").read_text()
+    ckpt = load_checkpoint(booth)
+    assert ckpt.sha256 in card and "held-out SSIM" in card
+    manifest = json.loads((booth.parent / "manifest.json").read_text())
+    assert manifest["models"][0]["sha256"] == ckpt.sha256
+    assert ckpt.state["data"]["sessions"] == 2  # visitors are not in the booth checkpoint
+
+    grid = tmp_path / "grid.png"
+    res = runner.invoke(
+        cli,
+        [
+            "model",
+            "finetune",
+            str(corpus / "sessions" / "visitor0"),
+            "--booth",
+            str(booth),
+            "--work-dir",
+            str(tmp_path / "job"),
+            "--max-steps",
+            "2",
+            "--grid",
+            str(grid),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "steps 0->2" in res.output and grid.stat().st_size > 1000
+
+    res = runner.invoke(cli, ["model", "info", str(booth)])
+    assert res.exit_code == 0 and json.loads(res.output)["config"]["ngf"] == 8
+
+
+def test_bad_inputs_fail_with_a_message(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage" * 10)
+    res = runner.invoke(cli, ["model", "info", str(bad)])
+    assert res.exit_code == 1 and "corrupt" in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(cli, ["model", "finetune", str(empty), "--work-dir", str(tmp_path / "j")])
+    assert res.exit_code == 1 and "no .tar shards" in res.output
+    res = runner.invoke(cli, ["model", "train-base", "--corpus", str(empty)])
+    assert res.exit_code == 1 and "corpus.json" in res.output

@@ -1,0 +1,38 @@
+"""The pose benchmark runs end to end and prints its figures (numbers are not asserted)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from click.testing import CliRunner
+
+from edge.pose.bench import bench_pose, run_pipeline, swaying_frames
+from edge.pose.models import FETCH_HINT, model_path
+from tests.edge.pose.test_tracking import Scripted, person
+from tests.services import missing
+
+
+def test_swaying_frames_move() -> None:
+    frames = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in swaying_frames(8)]
+    assert frames[0].shape == (480, 640, 3)
+    assert np.abs(frames[0].astype(int) - frames[7].astype(int)).mean() > 5  # it moves
+
+
+def test_run_pipeline_counts_every_stage() -> None:
+    jpegs = swaying_frames(6)
+    est = Scripted([[person(320, 40, 400)]] * 6)
+    run = run_pipeline(est, jpegs, None, "scripted", warmup=2)
+    assert run.frames == 6 and run.people == 6
+    assert set(run.stage_s) == {"decode", "pose", "track", "smooth"}
+    assert run.wall_s >= sum(run.stage_s.values()) * 0.99
+
+
+def test_cli_prints_blazepose_figures() -> None:
+    try:
+        model_path("pose_landmark_full.tflite")
+    except Exception:
+        missing("the BlazePose models", FETCH_HINT)
+    result = CliRunner().invoke(bench_pose, ["--frames", "20", "--warmup", "2"])
+    assert result.exit_code == 0, result.output
+    assert "blazepose" in result.output and "fps" in result.output
+    assert "overhead" in result.output

@@ -1,0 +1,187 @@
+"""The node against a real Mosquitto: complete delivery, broker outages, resends, status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.node import EdgeNode, NodeError
+from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings
+from edge.sources.base import FrameSource
+from protocol.codec import FLAG_RESENT
+from protocol.messages import CaptureStart, NodeState
+from protocol.settings import MqttSettings
+from protocol.topics import Command
+from tests.edge.collector import Collector
+from tests.edge.helpers import PatternSource, TruthEstimator
+from tests.services import Mosquitto
+
+pytestmark = pytest.mark.services
+
+
+def make_settings(broker: Mosquitto, spool: Path, **publisher: object) -> EdgeSettings:
+    pub = {"stats_interval_s": 0.5, "reconnect_max_s": 1, "ack_timeout_s": 5.0}
+    pub.update(publisher)
+    return EdgeSettings(
+        mqtt=MqttSettings(host=broker.host, port=broker.port),
+        spool=SpoolSettings(path=spool),
+        publisher=PublisherSettings.model_validate(pub),
+    )
+
+
+def make_node(settings: EdgeSettings, realtime: bool = False) -> EdgeNode:
+    def sources(fps: float, duration_s: float | None) -> FrameSource:
+        return PatternSource(64, 48, fps, realtime=realtime)
+
+    return EdgeNode(settings, estimator=TruthEstimator(), sources=sources)
+
+
+@pytest.fixture
+def collector(mosquitto: Mosquitto) -> Iterator[Collector]:
+    c = Collector(mosquitto.host, mosquitto.port)
+    yield c
+    c.close()
+
+
+def test_a_15_s_capture_arrives_complete(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    node = make_node(make_settings(mosquitto, tmp_path))
+    node.start()
+    try:
+        node.capture("s15", 15.0, fps=30)
+        assert node.wait_idle(60)
+        assert collector.wait_for(lambda: collector.complete("s15"))
+    finally:
+        node.stop()
+    manifest = collector.manifests[("s15", "node1")]
+    assert (manifest.frame_count, manifest.dropped, manifest.first_seq) == (450, [], 0)
+    assert collector.seqs("s15") == set(range(450))
+    packet = collector.frames[("s15", "node1", 10)]
+    assert packet.keypoints.shape == (17, 3) and packet.people == 1
+    # The keypoints are the estimator's (truth) on this frame, at its pixels.
+    assert np.allclose(packet.keypoints[:, 2], 1.0)
+    image = cv2.imdecode(np.frombuffer(packet.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (48, 64, 3)
+    assert (packet.capture_ns - collector.frames[("s15", "node1", 0)].capture_ns) == round(
+        10e9 / 30
+    )
+    assert not collector.conflicts
+    assert any(s.state is NodeState.ONLINE for s in collector.statuses)
+
+
+def test_broker_killed_mid_capture_loses_nothing(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    node = make_node(make_settings(mosquitto, tmp_path), realtime=True)
+    node.start()
+    try:
+        node.capture("sk", 4.0, fps=60)
+        time.sleep(1.0)
+        mosquitto.kill()
+        time.sleep(1.5)  # the node keeps capturing into its spool meanwhile
+        assert node.spool.depth() > 30  # ~90 frames captured while the broker was away
+        assert not node.publisher.connected.is_set()
+        mosquitto.start()
+        assert collector.wait_for(lambda: ("sk", "node1") in collector.manifests, 60)
+        # Whatever the broker acknowledged and then lost with its memory, the consumer
+        # asks for again by the manifest; the node still holds it.
+        for _ in range(10):
+            if collector.complete("sk") or collector.request_missing("sk") == 0:
+                break
+            collector.wait_for(lambda: collector.complete("sk"), 5)
+        assert collector.complete("sk")
+        assert node.wait_idle(30)
+    finally:
+        node.stop()
+    manifest = collector.manifests[("sk", "node1")]
+    assert manifest.dropped == [] and manifest.frame_count == 240
+    assert collector.seqs("sk") == set(range(240))
+    # Duplicates are only re-deliveries of the very same packet.
+    assert not collector.conflicts
+
+
+def test_resend_command_republishes_a_range_flagged(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    node = make_node(make_settings(mosquitto, tmp_path))
+    node.start()
+    try:
+        node.capture("sr", 1.0, fps=30)
+        assert node.wait_idle(30)
+        assert collector.wait_for(lambda: collector.complete("sr"))
+        before = collector.deliveries[("sr", "node1", 5)]
+        collector.frames.pop(("sr", "node1", 5))
+        assert collector.request_missing("sr") == 1
+        assert collector.wait_for(lambda: collector.complete("sr"), 10)
+    finally:
+        node.stop()
+    assert collector.deliveries[("sr", "node1", 5)] == before + 1
+    assert collector.frames[("sr", "node1", 5)].flags & FLAG_RESENT
+
+
+def test_capture_command_starts_at_the_shared_time_and_bad_commands_are_ignored(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    node = make_node(make_settings(mosquitto, tmp_path), realtime=True)
+    node.start()
+    try:
+        topic = collector.topics.command("booth1", Command.CAPTURE)
+        collector.client.publish(topic, b'{"v": 1, "session": "../x"}', qos=1)
+        collector.client.publish(topic, b"\xff not json", qos=1)
+        start_at = time.time() + 1.0
+        cmd = CaptureStart(session="sc", start_at=start_at, duration_s=1.5, fps=20)
+        collector.client.publish(topic, cmd.to_bytes(), qos=1)
+        assert collector.wait_for(lambda: collector.complete("sc"), 30)
+        assert node.wait_idle(10)
+    finally:
+        node.stop()
+    first = collector.frames[("sc", "node1", 0)]
+    assert abs(first.capture_ns / 1e9 - start_at) < 0.3
+    assert collector.manifests[("sc", "node1")].frame_count == 30
+    capturing = [s for s in collector.statuses if s.state is NodeState.CAPTURING]
+    assert capturing and all(s.session == "sc" and s.backend == "truth" for s in capturing)
+    assert any(s.stats.capture_fps > 10 and s.stats.pose_fps > 0 for s in capturing)
+    assert collector.wait_for(lambda: collector.statuses[-1].state is NodeState.OFFLINE, 5)
+
+
+def test_previews_carry_a_skeleton_jpeg(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    settings = make_settings(mosquitto, tmp_path)
+    settings.preview.fps = 30
+    settings.preview.width = 64
+    node = make_node(settings, realtime=True)
+    node.start()
+    try:
+        node.capture("sp", 0.5, fps=30)
+        assert node.wait_idle(20)
+        assert collector.wait_for(lambda: len(collector.previews) > 0, 5)
+    finally:
+        node.stop()
+    image = cv2.imdecode(np.frombuffer(collector.previews[0], np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (48, 64, 3)
+
+
+def test_cancel_discards_a_capture_and_one_not_yet_started(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    node = make_node(make_settings(mosquitto, tmp_path), realtime=True)
+    node.start()
+    try:
+        node.capture("sx", 10.0, fps=30)
+        time.sleep(0.3)
+        node.cancel("sx")
+        assert node.spool.capture("sx") is None
+        node.cancel("sy")  # cancelled before its start time
+        with pytest.raises(NodeError, match="cancelled"):
+            node.capture("sy", 1.0, fps=30, start_at=time.time() + 0.2)
+        assert node.wait_idle(10)
+    finally:
+        node.stop()
+    assert ("sx", "node1") not in collector.manifests

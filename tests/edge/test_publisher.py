@@ -1,0 +1,119 @@
+"""The publisher on its own: TLS, a broker that is down at start, manifests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.publisher import Publisher, manifest_for
+from edge.settings import PublisherSettings
+from edge.spool import CaptureRecord, Spool
+from protocol.codec import FramePacket, encode_packet
+from protocol.settings import MqttSettings, TlsSettings
+from tests.edge.collector import Collector
+from tests.edge.helpers import standing
+from tests.services import free_port, missing, run_mosquitto, wait_for_port
+
+pytestmark = pytest.mark.services
+
+JPEG = b"\xff\xd8" + b"j" * 500 + b"\xff\xd9"
+
+
+def _spool_packets(spool: Spool, session: str, n: int) -> None:
+    spool.begin_capture(session, 64, 48, 30.0, 1.0)
+    for i in range(n):
+        spool.add_frame(session, i, 10**9 + i, 64, 48, JPEG)
+        packet = FramePacket(session, "node1", i, 10**9 + i, 64, 48, standing(64, 48), JPEG)
+        spool.set_packet(session, i, encode_packet(packet))
+    spool.end_capture(session, 2.0, n, [], 30.0)
+
+
+@pytest.fixture
+def tls_files() -> Iterator[Path]:
+    """A self-signed certificate for 127.0.0.1 that the broker can read after dropping root."""
+    if shutil.which("openssl") is None:
+        missing("openssl", "apt-get install openssl")
+    directory = Path(tempfile.mkdtemp(prefix="dancebooth-tls-"))
+    directory.chmod(0o711)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    if os.geteuid() == 0:
+        with contextlib.suppress(KeyError):
+            uid = pwd.getpwnam("mosquitto").pw_uid
+            for name in ("key.pem", "cert.pem"):
+                os.chown(directory / name, uid, -1)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_publishes_over_tls(tls_files: Path, tmp_path: Path) -> None:
+    port = free_port()
+    conf = (f"listener {port} 127.0.0.1\ncafile {tls_files}/cert.pem\n"
+            f"certfile {tls_files}/cert.pem\nkeyfile {tls_files}/key.pem\n")  # fmt: skip
+    with run_mosquitto(conf) as broker:
+        wait_for_port(port)
+        collector = Collector(broker.host, broker.port)  # plain listener, same broker
+        spool = Spool(tmp_path)
+        _spool_packets(spool, "stls", 5)
+        tls = TlsSettings(ca_file=tls_files / "cert.pem")
+        settings = MqttSettings(host="127.0.0.1", port=port, tls=tls)
+        publisher = Publisher(settings, PublisherSettings(), "booth1", "node1", spool)
+        publisher.start()
+        try:
+            assert publisher.connected.is_set()
+            assert collector.wait_for(lambda: collector.complete("stls"), 10)
+        finally:
+            publisher.stop()
+            collector.close()
+
+
+def test_a_broker_down_at_start_is_waited_for(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    _spool_packets(spool, "sdown", 20)
+    port = free_port()
+    settings = MqttSettings(host="127.0.0.1", port=port)
+    pub = PublisherSettings(connect_timeout_s=0.5, reconnect_max_s=1)
+    publisher = Publisher(settings, pub, "booth1", "node1", spool)
+    publisher.start()  # no broker: not an error, the node keeps spooling
+    try:
+        assert not publisher.connected.is_set()
+        time.sleep(0.5)
+        assert spool.depth() == 20
+        with run_mosquitto(f"listener {port} 127.0.0.1\n") as broker:
+            wait_for_port(port)
+            collector = Collector(broker.host, broker.port)
+            try:
+                deadline = time.monotonic() + 20
+                while not publisher.idle():
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+                # Acked before the collector subscribed? It asks for them again.
+                assert collector.wait_for(lambda: ("sdown", "node1") in collector.manifests, 10)
+                collector.request_missing("sdown")
+                assert collector.wait_for(lambda: collector.complete("sdown"), 10)
+            finally:
+                collector.close()
+    finally:
+        publisher.stop()
+
+
+def test_manifest_lists_drops_and_handles_an_empty_capture() -> None:
+    record = CaptureRecord("s1", 64, 48, 30.0, 1.0, 2.0, 10, [3, 4], False)
+    manifest = manifest_for(record, "node1")
+    assert (manifest.first_seq, manifest.last_seq, manifest.frame_count) == (0, 9, 8)
+    assert manifest.expected_seqs() == set(range(10)) - {3, 4}
+    empty = manifest_for(CaptureRecord("s2", 64, 48, 30.0, 0.0, None, 0, [], False), "node1")
+    assert empty.frame_count == 0 and empty.expected_seqs() == set()
