@@ -53,7 +53,7 @@ _TO_Z = np.array([1.0, 1.0j])  # [x, y] @ _TO_Z = x + iy
 
 def mask_bits(imputed: BoolArray) -> int:
     """Bit mask (bit i = joint i) of the True entries of a ``[J]`` bool array."""
-    if not imputed.any():
+    if not np.count_nonzero(imputed):
         return 0
     return int(_BITS[: imputed.shape[0]][imputed].sum())
 
@@ -102,6 +102,8 @@ class Repairer:
         self._fill_vel = np.zeros(n, dtype=np.complex128)
         self._fill_at = np.full(n, math.nan)
         self._has_anchor = tab.anchor_a >= 0
+        self._z = np.zeros(n, dtype=np.complex128)  # this frame's positions, x + iy
+        self._xy = self._z.view(np.float64).reshape(n, 2)  # the same memory as [x, y] rows
         self._anchor_ab = np.concatenate([tab.anchor_a, tab.anchor_b])
 
     @property
@@ -125,15 +127,16 @@ class Repairer:
         if not math.isfinite(arr.sum()):
             finite = np.asarray(np.isfinite(arr).all(axis=1))
             arr[~finite] = 0.0  # confidence 0: never observed
-        z = arr[:, :2] @ _TO_Z
+        self._xy[:] = arr[:, :2]  # into the complex buffer, through its float view
+        z = self._z
         observed = self.classify(z, arr[:, 2], t_s, finite)
-        self._learn(z, observed, t_s)
+        everything = np.count_nonzero(observed) == len(observed)
+        self._learn(z, observed, t_s, everything)
         imputed = ~observed
-        if not observed.all():
+        if not everything:
             self._impute(z, imputed, t_s)
             arr[imputed, 2] = self.settings.imputed_confidence
-        arr[:, 0] = z.real
-        arr[:, 1] = z.imag
+        arr[:, :2] = self._xy
         self._push(z, observed, t_s)
         return arr, imputed
 
@@ -153,7 +156,7 @@ class Repairer:
         self._raw[:] = z
         self._steady += 1
         self._steady[~steady] = 0
-        if not observed.all():
+        if np.count_nonzero(observed) < len(observed):
             # An unsure joint that continues its own track is kept. Once lost, it is
             # taken back after agreeing with its own answers for 3 frames (dropouts
             # jump about) if it lands near where the skeleton put it.
@@ -161,7 +164,7 @@ class Repairer:
             tracked = (self._ring_obs[self._head] & (err <= gate)) | back
             observed |= tracked if finite is None else tracked & finite
         # Jitter stays well under this; a swap or an outlier does not.
-        if not (observed & (err > min(0.3, s.outlier_torso) * self._torso)).any():
+        if not np.count_nonzero(observed & (err > min(0.3, s.outlier_torso) * self._torso)):
             if self._any_rejected:
                 self._rejected[:] = 0
                 self._swap_run[:] = 0
@@ -174,7 +177,7 @@ class Repairer:
         outlier = observed & recent & (err > s.outlier_torso * self._torso)
         outlier &= self._rejected < s.max_rejected_frames
         self._rejected = np.where(outlier, self._rejected + 1, 0)
-        self._any_rejected = bool(outlier.any() or self._swap_run.any())
+        self._any_rejected = bool(np.count_nonzero(outlier) or np.count_nonzero(self._swap_run))
         return observed & ~outlier
 
     def _predict(self, t_s: float) -> ComplexArray:
@@ -186,7 +189,8 @@ class Repairer:
         ratio = (t_s - self._ring_t[i]) / dt_prev if dt_prev > 0 else 1.0
         step = (p1 - p0) * min(max(ratio, 0.0), 2.0)
         both = self._ring_obs[i] & self._ring_obs[j]
-        pred: ComplexArray = p1 + step if both.all() else p1 + step * both
+        all_both = np.count_nonzero(both) == len(both)
+        pred: ComplexArray = p1 + step if all_both else p1 + step * both
         return pred
 
     def _fix_swaps(
@@ -204,7 +208,7 @@ class Repairer:
         # start): after max_rejected_frames in a row its labels are taken.
         swap = crossed & (self._swap_run < self.settings.max_rejected_frames)
         self._swap_run = np.where(crossed, self._swap_run + 1, 0)
-        if not swap.any():
+        if not np.count_nonzero(swap):
             return False
         sa, sb = a[swap], b[swap]
         dst, src = np.concatenate([sa, sb]), np.concatenate([sb, sa])
@@ -212,13 +216,12 @@ class Repairer:
         conf[dst] = conf[src]
         return True
 
-    def _learn(self, z: ComplexArray, observed: BoolArray, t_s: float) -> None:
+    def _learn(self, z: ComplexArray, observed: BoolArray, t_s: float, everything: bool) -> None:
         """Update the torso length, each bone's last offset and its learnt length."""
         tab = self._table
         assert tab is not None
         self._last_seen[observed] = t_s
-        everything = bool(observed.all())
-        if everything or observed[_TORSO_IDX].all():
+        if everything or np.count_nonzero(observed[_TORSO_IDX]) == len(_TORSO_IDX):
             ls, rs, lh, rh = z[_TORSO_IDX].tolist()
             torso = abs(ls + rs - lh - rh) / 2
             known = self._torso > 0
@@ -254,7 +257,7 @@ class Repairer:
         off = self._bone_offset(lost, t_s)
         depth = tab.depth[lost]
         # Anchors before the joints hanging from them; usually all lost share a depth.
-        if (depth == depth[0]).all():
+        if np.count_nonzero(depth == depth[0]) == len(depth):
             z[lost] = (z[tab.anchor_a[lost]] + z[tab.anchor_b[lost]]) * 0.5 + off
             return
         for d in sorted(set(depth.tolist())):

@@ -66,7 +66,8 @@ class OneEuroFilter:
             dt = self.default_dt
         self._t = t_s
         # In-place arithmetic: this runs on every frame and numpy's cost is per call.
-        a_d = float(smoothing_factor(self.d_cutoff, dt))
+        r_d = 2 * math.pi * self.d_cutoff * dt
+        a_d = r_d / (r_d + 1)  # smoothing_factor(d_cutoff, dt), without numpy's call cost
         diff = value
         diff -= self._x
         self._dx *= 1 - a_d
@@ -110,11 +111,13 @@ class KeypointPipeline:
             raise ValueError(
                 f"expected keypoints [17, 3] and extras [0|4, 3], got {kps.shape}, {ext.shape}"
             )
-        joints = np.concatenate([kps, ext]) if len(ext) else kps.copy()
+        joints = np.concatenate([kps, ext]) if len(ext) else kps
         mask = 0
         if self.settings.repair:
-            joints, imputed = self.repairer.step(joints, t_s)
+            joints, imputed = self.repairer.step(joints, t_s)  # a new array
             mask = mask_bits(imputed)
+        else:
+            joints = joints.copy()  # never write into the caller's array
         torso = self.repairer.torso_length if self.settings.repair else math.nan
         scale = torso if torso > 0 else 100.0
         joints[:, :2] = self.filter(joints[:, :2], t_s, scale)
