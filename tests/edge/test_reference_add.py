@@ -75,3 +75,26 @@ def test_add_says_when_keypoints_do_not_cover_the_video(tmp_path: Path, clip) ->
     result = _add(tmp_path, str(video), "--backend", "replay", "--keypoints", str(short))
     assert result.exit_code != 0 and "one row per video frame" in result.output
     assert not (tmp_path / "Salsa-Night").exists()
+
+
+def test_add_with_blazepose_on_a_real_person(tmp_path: Path) -> None:
+    from edge.pose.base import PoseError
+    from edge.pose.models import FETCH_HINT, model_path
+    from edge.pose.samples import swaying
+    from protocol.skeleton import KP
+    from tests.services import missing
+
+    try:
+        model_path("pose_detection.tflite")
+        model_path("pose_landmark_full.tflite")
+    except PoseError:
+        missing("the BlazePose models", FETCH_HINT)
+    video = write_video(tmp_path / "astronaut.mp4", images=swaying(24, 320, 240), audio=None)
+    result = _add(tmp_path, str(video), "--name", "astro")
+    assert result.exit_code == 0, result.output
+    dance = load_reference("astro", tmp_path)
+    assert dance.frames == 24 and dance.audio is None and dance.metadata["backend"] == "blazepose"
+    kps = dance.keypoints
+    shoulders_y = kps[:, [KP["left_shoulder"], KP["right_shoulder"]], 1].mean(axis=1)
+    assert (kps[:, KP["nose"], 1] < shoulders_y).all()  # the head is above the shoulders
+    assert (kps[:, KP["left_eye"], 0] > kps[:, KP["right_eye"], 0]).all()  # facing us
