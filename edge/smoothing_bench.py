@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
@@ -25,6 +26,7 @@ from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from edge.smoothing import KeypointPipeline, smooth_offline
 from edge.smoothing_metrics import acceleration_error, lag_frames, mean_joint_error
+from protocol.skeleton import KP
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +226,38 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
     return "\n".join(lines)
 
 
+def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) -> None:
+    """A picture to check by eye: the left wrist's x and y over 5 s of the first visitor,
+    truth against raw, online and offline, lost frames shaded."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise click.ClickException("--plot needs matplotlib: pip install matplotlib") from None
+    wrist = KP["left_wrist"]
+    frames = slice(0, min(len(capture.truth), int(5 * fps)))
+    t = np.arange(len(capture.truth))[frames] / fps
+    series = {"raw": capture.noisy}
+    for name in ("One Euro + imputation", "offline + imputation"):
+        series[name] = METHODS[name](capture.noisy, fps, settings).estimate
+    fig, axes = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    for axis, (ax, label) in enumerate(zip(axes, ("x", "y"), strict=True)):
+        ax.plot(t, capture.truth[frames, wrist, axis], "k-", lw=2.5, alpha=0.4, label="truth")
+        for (name, est), style in zip(series.items(), ("r.", "b-", "g-"), strict=True):
+            ax.plot(t, est[frames, wrist, axis], style, ms=3, lw=1.2, label=name)
+        lost = capture.lost[frames, wrist]
+        ax.fill_between(t, 0, 1, where=lost, color="orange", alpha=0.25,
+                        transform=ax.get_xaxis_transform(), label="imputed")  # fmt: skip
+        ax.set_ylabel(f"left wrist {label} (px)")
+    axes[0].legend(loc="upper right", fontsize=8, ncol=3)
+    axes[1].set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 @click.command("smoothing")
 @click.option("--visitors", default=4, show_default=True, help="Synthetic visitors to score.")
 @click.option("--seed", default=100, show_default=True, help="First visitor seed.")
@@ -231,9 +265,12 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
 @click.option("--duration", "duration_s", default=15.0, show_default=True, help="Seconds each.")
 @click.option("--size", default="640x480", show_default=True, help="Camera WIDTHxHEIGHT.")
 @click.option("--tune", "do_tune", is_flag=True, help="Grid-search the parameters instead.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save a PNG of a joint's track: truth, raw, online, offline.")  # fmt: skip
 def bench_smoothing(
-    visitors: int, seed: int, fps: float, duration_s: float, size: str, do_tune: bool
-) -> None:
+    visitors: int, seed: int, fps: float, duration_s: float, size: str, do_tune: bool,
+    plot_path: Path | None,
+) -> None:  # fmt: skip
     """Repair/smoothing accuracy (vs ground truth) and cost per frame."""
     try:
         width, height = (int(v) for v in size.lower().split("x"))
@@ -263,3 +300,6 @@ def bench_smoothing(
     )
     for line in goals(rows):
         click.echo(line)
+    if plot_path is not None:
+        plot(captures[0], fps, settings, plot_path)
+        click.echo(f"plot: {plot_path}")
