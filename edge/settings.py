@@ -107,7 +107,7 @@ class SmoothingSettings(Group):
 
     # One Euro filter (online). beta is per torso length per second, so it holds at any
     # resolution: the cutoff rises by beta Hz for every torso length/s of joint speed.
-    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 0.5
+    min_cutoff: Annotated[float, Field(gt=0, le=100)] = 0.3
     beta: Annotated[float, Field(ge=0, le=1000)] = 3.0
     d_cutoff: Annotated[float, Field(gt=0, le=100)] = 1.0
     # Repair: below min_confidence a joint is treated as missing and imputed.

@@ -26,7 +26,7 @@ from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from edge.smoothing import KeypointPipeline, smooth_offline
 from edge.smoothing_metrics import acceleration_error, lag_frames, mean_joint_error
-from protocol.skeleton import KP
+from protocol.skeleton import KP, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,11 @@ Method = Callable[[FloatArray, float, SmoothingSettings], Result]
 
 
 def make_captures(
-    visitors: int, fps: float, duration_s: float, width: int, height: int, seed: int
-) -> list[Capture]:
-    """Synthetic visitors' dances with the default noise model, ``visitors`` of them."""
+    visitors: int, fps: float, duration_s: float, width: int, height: int, seed: int,
+    extras: bool = True,
+) -> list[Capture]:  # fmt: skip
+    """Synthetic visitors' dances with the default noise model, ``visitors`` of them;
+    ``[T, 21, 3]`` with the foot extras (as BlazePose gives), else ``[T, 17, 3]``."""
     try:
         from edge.synthetic.noise import NoiseModel
         from edge.synthetic.visitor import make_visitor
@@ -83,10 +85,16 @@ def make_captures(
         raise click.ClickException(f"the synthetic booth is not available: {exc}") from exc
     captures = []
     for k in range(visitors):
-        truth = np.asarray(
-            make_visitor(seed + k).keypoints(width, height, fps, duration_s), np.float64
-        )
-        noisy = np.asarray(NoiseModel().apply(truth.astype(np.float32), seed + k), np.float64)
+        seen = make_visitor(seed + k).observed(width, height, fps, duration_s)
+        truth = np.asarray(seen if extras else seen[:, :NUM_KEYPOINTS], np.float64)
+        stream = NoiseModel().stream(seed + k)
+        rows = []
+        for frame in seen:
+            row = stream(frame[:NUM_KEYPOINTS])
+            rows.append(
+                np.concatenate([row, stream.extras(frame[NUM_KEYPOINTS:])]) if extras else row
+            )
+        noisy = np.asarray(rows, np.float64)
         lost = online(noisy, fps, SmoothingSettings(), smooth=False, mask_out=True).lost
         captures.append(Capture(truth, noisy, lost))
     return captures
@@ -112,9 +120,11 @@ def online(
     masks = np.zeros(len(noisy), dtype=np.int64)
     no_extras = np.zeros((0, 3), np.float32)
     frames = [np.ascontiguousarray(f, dtype=np.float32) for f in noisy]
+    feet = [f[NUM_KEYPOINTS:] if len(f) > NUM_KEYPOINTS else no_extras for f in frames]
     start = time.thread_time()
     for i, frame in enumerate(frames):
-        out[i], _, masks[i] = pipeline.process(frame, no_extras, i / fps)
+        kps, ext, masks[i] = pipeline.process(frame[:NUM_KEYPOINTS], feet[i], i / fps)
+        out[i, :NUM_KEYPOINTS], out[i, NUM_KEYPOINTS:] = kps, ext
     cpu = (time.thread_time() - start) / max(len(noisy), 1) * 1e6
     lost = (masks[:, None] >> np.arange(noisy.shape[1])) & 1 > 0 if mask_out else np.zeros(0, bool)
     return _Online(out, cpu, lost)
@@ -264,12 +274,14 @@ def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) 
 @click.option("--fps", default=30.0, show_default=True)
 @click.option("--duration", "duration_s", default=15.0, show_default=True, help="Seconds each.")
 @click.option("--size", default="640x480", show_default=True, help="Camera WIDTHxHEIGHT.")
+@click.option("--extras/--no-extras", default=True, show_default=True,
+              help="Include the 4 foot points (heels, toes), as BlazePose nodes send.")  # fmt: skip
 @click.option("--tune", "do_tune", is_flag=True, help="Grid-search the parameters instead.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save a PNG of a joint's track: truth, raw, online, offline.")  # fmt: skip
 def bench_smoothing(
-    visitors: int, seed: int, fps: float, duration_s: float, size: str, do_tune: bool,
-    plot_path: Path | None,
+    visitors: int, seed: int, fps: float, duration_s: float, size: str, extras: bool,
+    do_tune: bool, plot_path: Path | None,
 ) -> None:  # fmt: skip
     """Repair/smoothing accuracy (vs ground truth) and cost per frame."""
     try:
@@ -278,12 +290,13 @@ def bench_smoothing(
         raise click.BadParameter(
             "expected WIDTHxHEIGHT, e.g. 640x480", param_hint="--size"
         ) from None
-    captures = make_captures(visitors, fps, duration_s, width, height, seed)
+    captures = make_captures(visitors, fps, duration_s, width, height, seed, extras)
     settings = SmoothingSettings()
     frames = sum(len(c.truth) for c in captures)
     click.echo(
         f"{visitors} synthetic visitors × {duration_s:g} s at {fps:g} fps ({frames} frames), "
-        f"{width}x{height}, default NoiseModel; SmoothingSettings defaults"
+        f"{width}x{height}, {captures[0].truth.shape[1]} joints, default NoiseModel; "
+        "SmoothingSettings defaults"
     )
     if do_tune:
         click.echo(tune(captures, fps, settings))
