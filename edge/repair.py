@@ -40,22 +40,32 @@ BoolArray = npt.NDArray[np.bool_]
 ComplexArray = npt.NDArray[np.complex128]
 IndexArray = npt.NDArray[np.intp]
 
-_BONE_EMA = 0.05  # bone lengths change only with out-of-plane rotation: learn slowly
+_BONE_EMA = 0.15  # bone lengths change only with out-of-plane rotation: learn slowly
+_BONE_EVERY = 3  # ... from every third frame
 _REACQUIRE_TORSO = 0.4  # how far from its imputed place an unsure joint may come back
 _VEL_SPAN = 4  # frames over which a gap's starting velocity is measured
 _VEL_DECAY_S = 0.05  # extrapolated offsets coast to a stop: a dancer's limbs reverse fast
 
 
-_BITS = 1 << np.arange(32, dtype=np.int64)
 _TORSO_IDX = [5, 6, 11, 12]  # left/right shoulder, left/right hip
 _TO_Z = np.array([1.0, 1.0j])  # [x, y] @ _TO_Z = x + iy
 
 
 def mask_bits(imputed: BoolArray) -> int:
     """Bit mask (bit i = joint i) of the True entries of a ``[J]`` bool array."""
-    if not np.count_nonzero(imputed):
+    if not _any(imputed):
         return 0
-    return int(_BITS[: imputed.shape[0]][imputed].sum())
+    return int.from_bytes(np.packbits(imputed, bitorder="little").tobytes(), "little")
+
+
+# Whole-array truth tests on the few joints of one frame, through the bytes: numpy's
+# any()/all() cost a few microseconds each here, which is what a frame may spend.
+def _any(flags: BoolArray) -> bool:
+    return b"\x01" in flags.tobytes()
+
+
+def _all(flags: BoolArray) -> bool:
+    return b"\x00" not in flags.tobytes()
 
 
 class Repairer:
@@ -91,6 +101,7 @@ class Repairer:
         self._bone = np.abs(self._offset)  # learnt bone lengths, pixels
         self._bone_known = np.zeros(n, dtype=bool)
         self._all_bones_known = False
+        self._all_offsets_known = False
         self._torso = math.nan
         self._rejected = np.zeros(n, dtype=np.int64)  # outlier frames in a row
         self._any_rejected = False
@@ -130,7 +141,7 @@ class Repairer:
         self._xy[:] = arr[:, :2]  # into the complex buffer, through its float view
         z = self._z
         observed = self.classify(z, arr[:, 2], t_s, finite)
-        everything = np.count_nonzero(observed) == len(observed)
+        everything = _all(observed)
         self._learn(z, observed, t_s, everything)
         imputed = ~observed
         if not everything:
@@ -152,19 +163,21 @@ class Repairer:
         pred = self._predict(t_s)
         err = np.abs(z - pred)
         gate = s.track_gate_torso * self._torso
-        steady = np.abs(z - self._raw) <= gate  # vs the estimator's own previous answer
-        self._raw[:] = z
-        self._steady += 1
-        self._steady[~steady] = 0
-        if np.count_nonzero(observed) < len(observed):
+        if not _all(observed):
             # An unsure joint that continues its own track is kept. Once lost, it is
-            # taken back after agreeing with its own answers for 3 frames (dropouts
-            # jump about) if it lands near where the skeleton put it.
+            # taken back after agreeing with its own answers (dropouts jump about) for
+            # 3 frames in a row if it lands near where the skeleton put it.
+            steady = np.abs(z - self._raw) <= gate
+            self._steady += 1
+            self._steady[~steady] = 0
             back = (self._steady >= 3) & (err <= _REACQUIRE_TORSO * self._torso)
             tracked = (self._ring_obs[self._head] & (err <= gate)) | back
             observed |= tracked if finite is None else tracked & finite
+        else:  # everyone sure: nobody is on the way back
+            self._steady[:] = 0
+        self._raw[:] = z
         # Jitter stays well under this; a swap or an outlier does not.
-        if not np.count_nonzero(observed & (err > min(0.3, s.outlier_torso) * self._torso)):
+        if not _any(observed & (err > min(0.3, s.outlier_torso) * self._torso)):
             if self._any_rejected:
                 self._rejected[:] = 0
                 self._swap_run[:] = 0
@@ -177,7 +190,7 @@ class Repairer:
         outlier = observed & recent & (err > s.outlier_torso * self._torso)
         outlier &= self._rejected < s.max_rejected_frames
         self._rejected = np.where(outlier, self._rejected + 1, 0)
-        self._any_rejected = bool(np.count_nonzero(outlier) or np.count_nonzero(self._swap_run))
+        self._any_rejected = _any(outlier) or _any(self._swap_run > 0)
         return observed & ~outlier
 
     def _predict(self, t_s: float) -> ComplexArray:
@@ -189,8 +202,7 @@ class Repairer:
         ratio = (t_s - self._ring_t[i]) / dt_prev if dt_prev > 0 else 1.0
         step = (p1 - p0) * min(max(ratio, 0.0), 2.0)
         both = self._ring_obs[i] & self._ring_obs[j]
-        all_both = np.count_nonzero(both) == len(both)
-        pred: ComplexArray = p1 + step if all_both else p1 + step * both
+        pred: ComplexArray = p1 + step if _all(both) else p1 + step * both
         return pred
 
     def _fix_swaps(
@@ -208,7 +220,7 @@ class Repairer:
         # start): after max_rejected_frames in a row its labels are taken.
         swap = crossed & (self._swap_run < self.settings.max_rejected_frames)
         self._swap_run = np.where(crossed, self._swap_run + 1, 0)
-        if not np.count_nonzero(swap):
+        if not _any(swap):
             return False
         sa, sb = a[swap], b[swap]
         dst, src = np.concatenate([sa, sb]), np.concatenate([sb, sa])
@@ -221,7 +233,7 @@ class Repairer:
         tab = self._table
         assert tab is not None
         self._last_seen[observed] = t_s
-        if everything or np.count_nonzero(observed[_TORSO_IDX]) == len(_TORSO_IDX):
+        if everything or _all(observed[_TORSO_IDX]):
             ls, rs, lh, rh = z[_TORSO_IDX].tolist()
             torso = abs(ls + rs - lh - rh) / 2
             known = self._torso > 0
@@ -234,17 +246,21 @@ class Repairer:
         off = z - (zab[:n] + zab[n:]) * 0.5
         np.copyto(self._offset, off, where=ok)
         self._offset_t[ok] = t_s
+        if not self._all_offsets_known:
+            self._offset_known |= ok
+            self._all_offsets_known = _all(self._offset_known[self._has_anchor])
+        if self._all_bones_known and self._count % _BONE_EVERY:
+            return  # bone lengths drift slowly: learn them on every few frames only
         length = np.abs(off)
         if not self._all_bones_known:
             first = ok & ~self._bone_known
             self._bone[first] = length[first]
             self._bone_known |= ok
-            self._all_bones_known = bool(self._bone_known[self._has_anchor].all())
+            self._all_bones_known = _all(self._bone_known[self._has_anchor])
         length -= self._bone
         length *= _BONE_EMA
         length += self._bone
         np.copyto(self._bone, length, where=ok)
-        self._offset_known |= ok
 
     def _impute(self, z: ComplexArray, imputed: BoolArray, t_s: float) -> None:
         tab = self._table
@@ -257,7 +273,7 @@ class Repairer:
         off = self._bone_offset(lost, t_s)
         depth = tab.depth[lost]
         # Anchors before the joints hanging from them; usually all lost share a depth.
-        if np.count_nonzero(depth == depth[0]) == len(depth):
+        if _all(depth == depth[0]):
             z[lost] = (z[tab.anchor_a[lost]] + z[tab.anchor_b[lost]]) * 0.5 + off
             return
         for d in sorted(set(depth.tolist())):

@@ -57,8 +57,12 @@ class OneEuroFilter:
         self._t = 0.0
 
     def __call__(self, x: npt.ArrayLike, t_s: float, scale: float = 1.0) -> FloatArray:
-        value = np.array(x, dtype=np.float64)
-        if self._x is None or self._x.shape != value.shape:
+        """Filter ``x`` observed at ``t_s``: real points ``[..., D]``, or complex 2-D points
+        ``x + iy`` (``[...]``, the speed then is ``|dx|``: one numpy call, not three)."""
+        value = np.array(x)
+        if value.dtype.kind != "c":
+            value = value.astype(np.float64, copy=False)
+        if self._x is None or self._x.shape != value.shape or self._x.dtype != value.dtype:
             self._x, self._dx, self._t = value, np.zeros_like(value), t_s
             return value.copy()
         dt = t_s - self._t
@@ -72,8 +76,10 @@ class OneEuroFilter:
         diff -= self._x
         self._dx *= 1 - a_d
         self._dx += diff * (a_d / dt)
-        dx2 = self._dx * self._dx
-        speed = np.sqrt(dx2.sum(axis=-1, keepdims=True))
+        if value.dtype.kind == "c":
+            speed = np.abs(self._dx)
+        else:
+            speed = np.sqrt((self._dx * self._dx).sum(axis=-1, keepdims=True))
         r = speed  # cutoff * 2πdt, then the smoothing factor r / (r + 1)
         r *= 2 * math.pi * dt * self.beta / scale
         r += 2 * math.pi * dt * self.min_cutoff
@@ -96,6 +102,7 @@ class KeypointPipeline:
         self.fps = float(fps)
         self.repairer = Repairer(settings, fps)
         self.filter = OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff, fps)
+        self._z = np.zeros(0, dtype=np.complex128)  # this frame's points as x + iy
 
     def reset(self) -> None:
         """Forget the dancer (a new capture starts)."""
@@ -120,7 +127,12 @@ class KeypointPipeline:
             joints = joints.copy()  # never write into the caller's array
         torso = self.repairer.torso_length if self.settings.repair else math.nan
         scale = torso if torso > 0 else 100.0
-        joints[:, :2] = self.filter(joints[:, :2], t_s, scale)
+        n = len(joints)
+        if self._z.shape[0] != n:
+            self._z = np.zeros(n, dtype=np.complex128)
+        self._z.view(np.float64).reshape(n, 2)[:] = joints[:, :2]  # x + iy, in place
+        smoothed = self.filter(self._z, t_s, scale)
+        joints[:, :2] = smoothed.view(np.float64).reshape(n, 2)
         out = joints.astype(np.float32)
         return out[:NUM_KEYPOINTS], out[NUM_KEYPOINTS:], mask
 
