@@ -103,11 +103,13 @@ class KeypointPipeline:
         self.repairer = Repairer(settings, fps)
         self.filter = OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff, fps)
         self._z = np.zeros(0, dtype=np.complex128)  # this frame's points as x + iy
+        self._last = self._z  # the last smoothed points
 
     def reset(self) -> None:
         """Forget the dancer (a new capture starts)."""
         self.repairer.reset()
         self.filter.reset()
+        self._z = self._last = np.zeros(0, dtype=np.complex128)
 
     def process(
         self, keypoints: npt.ArrayLike, extras: npt.ArrayLike, t_s: float
@@ -125,13 +127,18 @@ class KeypointPipeline:
             mask = mask_bits(imputed)
         else:
             joints = joints.copy()  # never write into the caller's array
+            if not math.isfinite(joints.sum()):  # one NaN would stay in the filter for good
+                bad = ~np.isfinite(joints).all(axis=1)
+                joints[bad] = 0.0
+                if len(self._z) == len(joints):
+                    joints[bad, :2] = self._last.view(np.float64).reshape(-1, 2)[bad]
         torso = self.repairer.torso_length if self.settings.repair else math.nan
         scale = torso if torso > 0 else 100.0
         n = len(joints)
         if self._z.shape[0] != n:
             self._z = np.zeros(n, dtype=np.complex128)
         self._z.view(np.float64).reshape(n, 2)[:] = joints[:, :2]  # x + iy, in place
-        smoothed = self.filter(self._z, t_s, scale)
+        smoothed = self._last = self.filter(self._z, t_s, scale)
         joints[:, :2] = smoothed.view(np.float64).reshape(n, 2)
         out = joints.astype(np.float32)
         return out[:NUM_KEYPOINTS], out[NUM_KEYPOINTS:], mask

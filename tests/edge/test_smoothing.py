@@ -154,3 +154,13 @@ def test_offline_smoother_ignores_outliers_and_missing_samples() -> None:
 def test_offline_smoother_rejects_bad_shape() -> None:
     with pytest.raises(ValueError, match=r"\[T, J, 3\]"):
         smooth_offline(np.zeros((10, 17)), fps=30)
+
+
+def test_non_finite_input_never_poisons_the_filter() -> None:
+    truth = dancer(20)
+    bad = truth.copy()
+    bad[10, 4] = np.nan
+    for settings in (SmoothingSettings(), SmoothingSettings(repair=False)):
+        outs = _run(KeypointPipeline(settings, fps=30), bad)
+        assert all(np.isfinite(k).all() for k, _, _ in outs)
+        assert np.abs(outs[-1][0][4, :2] - truth[-1, 4, :2]).max() < 5.0
