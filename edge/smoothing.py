@@ -26,6 +26,7 @@ from protocol.skeleton import NUM_KEYPOINTS
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+Points = npt.NDArray[np.float64] | npt.NDArray[np.complex128]  # [..., 2] or x + iy
 Keypoints = npt.NDArray[np.float32]
 
 
@@ -52,11 +53,11 @@ class OneEuroFilter:
         self.reset()
 
     def reset(self) -> None:
-        self._x: FloatArray | None = None
+        self._x: Points | None = None
         self._dx = np.zeros(0)
         self._t = 0.0
 
-    def __call__(self, x: npt.ArrayLike, t_s: float, scale: float = 1.0) -> FloatArray:
+    def __call__(self, x: npt.ArrayLike, t_s: float, scale: float = 1.0) -> Points:
         """Filter ``x`` observed at ``t_s``: real points ``[..., D]``, or complex 2-D points
         ``x + iy`` (``[...]``, the speed then is ``|dx|``: one numpy call, not three)."""
         value = np.array(x)
@@ -102,14 +103,15 @@ class KeypointPipeline:
         self.fps = float(fps)
         self.repairer = Repairer(settings, fps)
         self.filter = OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff, fps)
-        self._z = np.zeros(0, dtype=np.complex128)  # this frame's points as x + iy
-        self._last = self._z  # the last smoothed points
+        self._z: npt.NDArray[np.complex128] = np.zeros(0, dtype=np.complex128)  # x + iy
+        self._last: Points = self._z  # the last smoothed points
 
     def reset(self) -> None:
         """Forget the dancer (a new capture starts)."""
         self.repairer.reset()
         self.filter.reset()
-        self._z = self._last = np.zeros(0, dtype=np.complex128)
+        self._z = np.zeros(0, dtype=np.complex128)
+        self._last = self._z
 
     def process(
         self, keypoints: npt.ArrayLike, extras: npt.ArrayLike, t_s: float
