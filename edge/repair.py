@@ -108,6 +108,7 @@ class Repairer:
         self._swap_run = np.zeros(len(tab.pairs), dtype=np.int64)  # crossed frames in a row
         self._raw = np.zeros(n, dtype=np.complex128)  # the estimator's last answer
         self._steady = np.zeros(n, dtype=np.int64)  # frames it has held still for
+        self._steady_any = False
         # Each gap's starting offset and velocity, set when it begins (at _fill_at).
         self._fill = np.zeros(n, dtype=np.complex128)
         self._fill_vel = np.zeros(n, dtype=np.complex128)
@@ -128,8 +129,11 @@ class Repairer:
         idx = (self._head - np.arange(k)[::-1]) % self.settings.buffer_frames
         return self._ring_z[idx], self._ring_obs[idx], self._ring_t[idx]
 
-    def step(self, xyc: npt.ArrayLike, t_s: float) -> tuple[FloatArray, BoolArray]:
-        arr = np.array(xyc, dtype=np.float64)
+    def step(
+        self, xyc: npt.ArrayLike, t_s: float, owned: bool = False
+    ) -> tuple[FloatArray, BoolArray]:
+        """Repair one frame; ``owned``: ``xyc`` is a float64 array to repair in place."""
+        arr = xyc if owned and isinstance(xyc, np.ndarray) else np.array(xyc, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 3:
             raise ValueError(f"expected keypoints [J, 3], got shape {arr.shape}")
         if self._table is None or self._table.n != arr.shape[0]:
@@ -170,11 +174,13 @@ class Repairer:
             steady = np.abs(z - self._raw) <= gate
             self._steady += 1
             self._steady[~steady] = 0
+            self._steady_any = True
             back = (self._steady >= 3) & (err <= _REACQUIRE_TORSO * self._torso)
             tracked = (self._ring_obs[self._head] & (err <= gate)) | back
             observed |= tracked if finite is None else tracked & finite
-        else:  # everyone sure: nobody is on the way back
+        elif self._steady_any:  # everyone sure: nobody is on the way back
             self._steady[:] = 0
+            self._steady_any = False
         self._raw[:] = z
         # Jitter stays well under this; a swap or an outlier does not.
         if not _any(observed & (err > min(0.3, s.outlier_torso) * self._torso)):

@@ -116,24 +116,22 @@ class KeypointPipeline:
     def process(
         self, keypoints: npt.ArrayLike, extras: npt.ArrayLike, t_s: float
     ) -> tuple[Keypoints, Keypoints, int]:
-        kps = np.asarray(keypoints, dtype=np.float64)
-        ext = np.asarray(extras, dtype=np.float64).reshape(-1, 3)
-        if kps.shape != (NUM_KEYPOINTS, 3) or ext.shape[0] not in (0, 4):
+        kps, ext = np.asarray(keypoints), np.asarray(extras)
+        if kps.shape != (NUM_KEYPOINTS, 3) or ext.shape not in ((0,), (0, 3), (4, 3)):
             raise ValueError(
                 f"expected keypoints [17, 3] and extras [0|4, 3], got {kps.shape}, {ext.shape}"
             )
-        joints = np.concatenate([kps, ext]) if len(ext) else kps
+        # A new float64 array either way: the caller's arrays are never written to.
+        joints = np.concatenate([kps, ext], dtype=np.float64) if ext.size else kps.astype(float)
         mask = 0
         if self.settings.repair:
-            joints, imputed = self.repairer.step(joints, t_s)  # a new array
+            joints, imputed = self.repairer.step(joints, t_s, owned=True)
             mask = mask_bits(imputed)
-        else:
-            joints = joints.copy()  # never write into the caller's array
-            if not math.isfinite(joints.sum()):  # one NaN would stay in the filter for good
-                bad = ~np.isfinite(joints).all(axis=1)
-                joints[bad] = 0.0
-                if len(self._z) == len(joints):
-                    joints[bad, :2] = self._last.view(np.float64).reshape(-1, 2)[bad]
+        elif not math.isfinite(joints.sum()):  # one NaN would stay in the filter for good
+            bad = ~np.isfinite(joints).all(axis=1)
+            joints[bad] = 0.0
+            if len(self._z) == len(joints):
+                joints[bad, :2] = self._last.view(np.float64).reshape(-1, 2)[bad]
         torso = self.repairer.torso_length if self.settings.repair else math.nan
         scale = torso if torso > 0 else 100.0
         n = len(joints)
