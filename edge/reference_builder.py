@@ -137,7 +137,7 @@ def estimate_dancer(
 
 
 def clean(
-    est: Estimated, fps: float, settings: SmoothingSettings
+    est: Estimated, fps: float, settings: SmoothingSettings, max_guess_s: float = 1.0
 ) -> tuple[FloatArray, FloatArray, float]:
     """Repair then smooth the whole sequence: keypoints, extras, fraction imputed."""
     has_extras = bool((est.extras[:, :, 2] > 0).any())
@@ -146,8 +146,29 @@ def clean(
     smoothed = smooth_offline(repaired, fps, settings.offline_lambda, imputed=imputed)
     out = smoothed.astype(np.float32)
     out[:, :, 2] = np.clip(out[:, :, 2], 0.0, 1.0)
+    out[:, :, 2] = _gap_confidence(out[:, :, 2], imputed, round(max_guess_s * fps))
     extras = out[:, NUM_KEYPOINTS:] if has_extras else np.zeros_like(est.extras)
     return out[:, :NUM_KEYPOINTS], extras, float(imputed.mean())
+
+
+def _gap_confidence(
+    conf: FloatArray, imputed: npt.NDArray[np.bool_], max_frames: int
+) -> FloatArray:
+    """Visibility of imputed joints: no more than the observations around the gap, and 0
+    past ``max_frames`` (guessed, not repaired: as an operator marks a joint they cannot
+    place)."""
+    out = conf.copy()
+    frames = len(conf)
+    for j in range(conf.shape[1]):
+        padded = np.concatenate([[False], imputed[:, j], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(padded))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            if end - start > max_frames:
+                out[start:end, j] = 0.0
+                continue
+            around = [conf[k, j] for k in (start - 1, end) if 0 <= k < frames]
+            out[start:end, j] = np.minimum(conf[start:end, j], max(around, default=0.0))
+    return out
 
 
 def extract_audio(video: Path, target: Path) -> Path | None:
