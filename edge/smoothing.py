@@ -20,12 +20,14 @@ import numpy.typing as npt
 from scipy.linalg import solveh_banded
 
 from edge.repair import Repairer, mask_bits
+from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from protocol.skeleton import NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+_PRIOR_WEIGHT = 0.01  # of a repaired (skeleton) place, next to an observation's confidence
 Points = npt.NDArray[np.float64] | npt.NDArray[np.complex128]  # [..., 2] or x + iy
 Keypoints = npt.NDArray[np.float32]
 
@@ -176,19 +178,34 @@ def smooth_offline(
     seq: npt.ArrayLike,
     fps: float,
     lam: float | None = None,
-    imputed: npt.ArrayLike | None = None,
+    repair: bool = True,
     iterations: int = 3,
 ) -> FloatArray:
-    """Zero-lag robust smoothing of a whole capture ``[T, J, 3]`` (x, y, confidence).
+    """Zero-lag robust smoothing of a whole capture ``[T, J, 3]`` (x, y, confidence)."""
+    return repair_and_smooth(seq, fps, lam, repair, iterations)[0]
 
-    ``lam`` is the smoothing strength at 30 fps (default: ``SmoothingSettings``'s
-    ``offline_lambda``), scaled with ``fps`` so the cutoff in Hz stays put. Samples
-    weigh their confidence (imputed ones a tenth of it), so lost joints are filled from
-    both sides of their gap; outliers are re-weighted away over ``iterations`` robust
-    passes. Confidences are returned as given.
+
+def repair_and_smooth(
+    seq: npt.ArrayLike,
+    fps: float,
+    lam: float | None = None,
+    repair: bool = True,
+    iterations: int = 3,
+    settings: SmoothingSettings | None = None,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """:func:`smooth_offline`, also returning which joints ``[T, J]`` were imputed.
+
+    ``lam`` is the smoothing strength at 30 fps (default: ``offline_lambda``), scaled
+    with ``fps`` so the cutoff in Hz stays put. Each sample weighs its confidence and
+    outliers are re-weighted away over ``iterations`` robust passes. With ``repair``,
+    :func:`repair_offline` also places every lost joint on the skeleton, and those
+    places join in as faint extra samples (``_PRIOR_WEIGHT``): short gaps are still
+    bridged by the smoother from both sides (which measured best), while long ones,
+    and gaps at either end, follow the skeleton instead of a drifting polynomial.
+    Confidences are returned as given.
     """
-    if lam is None:
-        lam = SmoothingSettings().offline_lambda
+    s = settings or SmoothingSettings()
+    lam = s.offline_lambda if lam is None else lam
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     arr = np.array(seq, dtype=np.float64)
@@ -197,29 +214,41 @@ def smooth_offline(
     t, j, _ = arr.shape
     finite = np.asarray(np.isfinite(arr).all(axis=2))
     conf = np.where(finite, np.clip(arr[:, :, 2], 0.0, 1.0), 0.0)
-    if imputed is not None:
-        conf = np.where(np.asarray(imputed, dtype=bool), 0.1 * conf, conf)
-    xy = np.where(finite[:, :, None], arr[:, :, :2], 0.0).reshape(t, j * 2)
-    base = np.repeat(conf, 2, axis=1)
+    y1 = np.where(finite[:, :, None], arr[:, :, :2], 0.0).reshape(t, j * 2)
+    w1 = np.repeat(conf, 2, axis=1)
+    imputed = np.zeros((t, j), dtype=bool)
+    y2, w2 = y1, np.zeros_like(w1)
+    if repair and t > 1:
+        repaired, imputed = repair_offline(np.where(finite[:, :, None], arr, 0.0), fps, s)
+        y2 = repaired[:, :, :2].reshape(t, j * 2)
+        w2 = np.repeat(imputed * _PRIOR_WEIGHT, 2, axis=1)
     lam_eff = lam * (fps / 30.0) ** 6  # third difference: response ∝ λ ω⁶
-    weights = base.copy()
-    z = whittaker(xy, weights, lam_eff)
+
+    def solve(w: FloatArray) -> FloatArray:
+        # Two weighted samples of one value are one sample at their weighted mean.
+        total = w + w2
+        mean = (w * y1 + w2 * y2) / np.where(total > 0, total, 1.0)
+        return whittaker(mean, total, lam_eff)
+
+    z = solve(w1)
     for _ in range(iterations):
-        weights = base * _biweight(xy - z, base > 0)
-        z = whittaker(xy, weights, lam_eff)
+        z = solve(w1 * _biweight(y1 - z, w1 > 0))
     out = arr.copy()
     out[:, :, :2] = z.reshape(t, j, 2)
     out[:, :, 2] = np.where(finite, arr[:, :, 2], 0.0)
-    return out
+    return out, imputed
 
 
 def _biweight(residual: FloatArray, valid: npt.NDArray[np.bool_], c: float = 4.685) -> FloatArray:
     """Tukey's biweight of residuals scaled by their per-column robust spread."""
-    r = np.where(valid, np.abs(residual), np.nan)
-    mad = np.nanmedian(r, axis=0) if valid.any() else np.zeros(residual.shape[1])
+    mad = np.zeros(residual.shape[1])
+    seen = valid.any(axis=0)  # columns with no sample at all keep a zero spread
+    if seen.any():
+        r = np.where(valid[:, seen], np.abs(residual[:, seen]), np.nan)
+        mad[seen] = np.nanmedian(r, axis=0)
     # Floor of one pixel: sub-pixel residuals are never outliers, and an exact fit
     # (MAD = 0) must not turn every weight to zero.
-    scale = np.maximum(1.4826 * np.where(np.isfinite(mad), mad, 0.0), 1.0)
+    scale = np.maximum(1.4826 * mad, 1.0)
     u = np.abs(residual) / (c * scale)
     w: FloatArray = np.where(u < 1, (1 - u**2) ** 2, 0.0)
     return w

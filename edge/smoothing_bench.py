@@ -22,7 +22,6 @@ import numpy as np
 import numpy.typing as npt
 from rich.progress import Progress
 
-from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from edge.smoothing import KeypointPipeline, smooth_offline
 from edge.smoothing_metrics import acceleration_error, lag_frames, mean_joint_error
@@ -132,11 +131,7 @@ def online(
 
 def offline(noisy: FloatArray, fps: float, settings: SmoothingSettings, repair: bool) -> Result:
     start = time.thread_time()
-    if repair:
-        repaired, imputed = repair_offline(noisy, fps, settings)
-        out = smooth_offline(repaired, fps, settings.offline_lambda, imputed=imputed)
-    else:
-        out = smooth_offline(noisy, fps, settings.offline_lambda)
+    out = smooth_offline(noisy, fps, settings.offline_lambda, repair=repair)
     return Result(out, (time.thread_time() - start) / len(noisy) * 1e6)
 
 
