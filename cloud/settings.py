@@ -55,6 +55,12 @@ class SmtpMail(Group):
     password: SecretStr | None = None
     sender: str
     timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    ca_file: Path | None = Field(None, description="CA bundle for a private SMTP certificate")
+    attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    backoff_s: Annotated[float, Field(ge=0)] = 2.0
+    queue_directory: Path = Field(
+        Path("var/mail-queue"), description="emails the server refused wait here for flush()"
+    )
 
 
 MailSettings = Annotated[OutboxMail | SmtpMail, Field(discriminator="type")]
@@ -102,6 +108,26 @@ class TrainingSettings(Group):
     booth_checkpoint: Path | None = None
 
 
+class QualitySettings(Group):
+    min_held_out_ssim: Annotated[float, Field(ge=-1, le=1)] = 0.5
+    max_flicker: Annotated[float, Field(ge=0, description="grey levels per frame")] = 6.0
+
+
+class RenderSettings(Group):
+    batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    crf: Annotated[int, Field(ge=0, le=51)] = 23
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"
+    min_range: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.05, description="ankle range (share of height) below which one depth is assumed"
+    )
+    quality: QualitySettings = QualitySettings()
+
+
+class DeliverySettings(Group):
+    link_ttl_days: Annotated[float, Field(gt=0, le=365)] = 30.0
+    token_bytes: Annotated[int, Field(ge=16, le=64)] = 32
+
+
 class CloudSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix="DANCEBOOTH_CLOUD_")
 
@@ -114,6 +140,8 @@ class CloudSettings(FileSettings):
     api: ApiSettings = ApiSettings()
     training: TrainingSettings = TrainingSettings()
     uploader: UploaderSettings = UploaderSettings()
+    render: RenderSettings = RenderSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:

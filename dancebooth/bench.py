@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "edge": ("edge.bench:bench_edge", "Edge node: pose, capture, smoothing."),
     "synth": ("edge.synthetic.bench:bench_synth", "Synthetic dancer render fps and clip time."),
     "ingest": ("cloud.ingest_bench:bench_ingest", "Uploader throughput vs a raw subscriber."),
+    "render": ("cloud.render.bench:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
 }
 
 

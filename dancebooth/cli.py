@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cloud": ("cloud.cli:cloud", "Run the cloud services: uploader, API, worker."),
     "demo": ("dancebooth.demo:demo", "Run the whole booth on this machine."),
     "model": ("cloud.training.cli:model", "Train the booth checkpoint, fine-tune, inspect."),
+    "render": ("cloud.render.cli:render_command", "Render a visitor performing a dance (MP4)."),
     "bench": ("dancebooth.bench:bench", "Benchmarks that print figures and the machine."),
     "reference": ("edge.reference_cli:reference", "List and generate the reference dances."),
     "synth": ("edge.synthetic.cli:synth", "Synthetic booth: training corpus, contact sheets."),

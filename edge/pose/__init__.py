@@ -34,5 +34,8 @@ def create_estimator(settings: Any) -> PoseEstimator:
             "pip install 'dancebooth[edge]'"
         ) from exc
     cls = getattr(module, cls_name)
-    estimator: PoseEstimator = cls(settings)
+    try:
+        estimator: PoseEstimator = cls(settings)
+    except PoseError as exc:  # name the backend: the node's config may not say it
+        raise PoseError(f"pose backend {kind!r}: {exc}") from exc
     return estimator

@@ -71,11 +71,10 @@ def test_real_camera_delivers_frames() -> None:
 
 
 def test_synthetic_source_carries_truth() -> None:
-    pytest.importorskip("edge.synthetic.visitor", reason="the synthetic booth has not landed")
-    with create_source(SyntheticSource(realtime=False), 64, 48, 30.0, 1.0) as source:
+    with create_source(SyntheticSource(realtime=False), 96, 64, 30.0, 1.0) as source:
         frame = source.read()
     assert frame is not None and frame.truth is not None
-    assert frame.image.shape == (48, 64, 3)
+    assert frame.image.shape == (64, 96, 3)
 
 
 def test_fps_meter_counts_and_decays_when_stalled() -> None:

@@ -1,0 +1,54 @@
+"""Contact sheets of a rendition: every n-th frame in a grid, to look at a video at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from cloud.render.video import read_frames
+
+
+def contact_sheet(
+    video: str | Path, *, frames: int = 8, columns: int = 4, label: bool = True
+) -> npt.NDArray[np.uint8]:
+    """A BGR grid of ``frames`` frames spread evenly over ``video``, each labelled."""
+    if frames < 1 or columns < 1:
+        raise ValueError("frames and columns must be >= 1")
+    all_frames = list(read_frames(video))
+    if not all_frames:
+        raise ValueError(f"{video} has no video frames")
+    picks = np.linspace(0, len(all_frames) - 1, min(frames, len(all_frames))).round().astype(int)
+    tiles = []
+    for i in picks:
+        tile = all_frames[i].copy()
+        if label:
+            h = tile.shape[0]
+            cv2.putText(
+                tile,
+                f"#{i}",
+                (3, h - 5),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                h / 400,
+                (255, 255, 255),
+                1,
+                cv2.LINE_AA,
+            )
+        tiles.append(tile)
+    while len(tiles) % columns:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.hstack(tiles[r : r + columns]) for r in range(0, len(tiles), columns)]
+    return np.vstack(rows)
+
+
+def write_contact_sheet(
+    video: str | Path, out: str | Path, *, frames: int = 8, columns: int = 4
+) -> Path:
+    """Save :func:`contact_sheet` of ``video`` as an image (format from the suffix)."""
+    sheet = contact_sheet(video, frames=frames, columns=columns)
+    out = Path(out)
+    if not cv2.imwrite(str(out), sheet):
+        raise ValueError(f"cannot write an image to {out} (use .png or .jpg)")
+    return out

@@ -1,0 +1,26 @@
+"""``dancebooth bench render`` runs and prints its figures (speed is not asserted)."""
+
+from __future__ import annotations
+
+import numpy as np
+from click.testing import CliRunner
+
+from cloud.render.bench import bench_dance
+from cloud.render.normalize import body_heights
+from dancebooth.cli import cli
+
+
+def test_bench_prints_a_row_per_generator_and_size() -> None:
+    args = ["bench", "render", "--frames", "12", "--size", "128", "--generator", "painter"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "machine:" in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("pose-painter-128"))
+    assert len(row.split()) == 7  # name, size, render fps, clip time + unit, generate, encode
+
+
+def test_bench_dance_stays_in_frame_and_moves() -> None:
+    d = bench_dance(50, 128)
+    assert d[..., :2].min() >= 0 and d[..., :2].max() < 128
+    assert np.abs(np.diff(d[..., :2], axis=0)).mean() > 0.5
+    assert np.isfinite(body_heights(d)).all()
