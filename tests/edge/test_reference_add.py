@@ -98,3 +98,23 @@ def test_add_with_blazepose_on_a_real_person(tmp_path: Path) -> None:
     shoulders_y = kps[:, [KP["left_shoulder"], KP["right_shoulder"]], 1].mean(axis=1)
     assert (kps[:, KP["nose"], 1] < shoulders_y).all()  # the head is above the shoulders
     assert (kps[:, KP["left_eye"], 0] > kps[:, KP["right_eye"], 0]).all()  # facing us
+
+
+def test_rebuild_after_hand_edits_repairs_the_marked_joints(tmp_path: Path, clip) -> None:
+    video, keypoints, truth = clip
+    args = [str(video), "--name", "salsa", "--backend", "replay"]
+    assert _add(tmp_path, *args, "--keypoints", str(keypoints)).exit_code == 0
+    dance = tmp_path / "salsa"
+    csv = dance / "keypoints.csv"
+    lines = csv.read_text().splitlines()
+    col = lines[0].split(",").index("left_wrist_x")
+    for frame in range(20, 26):  # the operator marks a bad stretch: unknown wrist
+        cells = lines[frame + 1].split(",")
+        cells[col : col + 3] = ["0", "0", "0"]
+        lines[frame + 1] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n")
+    rebuilt = _add(tmp_path, *args, "--keypoints", str(dance), "--force")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    wrist = load_reference("salsa", tmp_path).keypoints[20:26, 9]
+    torso = np.hypot(*(truth[20, 5, :2] - truth[20, 11, :2]))
+    assert np.hypot(*(wrist[:, :2] - truth[20:26, 9, :2]).T).max() < 0.5 * torso
