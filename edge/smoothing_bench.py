@@ -22,9 +22,15 @@ import numpy as np
 import numpy.typing as npt
 from rich.progress import Progress
 
+from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
-from edge.smoothing import KeypointPipeline, smooth_offline
-from edge.smoothing_metrics import acceleration_error, lag_frames, mean_joint_error
+from edge.smoothing import KeypointPipeline, OneEuroFilter, smooth_offline
+from edge.smoothing_metrics import (
+    acceleration_error,
+    lag_frames,
+    mean_joint_error,
+    torso_lengths,
+)
 from protocol.skeleton import KP, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
@@ -147,6 +153,38 @@ METHODS: dict[str, Method] = {
 }
 
 
+def _forward_backward_one_euro(x: FloatArray, fps: float, s: SmoothingSettings) -> Result:
+    """Offline candidate: repair, One Euro forward, then again backward (phase cancels)."""
+    start = time.thread_time()
+    out, _ = repair_offline(x, fps, s)
+    scale = float(np.median(torso_lengths(out)))
+    for order in (1, -1):
+        f = OneEuroFilter(s.min_cutoff, s.beta, s.d_cutoff, fps)
+        idx = range(len(out))[::order]
+        for k, i in enumerate(idx):
+            out[i, :, :2] = f(out[i, :, :2], k / fps, scale)
+    return Result(out, (time.thread_time() - start) / len(x) * 1e6)
+
+
+def _savitzky_golay(x: FloatArray, fps: float, s: SmoothingSettings, window: int) -> Result:
+    """Offline candidate: repair, then a cubic Savitzky–Golay filter."""
+    from scipy.signal import savgol_filter
+
+    start = time.thread_time()
+    out, _ = repair_offline(x, fps, s)
+    out[:, :, :2] = savgol_filter(out[:, :, :2], window, 3, axis=0)
+    return Result(out, (time.thread_time() - start) / len(x) * 1e6)
+
+
+# The zero-lag smoothers smooth_offline was chosen against (``--tune`` scores them).
+OFFLINE_CANDIDATES: dict[str, Method] = {
+    "robust Whittaker (chosen)": METHODS["offline + imputation"],
+    "forward-backward One Euro": _forward_backward_one_euro,
+    "Savitzky-Golay 9 frames": lambda x, fps, s: _savitzky_golay(x, fps, s, 9),
+    "Savitzky-Golay 15 frames": lambda x, fps, s: _savitzky_golay(x, fps, s, 15),
+}
+
+
 def score(result: Result, capture: Capture) -> Scores:
     est, truth = result.estimate, capture.truth
     return Scores(
@@ -228,6 +266,10 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
         s = base.model_copy(update={"offline_lambda": lam})
         r = evaluate(METHODS["offline + imputation"], captures, fps, s)
         lines.append(f"{lam:>14} {r.error:>6.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
+    lines.append(f"{'offline smoother':<28}error  accel  lag")
+    for name, method in OFFLINE_CANDIDATES.items():
+        r = evaluate(method, captures, fps, base)
+        lines.append(f"{name:<28}{r.error:>5.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
     return "\n".join(lines)
 
 
