@@ -9,7 +9,7 @@ import pytest
 
 from edge.settings import SmoothingSettings
 from edge.smoothing import KeypointPipeline, OneEuroFilter, smooth_offline, smoothing_factor
-from edge.smoothing_metrics import lag_frames
+from edge.smoothing_metrics import joint_errors, lag_frames
 from tests.edge.trajectories import corrupt, dancer
 
 
@@ -164,3 +164,16 @@ def test_non_finite_input_never_poisons_the_filter() -> None:
         outs = _run(KeypointPipeline(settings, fps=30), bad)
         assert all(np.isfinite(k).all() for k, _, _ in outs)
         assert np.abs(outs[-1][0][4, :2] - truth[-1, 4, :2]).max() < 5.0
+
+
+def test_offline_gap_at_the_end_stays_on_the_skeleton() -> None:
+    truth = dancer(300, seed=3)
+    seq = truth.copy()
+    seq[240:, 9] = 0.0  # wrist lost for the last 2 s: zeros, as a backend reports it
+    seq[100:160, 15] = 0.0  # ankle lost for 2 s mid-capture
+    out = smooth_offline(seq, fps=30)
+    errors = joint_errors(out, truth)
+    assert errors[240:, 9].max() < 100.0  # a polynomial alone ran off by ~10,000 %
+    assert errors[100:160, 15].mean() < 15.0
+    unrepaired = smooth_offline(seq, fps=30, repair=False)
+    assert joint_errors(unrepaired, truth)[240:, 9].max() > 10 * errors[240:, 9].max()
