@@ -29,7 +29,7 @@ from protocol.skeleton import NUM_KEYPOINTS
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-_PRIOR_WEIGHT = 0.01  # of a repaired (skeleton) place, next to an observation's confidence
+_PRIOR_WEIGHT = 0.001  # of a repaired place, beside a confidence (tuned: 0.001-0.03)
 Points = npt.NDArray[np.float64] | npt.NDArray[np.complex128]  # [..., 2] or x + iy
 Keypoints = npt.NDArray[np.float32]
 
