@@ -8,7 +8,7 @@ at all: a robust Whittaker–Henderson smoother (penalised least squares on the 
 difference, solved as a banded system) that weights each sample by its confidence and
 re-weights away outliers (Tukey's biweight). It beat forward-backward One Euro and
 Savitzky–Golay on the synthetic dances (``dancebooth bench edge smoothing --tune
---seed 0``: 1.51 % torso error and 0.30 px/frame² acceleration error against 1.76 /
+--seed 0``: 1.42 % torso error and 0.30 px/frame² acceleration error against 1.76 /
 0.82 and 1.60 / 0.67 at best).
 """
 
