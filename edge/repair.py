@@ -4,11 +4,13 @@ A joint is *observed* when its confidence reaches ``min_confidence``, it is fini
 and it lands near where its recent motion predicts (else it is an outlier). Left/right
 pairs the estimator swapped are swapped back. Every other joint is *imputed*:
 
-- **in time** when its gap is short: its offset from its anchor (parent joint, or the
-  shoulders' midpoint for the nose) continues at the offset's recent velocity;
-- **from the skeleton** when the gap is long: the bone keeps its last seen direction at
-  the length learnt online from confident frames (averaged over the left/right pair);
-  a joint never seen borrows its mirror joint's pose, else a standing template;
+- **from the skeleton**: it hangs from its anchor (parent joint, or the shoulders'
+  midpoint for the nose) in the bone's last seen direction, at the length learnt
+  online from confident frames (averaged over the left/right pair); a joint never
+  seen borrows its mirror joint's pose, else a standing template;
+- **in time**, for the first ``short_gap_s`` of a gap: that offset also coasts on its
+  velocity over the buffer's last frames (off by default: on the synthetic dances it
+  did not pay, limbs reverse too fast; offline repair interpolates in time instead);
 - torso roots (shoulders) follow the visible torso joints' rigid motion.
 
 A joint reported with low confidence is still *observed* while it continues its own
