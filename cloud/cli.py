@@ -63,15 +63,21 @@ def migrate_command(config_path: Path | None) -> None:
 @click.option("--nodes", required=True, help="Comma-separated node ids, e.g. n1,n2.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--prefix", default="dancebooth", show_default=True, help="Topic prefix.")
-def broker_config_command(booth: str, nodes: str, out: Path, prefix: str) -> None:
+@click.option("--cloud-password", default=None, envvar="DANCEBOOTH_CLOUD_MQTT__PASSWORD",
+              help="Password of the cloud account (env: DANCEBOOTH_CLOUD_MQTT__PASSWORD, "
+                   "the cloud services' own setting); default: keep or generate.")  # fmt: skip
+def broker_config_command(
+    booth: str, nodes: str, out: Path, prefix: str, cloud_password: str | None
+) -> None:
     """Write Mosquitto passwd + acl (and credentials.yaml) for a booth's nodes and the cloud."""
-    from cloud.broker_config import BrokerAccounts, write_broker_config
+    from cloud.broker_config import CLOUD_USER, BrokerAccounts, write_broker_config
     from protocol.errors import ProtocolError
 
     try:
         node_ids = tuple(n.strip() for n in nodes.split(",") if n.strip())
         accounts = BrokerAccounts(booth, node_ids, prefix)
-        passwords = write_broker_config(accounts, out)
+        fixed = {CLOUD_USER: cloud_password} if cloud_password is not None else {}
+        passwords = write_broker_config(accounts, out, fixed)
     except ProtocolError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out / 'passwd'}, {out / 'acl'} and {out / 'credentials.yaml'} (0600)")
