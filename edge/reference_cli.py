@@ -1,7 +1,8 @@
-"""``dancebooth reference ...``: list and generate the reference dances.
+"""``dancebooth reference ...``: list, generate and check the reference dances.
 
 ``add VIDEO`` (build a dance from a real video with a pose backend) belongs to the
-offline repair/smoothing work and is registered next to these commands.
+offline repair/smoothing work: it registers itself with one line in
+:data:`REFERENCE_COMMANDS` and is imported only when run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
+from dancebooth.lazy import LazyGroup
 from edge.reference import REFERENCE_DIR, ReferenceDanceError, list_references, load_reference
 
 root_option = click.option(
@@ -19,7 +21,13 @@ root_option = click.option(
 )  # fmt: skip
 
 
-@click.group()
+# Subcommands living in other modules: name -> ("module:attr", "one-line help").
+REFERENCE_COMMANDS: dict[str, tuple[str, str]] = {
+    "add": ("edge.reference_add:add_cmd", "Build a reference dance from a video file."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=REFERENCE_COMMANDS)
 def reference() -> None:
     """The reference dances visitors are rendered performing."""
 

@@ -34,5 +34,9 @@ def create_estimator(settings: Any) -> PoseEstimator:
             "pip install 'dancebooth[edge]'"
         ) from exc
     cls = getattr(module, cls_name)
-    estimator: PoseEstimator = cls(settings)
+    try:
+        estimator: PoseEstimator = cls(settings)
+    except PoseError as exc:
+        # Name the backend: the node's log shows this line alone at start-up.
+        raise PoseError(f"pose backend {kind!r} cannot start: {exc}") from exc
     return estimator

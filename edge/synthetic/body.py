@@ -125,7 +125,6 @@ class Posed:
     torso: Array  # [T, 3, 3] chest orientation
     pelvis: Array  # [T, 3, 3]
     head: Array  # [T, 3, 3]
-    feet: tuple[Array, Array]  # left, right foot orientation [T, 3, 3]
 
 
 def _side(sign: float, abd: Array, flex: Array, twist: Array) -> Array:
@@ -154,7 +153,6 @@ def pose(shape: BodyShape, dofs: npt.ArrayLike) -> Posed:
             "right_ear": (-0.72 * r, 0.05 * r, -0.05 * r)}  # fmt: skip
     for name, offset in face.items():
         out[:, KP[name]] = head_c + apply(head, offset)
-    feet = []
     for sign, side in ((1.0, "left"), (-1.0, "right")):
         p = side[0]
         sh = neck + apply(torso, [sign * shape.shoulder_half, 0.0, 0.0])
@@ -178,8 +176,7 @@ def pose(shape: BodyShape, dofs: npt.ArrayLike) -> Posed:
             out[:, KP[joint]] = value
         out[:, L_HEEL if sign > 0 else R_HEEL] = heel
         out[:, L_TOE if sign > 0 else R_TOE] = toe
-        feet.append(foot)
     # Gravity: drop (or lift) the whole body so its lowest foot point touches the floor.
     floor = out[:, L_HEEL:, 1].min(axis=1)
     out[:, :, 1] -= floor[:, None]
-    return Posed(joints=out, torso=torso, pelvis=pelvis, head=head, feet=(feet[0], feet[1]))
+    return Posed(joints=out, torso=torso, pelvis=pelvis, head=head)

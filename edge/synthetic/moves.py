@@ -155,6 +155,19 @@ def _shimmy(s: Stage) -> list[Key]:
     return keys
 
 
+def _slide(s: Stage) -> list[Key]:
+    # Glide far toward the leading arm's side, arm stretched out: the hand leaves the view.
+    x0 = s.root_x
+    reach = {"a_sh_abd": 1.5, "a_elbow": 0.0, "o_sh_abd": 0.5, "o_elbow": 1.2, "torso_roll": 0.12}
+    return [
+        (0.0, {"root_x": x0}),
+        (1.0, {"root_x": x0 + 0.35 * s.amp, "a_hip_abd": 0.3, "o_knee": 0.35, **reach}),
+        (2.0, {"root_x": x0 + 0.75 * s.amp, "o_hip_abd": 0.25, **reach}),
+        (3.0, {"root_x": x0 + 0.4 * s.amp, "a_knee": 0.3}),
+        (4.0, {"root_x": x0}),
+    ]
+
+
 MOVES: dict[str, tuple[int, MoveFn]] = {
     "sway": (4, _sway),
     "arm_wave": (4, _arm_wave),
@@ -167,6 +180,7 @@ MOVES: dict[str, tuple[int, MoveFn]] = {
     "disco_point": (4, _disco_point),
     "kick": (2, _kick),
     "shimmy": (4, _shimmy),
+    "slide": (4, _slide),
 }
 
 
@@ -196,6 +210,8 @@ def keyframes(
                     pose[k] = -pose[k]
             if "yaw" in pose:  # turns go the other way round
                 pose["yaw"] = 2 * stage.yaw - pose["yaw"]
+            if name == "slide" and "root_x" in pose:  # and slides go the other way
+                pose["root_x"] = 2 * stage.root_x - pose["root_x"]
         out.append((beat * beat_s, pose))
     return out
 

@@ -27,13 +27,13 @@ class Routine:
 ROUTINES: dict[str, Routine] = {
     "wave-party": Routine(
         "Wave Party", 112, 1,
-        ("sway", "arm_wave:l", "arm_wave:r", "raise_the_roof", "step_touch:l", "spin:l",
-         "disco_point:l", "disco_point:r", "sway"),
+        ("sway", "arm_wave:l", "arm_wave:r", "raise_the_roof", "slide:l", "spin:l",
+         "disco_point:l", "disco_point:r", "slide:r"),
         MusicStyle(root_hz=110.0, progression="pop"),
     ),
     "disco-steps": Routine(
         "Disco Steps", 120, 2,
-        ("step_touch:l", "step_touch:r", "disco_point:r", "disco_point:l", "march", "kick:l",
+        ("step_touch:l", "step_touch:r", "disco_point:r", "slide:r", "march", "kick:l",
          "kick:r", "shimmy", "back_shake:l", "raise_the_roof"),
         MusicStyle(root_hz=98.0, progression="funk", swing=0.1),
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,9 @@ def test_operator_corrects_a_frame_in_the_csv(dance: ReferenceDance, tmp_path: P
         (lambda c: "\n".join(c.splitlines()[:-3]) + "\n", "frame rows"),
     ],
 )
-def test_broken_csv_is_a_clear_error(dance: ReferenceDance, tmp_path: Path, edit, message) -> None:  # type: ignore[no-untyped-def]
+def test_broken_csv_is_a_clear_error(
+    dance: ReferenceDance, tmp_path: Path, edit: Callable[[str], str], message: str
+) -> None:
     path = dance.save(tmp_path)
     csv_path = path / "keypoints.csv"
     csv_path.write_text(edit(csv_path.read_text()))
@@ -104,9 +107,16 @@ def test_bad_visibility_and_missing_things(dance: ReferenceDance, tmp_path: Path
 def test_shipped_dances_load() -> None:
     names = {d.name for d in list_references(REFERENCE_DIR)}
     assert set(ROUTINES) <= names and len(names) >= 3
+    left_view = 0
     for name in ROUTINES:
         d = load_reference(name)
         assert d.audio is not None and d.bpm == ROUTINES[name].bpm
+        x, y, v = np.moveaxis(d.keypoints, -1, 0)
+        outside = (x < 0) | (x > d.width - 1) | (y < 0) | (y > d.height - 1)
+        assert not v[outside].any()  # what leaves the view is marked unseen
+        assert (v == 0).any()  # turns hide joints in every dance
+        left_view += int(outside.any())
+    assert left_view >= 1  # and in some, a hand leaves the frame
 
 
 def test_cli_generate_list_show(tmp_path: Path) -> None:
@@ -127,3 +137,15 @@ def test_cli_generate_list_show(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "128x128" in res.output
     res = runner.invoke(cli, ["reference", "generate", *root, "--name", "tango"])
     assert res.exit_code != 0 and "unknown routine" in res.output
+
+
+def test_shipped_keypoints_match_the_generator(tmp_path: Path) -> None:
+    # The committed data is exactly what `dancebooth reference generate` makes.
+    name = "wave-party"
+    shipped = load_reference(name)
+    fresh = generate_reference(name, width=shipped.width, height=shipped.height,
+                               fps=shipped.fps, audio_dir=tmp_path)  # fmt: skip
+    path = fresh.save(tmp_path / "out")
+    assert (path / "keypoints.csv").read_bytes() == (
+        REFERENCE_DIR / name / "keypoints.csv"
+    ).read_bytes()

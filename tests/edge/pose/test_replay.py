@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,19 @@ def test_settings_take_noise_rates_and_reject_typos() -> None:
     assert s.rates == NoiseModel(jitter=0.05, swap_rate=0.0)
     with pytest.raises(ValueError):
         ReplaySettings.model_validate({"rates": {"jitterr": 0.05}})
+
+
+def test_replay_configured_from_yaml_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from protocol.settings import ConfigError, load_settings
+
+    cfg = tmp_path / "edge.yaml"
+    cfg.write_text("pose:\n  type: replay\n  seed: 3\n  rates:\n    outlier_rate: 0.05\n")
+    monkeypatch.setenv("DANCEBOOTH_EDGE_POSE__RATES__JITTER", "0.04")
+    s = load_settings(EdgeSettings, cfg)
+    assert isinstance(s.pose, ReplaySettings)
+    assert (s.pose.seed, s.pose.rates.outlier_rate, s.pose.rates.jitter) == (3, 0.05, 0.04)
+    cfg.write_text("pose:\n  type: replay\n  rates:\n    swap_rate: 2\n")
+    with pytest.raises(ConfigError, match="swap_rate"):
+        load_settings(EdgeSettings, cfg)

@@ -49,3 +49,9 @@ def test_bad_routines_are_refused() -> None:
         routine(0, 400, ["sway"])
     with pytest.raises(ValueError, match="side"):
         routine(0, 120, ["sway:x"])
+
+
+def test_slide_travels_toward_the_leading_arm() -> None:
+    left, right = routine(0, 120, ["slide:l"]), routine(0, 120, ["slide:r"])
+    x = DOF["root_x"]
+    assert left.poses[:, x].max() > 0.5 and right.poses[:, x].min() < -0.5
