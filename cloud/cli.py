@@ -170,6 +170,10 @@ def operator_add(config_path: Path | None, name: str, password: str) -> None:
     click.echo(f"operator {name} added")
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @cloud.command("worker")
 @config_option
 @click.option("--name", default=None, help="Worker name in job leases (default: host-pid).")
@@ -177,6 +181,7 @@ def operator_add(config_path: Path | None, name: str, password: str) -> None:
 def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     """Run jobs from the queue: fine-tune → quality gate → render → deliver."""
     import os
+    import signal
     import socket
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
@@ -198,6 +203,7 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
         settings.worker.poll_s,
     )
     click.echo(f"worker {w.name} waiting for jobs (Ctrl-C to stop)")
+    signal.signal(signal.SIGTERM, _interrupt)  # docker stop: give the job back, then exit
     try:
         w.run_once() if once else w.run_forever()
     except KeyboardInterrupt:

@@ -6,8 +6,8 @@ under the session's prefix, and returns its key as the job's checkpoint:
     sessions/{id}/model/last.safetensors   resumable fine-tune state (saved at evaluations)
     sessions/{id}/model/best.safetensors   the weights to render with
     sessions/{id}/model/metrics.json       held-out SSIM etc. for the quality gate
-    sessions/{id}/rendition/video.mp4      the rendition
-    sessions/{id}/rendition/report.json    its flicker measure
+    sessions/{id}/renditions/{dance}.mp4   the rendition (cloud.render.inputs.rendition_key)
+    sessions/{id}/renditions/report.json   its dance, flicker measure and key
 
 ``finetune`` jobs run all three steps; ``render`` jobs re-render from the stored
 model; ``deliver`` jobs re-send the link of a delivered video.
@@ -47,8 +47,9 @@ def model_key(session: str, name: str) -> str:
     return f"{session_prefix(session)}model/{name}"
 
 
-def rendition_key(session: str, name: str = "video.mp4") -> str:
-    return f"{session_prefix(session)}rendition/{name}"
+def report_key(session: str) -> str:
+    """The last rendition's figures (dance, flicker, where the video is)."""
+    return f"{session_prefix(session)}renditions/report.json"
 
 
 def session_shards(factory: sessionmaker[Db], storage: Storage, session: str) -> list[bytes]:
@@ -151,15 +152,16 @@ class RenderStep(Step):
         self.generator = generator
 
     def run(self, ctx: StepContext) -> str | None:
-        from cloud.pix2pix_generator import Pix2PixGenerator, visitor_keypoints
+        from cloud.render.inputs import clip_from_store, dance_by_name
+        from cloud.render.inputs import rendition_key as video_key
         from cloud.render.normalize import normalize_dance
         from cloud.render.renderer import Framing, render
+        from cloud.render.torch_generator import TorchGenerator
         from cloud.render.video import RenditionTags
-        from edge.reference import load_reference
 
         sid, cfg = ctx.session_id, self.settings.render
-        dance = load_reference(self.settings.worker.dance)
-        visitor = visitor_keypoints(session_shards(self.factory, self.storage, sid))
+        dance = dance_by_name(self.settings.worker.dance)
+        clip = clip_from_store(self.storage, self.factory, sid)
         with tempfile.TemporaryDirectory(prefix="dancebooth-render-") as tmp:
             weights = Path(tmp) / "best.safetensors"
             weights.write_bytes(self.storage.get(model_key(sid, "best.safetensors")))
@@ -167,28 +169,34 @@ class RenderStep(Step):
             if self.generator is not None:
                 gen = self.generator(weights)
             else:
-                gen = Pix2PixGenerator(weights)
-            mapped, _, _fit = normalize_dance(dance.keypoints, visitor, min_range=cfg.min_range)
-            kps = Framing.around(visitor).to_generator(mapped, gen.resolution)
+                gen = TorchGenerator.from_checkpoint(weights, device=self.settings.training.device)
+            mapped, _, _fit = normalize_dance(
+                dance.keypoints, clip.keypoints, min_range=cfg.min_range
+            )
+            framing = Framing.around(clip.keypoints, clip.width, clip.height)
             out = Path(tmp) / "video.mp4"
             result = render(
                 gen,
-                kps,
+                framing.to_generator(mapped, gen.resolution),
                 out,
                 fps=dance.fps,
                 tags=RenditionTags(sid, gen.model_version, dance.name),
-                music=dance.audio,
+                music=dance.music,
                 batch_size=cfg.batch_size,
                 crf=cfg.crf,
                 preset=cfg.preset,
                 progress=lambda done, total: ctx.report(done / max(total, 1)),
             )
-            self.storage.put(rendition_key(sid), out.read_bytes(), "video/mp4")
-        report = {"flicker": result.flicker.flicker, "frames": result.frames, "dance": dance.name}
-        self.storage.put(
-            rendition_key(sid, "report.json"), json.dumps(report).encode(), "application/json"
-        )
-        return rendition_key(sid)
+            key = video_key(sid, dance.name)
+            self.storage.put(key, out.read_bytes(), "video/mp4")
+        report = {
+            "flicker": result.flicker.flicker,
+            "frames": result.frames,
+            "dance": dance.name,
+            "video_key": key,
+        }
+        self.storage.put(report_key(sid), json.dumps(report).encode(), "application/json")
+        return key
 
 
 class DeliverStep(Step):
@@ -217,9 +225,10 @@ class DeliverStep(Step):
             email = row.email if row is not None else None
         if not email:
             raise StepError(f"session {sid} has no email address (deleted?); nothing to send")
-        report = self._json(rendition_key(sid, "report.json"))
+        report = self._json(report_key(sid))
         metrics = self._json(model_key(sid, "metrics.json"))
         dance, ssim = str(report["dance"]), _float(metrics.get("ssim"))
+        video = str(report["video_key"])
         flicker = _float(report.get("flicker"))
         policy = LinkPolicy(
             self.settings.api.public_url,
@@ -241,10 +250,10 @@ class DeliverStep(Step):
             sent, reasons = outcome.sent, "; ".join(outcome.decision.reasons)
         else:
             sent, reasons = send_link(visitor, dance, mailer, policy), ""
-        self._record(sid, sent.token if sent else None, dance, ssim, flicker, reasons)
+        self._record(sid, video, sent.token if sent else None, dance, ssim, flicker, reasons)
         if sent is None:
             raise StepRejectedError(f"needs review: {reasons}")
-        return rendition_key(sid)
+        return video
 
     def _json(self, key: str) -> dict[str, object]:
         try:
@@ -256,6 +265,7 @@ class DeliverStep(Step):
     def _record(
         self,
         sid: str,
+        video: str,
         token: IssuedToken | None,
         dance: str,
         ssim: float | None,
@@ -264,7 +274,7 @@ class DeliverStep(Step):
     ) -> None:
         with transaction(self.factory) as db:
             row = db.get(Rendition, sid) or Rendition(session_id=sid)
-            row.video_key, row.dance = rendition_key(sid), dance
+            row.video_key, row.dance = video, dance
             row.held_out_ssim, row.flicker = ssim, flicker
             row.review_reasons = reasons or None
             if token is not None:

@@ -178,6 +178,22 @@ class JobQueue:
                 self._finish_failed(db, job, reason)
             return job.state
 
+    def release(self, lease: Lease) -> bool:
+        """Give the job back (the worker is shutting down): queued again, the attempt not
+        counted, its step and checkpoint kept for whoever claims it next."""
+        values: dict[str, object] = {
+            "state": JobState.QUEUED,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "attempts": Job.attempts - 1,
+            "updated_at": utcnow(),
+        }
+        with transaction(self.factory) as db:
+            released = self._owned_update(db, lease, values)
+        if released:
+            logger.info("job %s released by %s", lease.job_id, lease.owner)
+        return released
+
     def _finish_failed(self, db: Db, job: Job, reason: str) -> None:
         message = f"failed after {job.attempts} attempt(s): {reason}"
         job.state, job.error, job.finished_at = JobState.FAILED, message, utcnow()

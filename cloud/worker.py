@@ -136,6 +136,9 @@ class Worker:
         except Exception as exc:
             logger.exception("job %s failed in a step", lease.job_id)
             self.queue.fail(lease, f"{type(exc).__name__}: {exc}")
+        except BaseException:  # Ctrl-C / SIGTERM: hand the job back before exiting
+            self.queue.release(lease)
+            raise
         return True
 
     def _run_steps(self, lease: Lease, steps: Sequence[Step]) -> None:

@@ -42,6 +42,15 @@ class HangStep(Step):
             time.sleep(0.1)
 
 
+class InterruptedStep(Step):
+    """The worker is told to stop (Ctrl-C, or SIGTERM turned into one) mid-step."""
+
+    name = "interrupted"
+
+    def run(self, ctx: StepContext) -> str | None:
+        raise KeyboardInterrupt
+
+
 class FailingStep(Step):
     name = "flaky"
 

@@ -11,10 +11,11 @@ from sqlalchemy import Engine, select
 
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
-from cloud.db.models import Job, JobState, Rendition, Session, Shard, utcnow
+from cloud.db.models import Frame, Job, JobState, Rendition, Session, Shard, utcnow
 from cloud.db.states import SessionState
-from cloud.pipeline import default_pipelines, model_key, rendition_key
+from cloud.pipeline import default_pipelines, model_key, report_key
 from cloud.queue import JobQueue
+from cloud.render.inputs import rendition_key
 from cloud.settings import CloudSettings
 from cloud.storage.local import LocalStorage
 from cloud.training.checkpoint import save_checkpoint
@@ -49,16 +50,22 @@ def _booth(engine: Engine, tmp_path: Path, min_ssim: float) -> tuple[CloudSettin
     with transaction(session_factory(engine)) as db:
         row = ensure_session(db, "booth1", SID, SessionState.UPLOADED)
         row.email, row.consent = "ana@example.com", True
+        key = shard_key(SID, "n1", 0)
         db.add(
-            Shard(
-                session_id=SID,
-                node_id="n1",
-                index=0,
-                key=shard_key(SID, "n1", 0),
-                frames=16,
-                written_at=utcnow(),
-            )
+            Shard(session_id=SID, node_id="n1", index=0, key=key, frames=16, written_at=utcnow())
         )
+        db.flush()
+        for seq in range(16):  # what the uploader records per stored frame
+            db.add(
+                Frame(
+                    session_id=SID,
+                    node_id="n1",
+                    seq=seq,
+                    shard_key=key,
+                    capture_ns=seq * 33_000_000,
+                    jpeg_bytes=1,
+                )
+            )
     booth = tmp_path / "booth.safetensors"
     save_checkpoint(booth, Pix2Pix.from_config(TINY), half=True)
     settings = CloudSettings(
@@ -84,13 +91,15 @@ def test_finetune_job_ends_with_an_emailed_rendition(engine: Engine, tmp_path: P
         assert db.scalar(select(Session.state).where(Session.id == SID)) is SessionState.DELIVERED
         rendition = db.get(Rendition, SID)
         assert rendition is not None and rendition.token_digest and rendition.expires_at
+        assert rendition.video_key == rendition_key(SID, "short-dance")
     for key in (
         model_key(SID, "best.safetensors"),
         model_key(SID, "metrics.json"),
-        rendition_key(SID),
+        report_key(SID),
+        rendition_key(SID, "short-dance"),
     ):
         assert storage.exists(key), key
-    assert storage.get(rendition_key(SID))[4:8] == b"ftyp"
+    assert storage.get(rendition_key(SID, "short-dance"))[4:8] == b"ftyp"
     (mail,) = (tmp_path / "outbox").glob("*.eml")
     assert "ana@example.com" in mail.read_text() and "/r/" in mail.read_text()
 

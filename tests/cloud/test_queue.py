@@ -18,7 +18,7 @@ from cloud.db.models import Job, JobState, Session, utcnow
 from cloud.db.states import SessionState
 from cloud.queue import JobQueue, JobStateError, Lease
 from cloud.worker import Worker
-from tests.cloud.steps import CancelDuringStep, FailingStep, JournalStep
+from tests.cloud.steps import CancelDuringStep, FailingStep, InterruptedStep, JournalStep
 from tests.services import REPO
 
 
@@ -197,3 +197,17 @@ def test_eta_is_position_times_recent_duration_over_workers(engine: Engine) -> N
     assert eta == {jobs[3].id: pytest.approx(150.0), jobs[4].id: pytest.approx(300.0)}
     assert queue.claim("w2") is not None  # two live workers halve the wait
     assert queue.estimates() == {jobs[4].id: pytest.approx(75.0)}
+
+
+def test_stopping_worker_gives_the_job_back(engine: Engine, tmp_path: Path) -> None:
+    (sid,) = _sessions(engine, 1)
+    queue = _queue(engine)
+    job = queue.enqueue(sid, "finetune")
+    steps = [JournalStep("finetune", tmp_path / "j"), InterruptedStep()]
+    with pytest.raises(KeyboardInterrupt):
+        Worker(queue, {"finetune": steps}, name="w", heartbeat_s=0.1).run_once()
+    back = _job(engine, job.id)
+    assert back.state is JobState.QUEUED and back.attempts == 0 and back.lease_owner is None
+    assert back.step == "finetune", "the finished step is kept for the next worker"
+    lease = queue.claim("w2")
+    assert lease is not None and lease.step == "finetune"

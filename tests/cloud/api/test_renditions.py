@@ -12,7 +12,8 @@ from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Rendition, Session, utcnow
 from cloud.db.states import SessionState
 from cloud.delivery.tokens import issue_token
-from cloud.pipeline import model_key, rendition_key
+from cloud.pipeline import model_key
+from cloud.render.inputs import rendition_key
 from tests.cloud.api.conftest import Booth
 
 VIDEO = bytes(range(256)) * 40  # stands in for the MP4: serving never looks inside
@@ -20,7 +21,7 @@ VIDEO = bytes(range(256)) * 40  # stands in for the MP4: serving never looks ins
 
 def _delivered(booth: Booth, sid: str = "sdone", ttl: timedelta = timedelta(days=1)) -> str:
     token = issue_token(ttl)
-    booth.storage.put(rendition_key(sid), VIDEO, "video/mp4")
+    booth.storage.put(rendition_key(sid, "wave-party"), VIDEO, "video/mp4")
     booth.storage.put(model_key(sid, "best.safetensors"), b"weights")
     with transaction(session_factory(booth.engine)) as db:
         row = ensure_session(db, "booth1", sid, SessionState.DELIVERED)
@@ -28,7 +29,7 @@ def _delivered(booth: Booth, sid: str = "sdone", ttl: timedelta = timedelta(days
         db.add(
             Rendition(
                 session_id=sid,
-                video_key=rendition_key(sid),
+                video_key=rendition_key(sid, "wave-party"),
                 dance="wave-party",
                 token_digest=token.digest,
                 expires_at=token.expires_at,
