@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cloud.db.engine import session_factory, transaction
+from cloud.db.engine import make_engine, session_factory, transaction
 from cloud.db.lifecycle import ensure_session, transition
 from cloud.db.models import Job, JobState, Session
 from cloud.db.states import SessionState
@@ -148,7 +150,9 @@ def test_jobs_list_cancel_retry_and_delete(
     assert client.get(f"/api/visitors/{sid}/status").status_code == 404
 
 
-def test_events_stream_delivers_a_change(server: str, booth: Booth) -> None:
+def test_events_stream_delivers_changes_from_any_process(
+    server: str, booth: Booth, db_url: str
+) -> None:
     cookies = httpx.post(
         f"{server}/api/auth/login", json={"name": "alice", "password": PASSWORD}, headers=CSRF
     ).cookies
@@ -165,14 +169,29 @@ def test_events_stream_delivers_a_change(server: str, booth: Booth) -> None:
                     kind = line[7:]
                 elif line.startswith("data: ") and kind == "session":
                     got.append(json.loads(line[6:]))
-                    return
+                    if len(got) == 2:
+                        return
 
     t = threading.Thread(target=listen)
     t.start()
     assert ready.wait(10)
     r = httpx.post(f"{server}/api/visitors", json={"email": "e@example.com", "consent": True})
+    sid = r.json()["id"]
+    _wait_for(lambda: len(got) >= 1)
+    # Another process (the uploader, a worker, a second API) changes the row: its own engine.
+    other = make_engine(db_url)
+    with transaction(session_factory(other)) as db:
+        transition(db, sid, SessionState.CAPTURING)
+    other.dispose()
     t.join(10)
-    assert got and got[0]["id"] == r.json()["id"] and got[0]["state"] == "registered"
+    assert [(e["id"], e["state"]) for e in got] == [(sid, "registered"), (sid, "capturing")]
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_pages_render(client: TestClient, operator: TestClient) -> None:
