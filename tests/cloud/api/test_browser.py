@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from PIL import Image, ImageDraw
 from sqlalchemy import Engine
 
 from cloud.db.engine import session_factory, transaction
-from cloud.db.lifecycle import ensure_booth, transition
-from cloud.db.models import Node, utcnow
+from cloud.db.lifecycle import ensure_booth, ensure_session, transition
+from cloud.db.models import Node, Rendition, utcnow
 from cloud.db.states import SessionState
 from cloud.queue import JobQueue
 from tests.cloud.api.conftest import PASSWORD, Booth
@@ -197,3 +198,64 @@ def test_kiosk_to_delivered(
     page.locator("button[data-filter=delivered]").click()
     page.screenshot(path=shots / "operator-delivered-768.png", full_page=True)
     _no_horizontal_scroll(page)
+
+
+def _real_rendition(booth: Booth, sid: str, tmp_path: Path) -> str:
+    """A real (model-free) MP4 of a shipped dance, stored and linked like the worker does."""
+    from cloud.delivery.tokens import issue_token
+    from cloud.render.generator import PosePainter
+    from cloud.render.inputs import dance_by_name, rendition_key
+    from cloud.render.renderer import Framing, render
+    from cloud.render.video import RenditionTags
+
+    dance = dance_by_name("disco-steps")
+    kps = dance.keypoints[:90]
+    frames = Framing.around(kps, 512, 512).to_generator(kps, 128)
+    out = tmp_path / "video.mp4"
+    render(
+        PosePainter(128),
+        frames,
+        out,
+        fps=dance.fps,
+        tags=RenditionTags(sid, "painter"),
+        music=dance.music,
+    )
+    key = rendition_key(sid, dance.name)
+    booth.storage.put(key, out.read_bytes(), "video/mp4")
+    token = issue_token(timedelta(days=30))
+    with transaction(session_factory(booth.engine)) as db:
+        row = ensure_session(db, "booth1", sid, SessionState.DELIVERED)
+        row.email, row.consent = "ana@example.com", True
+        db.add(
+            Rendition(
+                session_id=sid,
+                video_key=key,
+                dance=dance.name,
+                token_digest=token.digest,
+                expires_at=token.expires_at,
+            )
+        )
+    return token.token
+
+
+def test_rendition_page_plays_and_deletes(
+    browser: object, server: str, booth: Booth, shots: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    token = _real_rendition(booth, "sdanced", tmp_path)
+    page = browser.new_page(viewport={"width": 768, "height": 1024})  # type: ignore[attr-defined]
+    page.goto(f"{server}/r/{token}")
+    expect(page.locator("h1").first).to_contain_text("disco-steps")
+    # The browser fetched the MP4 (with byte ranges) and read its header.
+    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=15000)
+    duration = page.evaluate("document.getElementById('video').duration")
+    assert 2.5 < duration < 3.5, duration
+    page.screenshot(path=shots / "rendition-768.png", full_page=True)
+    _no_horizontal_scroll(page)
+    page.on("dialog", lambda d: d.accept())
+    page.click("#delete-button")
+    expect(page.locator("#deleted")).to_be_visible()
+    page.screenshot(path=shots / "rendition-deleted-768.png", full_page=True)
+    assert list(booth.storage.list_keys("sessions/sdanced/")) == []
+    assert page.request.get(f"{server}/r/{token}").status == 404
