@@ -47,8 +47,12 @@
     $("queue-body").innerHTML = rows.map((v) => {
       const job = v.job;
       const pct = job && job.state === "running" ? Math.round(job.progress * 100) : null;
-      const progress = pct === null ? (job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "")
-        : `<div class="bar-outer"><div class="bar-inner" style="width:${pct}%"></div></div><span class="pct">${pct}%${job.step ? " · " + esc(job.step) : ""}</span>`;
+      const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" style="width:${p}%"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
+      let progress = job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "";
+      if (pct !== null) progress = bar(pct, job.step);
+      else if (v.upload !== null && v.upload !== undefined && ["capturing", "uploaded"].includes(v.state)) {
+        progress = bar(Math.round(v.upload * 100), "upload");
+      }
       const error = v.error ? `<div class="row-error">${esc(v.error)}</div>` : "";
       return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>

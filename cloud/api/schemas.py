@@ -70,6 +70,7 @@ class VisitorView(BaseModel):
     created_at: datetime
     updated_at: datetime
     job: JobView | None = None
+    upload: float | None = Field(None, description="share of announced frames stored (0-1)")
 
 
 class NodeView(BaseModel):

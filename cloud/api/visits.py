@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as Db
 from cloud.api.errors import ConflictError, NotFoundError
 from cloud.api.schemas import JobView, NodeView, VisitorStatus, VisitorView
 from cloud.db.lifecycle import ensure_booth, transition
-from cloud.db.models import Frame, Job, JobState, Node, Session, Shard, utcnow
+from cloud.db.models import Frame, Job, JobState, Manifest, Node, Session, Shard, utcnow
 from cloud.db.states import SessionState, TransitionError
 from cloud.queue import as_utc
 from protocol.ids import new_session_id
@@ -24,6 +24,7 @@ from protocol.messages import CaptureCancel, CaptureStart
 logger = logging.getLogger(__name__)
 
 WAITING = (SessionState.REGISTERED, SessionState.RETAKE)
+UPLOADING = (SessionState.CAPTURING, SessionState.UPLOADED)
 NODE_OFFLINE_AFTER_S = 30.0  # no status for this long: shown offline even without a last will
 
 
@@ -171,6 +172,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
         .order_by(Session.created_at.desc())
         .limit(limit)
     ).all()
+    uploads = upload_progress(db, [r.id for r in rows if r.state in UPLOADING])
     return [
         VisitorView(
             id=r.id,
@@ -181,9 +183,22 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             created_at=r.created_at,
             updated_at=r.updated_at,
             job=latest.get(r.id),
+            upload=uploads.get(r.id),
         )
         for r in rows
     ]
+
+
+def upload_progress(db: Db, sessions: list[str]) -> dict[str, float]:
+    """Frames stored ÷ frames the nodes' manifests announced, per session (once any arrived)."""
+    if not sessions:
+        return {}
+    rows = db.execute(
+        select(Manifest.session_id, func.sum(Manifest.received), func.sum(Manifest.expected))
+        .where(Manifest.session_id.in_(sessions))
+        .group_by(Manifest.session_id)
+    ).all()
+    return {sid: min(1.0, got / want) if want else 1.0 for sid, got, want in rows}
 
 
 def list_nodes(db: Db, booth: str, has_preview: set[str]) -> list[NodeView]:

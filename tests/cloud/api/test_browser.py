@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_booth, ensure_session, transition
-from cloud.db.models import Node, Rendition, utcnow
+from cloud.db.models import Manifest, Node, Rendition, utcnow
 from cloud.db.states import SessionState
 from cloud.queue import JobQueue
 from tests.cloud.api.conftest import PASSWORD, Booth
@@ -168,7 +168,11 @@ def test_kiosk_to_delivered(
     sid = booth.link.sent[-1][2].session  # type: ignore[attr-defined]
 
     factory = session_factory(engine)
-    with transaction(factory) as db:  # the uploader: every node's frames arrived
+    with transaction(factory) as db:  # the uploader: a node's manifest, 120 of 300 frames stored
+        db.add(Manifest(session_id=sid, node_id="cam-left", body={}, expected=300, received=120))
+    row = page.locator(f"tr[data-session='{sid}']")
+    expect(row).to_contain_text("40% · upload")
+    with transaction(factory) as db:  # ... and then every frame arrived
         transition(db, sid, SessionState.UPLOADED)
     expect(page.locator("#stage-state")).to_have_text("uploaded")
     queue = JobQueue(factory)
@@ -178,7 +182,6 @@ def test_kiosk_to_delivered(
     with transaction(factory) as db:
         transition(db, sid, SessionState.TRAINING)
     queue.heartbeat(lease, progress=0.42, eta_s=95)
-    row = page.locator(f"tr[data-session='{sid}']")
     expect(row).to_contain_text("42%")
     expect(row).to_contain_text("1 min 35 s")
     page.screenshot(path=shots / "operator-training-1280.png", full_page=True)
