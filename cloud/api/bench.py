@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import click
@@ -232,6 +233,10 @@ def _start_api(url: str, port: int, workers: int, log: IO[bytes]) -> subprocess.
     env = {
         **os.environ,
         "DANCEBOOTH_CLOUD_DATABASE__URL": url,
+        "DANCEBOOTH_CLOUD_STORAGE__TYPE": "local",
+        "DANCEBOOTH_CLOUD_STORAGE__ROOT": str(
+            Path(tempfile.gettempdir()) / "dancebooth-bench-store"
+        ),
         "DANCEBOOTH_CLOUD_API__SECRET_KEY": uuid.uuid4().hex * 2,
         # every bench client shares one IP; the kiosk limit is per IP
         "DANCEBOOTH_CLOUD_API__KIOSK_PER_MINUTE": "1000000",

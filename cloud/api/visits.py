@@ -88,9 +88,14 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
     return CaptureStart(session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s)
 
 
-def retake(db: Db, session_id: str, reason: str) -> CaptureCancel:
+def retake(db: Db, session_id: str, reason: str, only_capturing: bool = False) -> CaptureCancel:
     """Stop any capture or queued work for the session and put it back in line."""
     row = get_session(db, session_id)
+    if only_capturing and row.state is not SessionState.CAPTURING:
+        raise ConflictError(
+            f"session {session_id} is {row.state}, not capturing: nothing to "
+            "cancel (use retake to throw away a finished take)"
+        )
     _cancel_jobs(db, row.id, reason)
     _move(db, row, SessionState.RETAKE)
     return CaptureCancel(session=row.id, reason=reason)

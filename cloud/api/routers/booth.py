@@ -85,11 +85,23 @@ def start_capture(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> 
     )
 
 
+@router.post("/cancel", responses=_4xx)
+def cancel(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
+    """Stop a capture in progress (every node drops it); the visitor stays in line."""
+    return _send_back(body, db, ctx, "capture cancelled by the operator", only_capturing=True)
+
+
 @router.post("/retake", responses=_4xx)
 def retake(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
-    """Stop the capture (or throw away the take) and put the visitor back in line."""
+    """Throw away the take (capture, upload or queued work) and put the visitor back in line."""
+    return _send_back(body, db, ctx, "retake requested by the operator")
+
+
+def _send_back(
+    body: SessionRef, db: DbSession, ctx: Ctx, reason: str, only_capturing: bool = False
+) -> VisitorStatus:
     try:
-        command = visits.retake(db, body.session_id, "retake requested by the operator")
+        command = visits.retake(db, body.session_id, reason, only_capturing)
         ctx.link.cancel_capture(ctx.settings.booth, command)
     except (NotFoundError, ConflictError, LinkError) as exc:
         raise _http(exc) from None

@@ -29,6 +29,7 @@ OPERATOR_CALLS = [
     ("POST", "/api/booth/next", None),
     ("POST", "/api/booth/capture", {"session_id": "s0123"}),
     ("POST", "/api/booth/retake", {"session_id": "s0123"}),
+    ("POST", "/api/booth/cancel", {"session_id": "s0123"}),
     ("GET", "/api/jobs", None),
     ("POST", "/api/jobs/1/retry", None),
     ("POST", "/api/jobs/1/cancel", None),
@@ -116,6 +117,12 @@ def test_call_next_capture_retake(client: TestClient, operator: TestClient, boot
     assert message.start_at == pytest.approx(r.json()["start_at"]) and message.duration_s == 3
     again = operator.post("/api/booth/capture", json={"session_id": first["id"]})
     assert again.status_code == 409 and "is capturing" in again.json()["detail"]
+    r = operator.post("/api/booth/cancel", json={"session_id": first["id"]})
+    assert r.json()["state"] == "retake"
+    assert isinstance(booth.link.sent[-1][2], CaptureCancel)
+    again = operator.post("/api/booth/cancel", json={"session_id": first["id"]})
+    assert again.status_code == 409 and "not capturing" in again.json()["detail"]
+    operator.post("/api/booth/capture", json={"session_id": first["id"]})
     r = operator.post("/api/booth/retake", json={"session_id": first["id"]})
     assert r.json()["state"] == "retake"
     assert isinstance(booth.link.sent[-1][2], CaptureCancel)
