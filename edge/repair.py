@@ -131,11 +131,15 @@ class Repairer:
         idx = (self._head - np.arange(k)[::-1]) % self.settings.buffer_frames
         return self._ring_z[idx], self._ring_obs[idx], self._ring_t[idx]
 
-    def step(
-        self, xyc: npt.ArrayLike, t_s: float, owned: bool = False
-    ) -> tuple[FloatArray, BoolArray]:
-        """Repair one frame; ``owned``: ``xyc`` is a float64 array to repair in place."""
-        arr = xyc if owned and isinstance(xyc, np.ndarray) else np.array(xyc, dtype=np.float64)
+    def step(self, xyc: npt.ArrayLike, t_s: float) -> tuple[FloatArray, BoolArray]:
+        arr = np.array(xyc, dtype=np.float64)
+        z, imputed = self.step_points(arr, t_s)
+        arr[:, 0], arr[:, 1] = z.real, z.imag
+        return arr, imputed
+
+    def step_points(self, arr: FloatArray, t_s: float) -> tuple[ComplexArray, BoolArray]:
+        """:meth:`step` on a float64 ``[J, 3]`` array whose confidences it updates in
+        place; the positions come back as ``x + iy`` in a buffer reused by the next call."""
         if arr.ndim != 2 or arr.shape[1] != 3:
             raise ValueError(f"expected keypoints [J, 3], got shape {arr.shape}")
         if self._table is None or self._table.n != arr.shape[0]:
@@ -153,9 +157,8 @@ class Repairer:
         if not everything:
             self._impute(z, imputed, t_s)
             arr[imputed, 2] = self.settings.imputed_confidence
-        arr[:, :2] = self._xy
         self._push(z, observed, t_s)
-        return arr, imputed
+        return z, imputed
 
     def classify(
         self, z: ComplexArray, conf: FloatArray, t_s: float, finite: BoolArray | None = None
@@ -306,7 +309,10 @@ class Repairer:
         the gap began, at the bone's learnt length, coasting on the offset's velocity
         for at most ``short_gap_s`` (in time), then held (from the skeleton)."""
         since = self._offset_t[joints]
-        begun = joints[(self._fill_at[joints] != since) | ~self._offset_known[joints]]
+        begun = self._fill_at[joints] != since
+        if not self._all_offsets_known:
+            begun |= ~self._offset_known[joints]
+        begun = joints[begun]
         if len(begun):  # a gap just began (or a joint never seen): set it up once
             self._start_gap(begun)
         if self.settings.short_gap_s <= 0:
