@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 
 from edge.frames import Frame, Keypoints
-from edge.keypoints import DancerSelector, KeypointStage, StageFactory, sanitize
+from edge.keypoints import KeypointStage, StageFactory, sanitize
 from edge.offline import OfflinePass, raw_bytes
 from edge.pose.base import PoseEstimator
+from edge.pose.tracking import DancerTracker
 from edge.sources.base import FpsMeter
-from edge.spool import CapturedFrame, Spool
+from edge.spool import CapturedFrame, Spool, SpoolError
 from protocol.codec import FramePacket, encode_packet
 from protocol.errors import PacketError
 from protocol.skeleton import NUM_KEYPOINTS
@@ -89,7 +90,7 @@ class Annotator:
         self.counters = PoseCounters(FpsMeter())
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self.selector = DancerSelector()
+        self.tracker = DancerTracker()
         self._session: str | None = None
         self._stage: KeypointStage | None = None
         self._flags = 0
@@ -134,7 +135,7 @@ class Annotator:
         fps = record.fps if record is not None else 30.0
         self._stage, self._flags = self.stages(fps)
         self.estimator.reset()
-        self.selector.reset()
+        self.tracker.reset()
         self._session = session
         self._t0_ns = 0
 
@@ -155,7 +156,8 @@ class Annotator:
         ms = (time.perf_counter() - start) * 1e3
         c = self.counters
         c.inference_ms = ms if c.annotated == 0 else 0.9 * c.inference_ms + 0.1 * ms
-        dancer = self.selector.select(people, row.width, row.height)
+        selection = self.tracker.select(people, row.width, row.height)
+        dancer = selection.person
         kps = np.zeros((NUM_KEYPOINTS, 3), np.float32) if dancer is None else dancer.keypoints
         extras = np.zeros((0, 3), np.float32) if dancer is None else dancer.extras
         t_s = (row.capture_ns - self._t0_ns) / 1e9
@@ -166,13 +168,17 @@ class Annotator:
             session=row.session, node=self.node, seq=row.seq, capture_ns=row.capture_ns,
             width=row.width, height=row.height, keypoints=sanitize(kps, row.width, row.height),
             jpeg=row.jpeg, extras=sanitize(extras, row.width, row.height), imputed=imputed,
-            ready_ns=time.time_ns(), flags=self._flags, people=min(len(people), 255),
+            ready_ns=time.time_ns(), flags=self._flags, people=min(selection.people_seen, 255),
         )  # fmt: skip
-        self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
-                              hold=self.offline is not None)  # fmt: skip
+        try:
+            self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
+                                  hold=self.offline is not None)  # fmt: skip
+        except SpoolError:  # the capture was cancelled (deleted) meanwhile
+            logger.debug("frame %s/%d vanished from the spool", row.session, row.seq)
+            return
         c.meter.tick()
         c.annotated += 1
-        c.people_seen = len(people)
+        c.people_seen = selection.people_seen
         if self.preview is not None:
             self.preview(frame, packet.keypoints)
 

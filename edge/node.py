@@ -18,7 +18,7 @@ from collections.abc import Callable
 from edge.annotator import Annotator
 from edge.capture import CaptureCounters, CaptureRun
 from edge.keypoints import StageFactory, smoothing_stages
-from edge.offline import OfflinePass, load_smoother
+from edge.offline import OfflinePass
 from edge.pose import create_estimator
 from edge.pose.base import PoseEstimator
 from edge.preview import Previewer
@@ -66,7 +66,7 @@ class EdgeNode:
                             self.publisher.publish_preview)  # fmt: skip
         offline = None
         if settings.publisher.upload_keypoints == "offline":
-            offline = OfflinePass(self.spool, load_smoother())
+            offline = OfflinePass(self.spool)
         self.annotator = Annotator(
             self.spool, self.estimator, stages or smoothing_stages(settings.smoothing), self.node,
             cache_frames=settings.capture.ring_frames, preview=preview,

@@ -10,7 +10,6 @@ mask are kept: the offline smoother fills the same gaps, from both sides.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.keypoints import sanitize
+from edge.smoothing import smooth_offline
 from edge.spool import Spool
 from protocol.codec import FLAG_OFFLINE, decode_packet, encode_packet
 from protocol.skeleton import NUM_KEYPOINTS
@@ -27,22 +27,6 @@ logger = logging.getLogger(__name__)
 Smoother = Callable[[npt.NDArray[np.float32], float], npt.NDArray[np.floating]]
 
 
-class OfflineError(RuntimeError):
-    """The offline pass cannot run here; the message says what to install or change."""
-
-
-def load_smoother() -> Smoother:
-    """``edge.smoothing.smooth_offline``, or an error saying how to do without it."""
-    try:
-        smoother: Smoother = importlib.import_module("edge.smoothing").smooth_offline
-    except (ImportError, AttributeError) as exc:
-        raise OfflineError(
-            f"publisher.upload_keypoints=offline needs edge.smoothing.smooth_offline ({exc});"
-            " update dancebooth or set publisher.upload_keypoints=online"
-        ) from None
-    return smoother
-
-
 def raw_bytes(keypoints: npt.NDArray[np.float32], extras: npt.NDArray[np.float32]) -> bytes:
     return np.concatenate([keypoints, extras.reshape(-1, 3)]).astype("<f4").tobytes()
 
@@ -50,7 +34,7 @@ def raw_bytes(keypoints: npt.NDArray[np.float32], extras: npt.NDArray[np.float32
 class OfflinePass:
     """Smooths and releases the HELD packets of ended captures."""
 
-    def __init__(self, spool: Spool, smoother: Smoother) -> None:
+    def __init__(self, spool: Spool, smoother: Smoother = smooth_offline) -> None:
         self.spool, self.smoother = spool, smoother
 
     def run(self) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import ssl
 import threading
 import time
 from collections import deque
@@ -26,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.mqtt_client import make_client, speaks_v5
 from edge.settings import PublisherSettings
 from edge.spool import CaptureRecord, Spool
 from protocol.codec import FLAG_RESENT, decode_packet, encode_packet
@@ -43,7 +42,7 @@ CommandHandler = Callable[[Command, bytes], None]
 
 # CONNACK reasons that retrying cannot fix: the node's credentials or identity are wrong.
 _FATAL_CONNACK = {0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C}
-_MANIFEST_CHECK_S = 0.5
+_MANIFEST_CHECK_S = 0.2
 
 
 class PublisherError(RuntimeError):
@@ -100,22 +99,9 @@ class Publisher:
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
 
     # -- life cycle -----------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self, v5: bool = True) -> mqtt.Client:
         client_id = self.mqtt.client_id or f"edge-{self.booth}-{self.node}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5)  # fmt: skip
-        if self.mqtt.username is not None:
-            password = self.mqtt.password.get_secret_value() if self.mqtt.password else None
-            client.username_pw_set(self.mqtt.username, password)
-        if self.mqtt.tls is not None:
-            tls = self.mqtt.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-            client.tls_insecure_set(tls.insecure)
+        client = make_client(self.mqtt, client_id, v5)
         offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
         client.will_set(self.status_topic, offline.to_bytes(), qos=1, retain=True)
         client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
@@ -136,6 +122,14 @@ class Publisher:
         Raises :class:`BrokerRefusedError` if the broker refuses the credentials. An
         unreachable broker is not an error: the node captures and spools meanwhile.
         """
+        version = self.settings.mqtt_version
+        if version == "auto":
+            client_id = self.mqtt.client_id or f"edge-{self.booth}-{self.node}"
+            v5 = speaks_v5(self.mqtt, client_id, self.settings.connect_timeout_s) is not False
+        else:
+            v5 = version == "5"
+        if not v5:
+            self.client = self._make_client(v5=False)
         self.client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s)
         self.client.loop_start()
         self._first_connack.wait(self.settings.connect_timeout_s)

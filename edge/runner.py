@@ -11,7 +11,6 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from edge.node import EdgeNode, NodeError
-from edge.offline import OfflineError
 from edge.pose.base import PoseError
 from edge.publisher import PublisherError
 from edge.settings import EdgeSettings
@@ -45,7 +44,7 @@ def _serve(settings: EdgeSettings, stop: threading.Event, capture_s: float | Non
     try:
         node = node or EdgeNode(settings)
         node.start()
-    except (PoseError, PublisherError, SpoolError, OfflineError, SourceError) as exc:
+    except (PoseError, PublisherError, SpoolError, SourceError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
         if capture_s is not None:

@@ -70,6 +70,7 @@ class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
     model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
     device: Literal["cpu", "edgetpu"] = "cpu"
+    edgetpu_device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
     threads: Annotated[int, Field(ge=1, le=16)] = 2
     min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.2, description="mean keypoint score below which nobody is reported"
@@ -83,6 +84,7 @@ class PoseNetSettings(Group):
         Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
     )
     device: Literal["cpu", "edgetpu"] = "edgetpu"
+    edgetpu_device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
     threads: Annotated[int, Field(ge=1, le=16)] = 2
     min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
@@ -154,6 +156,9 @@ class PublisherSettings(Group):
         30.0, description="re-publish a packet not acknowledged this long after sending"
     )
     stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    mqtt_version: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="auto: v5 where the broker speaks it, else 3.1.1 (amqtt)"
+    )
     upload_keypoints: Literal["online", "offline"] = Field(
         "online",
         description="online: stream packets as frames are annotated (One Euro keypoints);"

@@ -321,12 +321,12 @@ class Spool:
             self._db.execute("COMMIT")
 
     def packets(self, session: str, first: int, last: int) -> list[tuple[int, bytes]]:
-        """Stored packets (acked or not) of ``session`` with ``first <= seq <= last``."""
+        """Final (READY or ACKED) packets of ``session`` with ``first <= seq <= last``."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, packet FROM frames WHERE session = ? AND seq BETWEEN ? AND ?"
-                " AND packet IS NOT NULL ORDER BY seq",
-                (session, first, last),
+                " AND state IN (?, ?) ORDER BY seq",
+                (session, first, last, int(FrameState.READY), int(FrameState.ACKED)),
             ).fetchall()
         return [(int(q), bytes(p)) for q, p in rows]
 

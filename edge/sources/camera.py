@@ -31,7 +31,9 @@ class CameraFrameSource(FrameSource):
         self, settings: Any, width: int, height: int, fps: float, duration_s: float | None = None
     ) -> None:
         super().__init__(width, height, fps)
-        self.device: int | str = settings.device
+        device = settings.device
+        # "0" from an environment variable means camera 0, not a file called "0".
+        self.device: int | str = int(device) if str(device).isdigit() else device
         self._cap: Any = None
         self._seq = 0
         self.negotiated: tuple[int, int, float] | None = None

@@ -6,7 +6,6 @@ the truth the frames carry.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,14 +31,10 @@ class SyntheticFrameSource(FrameSource):
         self._seq = 0
 
     def open(self) -> None:
-        try:
-            # Imported by name: the synthetic booth is optional for a camera node.
-            visitor_module = importlib.import_module("edge.synthetic.visitor")
-        except ImportError as exc:
-            raise SourceError(
-                f"the synthetic source needs edge.synthetic ({exc}); update dancebooth"
-            ) from exc
-        visitor = visitor_module.make_visitor(self.seed)
+        # Imported here: a camera node never loads the synthetic booth.
+        from edge.synthetic.visitor import make_visitor
+
+        visitor = make_visitor(self.seed)
         self._frames = iter(visitor.frames(self.width, self.height, self.fps, self.duration_s))
 
     def read(self) -> Frame | None:

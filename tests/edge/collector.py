@@ -17,7 +17,8 @@ from protocol.topics import Command, NodeChannel, Topics
 
 
 class Collector:
-    def __init__(self, host: str, port: int, booth: str = "booth1") -> None:
+    def __init__(self, host: str, port: int, booth: str = "booth1", v5: bool = True,
+                 username: str | None = None, password: str | None = None) -> None:  # fmt: skip
         self.booth, self.topics = booth, Topics()
         self.frames: dict[tuple[str, str, int], FramePacket] = {}
         self.deliveries: Counter[tuple[str, str, int]] = Counter()
@@ -26,7 +27,10 @@ class Collector:
         self.previews: list[bytes] = []
         self.conflicts: list[tuple[str, str, int]] = []
         self._cond = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 1)

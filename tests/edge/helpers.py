@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.frames import Frame
+from edge.frames import Frame, Keypoints
 from edge.pose.base import Person, PoseEstimator
 from edge.sources.base import FrameSource, Pacer
 
@@ -90,3 +90,14 @@ def write_video(
         writer.write(frame.image)
     writer.release()
     return path
+
+
+class Unchanged:
+    """A keypoint stage that returns the backend's keypoints as they are."""
+
+    def process(self, keypoints: Keypoints, extras: Keypoints, t_s: float
+                ) -> tuple[Keypoints, Keypoints, int]:  # fmt: skip
+        return keypoints, extras, 0
+
+    def reset(self) -> None:
+        pass

@@ -5,14 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.annotator import Annotator, sanitize
+from edge.annotator import Annotator
 from edge.capture import JpegEncoder, truth_bytes
 from edge.frames import Frame, Keypoints
-from edge.keypoints import KeypointStage, RawKeypoints
+from edge.keypoints import KeypointStage
 from edge.pose.base import Person, PoseEstimator
 from edge.spool import FrameState, Spool
 from protocol.codec import FLAG_SMOOTHED, decode_packet
-from tests.edge.helpers import PatternSource, TruthEstimator
+from tests.edge.helpers import PatternSource, TruthEstimator, Unchanged
 
 
 def _spool_frames(spool: Spool, n: int, session: str = "s1") -> list[Frame]:
@@ -79,7 +79,7 @@ class Broken(PoseEstimator):
 def test_a_failing_or_nan_backend_still_yields_every_frame(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     _spool_frames(spool, 3)
-    annotator = Annotator(spool, Broken(), lambda fps: (RawKeypoints(), 0), "node1")
+    annotator = Annotator(spool, Broken(), lambda fps: (Unchanged(), 0), "node1")
     assert annotator.run_once() == 3
     packets = [decode_packet(raw) for _, raw in spool.ready(10)]
     assert [p.seq for p in packets] == [0, 1, 2]
@@ -92,18 +92,9 @@ def test_cached_frames_skip_decoding_and_previews_see_them(tmp_path: Path) -> No
     spool = Spool(tmp_path)
     frames = _spool_frames(spool, 2)
     seen: list[int] = []
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (RawKeypoints(), 0), "node1",
+    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
                           preview=lambda frame, kps: seen.append(id(frame)))  # fmt: skip
     for frame in frames:
         annotator.offer("s1", frame)
     annotator.run_once()
     assert seen == [id(f) for f in frames]  # the very objects the capture handed over
-
-
-def test_sanitize_makes_any_keypoints_encodable() -> None:
-    kps = np.array([[np.nan, 1, 0.5], [1e9, -1e9, 3.0], [10, 20, -1]], dtype=np.float32)
-    out = sanitize(kps, 64, 48)
-    assert np.isfinite(out).all()
-    assert (out[:, 2] >= 0).all() and (out[:, 2] <= 1).all()
-    assert out[0].tolist() == [0, 0, 0]
-    assert abs(out[1, 0]) <= 256

@@ -2,27 +2,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.keypoints import DancerSelector, RawKeypoints, smoothing_stages
-from edge.pose.base import Person
+from edge.keypoints import sanitize, smoothing_stages
 from edge.settings import SmoothingSettings
+from edge.smoothing import KeypointPipeline
 from protocol.codec import FLAG_SMOOTHED
 from tests.edge.helpers import standing
 
 
-def test_selector_picks_a_person_and_none_when_nobody_is_there() -> None:
-    selector = DancerSelector()
-    a = Person(keypoints=standing(640, 480), score=0.9)
-    assert selector.select([a], 640, 480) is a
-    assert selector.select([], 640, 480) is None or selector.tracking
-
-
-def test_stage_factory_gives_a_fresh_stage_and_honest_flags() -> None:
+def test_stages_are_fresh_smoothing_pipelines_flagged_smoothed() -> None:
     build = smoothing_stages(SmoothingSettings())
-    stage, flags = build(30.0)
+    (a, flags), (b, _) = build(30.0), build(30.0)
+    assert isinstance(a, KeypointPipeline) and a is not b and flags == FLAG_SMOOTHED
     kps = standing(640, 480)
-    out, extras, mask = stage.process(kps, np.zeros((0, 3), np.float32), 0.0)
-    assert out.shape == (17, 3) and extras.shape == (0, 3)
-    # Raw keypoints are never labelled smoothed.
-    assert (flags == FLAG_SMOOTHED) != isinstance(stage, RawKeypoints)
-    if isinstance(stage, RawKeypoints):
-        assert mask == 0 and np.array_equal(out, kps)
+    for i in range(10):
+        out, extras, mask = a.process(kps, np.zeros((0, 3), np.float32), i / 30)
+    assert out.shape == (17, 3) and extras.shape == (0, 3) and mask == 0
+    assert np.allclose(out[:, :2], kps[:, :2], atol=1.0)  # a still dancer stays put
+    hidden = kps.copy()
+    hidden[9] = 0.0  # the left wrist vanishes for a frame: it is imputed and marked
+    out, _, mask = a.process(hidden, np.zeros((0, 3), np.float32), 10 / 30)
+    assert mask >> 9 & 1 and np.allclose(out[9, :2], kps[9, :2], atol=5.0)
+
+
+def test_sanitize_makes_any_keypoints_encodable() -> None:
+    kps = np.array([[np.nan, 1, 0.5], [1e9, -1e9, 3.0], [10, 20, -1]], dtype=np.float32)
+    out = sanitize(kps, 64, 48)
+    assert np.isfinite(out).all()
+    assert (out[:, 2] >= 0).all() and (out[:, 2] <= 1).all()
+    assert out[0].tolist() == [0, 0, 0]
+    assert abs(out[1, 0]) <= 256

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edge.node import EdgeNode, NodeError
-from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings
+from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings, SyntheticSource
 from edge.sources.base import FrameSource
-from protocol.codec import FLAG_RESENT
+from protocol.codec import FLAG_RESENT, FLAG_SMOOTHED
 from protocol.messages import CaptureStart, NodeState
 from protocol.settings import MqttSettings
 from protocol.topics import Command
@@ -185,3 +185,26 @@ def test_cancel_discards_a_capture_and_one_not_yet_started(
     finally:
         node.stop()
     assert ("sx", "node1") not in collector.manifests
+
+
+def test_a_15_s_synthetic_capture_with_replay_pose_arrives_complete(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    settings = make_settings(mosquitto, tmp_path)
+    settings.source = SyntheticSource(seed=5, realtime=False)
+    settings.capture.width, settings.capture.height = 128, 96
+    node = EdgeNode(settings)  # the settings' own source and pose backend (replay)
+    node.start()
+    try:
+        node.capture("ssyn", 15.0, fps=30)
+        assert node.wait_idle(120)
+        assert collector.wait_for(lambda: collector.complete("ssyn"))
+    finally:
+        node.stop()
+    manifest = collector.manifests[("ssyn", "node1")]
+    assert manifest.frame_count == 450 and manifest.dropped == []
+    assert collector.seqs("ssyn") == set(range(450))
+    packets = [collector.frames[("ssyn", "node1", q)] for q in range(450)]
+    assert all(p.flags & FLAG_SMOOTHED for p in packets)
+    assert sum(p.people for p in packets) > 400  # the dancer is seen in nearly every frame
+    assert all(p.width == 128 and p.height == 96 for p in packets)

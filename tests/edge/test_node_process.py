@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import yaml
 from edge.publisher import BrokerRefusedError, Publisher
 from edge.settings import PublisherSettings
 from edge.spool import Spool
-from protocol.messages import NodeState
+from protocol.messages import CaptureStart, NodeState
 from protocol.settings import MqttSettings
+from protocol.topics import Command
 from tests.edge.collector import Collector
 from tests.services import REPO, Mosquitto, missing, run_mosquitto
 
@@ -129,3 +131,51 @@ def test_edge_run_reports_refused_credentials(tmp_path: Path, passwd: str) -> No
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert b"refused node node1" in out and b"mqtt.password" in out
+
+
+def _cli(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "dancebooth", "edge", "run", "-c", str(config), *args]
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def test_edge_run_serves_a_capture_command_survives_sigkill_and_drains(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    config = tmp_path / "node.yaml"
+    config.write_text(yaml.safe_dump({
+        "mqtt": {"host": mosquitto.host, "port": mosquitto.port},
+        "spool": {"path": str(tmp_path / "spool")},
+        "source": {"type": "synthetic", "seed": 3},
+        "pose": {"type": "replay"},
+        "capture": {"width": 320, "height": 240, "fps": 30},
+        "publisher": {"stats_interval_s": 0.5, "reconnect_max_s": 1},
+    }))  # fmt: skip
+    collector = Collector(mosquitto.host, mosquitto.port)
+    node = _cli(config)
+    try:
+        online = lambda: any(s.state is NodeState.ONLINE for s in collector.statuses)  # noqa: E731
+        assert collector.wait_for(online, 30), "the node never came online"
+        start = CaptureStart(session="scmd", start_at=time.time() + 0.5, duration_s=20)
+        topic = collector.topics.command("booth1", Command.CAPTURE)
+        collector.client.publish(topic, start.to_bytes(), qos=1)
+        assert collector.wait_for(lambda: len(collector.seqs("scmd")) >= 30, 30)
+        node.send_signal(signal.SIGKILL)
+        node.wait(10)
+        assert collector.wait_for(lambda: collector.statuses[-1].state is NodeState.OFFLINE, 10)
+        drain = _cli(config, "--drain")
+        out, _ = drain.communicate(timeout=60)
+        assert drain.returncode == 0, out.decode()
+        assert collector.wait_for(lambda: collector.complete("scmd"), 10)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        collector.close()
+    manifest = collector.manifests[("scmd", "node1")]
+    assert 30 <= manifest.frame_count < 600  # cut short by the kill
+    assert collector.seqs("scmd") >= manifest.expected_seqs()
+    packet = collector.frames[("scmd", "node1", 5)]
+    assert packet.width == 320 and packet.people == 1 and packet.keypoints[:, 2].max() > 0.5
+    assert not collector.conflicts

@@ -4,14 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pytest
 
 from edge.annotator import Annotator
-from edge.keypoints import RawKeypoints
 from edge.offline import OfflinePass
 from edge.spool import FrameState, Spool
 from protocol.codec import FLAG_OFFLINE, decode_packet
-from tests.edge.helpers import TruthEstimator
+from tests.edge.helpers import TruthEstimator, Unchanged
 from tests.edge.test_annotator import _spool_frames
 
 
@@ -25,7 +23,7 @@ def _mean_smoother(seq: npt.NDArray[np.float32], fps: float) -> npt.NDArray[np.f
 def test_packets_are_held_until_the_capture_ends_then_released_smoothed(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     frames = _spool_frames(spool, 8)
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (RawKeypoints(), 0), "node1",
+    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
                           offline=OfflinePass(spool, _mean_smoother))  # fmt: skip
     assert annotator.run_once() == 8
     assert spool.counts()[FrameState.HELD] == 8
@@ -50,7 +48,7 @@ def test_a_broken_smoother_falls_back_to_online_keypoints(tmp_path: Path) -> Non
     def broken(seq: npt.NDArray[np.float32], fps: float) -> npt.NDArray[np.float32]:
         return np.full_like(seq, np.nan)
 
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (RawKeypoints(), 0), "node1",
+    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
                           offline=OfflinePass(spool, broken))  # fmt: skip
     annotator.run_once()
     spool.end_capture("s1", 2.0, 3, [], 30.0)
@@ -60,11 +58,10 @@ def test_a_broken_smoother_falls_back_to_online_keypoints(tmp_path: Path) -> Non
 
 
 def test_the_real_offline_smoother_runs_on_a_capture(tmp_path: Path) -> None:
-    smoothing = pytest.importorskip("edge.smoothing", reason="edge.smoothing has not landed")
     spool = Spool(tmp_path)
     _spool_frames(spool, 30)
-    offline = OfflinePass(spool, smoothing.smooth_offline)
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (RawKeypoints(), 0), "node1",
+    offline = OfflinePass(spool)  # edge.smoothing.smooth_offline
+    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
                           offline=offline)  # fmt: skip
     annotator.run_once()
     spool.end_capture("s1", 2.0, 30, [], 30.0)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from edge.publisher import Publisher, manifest_for
@@ -117,3 +120,51 @@ def test_manifest_lists_drops_and_handles_an_empty_capture() -> None:
     assert manifest.expected_seqs() == set(range(10)) - {3, 4}
     empty = manifest_for(CaptureRecord("s2", 64, 48, 30.0, 0.0, None, 0, [], False), "node1")
     assert empty.frame_count == 0 and empty.expected_seqs() == set()
+
+
+@contextlib.contextmanager
+def amqtt_broker() -> Iterator[int]:
+    """The demo's embedded broker (amqtt, MQTT 3.1.1 only) on a free port."""
+    broker_mod = pytest.importorskip("amqtt.broker", reason="amqtt is in the cloud extra")
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+
+    async def start() -> object:
+        broker = broker_mod.Broker(config, loop=loop)
+        await broker.start()
+        return broker
+
+    broker = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield port
+    finally:
+        asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)  # type: ignore[attr-defined]
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def test_falls_back_to_mqtt_311_for_the_embedded_broker(tmp_path: Path) -> None:
+    with amqtt_broker() as port:
+        collector = Collector("127.0.0.1", port, v5=False)
+        spool = Spool(tmp_path)
+        _spool_packets(spool, "s311", 10)
+        settings = MqttSettings(host="127.0.0.1", port=port)
+        publisher = Publisher(settings, PublisherSettings(), "booth1", "node1", spool)
+        publisher.start()
+        try:
+            assert publisher.connected.is_set()
+            assert publisher.client.protocol == mqtt.MQTTv311
+            deadline = time.monotonic() + 20
+            while not publisher.idle():
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert collector.wait_for(lambda: collector.complete("s311"), 10)
+        finally:
+            publisher.stop()
+            collector.close()

@@ -8,6 +8,7 @@ import pytest
 from edge.settings import CameraSource, SyntheticSource, VideoSource
 from edge.sources import SourceError, create_source
 from edge.sources.base import FpsMeter, Pacer
+from edge.sources.camera import CameraFrameSource
 from tests.edge.helpers import write_video
 
 
@@ -60,6 +61,12 @@ def test_absent_camera_says_what_to_check() -> None:
         source.open()
 
 
+def test_camera_index_from_the_environment_is_a_device_number() -> None:
+    assert CameraFrameSource(CameraSource(device="2"), 640, 480, 30.0).device == 2
+    by_id = CameraFrameSource(CameraSource(device="/dev/v4l/by-id/cam"), 640, 480, 30.0)
+    assert by_id.device == "/dev/v4l/by-id/cam"
+
+
 @pytest.mark.hardware
 def test_real_camera_delivers_frames() -> None:
     if not Path("/dev/video0").exists():
@@ -71,10 +78,12 @@ def test_real_camera_delivers_frames() -> None:
 
 
 def test_synthetic_source_carries_truth() -> None:
-    with create_source(SyntheticSource(realtime=False), 96, 64, 30.0, 1.0) as source:
-        frame = source.read()
-    assert frame is not None and frame.truth is not None
-    assert frame.image.shape == (64, 96, 3)
+    with create_source(SyntheticSource(realtime=False), 128, 96, 30.0, 1.0) as source:
+        frames = [source.read() for _ in range(31)]
+    assert frames[-1] is None  # one second at 30 fps
+    first = frames[0]
+    assert first is not None and first.truth is not None and first.truth.shape == (17, 3)
+    assert first.image.shape == (96, 128, 3)
 
 
 def test_fps_meter_counts_and_decays_when_stalled() -> None:

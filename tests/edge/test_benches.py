@@ -1,0 +1,34 @@
+"""The node's benchmark commands run and print their figures (short runs)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from dancebooth.cli import cli
+from tests.services import mosquitto_binary
+
+
+def test_bench_capture_prints_throughput_and_drops() -> None:
+    args = ["bench", "edge", "capture", "--seconds", "0.5", "--width", "160", "--height", "120"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "machine:" in result.output
+    assert "throughput: 60 frames spooled" in result.output
+    assert "live @ 120 fps: 60 frames" in result.output and "dropped" in result.output
+
+
+def test_bench_capture_names_an_unknown_backend() -> None:
+    result = CliRunner().invoke(cli, ["bench", "edge", "capture", "--pose", "nope"])
+    assert result.exit_code != 0 and "nope" in result.output
+
+
+@pytest.mark.services
+def test_bench_node_runs_a_node_against_a_private_mosquitto() -> None:
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed")
+    args = ["bench", "edge", "node", "--seconds", "1", "--width", "160", "--height", "120"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "captured 30 frames, dropped 0, arrived 30" in result.output
+    assert "manifest never" not in result.output
