@@ -155,7 +155,7 @@ class Publisher:
             offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
             info = self.client.publish(self.status_topic, offline.to_bytes(), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):  # gone meanwhile: the will says it
-                info.wait_for_publish(timeout)
+                info.wait_for_publish(min(timeout, 2.0))
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -200,7 +200,8 @@ class Publisher:
         """Nothing waiting: every packet and manifest acknowledged, no resend queued."""
         with self._lock:
             busy = bool(self._inflight or self._resends or self._acked)
-        return not busy and self.spool.depth() == 0 and not self.spool.manifests_due()
+        return (not busy and self.spool.depth() == 0
+                and not self.spool.manifests_due(first_only=True))  # fmt: skip
 
     # -- paho callbacks (network thread; never call back into paho while holding _lock) --
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
@@ -298,8 +299,18 @@ class Publisher:
             self.spool.mark_acked(frames)
         for entry in acked:
             if entry.kind == "manifest":
-                self.spool.manifest_acked(entry.key[0])
-                logger.info("manifest of %s acknowledged", entry.key[0])
+                self._manifest_acked(entry.key[0])
+
+    def _manifest_acked(self, session: str) -> None:
+        # A broker that acknowledged the manifest can still lose it (a crash before it
+        # reached a subscriber), so it is repeated a few times, further and further apart;
+        # the uploader treats a repeat as a replacement.
+        record = self.spool.capture(session)
+        sends = (record.manifest_sends if record is not None else 0) + 1
+        repeats, base = self.settings.manifest_repeats, self.settings.manifest_repeat_s
+        next_at = time.time() + base * 3 ** (sends - 1) if sends <= repeats else None
+        self.spool.manifest_sent(session, next_at)
+        logger.info("manifest of %s acknowledged (%d)", session, sends)
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS captures (
     ended_at REAL,
     seq_count INTEGER,
     dropped TEXT NOT NULL DEFAULT '[]',
-    manifest_acked INTEGER NOT NULL DEFAULT 0
+    manifest_sends INTEGER NOT NULL DEFAULT 0,
+    manifest_next REAL
 );
 CREATE TABLE IF NOT EXISTS frames (
     id INTEGER PRIMARY KEY,
@@ -105,7 +106,7 @@ class CaptureRecord:
     ended_at: float | None
     seq_count: int | None
     dropped: list[int]
-    manifest_acked: bool
+    manifest_sends: int  # times the broker acknowledged the manifest
 
 
 Key = tuple[str, int]  # (session, seq)
@@ -162,7 +163,7 @@ class Spool:
         with self._lock:
             row = self._db.execute(
                 "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
-                " manifest_acked FROM captures WHERE session = ?",
+                " manifest_sends FROM captures WHERE session = ?",
                 (session,),
             ).fetchone()
         return _record(row) if row else None
@@ -182,21 +183,31 @@ class Spool:
                 self._close_interrupted(session)
         return open_
 
-    def manifests_due(self) -> list[CaptureRecord]:
-        """Ended captures whose frames are all acknowledged and whose manifest is not."""
+    def manifests_due(self, first_only: bool = False) -> list[CaptureRecord]:
+        """Ended captures whose frames are all acknowledged and whose manifest is to be
+        sent: never sent yet, or (unless ``first_only``) due for a repeat."""
+        repeat = "" if first_only else " OR manifest_next <= ?"
+        args: tuple[float | int, ...] = (
+            (int(FrameState.ACKED),) if first_only else (time.time(), int(FrameState.ACKED))
+        )
         with self._lock:
             rows = self._db.execute(
                 "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
-                " manifest_acked FROM captures c WHERE ended_at IS NOT NULL"
-                " AND manifest_acked = 0 AND NOT EXISTS (SELECT 1 FROM frames f"
+                " manifest_sends FROM captures c WHERE ended_at IS NOT NULL"
+                f" AND (manifest_sends = 0{repeat}) AND NOT EXISTS (SELECT 1 FROM frames f"
                 " WHERE f.session = c.session AND f.state != ?)",
-                (int(FrameState.ACKED),),
-            ).fetchall()
+                args,
+            ).fetchall()  # fmt: skip
         return [_record(r) for r in rows]
 
-    def manifest_acked(self, session: str) -> None:
+    def manifest_sent(self, session: str, next_at: float | None) -> None:
+        """The broker acknowledged the manifest; repeat it at ``next_at`` (None: never)."""
         with self._lock:
-            self._db.execute("UPDATE captures SET manifest_acked = 1 WHERE session = ?", (session,))
+            self._db.execute(
+                "UPDATE captures SET manifest_sends = manifest_sends + 1, manifest_next = ?"
+                " WHERE session = ?",
+                (next_at, session),
+            )
 
     def delete_capture(self, session: str) -> int:
         """Forget a capture entirely (cancelled); return the frames removed."""
@@ -406,5 +417,5 @@ def _record(row: tuple[Any, ...]) -> CaptureRecord:
         session=str(session), width=int(width), height=int(height), fps=float(fps),
         started_at=float(started), ended_at=None if ended is None else float(ended),
         seq_count=None if count is None else int(count), dropped=json.loads(dropped),
-        manifest_acked=bool(acked),
+        manifest_sends=int(acked),
     )  # fmt: skip

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,12 @@ def test_manifest_due_once_all_frames_acked(tmp_path: Path) -> None:
     spool.mark_acked([("s1", 0), ("s1", 1)])
     (due,) = spool.manifests_due()
     assert (due.session, due.seq_count, due.dropped) == ("s1", 3, [1])
-    spool.manifest_acked("s1")
+    spool.manifest_sent("s1", next_at=time.time() + 3600)
+    assert spool.manifests_due() == []
+    spool.manifest_sent("s1", next_at=time.time() - 1)  # a repeat is due
+    assert [r.manifest_sends for r in spool.manifests_due()] == [2]
+    assert spool.manifests_due(first_only=True) == []
+    spool.manifest_sent("s1", next_at=None)
     assert spool.manifests_due() == []
 
 
