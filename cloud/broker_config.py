@@ -6,7 +6,9 @@ Writes, into one directory:
 * ``acl`` — each node may publish only under its own topics and read only its
   booth's commands; the cloud account may do anything under the prefix;
 * ``credentials.yaml`` (mode 0600) — the plain passwords, to put in each node's and
-  the cloud's settings. Re-running keeps the passwords of accounts that exist already.
+  the cloud's settings. Re-running keeps the passwords of accounts that exist already,
+  except those given explicitly (a deployment's secret, e.g. the cloud account's
+  password from docker-compose's ``.env``), which always win.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from protocol.errors import ProtocolError
 from protocol.ids import check_id
 from protocol.topics import DEFAULT_PREFIX, Topics
 
@@ -71,13 +74,27 @@ class BrokerAccounts:
         return [CLOUD_USER, *(node_username(self.booth, n) for n in self.nodes)]
 
 
-def write_broker_config(accounts: BrokerAccounts, out: Path) -> dict[str, str]:
-    """Write ``passwd``, ``acl`` and ``credentials.yaml`` into ``out``; return the passwords."""
+def write_broker_config(
+    accounts: BrokerAccounts, out: Path, fixed: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Write ``passwd``, ``acl`` and ``credentials.yaml`` into ``out``; return the passwords.
+
+    ``fixed`` sets the password of some accounts (they must exist); the others keep
+    their earlier password or get a fresh random one.
+    """
+    fixed = dict(fixed or {})
+    unknown = sorted(set(fixed) - set(accounts.usernames()))
+    if unknown:
+        raise ProtocolError(f"no such broker account: {', '.join(unknown)}")
+    empty = sorted(u for u, p in fixed.items() if not p)
+    if empty:
+        raise ProtocolError(f"empty password given for: {', '.join(empty)}")
     out.mkdir(parents=True, exist_ok=True)
     creds_path = out / "credentials.yaml"
     known: dict[str, str] = {}
     if creds_path.exists():
         known = dict(yaml.safe_load(creds_path.read_text()) or {})
+    known.update(fixed)
     passwords = {u: known.get(u) or secrets.token_urlsafe(24) for u in accounts.usernames()}
     _write_private(creds_path, yaml.safe_dump(passwords, sort_keys=False))
     _write_private(

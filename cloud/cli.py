@@ -63,15 +63,21 @@ def migrate_command(config_path: Path | None) -> None:
 @click.option("--nodes", required=True, help="Comma-separated node ids, e.g. n1,n2.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--prefix", default="dancebooth", show_default=True, help="Topic prefix.")
-def broker_config_command(booth: str, nodes: str, out: Path, prefix: str) -> None:
+@click.option("--cloud-password", default=None, envvar="DANCEBOOTH_CLOUD_MQTT__PASSWORD",
+              help="Password of the cloud account (env: DANCEBOOTH_CLOUD_MQTT__PASSWORD, "
+                   "the cloud services' own setting); default: keep or generate.")  # fmt: skip
+def broker_config_command(
+    booth: str, nodes: str, out: Path, prefix: str, cloud_password: str | None
+) -> None:
     """Write Mosquitto passwd + acl (and credentials.yaml) for a booth's nodes and the cloud."""
-    from cloud.broker_config import BrokerAccounts, write_broker_config
+    from cloud.broker_config import CLOUD_USER, BrokerAccounts, write_broker_config
     from protocol.errors import ProtocolError
 
     try:
         node_ids = tuple(n.strip() for n in nodes.split(",") if n.strip())
         accounts = BrokerAccounts(booth, node_ids, prefix)
-        passwords = write_broker_config(accounts, out)
+        fixed = {CLOUD_USER: cloud_password} if cloud_password is not None else {}
+        passwords = write_broker_config(accounts, out, fixed)
     except ProtocolError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out / 'passwd'}, {out / 'acl'} and {out / 'credentials.yaml'} (0600)")
@@ -79,3 +85,25 @@ def broker_config_command(booth: str, nodes: str, out: Path, prefix: str) -> Non
     click.echo(
         "Mosquitto: password_file <dir>/passwd and acl_file <dir>/acl (see infra/mosquitto/)"
     )
+
+
+@cloud.command("broker")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1883, show_default=True, help="0 picks a free port.")
+def broker_command(host: str, port: int) -> None:
+    """Run the embedded MQTT broker (amqtt, anonymous, MQTT 3.1.1) until Ctrl-C."""
+    import threading
+
+    from cloud.broker import BrokerError, EmbeddedBroker
+
+    try:
+        broker = EmbeddedBroker(host, port).start()
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"embedded MQTT broker on {broker.host}:{broker.port}; Ctrl-C stops")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()

@@ -114,12 +114,46 @@ class _RawSubscriber:
         self.client.loop_stop()
 
 
-def _uploader_run(port: int, workdir: Path, args: tuple[int, int, int], batch: int) -> Run:
-    from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.ingest.reader import iter_session_frames
+def _uploader_process(settings_json: str, ready: Any, stop: Any) -> None:
+    """Child process: one uploader until told to stop."""
+    from cloud.db.engine import make_engine
     from cloud.settings import CloudSettings
     from cloud.storage import create_storage
     from cloud.uploader import Uploader
+
+    settings = CloudSettings.model_validate_json(settings_json)
+    engine = make_engine(settings.database.url)
+    with Uploader(settings, create_storage(settings.storage), engine):
+        ready.set()
+        stop.wait()
+    engine.dispose()
+
+
+def _start_uploaders(settings: Any, n: int) -> tuple[Any, list[Any]]:
+    ctx = mp.get_context("spawn")
+    stop, children = ctx.Event(), []
+    for i in range(n):
+        ready = ctx.Event()
+        own = settings.model_copy(deep=True)
+        own.uploader.client_id = f"bench-uploader-{i}"
+        child = ctx.Process(target=_uploader_process, args=(own.model_dump_json(), ready, stop))
+        child.start()
+        children.append(child)
+        if not ready.wait(60):
+            raise click.ClickException("an uploader did not start")
+    return stop, children
+
+
+def _uploader_run(
+    port: int, workdir: Path, args: tuple[int, int, int], batch: int, uploaders: int
+) -> Run:
+    from sqlalchemy import func, select
+
+    from cloud.db.engine import make_engine, session_factory, upgrade_database
+    from cloud.db.models import Frame
+    from cloud.ingest.reader import iter_session_frames
+    from cloud.settings import CloudSettings
+    from cloud.storage import create_storage
 
     frames = args[1]
     settings = CloudSettings.model_validate({
@@ -129,24 +163,38 @@ def _uploader_run(port: int, workdir: Path, args: tuple[int, int, int], batch: i
     })  # fmt: skip
     upgrade_database(settings.database.url)
     engine = make_engine(settings.database.url)
-    storage = create_storage(settings.storage)
-    with Uploader(settings, storage, engine) as uploader:
-        seconds = _timed(port, "sup", args, "uploader", lambda: uploader.stats.stored)
-        stored = uploader.stats
     factory = session_factory(engine)
-    read_back = sum(1 for _ in iter_session_frames(storage, factory, "sup"))
-    if read_back != frames or stored.stored != frames:
-        raise click.ClickException(f"LOSS: {read_back} of {frames} frames read back")
+
+    def stored() -> int:
+        time.sleep(0.04)  # poll gently: the coordinator must not steal the uploaders' CPU
+        with factory() as db:
+            return int(db.scalar(select(func.count()).select_from(Frame)) or 0)
+
+    stop, children = _start_uploaders(settings, uploaders)
+    try:
+        seconds = _timed(port, "sup", args, f"{uploaders} uploader(s)", stored)
+    finally:
+        stop.set()
+        for child in children:
+            child.join(30)
+    storage = create_storage(settings.storage)
+    read_back = [m for m, _ in iter_session_frames(storage, factory, "sup")]
+    if len(read_back) != frames:
+        raise click.ClickException(f"LOSS: {len(read_back)} of {frames} frames read back")
+    with factory() as db:
+        mb = int(db.scalar(select(func.sum(Frame.jpeg_bytes))) or 0) / 1e6
     engine.dispose()
-    return Run("uploader", frames, stored.bytes / 1e6, seconds)
+    return Run(f"{uploaders} uploader(s)", frames, mb, seconds)
 
 
 @click.command("ingest")
 @click.option("--frames", default=6000, show_default=True, help="Packets per run.")
 @click.option("--nodes", default=8, show_default=True, help="Cameras the packets come from.")
 @click.option("--jpeg-kb", default=40, show_default=True, help="JPEG size per packet.")
-@click.option("--batch", default=500, show_default=True, help="Uploader batch (frames).")
-def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int) -> None:
+@click.option("--batch", default=1000, show_default=True, help="Uploader batch (frames).")
+@click.option("--uploaders", default=1, show_default=True,
+              help="Uploader processes sharing the subscription ($share).")  # fmt: skip
+def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: int) -> None:
     """Uploader throughput (MQTT → shards + SQLite rows) vs a raw paho subscriber."""
     from cloud.mosquitto import MosquittoNotFoundError, run_private_mosquitto
 
@@ -157,12 +205,12 @@ def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int) -> None:
             seconds = _timed(broker.port, "sraw", args, "raw subscriber", lambda: raw.count)
             raw_run = Run("raw subscriber", raw.count, raw.bytes / 1e6, seconds)
             raw.close()
-            up = _uploader_run(broker.port, Path(tmp), args, batch)
+            up = _uploader_run(broker.port, Path(tmp), args, batch, uploaders)
     except MosquittoNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{frames} packets of {jpeg_kb} KB from {nodes} cameras, QoS 1, private Mosquitto "
                "(project config); uploader: SQLite WAL + local store")  # fmt: skip
     click.echo(raw_run.line())
-    click.echo(up.line() + "  (MB/s of stored JPEG bytes in shards)")
+    click.echo(up.line() + "  (MB/s: JPEG bytes stored in shards)")
     click.echo(f"uploader / raw subscriber: {up.fps / raw_run.fps:.2f}; "
                f"zero loss: {up.frames} of {frames} frames read back")  # fmt: skip

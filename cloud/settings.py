@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from protocol.ids import Identifier
@@ -101,9 +101,14 @@ class UploaderSettings(Group):
     )
 
 
+def _int_from_text(value: object) -> object:
+    # Environment variables arrive as text, and Literal[int] does not coerce "256".
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
 class TrainingSettings(Group):
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    resolution: Literal[128, 256, 512] = 128
+    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = 128
     budget_s: Annotated[float, Field(gt=0)] = 300.0
     booth_checkpoint: Path | None = None
 

@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "synth": ("edge.synthetic.bench:bench_synth", "Synthetic dancer render fps and clip time."),
     "ingest": ("cloud.ingest_bench:bench_ingest", "Uploader throughput vs a raw subscriber."),
     "render": ("cloud.render.bench:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
+    "train": ("cloud.training.bench:bench_train", "Training throughput and time-to-quality."),
 }
 
 

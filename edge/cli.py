@@ -43,11 +43,14 @@ def check_config(config_path: Path | None) -> None:
               default=None, help="Use this local mediapipe wheel (no download).")  # fmt: skip
 def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
     """Obtain the BlazePose models from the mediapipe wheel, verify sha256, cache them."""
+    from rich.console import Console
+
     from edge.pose.base import PoseError
     from edge.pose.models import fetch_models
 
     try:
-        results = fetch_models(model_dir, wheel=wheel)
+        with Console(stderr=True).status("getting the pose models (pip caches the wheel)…"):
+            results = fetch_models(model_dir, wheel=wheel)
     except PoseError as exc:
         raise click.ClickException(str(exc)) from None
     for r in results:

@@ -3,8 +3,8 @@ repair and smooth offline, store with the video's music.
 
 The frames are decoded with OpenCV; a pose backend (``edge.pose.create_estimator``)
 runs on each one and :class:`~edge.pose.tracking.FollowDancer` keeps to the dancer when
-others are in view. The whole sequence is then repaired (:func:`repair_offline`) and
-smoothed with zero lag (:func:`smooth_offline`), and saved as an
+others are in view. The whole sequence is then repaired and smoothed with zero lag
+(:func:`~edge.smoothing.repair_and_smooth`), and saved as an
 :class:`~edge.reference.ReferenceDance` (an editable CSV of keypoints + ``dance.json``)
 with the video's audio track transcoded to AAC (``music.m4a``) by PyAV.
 """
@@ -23,9 +23,8 @@ import numpy.typing as npt
 
 from edge.frames import Frame
 from edge.pose.base import PoseEstimator
-from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
-from edge.smoothing import smooth_offline
+from edge.smoothing import repair_and_smooth
 from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
@@ -137,17 +136,37 @@ def estimate_dancer(
 
 
 def clean(
-    est: Estimated, fps: float, settings: SmoothingSettings
+    est: Estimated, fps: float, settings: SmoothingSettings, max_guess_s: float = 1.0
 ) -> tuple[FloatArray, FloatArray, float]:
     """Repair then smooth the whole sequence: keypoints, extras, fraction imputed."""
     has_extras = bool((est.extras[:, :, 2] > 0).any())
     joints = np.concatenate([est.keypoints, est.extras], axis=1) if has_extras else est.keypoints
-    repaired, imputed = repair_offline(joints, fps, settings)
-    smoothed = smooth_offline(repaired, fps, settings.offline_lambda, imputed=imputed)
+    smoothed, imputed = repair_and_smooth(joints, fps, settings=settings)
     out = smoothed.astype(np.float32)
-    out[:, :, 2] = np.clip(out[:, :, 2], 0.0, 1.0)
+    out[:, :, 2] = np.clip(np.where(imputed, settings.imputed_confidence, out[:, :, 2]), 0, 1)
+    out[:, :, 2] = _gap_confidence(out[:, :, 2], imputed, round(max_guess_s * fps))
     extras = out[:, NUM_KEYPOINTS:] if has_extras else np.zeros_like(est.extras)
     return out[:, :NUM_KEYPOINTS], extras, float(imputed.mean())
+
+
+def _gap_confidence(
+    conf: FloatArray, imputed: npt.NDArray[np.bool_], max_frames: int
+) -> FloatArray:
+    """Visibility of imputed joints: no more than the observations around the gap, and 0
+    past ``max_frames`` (guessed, not repaired: as an operator marks a joint they cannot
+    place)."""
+    out = conf.copy()
+    frames = len(conf)
+    for j in range(conf.shape[1]):
+        padded = np.concatenate([[False], imputed[:, j], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(padded))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            if end - start > max_frames:
+                out[start:end, j] = 0.0
+                continue
+            around = [conf[k, j] for k in (start - 1, end) if 0 <= k < frames]
+            out[start:end, j] = np.minimum(conf[start:end, j], max(around, default=0.0))
+    return out
 
 
 def extract_audio(video: Path, target: Path) -> Path | None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
@@ -22,8 +24,14 @@ from rich.progress import Progress
 
 from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
-from edge.smoothing import KeypointPipeline, smooth_offline
-from edge.smoothing_metrics import acceleration_error, lag_frames, mean_joint_error
+from edge.smoothing import KeypointPipeline, OneEuroFilter, smooth_offline
+from edge.smoothing_metrics import (
+    acceleration_error,
+    lag_frames,
+    mean_joint_error,
+    torso_lengths,
+)
+from protocol.skeleton import KP, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +66,11 @@ class Scores:
 
     @staticmethod
     def mean(items: list[Scores]) -> Scores:
-        return Scores(*(float(np.nanmean([getattr(s, f) for s in items])) for f in _FIELDS))
+        """Accuracy averaged over captures; cost the best capture's (the least disturbed
+        by other processes on a shared machine)."""
+        mean = {f: float(np.nanmean([getattr(s, f) for s in items])) for f in _FIELDS}
+        mean["cpu_us"] = min(s.cpu_us for s in items)
+        return Scores(**mean)
 
 
 _FIELDS = ("error", "accel", "lost_error", "lag", "cpu_us")
@@ -66,9 +78,11 @@ Method = Callable[[FloatArray, float, SmoothingSettings], Result]
 
 
 def make_captures(
-    visitors: int, fps: float, duration_s: float, width: int, height: int, seed: int
-) -> list[Capture]:
-    """Synthetic visitors' dances with the default noise model, ``visitors`` of them."""
+    visitors: int, fps: float, duration_s: float, width: int, height: int, seed: int,
+    extras: bool = True,
+) -> list[Capture]:  # fmt: skip
+    """Synthetic visitors' dances with the default noise model, ``visitors`` of them;
+    ``[T, 21, 3]`` with the foot extras (as BlazePose gives), else ``[T, 17, 3]``."""
     try:
         from edge.synthetic.noise import NoiseModel
         from edge.synthetic.visitor import make_visitor
@@ -76,10 +90,16 @@ def make_captures(
         raise click.ClickException(f"the synthetic booth is not available: {exc}") from exc
     captures = []
     for k in range(visitors):
-        truth = np.asarray(
-            make_visitor(seed + k).keypoints(width, height, fps, duration_s), np.float64
-        )
-        noisy = np.asarray(NoiseModel().apply(truth.astype(np.float32), seed + k), np.float64)
+        seen = make_visitor(seed + k).observed(width, height, fps, duration_s)
+        truth = np.asarray(seen if extras else seen[:, :NUM_KEYPOINTS], np.float64)
+        stream = NoiseModel().stream(seed + k)
+        rows = []
+        for frame in seen:
+            row = stream(frame[:NUM_KEYPOINTS])
+            rows.append(
+                np.concatenate([row, stream.extras(frame[NUM_KEYPOINTS:])]) if extras else row
+            )
+        noisy = np.asarray(rows, np.float64)
         lost = online(noisy, fps, SmoothingSettings(), smooth=False, mask_out=True).lost
         captures.append(Capture(truth, noisy, lost))
     return captures
@@ -105,9 +125,11 @@ def online(
     masks = np.zeros(len(noisy), dtype=np.int64)
     no_extras = np.zeros((0, 3), np.float32)
     frames = [np.ascontiguousarray(f, dtype=np.float32) for f in noisy]
+    feet = [f[NUM_KEYPOINTS:] if len(f) > NUM_KEYPOINTS else no_extras for f in frames]
     start = time.thread_time()
     for i, frame in enumerate(frames):
-        out[i], _, masks[i] = pipeline.process(frame, no_extras, i / fps)
+        kps, ext, masks[i] = pipeline.process(frame[:NUM_KEYPOINTS], feet[i], i / fps)
+        out[i, :NUM_KEYPOINTS], out[i, NUM_KEYPOINTS:] = kps, ext
     cpu = (time.thread_time() - start) / max(len(noisy), 1) * 1e6
     lost = (masks[:, None] >> np.arange(noisy.shape[1])) & 1 > 0 if mask_out else np.zeros(0, bool)
     return _Online(out, cpu, lost)
@@ -115,11 +137,7 @@ def online(
 
 def offline(noisy: FloatArray, fps: float, settings: SmoothingSettings, repair: bool) -> Result:
     start = time.thread_time()
-    if repair:
-        repaired, imputed = repair_offline(noisy, fps, settings)
-        out = smooth_offline(repaired, fps, settings.offline_lambda, imputed=imputed)
-    else:
-        out = smooth_offline(noisy, fps, settings.offline_lambda)
+    out = smooth_offline(noisy, fps, settings.offline_lambda, repair=repair)
     return Result(out, (time.thread_time() - start) / len(noisy) * 1e6)
 
 
@@ -132,6 +150,38 @@ METHODS: dict[str, Method] = {
     "One Euro + imputation": lambda x, fps, s: online(x, fps, s),
     "offline, no imputation": lambda x, fps, s: offline(x, fps, s, repair=False),
     "offline + imputation": lambda x, fps, s: offline(x, fps, s, repair=True),
+}
+
+
+def _forward_backward_one_euro(x: FloatArray, fps: float, s: SmoothingSettings) -> Result:
+    """Offline candidate: repair, One Euro forward, then again backward (phase cancels)."""
+    start = time.thread_time()
+    out, _ = repair_offline(x, fps, s)
+    scale = float(np.median(torso_lengths(out)))
+    for order in (1, -1):
+        f = OneEuroFilter(s.min_cutoff, s.beta, s.d_cutoff, fps)
+        idx = range(len(out))[::order]
+        for k, i in enumerate(idx):
+            out[i, :, :2] = f(out[i, :, :2], k / fps, scale)
+    return Result(out, (time.thread_time() - start) / len(x) * 1e6)
+
+
+def _savitzky_golay(x: FloatArray, fps: float, s: SmoothingSettings, window: int) -> Result:
+    """Offline candidate: repair, then a cubic Savitzky–Golay filter."""
+    from scipy.signal import savgol_filter
+
+    start = time.thread_time()
+    out, _ = repair_offline(x, fps, s)
+    out[:, :, :2] = savgol_filter(out[:, :, :2], window, 3, axis=0)
+    return Result(out, (time.thread_time() - start) / len(x) * 1e6)
+
+
+# The zero-lag smoothers smooth_offline was chosen against (``--tune`` scores them).
+OFFLINE_CANDIDATES: dict[str, Method] = {
+    "robust Whittaker (chosen)": METHODS["offline + imputation"],
+    "forward-backward One Euro": _forward_backward_one_euro,
+    "Savitzky-Golay 9 frames": lambda x, fps, s: _savitzky_golay(x, fps, s, 9),
+    "Savitzky-Golay 15 frames": lambda x, fps, s: _savitzky_golay(x, fps, s, 15),
 }
 
 
@@ -150,6 +200,19 @@ def evaluate(
     method: Method, captures: list[Capture], fps: float, settings: SmoothingSettings
 ) -> Scores:
     return Scores.mean([score(method(c.noisy, fps, settings), c) for c in captures])
+
+
+def numpy_call_ns(repeats: int = 20000) -> float:
+    """Best time of a tiny numpy call (17×2 add): the unit a frame's cost is made of,
+    printed so a figure from a loaded machine can be judged (≈240 ns when idle here)."""
+    a, b = np.zeros((17, 2)), np.ones((17, 2))
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter_ns()
+        for _ in range(repeats):
+            a + b
+        best = min(best, (time.perf_counter_ns() - start) / repeats)
+    return best
 
 
 def format_table(rows: dict[str, Scores]) -> str:
@@ -183,8 +246,9 @@ def goals(rows: dict[str, Scores]) -> list[str]:
 
 
 def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
-    """Grid-search the One Euro (lowest error with lag ≤ 1 and accel cut ≥ 80%) and
-    the offline smoothing strength (lowest error)."""
+    """Grid-search the One Euro (lowest error with lag ≤ 1 and accel cut ≥ 81%) and
+    the offline smoothing strength (lowest error). Tune on other seeds than the
+    benchmark's (``--seed 0``) so its figures are on dancers the defaults never saw."""
     raw = evaluate(METHODS["raw"], captures, fps, base)
     lines = ["min_cutoff  beta   error  accel  lag"]
     best: tuple[float, SmoothingSettings] | None = None
@@ -192,7 +256,8 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
         s = base.model_copy(update={"min_cutoff": mc, "beta": beta})
         r = evaluate(METHODS["One Euro + imputation"], captures, fps, s)
         lines.append(f"{mc:>10} {beta:>5} {r.error:>7.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
-        if r.lag <= 1 and r.accel <= 0.2 * raw.accel and (best is None or r.error < best[0]):
+        # 81% on the tuning dancers, so that 80% holds on others (the benchmark's seeds).
+        if r.lag <= 1 and r.accel <= 0.19 * raw.accel and (best is None or r.error < best[0]):
             best = (r.error, s)
     if best:
         lines.append(f"best online: min_cutoff={best[1].min_cutoff} beta={best[1].beta}")
@@ -201,7 +266,43 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
         s = base.model_copy(update={"offline_lambda": lam})
         r = evaluate(METHODS["offline + imputation"], captures, fps, s)
         lines.append(f"{lam:>14} {r.error:>6.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
+    lines.append(f"{'offline smoother':<28}error  accel  lag")
+    for name, method in OFFLINE_CANDIDATES.items():
+        r = evaluate(method, captures, fps, base)
+        lines.append(f"{name:<28}{r.error:>5.2f} {r.accel:>6.2f} {r.lag:>4.2f}")
     return "\n".join(lines)
+
+
+def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) -> None:
+    """A picture to check by eye: the left wrist's x and y over 5 s of the first visitor,
+    truth against raw, online and offline, lost frames shaded."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise click.ClickException("--plot needs matplotlib: pip install matplotlib") from None
+    wrist = KP["left_wrist"]
+    frames = slice(0, min(len(capture.truth), int(5 * fps)))
+    t = np.arange(len(capture.truth))[frames] / fps
+    series = {"raw": capture.noisy}
+    for name in ("One Euro + imputation", "offline + imputation"):
+        series[name] = METHODS[name](capture.noisy, fps, settings).estimate
+    fig, axes = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    for axis, (ax, label) in enumerate(zip(axes, ("x", "y"), strict=True)):
+        ax.plot(t, capture.truth[frames, wrist, axis], "k-", lw=2.5, alpha=0.4, label="truth")
+        for (name, est), style in zip(series.items(), ("r.", "b-", "g-"), strict=True):
+            ax.plot(t, est[frames, wrist, axis], style, ms=3, lw=1.2, label=name)
+        lost = capture.lost[frames, wrist]
+        ax.fill_between(t, 0, 1, where=lost, color="orange", alpha=0.25,
+                        transform=ax.get_xaxis_transform(), label="imputed")  # fmt: skip
+        ax.set_ylabel(f"left wrist {label} (px)")
+    axes[0].legend(loc="upper right", fontsize=8, ncol=3)
+    axes[1].set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 @click.command("smoothing")
@@ -210,10 +311,15 @@ def tune(captures: list[Capture], fps: float, base: SmoothingSettings) -> str:
 @click.option("--fps", default=30.0, show_default=True)
 @click.option("--duration", "duration_s", default=15.0, show_default=True, help="Seconds each.")
 @click.option("--size", default="640x480", show_default=True, help="Camera WIDTHxHEIGHT.")
+@click.option("--extras/--no-extras", default=True, show_default=True,
+              help="Include the 4 foot points (heels, toes), as BlazePose nodes send.")  # fmt: skip
 @click.option("--tune", "do_tune", is_flag=True, help="Grid-search the parameters instead.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save a PNG of a joint's track: truth, raw, online, offline.")  # fmt: skip
 def bench_smoothing(
-    visitors: int, seed: int, fps: float, duration_s: float, size: str, do_tune: bool
-) -> None:
+    visitors: int, seed: int, fps: float, duration_s: float, size: str, extras: bool,
+    do_tune: bool, plot_path: Path | None,
+) -> None:  # fmt: skip
     """Repair/smoothing accuracy (vs ground truth) and cost per frame."""
     try:
         width, height = (int(v) for v in size.lower().split("x"))
@@ -221,12 +327,13 @@ def bench_smoothing(
         raise click.BadParameter(
             "expected WIDTHxHEIGHT, e.g. 640x480", param_hint="--size"
         ) from None
-    captures = make_captures(visitors, fps, duration_s, width, height, seed)
+    captures = make_captures(visitors, fps, duration_s, width, height, seed, extras)
     settings = SmoothingSettings()
     frames = sum(len(c.truth) for c in captures)
     click.echo(
         f"{visitors} synthetic visitors × {duration_s:g} s at {fps:g} fps ({frames} frames), "
-        f"{width}x{height}, default NoiseModel; SmoothingSettings defaults"
+        f"{width}x{height}, {captures[0].truth.shape[1]} joints, default NoiseModel; "
+        "SmoothingSettings defaults"
     )
     if do_tune:
         click.echo(tune(captures, fps, settings))
@@ -238,5 +345,11 @@ def bench_smoothing(
             rows[name] = evaluate(method, captures, fps, settings)
             progress.advance(task)
     click.echo(format_table(rows))
+    click.echo(
+        f"(CPU time per frame: best visitor; a tiny numpy call took {numpy_call_ns():.0f} ns)"
+    )
     for line in goals(rows):
         click.echo(line)
+    if plot_path is not None:
+        plot(captures[0], fps, settings, plot_path)
+        click.echo(f"plot: {plot_path}")

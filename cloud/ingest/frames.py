@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import Insert, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,7 +36,7 @@ from cloud.db.models import Session as SessionRow
 from cloud.db.states import SessionState
 from cloud.storage import Storage
 from protocol.codec import FramePacket
-from protocol.shards import FrameMeta, shard_bytes, shard_key
+from protocol.shards import FrameMeta, shard_key, write_shard
 
 logger = logging.getLogger(__name__)
 
@@ -111,14 +112,14 @@ class FrameStore:
     def store(self, booth: str, packets: Sequence[FramePacket]) -> StoreResult:
         """Store every packet whose (session, node, seq) is not stored yet."""
         result = StoreResult()
-        groups = self._new_frames(booth, packets, result)
+        groups = self._plan(booth, packets)
         if not groups:
+            result.duplicates = len(packets)
             return result
-        self._reserve(groups)
         for group in groups:
-            data = shard_bytes((FrameMeta.from_packet(p), p.jpeg) for p in group.packets)
-            self.storage.put(group.key, data, "application/x-tar")
-            result.bytes += len(data)
+            result.bytes += self.storage.put_stream(
+                group.key, _shard_writer(group.packets), "application/x-tar"
+            )
         with transaction(self.factory) as db:
             for group in groups:
                 result.stored += self._insert_rows(db, group)
@@ -126,9 +127,8 @@ class FrameStore:
         result.duplicates = len(packets) - result.stored
         return result
 
-    def _new_frames(
-        self, booth: str, packets: Sequence[FramePacket], result: StoreResult
-    ) -> list[_Group]:
+    def _plan(self, booth: str, packets: Sequence[FramePacket]) -> list[_Group]:
+        """Drop stored and repeated frames; reserve a shard per (session, node) left."""
         by_key: dict[tuple[str, str], dict[int, FramePacket]] = defaultdict(dict)
         for p in packets:
             by_key[(p.session, p.node)].setdefault(p.seq, p)  # first copy wins in a batch
@@ -137,17 +137,14 @@ class FrameStore:
             for (session, node), frames in by_key.items():
                 have = _stored_seqs(db, session, node, list(frames))
                 fresh = [frames[s] for s in sorted(frames) if s not in have]
-                if fresh:
-                    groups.append(_Group(booth, session, node, fresh))
-        return groups
-
-    def _reserve(self, groups: list[_Group]) -> None:
-        with transaction(self.factory) as db:
-            for group in groups:
-                row = ensure_session(db, group.booth, group.session, SessionState.CAPTURING)
+                if not fresh:
+                    continue
+                row = ensure_session(db, booth, session, SessionState.CAPTURING)
                 if row.state in (SessionState.REGISTERED, SessionState.RETAKE):
-                    transition(db, group.session, SessionState.CAPTURING)
-                group.index = _reserve_index(db, group.session, group.node, self.owner)
+                    transition(db, session, SessionState.CAPTURING)
+                index = _reserve_index(db, session, node, self.owner)
+                groups.append(_Group(booth, session, node, fresh, index))
+        return groups
 
     def _insert_rows(self, db: Db, group: _Group) -> int:
         rows = [
@@ -166,6 +163,13 @@ class FrameStore:
             .values(frames=len(rows), bytes=sum(r["jpeg_bytes"] for r in rows), written_at=utcnow())
         )
         return int(inserted)
+
+
+def _shard_writer(packets: list[FramePacket]) -> Callable[[BinaryIO], None]:
+    def write(f: BinaryIO) -> None:
+        write_shard(f, ((FrameMeta.from_packet(p), p.jpeg) for p in packets))
+
+    return write
 
 
 def _stored_seqs(db: Db, session: str, node: str, seqs: list[int]) -> set[int]:

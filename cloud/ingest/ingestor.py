@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
@@ -33,7 +33,12 @@ from protocol.topics import NodeChannel, ParsedTopic, Topics
 logger = logging.getLogger(__name__)
 
 # Failures of the services underneath, not of the input: retry, never dead-letter.
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, StorageError, OSError)
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    StorageError,
+    OSError,
+)
 
 
 @dataclass(frozen=True)

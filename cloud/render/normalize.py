@@ -24,7 +24,9 @@ tiny or missing. What this module does about it:
   frames). When the *target* collapses, every source frame is scaled to the
   visitor's one observed size and planted at the visitor's one observed floor line,
   keeping the generator inside the framing it was trained on; the reference's depth
-  travel becomes a change of size only in the source, which is divided out.
+  travel becomes a change of size only in the source, which is divided out. When
+  the *source* collapses (a reference danced on one spot), its ankles' small moves
+  about their median (steps, hops) are kept, scaled, around the target's floor line.
 - **Clamped extrapolation.** A source frame beyond its own range (a jump, a lunge
   toward the camera) uses the scale of the nearest end, and its ankle offset beyond
   that end is carried over scaled by that end's scale, so a jump stays a jump of the
@@ -95,12 +97,14 @@ class Normalization:
         scale_close = t.close_height / s.close_height
         scale = scale_far + (scale_close - scale_far) * clamped
         ankle = t.far_y + (t.close_y - t.far_y) * clamped
-        if not s.collapsed:
+        if s.collapsed:
+            # One source depth: every ankle movement (steps, hops) is kept, scaled.
+            over = a - s.far_y
+        else:
             # Beyond the source's range: carry the overshoot over at the end's scale.
             end_y = np.where(alpha < 0, s.far_y, s.close_y)
             over = np.where((alpha < 0) | (alpha > 1), a - end_y, 0.0)
-            ankle = ankle + over * scale
-        return scale, ankle
+        return scale, ankle + over * scale
 
     def apply(self, keypoints: npt.ArrayLike, source_ankle_y: npt.ArrayLike) -> FloatArray:
         """Map ``[T, K, 3]`` source keypoints whose frames have ``source_ankle_y`` [T]."""

@@ -11,10 +11,11 @@ StorageError
 
 from __future__ import annotations
 
+import io
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Final
 
 _SEGMENT_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 MAX_KEY_LEN: Final = 1024
@@ -65,6 +66,21 @@ class Storage(ABC):
     @abstractmethod
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """Store ``data`` under ``key``, replacing any previous object, durably."""
+
+    def put_stream(
+        self, key: str, write: Callable[[BinaryIO], object],
+        content_type: str = "application/octet-stream",
+    ) -> int:  # fmt: skip
+        """Store what ``write`` writes to the file it is given; return the size.
+
+        Same guarantees as :meth:`put`. Stores that can write in place override this
+        to skip building the object in memory first.
+        """
+        buf = io.BytesIO()
+        write(buf)
+        data = buf.getvalue()
+        self.put(key, data, content_type)
+        return len(data)
 
     @abstractmethod
     def get(self, key: str) -> bytes:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from cloud.storage.base import ObjectNotFoundError, Storage, StorageError, check_key, check_prefix
 
@@ -28,21 +29,33 @@ class LocalStorage(Storage):
         return path
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.put_stream(key, lambda f: f.write(data), content_type)
+
+    def put_stream(
+        self, key: str, write: Callable[[BinaryIO], object],
+        content_type: str = "application/octet-stream",
+    ) -> int:  # fmt: skip
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write a temporary file, fsync it, rename over the target, fsync the directory:
         # a reader sees the old object or the new one, and a crash after return loses nothing.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            with os.fdopen(fd, "wb", buffering=1024 * 1024) as f:
+                write(f)
                 f.flush()
+                size = f.tell()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        self._sync_dir(path.parent)
+        return size
+
+    @staticmethod
+    def _sync_dir(directory: Path) -> None:
+        dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:

@@ -52,7 +52,8 @@ def corpus_sessions(root: str | Path, role: str | None = None) -> list[CorpusSes
             sid = str(e.get("session") or e.get("id") or "")
             if not sid:
                 raise DataError(f"{index_path}: an entry has no session id: {e}")
-            shards = _shards_of(root, sid, e.get("shards"))
+            listed = e.get("shards") or ([e["shard"]] if e.get("shard") else None)
+            shards = _shards_of(root, sid, listed)
             sessions.append(CorpusSession(sid, e.get("role"), shards))
     elif (root / "sessions").is_dir():
         for d in sorted(p for p in (root / "sessions").iterdir() if p.is_dir()):

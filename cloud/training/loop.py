@@ -46,6 +46,7 @@ class RunOptions:
     flip: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
+    eval_at_start: bool = False  # score the starting weights too (time-to-quality curves)
 
 
 @dataclass
@@ -228,6 +229,8 @@ class TrainingRun:
     def fit(self) -> RunResult:
         trainer = make_trainer(self.opts.device, [_Controller(self)])
         started = time.perf_counter()
+        if self.opts.eval_at_start and not self.history:
+            self.evaluate()
         if self.model.steps_done < self.opts.max_steps and self.prior_s < self.opts.budget_s:
             loader = DataLoader(self.stream, batch_size=None, num_workers=0)
             with warnings.catch_warnings():

@@ -36,6 +36,7 @@ def create_estimator(settings: Any) -> PoseEstimator:
     cls = getattr(module, cls_name)
     try:
         estimator: PoseEstimator = cls(settings)
-    except PoseError as exc:  # name the backend: the node's config may not say it
-        raise PoseError(f"pose backend {kind!r}: {exc}") from exc
+    except PoseError as exc:
+        # Name the backend: the node's log shows this line alone at start-up.
+        raise PoseError(f"pose backend {kind!r} cannot start: {exc}") from exc
     return estimator

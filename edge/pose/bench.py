@@ -24,6 +24,7 @@ from typing import Any
 import click
 import cv2
 import numpy as np
+from rich.progress import track
 
 from edge.frames import Frame, Image
 from edge.pose import create_estimator, samples
@@ -37,10 +38,10 @@ logger = logging.getLogger(__name__)
 Smoother = Callable[[np.ndarray, np.ndarray, float], object]
 
 
-def swaying_frames(n: int, quality: int = 80) -> list[bytes]:
-    """``n`` JPEG frames (640x480) of the astronaut photo swaying like a dancer."""
+def swaying_frames(n: int, quality: int = 80, people: int = 1) -> list[bytes]:
+    """``n`` JPEG frames (640x480) of one (or two) photographed people swaying."""
     try:
-        return [_jpeg(img, quality) for img in samples.swaying(n)]
+        return [_jpeg(img, quality) for img in samples.swaying(n, people=people)]
     except PoseError as exc:
         raise click.ClickException(f"{exc}; or pass --video FILE") from None
 
@@ -81,10 +82,13 @@ def make_smoother(fps: float) -> tuple[Smoother | None, str]:
         return None, "repair/smoothing not included (edge.smoothing is not installed here)"
     try:
         pipeline = smoothing.KeypointPipeline(SmoothingSettings(), fps)
-        process: Smoother = pipeline.process
-        return process, "repair/smoothing included (edge.smoothing)"
-    except (AttributeError, TypeError) as exc:  # an API this benchmark does not know yet
-        return None, f"repair/smoothing not included (edge.smoothing API: {exc})"
+        # One trial frame, so a stage that cannot run here is reported, not hit mid-run.
+        pipeline.process(np.zeros((17, 3), np.float32), np.zeros((4, 3), np.float32), 0.0)
+        pipeline.reset()
+    except Exception as exc:  # an API or settings this benchmark does not know
+        return None, f"repair/smoothing not included (edge.smoothing: {exc!r})"
+    process: Smoother = pipeline.process
+    return process, "repair/smoothing included (edge.smoothing)"
 
 
 @dataclass
@@ -126,7 +130,7 @@ def run_pipeline(
     raw_n = 0
     run = Run(label, stage_s={"decode": 0.0, "pose": 0.0, "track": 0.0, "smooth": 0.0})
     clock = time.perf_counter
-    for seq, data in enumerate(jpegs):
+    for seq, data in enumerate(track(jpegs, description=label, transient=True)):
         t0 = clock()
         img = decode_jpeg(data)
         t1 = clock()
@@ -233,23 +237,32 @@ def backend_settings(
               help="Interpreter threads; repeat to compare them.")  # fmt: skip
 @click.option("--video", type=click.Path(path_type=Path, exists=True), default=None,
               help="Frames from this video (resized to 640x480).")  # fmt: skip
-@click.option("--movenet-model", type=click.Path(path_type=Path), default=None)
-@click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu")
-@click.option("--posenet-model", type=click.Path(path_type=Path), default=None)
-@click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None)
+@click.option("--movenet-model", type=click.Path(path_type=Path), default=None,
+              help="Also run MoveNet from this .tflite.")  # fmt: skip
+@click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu",
+              show_default=True)  # fmt: skip
+@click.option("--posenet-model", type=click.Path(path_type=Path), default=None,
+              help="Also run Coral PoseNet (Edge TPU) from this .tflite.")  # fmt: skip
+@click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None,
+              help="PoseNet's posenet_decoder.so.")  # fmt: skip
+@click.option("--people", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="People in the built-in input (2: a friend beside the dancer).")  # fmt: skip
 @click.option("--explain", is_flag=True,
               help="Also time the BlazePose models alone: threads, XNNPACK on/off.")  # fmt: skip
 def bench_pose(
     frames: int, warmup: int, threads_list: tuple[int, ...], video: Path | None,
     movenet_model: Path | None, movenet_device: str, posenet_model: Path | None,
-    posenet_decoder: Path | None, explain: bool,
+    posenet_decoder: Path | None, people: int, explain: bool,
 ) -> None:  # fmt: skip
     """Pose fps per backend at 640x480, end to end, next to the raw invoke time."""
-    jpegs = video_frames(video, frames, 640, 480, 80) if video else swaying_frames(frames)
+    jpegs = (
+        video_frames(video, frames, 640, 480, 80) if video else swaying_frames(frames, 80, people)
+    )
     _, smooth_note = make_smoother(30.0)
     load = os.getloadavg()[0]
-    click.echo(f"input: {len(jpegs)} JPEG frames 640x480 ({video or 'swaying astronaut'}); "
-               f"{smooth_note}; load average {load:.2f} at start")  # fmt: skip
+    source = video or f"{people} photographed {'person' if people == 1 else 'people'}, swaying"
+    click.echo(f"input: {len(jpegs)} JPEG frames 640x480 ({source}); {smooth_note}; "
+               f"load average {load:.2f} at start")  # fmt: skip
     for threads in threads_list:
         for label, settings in backend_settings(
             threads, movenet_model, movenet_device, posenet_model, posenet_decoder

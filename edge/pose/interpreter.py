@@ -69,11 +69,24 @@ def edgetpu_library() -> str:
     return EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1")
 
 
-def _load_delegate(runtime: Runtime, library: str, what: str, hint: str) -> Any:
+def _load_delegate(
+    runtime: Runtime, library: str, what: str, hint: str, options: dict[str, str] | None = None
+) -> Any:
     try:
-        return runtime.load_delegate(library)
+        return (
+            runtime.load_delegate(library, options) if options else runtime.load_delegate(library)
+        )
     except (ValueError, OSError, RuntimeError) as exc:
         raise PoseError(f"cannot load the {what} ({library}): {exc}; {hint}") from None
+
+
+def _pycoral_interpreter(maker: Callable[..., Any], model_path: Path, tpu: str | None) -> Any:
+    try:
+        interpreter = maker(str(model_path), device=tpu) if tpu else maker(str(model_path))
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise PoseError(f"no usable Edge TPU: {exc}; {EDGETPU_HINT}") from None
+    interpreter.allocate_tensors()
+    return interpreter
 
 
 def load_interpreter(
@@ -81,31 +94,28 @@ def load_interpreter(
     *,
     threads: int = 1,
     device: Device = "cpu",
+    edgetpu_device: str | None = None,
     custom_op_libraries: Sequence[Path] = (),
     runtime: Runtime | None = None,
 ) -> Any:
     """An allocated interpreter for ``model_path`` on ``device``.
 
+    ``edgetpu_device`` picks one of several Edge TPUs (``usb:0``, ``pci:1``, ...).
     ``custom_op_libraries`` are delegate libraries providing custom ops the model uses
     (Coral's ``posenet_decoder.so``); they load after the Edge TPU delegate.
     """
     if not model_path.is_file():
         raise PoseError(f"pose model {model_path} does not exist; set the backend's model_path")
     runtime = runtime or default_runtime()
+    maker = runtime.make_edgetpu_interpreter
+    if device == "edgetpu" and maker is not None and not custom_op_libraries:
+        return _pycoral_interpreter(maker, model_path, edgetpu_device)
     delegates = []
-    if (
-        device == "edgetpu"
-        and runtime.make_edgetpu_interpreter is not None
-        and not (custom_op_libraries)
-    ):
-        try:
-            interpreter = runtime.make_edgetpu_interpreter(str(model_path))
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise PoseError(f"no usable Edge TPU: {exc}; {EDGETPU_HINT}") from None
-        interpreter.allocate_tensors()
-        return interpreter
     if device == "edgetpu":
-        delegates.append(_load_delegate(runtime, edgetpu_library(), "Edge TPU", EDGETPU_HINT))
+        options = {"device": edgetpu_device} if edgetpu_device else None
+        delegates.append(
+            _load_delegate(runtime, edgetpu_library(), "Edge TPU", EDGETPU_HINT, options)
+        )
     for lib in custom_op_libraries:
         if not Path(lib).is_file():
             raise PoseError(

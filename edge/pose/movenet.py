@@ -101,6 +101,7 @@ class MoveNet(PoseEstimator):
         self.model = TfliteModel(
             load_interpreter(
                 settings.model_path, threads=settings.threads, device=settings.device,
+                edgetpu_device=settings.edgetpu_device,
                 runtime=runtime,
             )
         )  # fmt: skip

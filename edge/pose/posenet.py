@@ -86,6 +86,7 @@ class PoseNet(PoseEstimator):
         self.model = TfliteModel(
             load_interpreter(
                 settings.model_path, threads=settings.threads, device=settings.device,
+                edgetpu_device=settings.edgetpu_device,
                 custom_op_libraries=[settings.decoder_library], runtime=runtime,
             )
         )  # fmt: skip

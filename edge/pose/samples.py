@@ -49,14 +49,16 @@ def side_by_side(gap: int = 128) -> tuple[Image, int]:
     return np.ascontiguousarray(np.hstack([a, pad, g])), a.shape[1] + gap
 
 
-def swaying(n: int, width: int = 640, height: int = 480) -> list[Image]:
-    """``n`` frames of the astronaut swaying like a dancer at 30 fps: ±30 px sideways,
-    ±12 px up and down, ±4° of lean, on a grey backdrop."""
-    person = astronaut()
-    side = int(height * 0.95)
+def swaying(n: int, width: int = 640, height: int = 480, people: int = 1) -> list[Image]:
+    """``n`` frames of the astronaut (``people=2``: astronaut and Grace Hopper side by side)
+    swaying like a dancer at 30 fps: ±30 px sideways, ±12 px up and down, ±4° of lean,
+    on a grey backdrop."""
+    photo = astronaut() if people == 1 else side_by_side(gap=96)[0]
+    scale = min(0.95 * height / photo.shape[0], 0.9 * width / photo.shape[1])
+    pw, ph = round(photo.shape[1] * scale), round(photo.shape[0] * scale)
     base = np.full((height, width, 3), 90, np.uint8)
-    x0, y0 = (width - side) // 2, height - side
-    base[y0:, x0 : x0 + side] = cv2.resize(person, (side, side), interpolation=cv2.INTER_AREA)
+    x0, y0 = (width - pw) // 2, height - ph
+    base[y0:, x0 : x0 + pw] = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA)
     out = []
     for i in range(n):
         t = i / 30.0

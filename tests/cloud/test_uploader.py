@@ -127,3 +127,25 @@ def test_embedded_broker_falls_back_to_311_and_plain_subscription(tmp_path: Path
             pub.close()
         assert r.frames() == 30
         r.engine.dispose()
+
+
+def test_store_outage_is_retried_without_acking_or_losing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    from tests.cloud.ingest.test_ingestor import FailingStorage
+
+    r = Running(cloud_settings(tmp_path, mosquitto.port))
+    failing = FailingStorage(tmp_path / "store")
+    failing.fail_puts = 3  # the object store "goes down" for three attempts
+    r.storage = failing
+    r.uploader = Uploader(r.uploader.settings, failing, r.engine)
+    with r.uploader:
+        pub = Publisher(mosquitto.host, mosquitto.port)
+        pub.frames(packet(s) for s in range(50))
+        pub.manifest(manifest_for("s1", "node1", 50))
+        pub.flush()
+        wait_for(lambda: r.state() is SessionState.QUEUED, timeout=30, what="recovery")
+        pub.close()
+    assert r.uploader.stats.retries >= 3 and r.uploader.stats.dead_letters == 0
+    assert [m.seq for m, _ in iter_session_frames(failing, r.factory, "s1")] == list(range(50))
+    r.engine.dispose()

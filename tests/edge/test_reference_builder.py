@@ -88,3 +88,17 @@ def test_keypoints_file_npy(tmp_path: Path) -> None:
     (tmp_path / "junk.npy").write_text("junk")
     with pytest.raises(ReferenceBuildError, match="cannot read"):
         load_keypoints_file(tmp_path / "junk.npy")
+
+
+def test_clean_marks_long_guesses_unseen() -> None:
+    truth = dancer(120, seed=4).astype(np.float32)
+    seen = truth.copy()
+    seen[:, 13:17, 2] = 0.0  # legs never visible (a head-and-shoulders video)
+    seen[50:55, 9] += (60.0, -60.0, -1.0)  # a wrist lost for 5 frames (v 0, elsewhere)
+    est = Estimated(seen, np.zeros((120, 4, 3), np.float32), missing=0, people_max=1)
+    kps, _, _ = clean(est, 30.0, SmoothingSettings())
+    assert (kps[:, 13:17, 2] == 0).all()  # never seen: visibility 0 however repaired
+    assert (kps[50:55, 9, 2] > 0.3).all()  # repaired over 5 frames between sure ones
+    seen[:, 13:17, 2] = 0.02  # legs guessed with a steady hand but no confidence
+    kps, _, _ = clean(est, 30.0, SmoothingSettings())
+    assert (kps[:, 13:17, 2] <= 0.02).all()

@@ -9,7 +9,7 @@ from edge.repair import Repairer, mask_bits
 from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from edge.smoothing_metrics import joint_errors
-from protocol.skeleton import KP
+from protocol.skeleton import FLIP, KP
 from tests.edge.trajectories import corrupt, dancer
 
 WRIST, ELBOW = KP["left_wrist"], KP["left_elbow"]
@@ -149,3 +149,16 @@ def test_short_gap_coasts_on_the_bone_velocity_when_enabled() -> None:
     err_held = joint_errors(held, truth)[60:65, WRIST].mean()
     err_coasted = joint_errors(coasted, truth)[60:65, WRIST].mean()
     assert err_coasted < 0.8 * err_held
+
+
+def test_a_swap_the_estimator_keeps_is_believed() -> None:
+    truth = dancer(120, seed=13)
+    glitchy_start = truth.copy()
+    glitchy_start[:3] = truth[:3, list(FLIP)]  # the first frames came out mirrored
+    out, _ = _online(glitchy_start)
+    # Locked on to the mirrored start, the repairer must give in to the estimator.
+    assert joint_errors(out, truth)[15:].max() < 1.0
+    single = truth.copy()
+    single[50, :17] = truth[50, list(FLIP)]  # one glitchy frame: swapped back
+    out, _ = _online(single)
+    assert joint_errors(out, truth)[50].max() < 1.0

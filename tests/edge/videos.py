@@ -13,10 +13,14 @@ def write_video(
     fps: int = 30,
     size: tuple[int, int] = (64, 48),
     audio: str | None = "aac",
+    images: list[np.ndarray] | None = None,
 ) -> Path:
-    """An MPEG-4 video (mp4 for AAC audio or none, Matroska otherwise) with a 440 Hz tone."""
+    """An MPEG-4 video (mp4 for AAC audio or none, Matroska otherwise) with a 440 Hz tone;
+    its pictures are ``images`` (BGR, all one size) or flat grey levels."""
     import av
 
+    if images is not None:
+        frames, size = len(images), (images[0].shape[1], images[0].shape[0])
     w, h = size
     fmt = "mp4" if audio in (None, "aac") else "matroska"
     with av.open(str(path), "w", format=fmt) as out:
@@ -24,8 +28,8 @@ def write_video(
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         sound = out.add_stream(audio, rate=44100) if audio else None
         for i in range(frames):
-            img = np.full((h, w, 3), (i * 10) % 255, np.uint8)
-            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            img = np.full((h, w, 3), (i * 10) % 255, np.uint8) if images is None else images[i]
+            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 out.mux(packet)
         for packet in video.encode(None):
             out.mux(packet)

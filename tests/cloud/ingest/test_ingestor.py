@@ -4,7 +4,9 @@ dead letters, crash consistency, node status."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -80,11 +82,14 @@ class FailingStorage(LocalStorage):
 
     fail_puts = 0
 
-    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        super().put(key, data, content_type)
+    def put_stream(
+        self, key: str, write: Callable[[BinaryIO], object], content_type: str = "x"
+    ) -> int:
+        size = super().put_stream(key, write, content_type)
         if self.fail_puts:
             self.fail_puts -= 1
             raise StorageError("simulated crash after the shard was written")
+        return size
 
 
 def test_crash_between_shard_and_rows_loses_and_duplicates_nothing(
@@ -135,3 +140,41 @@ def test_frames_for_a_deleted_session_are_refused(rig: Rig) -> None:
     with rig.factory() as db:
         letter = db.scalars(select(DeadLetter)).one()
     assert "deleted" in letter.reason and letter.payload == late.payload
+
+
+def test_unregistered_sessions_are_refused_when_registration_is_required(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from cloud.db.engine import session_factory, transaction
+    from cloud.db.lifecycle import ensure_session
+    from cloud.ingest.frames import FrameStore
+    from cloud.ingest.ingestor import Ingestor
+
+    factory = session_factory(engine)
+    store = FrameStore(LocalStorage(tmp_path / "store"), factory, require_registered=True)
+    ingestor = Ingestor(BOOTH, TOPICS, store, factory, keep_bytes=140_000)
+    with transaction(factory) as db:
+        ensure_session(db, BOOTH, "known", SessionState.REGISTERED)
+    result = ingestor.handle([frame_message(packet(0, session="known")),
+                              frame_message(packet(0, session="stranger"))])  # fmt: skip
+    assert result.frames.stored == 1 and result.dead_letters == 1
+    with factory() as db:
+        assert "never registered" in db.scalars(select(DeadLetter.reason)).one()
+        assert state_of(db, "known") is SessionState.CAPTURING
+
+
+def test_frames_land_in_s3_exactly_once(engine: Engine) -> None:
+    from cloud.storage.s3 import S3Storage
+    from tests.services import run_moto_server
+
+    with run_moto_server() as endpoint:
+        storage = S3Storage("shards", endpoint_url=endpoint.url, access_key_id="testing",
+                            secret_access_key="testing", create_bucket=True)  # fmt: skip
+        rig = make_rig(engine, storage)
+        traffic = [frame_message(packet(s)) for s in range(40)] * 2
+        random.Random(3).shuffle(traffic)
+        rig.ingestor.handle(traffic[:50])
+        rig.ingestor.handle(traffic[50:])
+        seqs = [m.seq for m, _ in iter_session_frames(storage, rig.factory, "s1")]
+        assert seqs == list(range(40))
+        assert all(k.startswith("sessions/s1/node1/shard-") for k in storage.list_keys())

@@ -23,9 +23,9 @@ def _inputs(tmp_path: Path) -> list[str]:
     np.save(tmp_path / "vis.npy", vis)
     music = write_tone(tmp_path / "m.wav", 2.0)
     return [
-        "render", "--visitor-keypoints", str(tmp_path / "vis.npy"),
+        "render", "--visitor-keypoints", str(tmp_path / "vis.npy"), "--capture-size", "1280x720",
         "--reference-keypoints", str(tmp_path / "ref.npy"), "--fps", "20",
-        "--music", str(music), "--session", "s-7", "--dance", "wave",
+        "--music", str(music), "--dance", "wave",
     ]  # fmt: skip
 
 
@@ -38,7 +38,7 @@ def test_render_writes_a_tagged_mp4_and_applies_the_gate(tmp_path: Path) -> None
     assert "40 frames" in result.output
     assert "needs_review" in result.output and "SSIM 0.200" in result.output
     info = probe(out)
-    assert info.frames == 40 and info.tags["session_id"] == "s-7"
+    assert info.frames == 40 and info.tags["session_id"] == "local"
     assert info.tags["dance"] == "wave" and info.audio_codec == "aac"
     img = cv2.imread(str(sheet))
     assert img.shape == (2 * 128, 4 * 128, 3)
@@ -54,5 +54,5 @@ def test_bad_keypoint_files_are_clear_errors(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "not a .npy" in result.output
     np.save(tmp_path / "vis.npy", np.zeros((10, 17, 3)))  # nothing confident
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o.mp4")])
-    assert result.exit_code != 0 and "cannot map the dance" in result.output
+    assert result.exit_code != 0 and "cannot render" in result.output
     assert not (tmp_path / "o.mp4").exists()

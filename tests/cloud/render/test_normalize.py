@@ -147,3 +147,12 @@ def test_moving_and_resizing_the_visitor_moves_and_resizes_the_result(
     out, _, _ = normalize_dance(SOURCE, moved)
     assert np.allclose(out[..., 0], base[..., 0] * scale + dx, atol=1e-2 * max(scale, 1))
     assert np.allclose(out[..., 1], base[..., 1] * scale + dy, atol=1e-2 * max(scale, 1))
+
+
+def test_a_hop_in_a_dance_on_one_spot_is_kept() -> None:
+    ref = walk(np.full(60, 300.0), np.full(60, 250.0), np.full(60, 100.0))
+    ref[30] = standing(300.0, 240.0, 100.0)  # a 10 px hop
+    out, _, fit = normalize_dance(ref, TARGET)
+    assert fit.source.collapsed
+    assert _ankle_y(out)[30] == pytest.approx(300.0 - 10.0 * 1.05, abs=1e-3)
+    assert _ankle_y(out)[29] == pytest.approx(300.0, abs=1e-3)

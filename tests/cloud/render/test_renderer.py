@@ -86,13 +86,26 @@ def test_bad_keypoints_are_refused(tmp_path: Path) -> None:
 
 def test_framing_maps_the_clip_into_the_square() -> None:
     kps = walk(np.array([300.0, 400.0]), np.array([400.0, 400.0]), np.array([200.0, 200.0]))
-    f = Framing.around(kps, pad=0.0)
+    f = Framing.around(kps, 640, 480, pad=0.0)
     g = f.to_generator(kps, 128)
     assert g[..., :2].min() >= -0.5 and g[..., :2].max() <= 128.0
-    assert g[..., :2].max() - g[..., :2].min() == pytest.approx(128.0)
     assert np.allclose(g[..., 2], kps[..., 2])
     with pytest.raises(ValueError, match="confident"):
-        Framing.around(np.zeros((3, 17, 3)))
+        Framing.around(np.zeros((3, 17, 3)), 640, 480)
+
+
+def test_framing_is_the_training_crop() -> None:
+    from cloud.training.data import session_crop
+    from edge.synthetic.visitor import make_visitor
+
+    for seed, (w, h) in [(0, (640, 480)), (2, (320, 240)), (5, (1280, 720))]:
+        kps = make_visitor(seed).keypoints(w, h, 25.0, 6.0)
+        crop = session_crop(list(kps), w, h)
+        mine = Framing.around(kps, w, h)
+        assert (mine.x0, mine.y0, mine.size) == (crop.x0, crop.y0, crop.size)
+        assert np.allclose(
+            mine.to_generator(kps, 128), crop.to_crop(kps.reshape(-1, 3), 128).reshape(kps.shape)
+        )
 
 
 def test_composite_and_background_helpers() -> None:

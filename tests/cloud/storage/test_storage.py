@@ -6,6 +6,7 @@ import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -71,6 +72,21 @@ def test_list_is_sorted_and_prefixed(storage: Storage) -> None:
     assert list(storage.list_keys("sessions/")) == [shard_key("s2", "node1", 0)]
 
 
+def test_put_stream_writes_what_the_writer_writes(storage: Storage) -> None:
+    size = storage.put_stream("sessions/s1/n1/shard-000000.tar", lambda f: f.write(b"ab" * 1000))
+    assert size == 2000
+    assert storage.get("sessions/s1/n1/shard-000000.tar") == b"ab" * 1000
+    with pytest.raises(RuntimeError):
+        storage.put_stream("sessions/s1/n1/x", _write_half_then_fail)
+    assert not storage.exists("sessions/s1/n1/x")  # nothing half-written is visible
+    assert list(storage.list_keys("sessions/")) == ["sessions/s1/n1/shard-000000.tar"]
+
+
+def _write_half_then_fail(f: BinaryIO) -> None:
+    f.write(b"half")
+    raise RuntimeError("writer failed half-way")
+
+
 def test_large_object_round_trips(storage: Storage) -> None:
     data = os.urandom(6 * 1024 * 1024)
     storage.put("renditions/s1/video.mp4", data, "video/mp4")
@@ -130,3 +146,17 @@ def test_s3_multipart_upload(s3_endpoint: S3Endpoint) -> None:
     assert store.get("renditions/big.bin") == data
     head = store._client.head_object(Bucket="multipart", Key="renditions/big.bin")
     assert "-" in head["ETag"]  # multipart ETags are "<md5 of md5s>-<parts>"
+
+
+def test_keys_live_under_the_session_prefix() -> None:
+    from cloud.storage.keys import checkpoint_key, rendition_key, session_prefix
+
+    assert (
+        checkpoint_key("s1", 7, "last.safetensors") == "sessions/s1/checkpoints/7/last.safetensors"
+    )
+    assert rendition_key("s1", "video.mp4").startswith(session_prefix("s1"))
+    for bad in ("../x", "a/b", "..", ".hidden", ""):
+        with pytest.raises(StorageKeyError):
+            rendition_key("s1", bad)
+    with pytest.raises(IdentifierError):
+        rendition_key("../s1", "video.mp4")

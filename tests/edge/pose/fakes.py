@@ -78,6 +78,8 @@ class FakeRuntime:
     pycoral: bool = False
     built: list[FakeInterpreter] = field(default_factory=list)
     delegate_calls: list[str] = field(default_factory=list)
+    delegate_options: list[dict[str, str] | None] = field(default_factory=list)
+    pycoral_devices: list[str | None] = field(default_factory=list)
 
     def interpreter(
         self, model_path: str, num_threads: int = 1, experimental_delegates: list[Any] | None = None
@@ -88,11 +90,15 @@ class FakeRuntime:
 
     def load_delegate(self, library: str, options: dict[str, str] | None = None) -> Delegate:
         self.delegate_calls.append(library)
+        self.delegate_options.append(options)
         if Path(library).name not in self.available:
             raise ValueError(f"Failed to load delegate from {library}")
         return Delegate(library)
 
-    def make_edgetpu_interpreter(self, model_path: str) -> FakeInterpreter:
+    def make_edgetpu_interpreter(
+        self, model_path: str, device: str | None = None
+    ) -> FakeInterpreter:
+        self.pycoral_devices.append(device)
         if "libedgetpu.so.1" not in self.available:
             raise ValueError("Failed to load delegate from libedgetpu.so.1")
         return self.interpreter(model_path, experimental_delegates=[Delegate("pycoral")])

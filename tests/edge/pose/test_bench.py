@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import click
 import cv2
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
-from edge.pose.bench import bench_pose, run_pipeline, swaying_frames
+from edge.pose.bench import bench_pose, run_pipeline, swaying_frames, video_frames
 from edge.pose.models import FETCH_HINT, model_path
 from tests.edge.pose.test_tracking import Scripted, person
 from tests.services import missing
@@ -36,3 +40,18 @@ def test_cli_prints_blazepose_figures() -> None:
     assert result.exit_code == 0, result.output
     assert "blazepose" in result.output and "fps" in result.output
     assert "overhead" in result.output
+
+
+def test_frames_from_a_video_file(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for i in range(5):
+        writer.write(np.full((240, 320, 3), 40 * i, np.uint8))
+    writer.release()
+    jpegs = video_frames(path, 10, 640, 480, 80)
+    assert len(jpegs) == 5
+    assert cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
+    not_video = tmp_path / "x.avi"
+    not_video.write_text("nope")
+    with pytest.raises(click.ClickException, match="no frames"):
+        video_frames(not_video, 10, 640, 480, 80)

@@ -187,3 +187,12 @@ def test_person_leaving_and_coming_back(blazepose: BlazePose) -> None:
     seen = [len(blazepose.estimate(Frame(i, 0, img)))
             for i, img in enumerate([image, image, empty, empty, image, image])]  # fmt: skip
     assert seen == [1, 1, 0, 0, 1, 1]
+
+
+def test_degenerate_track_is_dropped_and_the_person_found_again(blazepose: BlazePose) -> None:
+    image = photos.astronaut()
+    pose_of(blazepose, image, frames=1)
+    runs = blazepose.stats.detector_runs
+    blazepose._tracks = [RotatedRect(200.0, 200.0, float("nan"), 0.0)]
+    assert len(blazepose.estimate(Frame(5, 0, image))) == 1
+    assert blazepose.stats.detector_runs == runs + 1

@@ -85,3 +85,12 @@ def test_model_wrapper_runs_and_times(model: Path) -> None:
     (out,) = m.run(np.full((4, 4, 3), 7, np.uint8), [0])
     assert out[0, 0] == pytest.approx(7.0)
     assert m.invokes == 1 and m.invoke_s >= 0
+
+
+def test_a_chosen_edgetpu_is_passed_on(model: Path) -> None:
+    rt = FakeRuntime(SPEC, available={"libedgetpu.so.1"})
+    load_interpreter(model, device="edgetpu", edgetpu_device="usb:1", runtime=rt.runtime())
+    assert rt.delegate_options == [{"device": "usb:1"}]
+    coral = FakeRuntime(SPEC, available={"libedgetpu.so.1"}, pycoral=True)
+    load_interpreter(model, device="edgetpu", edgetpu_device="pci:0", runtime=coral.runtime())
+    assert coral.pycoral_devices == ["pci:0"]

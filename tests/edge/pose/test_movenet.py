@@ -133,3 +133,8 @@ def test_movenet_on_the_edge_tpu() -> None:
     people = net.estimate(Frame(0, 0, photos.astronaut()))
     assert len(people) == 1
     assert people[0].keypoints[KP["nose"], 1] < people[0].keypoints[KP["left_shoulder"], 1]
+
+
+def test_registry_error_names_the_backend(tmp_path: Path) -> None:
+    with pytest.raises(PoseError, match=r"pose backend 'movenet' cannot start: .*absent"):
+        create_estimator(MoveNetSettings(model_path=tmp_path / "absent.tflite"))

@@ -1,0 +1,101 @@
+"""What a rendition is made from: the visitor's clip and the reference dance.
+
+The visitor's clip is read back from the object store + database (every stored frame
+of the session, via ``cloud.ingest.reader``) or from a ``[T, 17, 3]`` ``.npy`` file;
+the dance from ``reference_videos/`` by name or from a ``.npy`` with its fps and
+music. Renditions are stored under the session's prefix
+(``sessions/{session}/renditions/{dance}.mp4``), so deleting a visitor's prefix
+deletes their videos too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session as Db
+from sqlalchemy.orm import sessionmaker
+
+from cloud.ingest.reader import iter_session_frames
+from cloud.storage import Storage
+from edge.reference import load_reference
+from protocol.ids import check_id
+from protocol.shards import session_prefix
+from protocol.skeleton import NUM_KEYPOINTS
+
+Keypoints = npt.NDArray[np.float32]
+
+
+class InputError(ValueError):
+    """A visitor clip or dance that cannot be rendered from; the message says why."""
+
+
+@dataclass(frozen=True)
+class VisitorClip:
+    keypoints: Keypoints  # [T, 17, 3] in capture pixels
+    width: int
+    height: int
+    node: str = ""
+
+
+@dataclass(frozen=True)
+class Dance:
+    name: str
+    keypoints: Keypoints  # [T, 17, 3]
+    fps: float
+    music: Path | None
+
+
+def rendition_key(session: str, dance: str) -> str:
+    """Object-store key of a session's rendition of ``dance``."""
+    return f"{session_prefix(session)}renditions/{check_id(dance, 'dance name')}.mp4"
+
+
+def _check(kps: npt.ArrayLike, what: str) -> Keypoints:
+    arr = np.asarray(kps, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[1:] != (NUM_KEYPOINTS, 3) or len(arr) == 0:
+        raise InputError(f"{what}: need [T, {NUM_KEYPOINTS}, 3] keypoints, got {arr.shape}")
+    return arr
+
+
+def clip_from_store(
+    storage: Storage, factory: sessionmaker[Db], session: str, node: str | None = None
+) -> VisitorClip:
+    """The session's keypoints from one node (``node``, or the one with most frames)."""
+    frames = list(iter_session_frames(storage, factory, session, node))
+    if not frames:
+        where = f" from node {node}" if node else ""
+        raise InputError(f"session {session} has no stored frames{where}; was it captured?")
+    counts = Counter(m.node for m, _ in frames)
+    chosen = node or counts.most_common(1)[0][0]
+    metas = [m for m, _ in frames if m.node == chosen]
+    sizes = {(m.width, m.height) for m in metas}
+    if len(sizes) != 1:
+        raise InputError(f"session {session}/{chosen} changed frame size mid-clip: {sizes}")
+    (width, height) = sizes.pop()
+    kps = np.stack([m.keypoints_array() for m in metas])
+    return VisitorClip(_check(kps, f"session {session}"), width, height, chosen)
+
+
+def clip_from_file(path: Path, width: int, height: int) -> VisitorClip:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a .npy array: {exc}") from None
+    return VisitorClip(_check(arr, str(path)), width, height)
+
+
+def dance_by_name(name: str) -> Dance:
+    ref = load_reference(name)
+    return Dance(ref.name, _check(ref.keypoints, name), float(ref.fps), ref.audio)
+
+
+def dance_from_file(path: Path, fps: float, music: Path | None, name: str = "") -> Dance:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a .npy array: {exc}") from None
+    return Dance(name or path.stem, _check(arr, str(path)), fps, music)

@@ -1,0 +1,106 @@
+"""The visitor's fine-tuned pix2pix network as a render :class:`Generator`.
+
+Adapts :class:`cloud.training.model.Pix2Pix` to the renderer's contract: BGR uint8
+pose maps in, BGR uint8 frames out, batched under ``torch.inference_mode()``. The
+network was trained on RGB tensors in ``[-1, 1]`` (see ``cloud.training.batches``),
+so the adapter flips channels and rescales both ways. A temporal model is chained
+frame by frame inside the batch, starting from the renderer's ``previous`` frame
+(zeros for the first frame of a clip, as in training). The model version written into
+the rendition is ``pix2pix-<resolution>-<sha256[:12]>`` of the checkpoint file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from cloud.render.errors import GeneratorError
+from cloud.render.generator import Images
+from cloud.training.checkpoint import Checkpoint, load_checkpoint
+from cloud.training.errors import CheckpointError
+from cloud.training.model import Pix2Pix
+
+logger = logging.getLogger(__name__)
+
+
+def _device(name: Literal["auto", "cpu", "cuda"]) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GeneratorError("device 'cuda' was asked for but no CUDA GPU is visible")
+    return torch.device(name)
+
+
+class TorchGenerator:
+    """A pix2pix generator from a checkpoint (or a model in memory), for rendering."""
+
+    dancer_only = False  # pix2pix predicts the whole booth frame
+
+    def __init__(
+        self,
+        model: Pix2Pix,
+        *,
+        model_version: str,
+        device: Literal["auto", "cpu", "cuda"] = "auto",
+        held_out_ssim: float | None = None,
+    ) -> None:
+        self.device = _device(device)
+        self.model = model.to(self.device).eval()
+        cfg = model.config
+        self.resolution: int = cfg.resolution
+        self.temporal: bool = cfg.temporal
+        self.model_version = model_version
+        self.held_out_ssim = held_out_ssim
+        # Mixed precision only where it pays: on a GPU.
+        self._autocast = self.device.type == "cuda"
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, *, device: Literal["auto", "cpu", "cuda"] = "auto"
+    ) -> TorchGenerator:
+        """Load a fine-tuned (or booth) checkpoint; errors say which file and what to do."""
+        try:
+            ckpt: Checkpoint = load_checkpoint(path)
+            model = ckpt.build_model()
+        except CheckpointError as exc:
+            raise GeneratorError(f"cannot load the generator: {exc}") from None
+        best = ckpt.state.get("best")
+        ssim = float(best) if isinstance(best, int | float) and np.isfinite(best) else None
+        version = f"pix2pix-{ckpt.config.resolution}-{ckpt.sha256[:12]}"
+        logger.info("generator %s from %s (step %d)", version, path, ckpt.step)
+        return cls(model, model_version=version, device=device, held_out_ssim=ssim)
+
+    def _to_tensor(self, images: Images) -> torch.Tensor:
+        rgb = np.ascontiguousarray(images[..., ::-1])
+        t = torch.from_numpy(rgb).to(self.device).permute(0, 3, 1, 2).float()
+        return t.div_(127.5).sub_(1.0)
+
+    @staticmethod
+    def _to_images(t: torch.Tensor) -> Images:
+        u8 = t.float().clamp_(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)
+        rgb = u8.permute(0, 2, 3, 1).cpu().numpy()
+        return np.ascontiguousarray(rgb[..., ::-1])
+
+    def generate(self, pose_maps: Images, previous: Images | None) -> Images:
+        r = self.resolution
+        if pose_maps.ndim != 4 or pose_maps.shape[1:] != (r, r, 3) or pose_maps.dtype != np.uint8:
+            raise GeneratorError(
+                f"pose maps must be [B, {r}, {r}, 3] uint8, got {pose_maps.shape} {pose_maps.dtype}"
+            )
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, enabled=self._autocast),
+        ):
+            poses = self._to_tensor(pose_maps)
+            if not self.temporal:
+                return self._to_images(self.model.generate(poses))
+            prev = None if previous is None else self._to_tensor(previous[None])
+            out = []
+            for i in range(len(poses)):  # each frame conditioned on the one before
+                prev = self.model.generate(poses[i : i + 1], prev)
+                out.append(prev)
+            return self._to_images(torch.cat(out))

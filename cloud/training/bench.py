@@ -1,0 +1,359 @@
+"""``dancebooth bench train``: training throughput and time-to-quality, with figures.
+
+* throughput — images/s of the Lightning fine-tune loop (batches drawn from the
+  in-memory stream) next to a plain-PyTorch loop over the same networks, losses and
+  batch size in the same process: the difference is Lightning + data overhead.
+* quality — per held-out visitor, a warm start from the booth checkpoint and a run
+  from scratch under the same wall-clock budget; held-out SSIM against time, and how
+  soon the warm start reaches the quality scratch ends with.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
+from cloud.training.batches import BatchStream
+from cloud.training.checkpoint import load_checkpoint
+from cloud.training.corpus import CorpusSession, corpus_sessions
+from cloud.training.data import FrameSet, build_frameset, split
+from cloud.training.errors import TrainingError
+from cloud.training.finetune import FinetuneResult, finetune
+from cloud.training.grid import sample_grid, save_png
+from cloud.training.loop import Progress, RunOptions, TrainingRun
+from cloud.training.losses import discriminator_loss, generator_loss
+from cloud.training.model import Pix2Pix, Pix2PixConfig
+
+logger = logging.getLogger(__name__)
+
+
+def plain_step(
+    model: Pix2Pix,
+    batch: dict[str, torch.Tensor],
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+) -> None:
+    """One pix2pix update without Lightning: the baseline the module is measured against."""
+    cfg = model.config
+    fake, condition = model.fake_and_condition(batch)
+    d = discriminator_loss(
+        model.discriminator, condition, batch["image"], fake.detach(), cfg.gan_mode
+    )
+    opt_d.zero_grad(set_to_none=True)
+    d["d_loss"].backward()
+    opt_d.step()
+    for p in model.discriminator.parameters():
+        p.requires_grad_(False)
+    g = generator_loss(
+        model.discriminator,
+        condition,
+        batch["image"],
+        fake,
+        cfg.gan_mode,
+        lambda_l1=cfg.lambda_l1,
+        lambda_fm=cfg.lambda_fm,
+    )
+    opt_g.zero_grad(set_to_none=True)
+    g["g_loss"].backward()
+    opt_g.step()
+    for p in model.discriminator.parameters():
+        p.requires_grad_(True)
+
+
+Durations = list[tuple[float, float]]  # per step: (wall seconds, this process's CPU seconds)
+
+
+def plain_steps(
+    cfg: Pix2PixConfig, data: FrameSet, batch_size: int, warmup: int, steps: int
+) -> Durations:
+    torch.manual_seed(0)
+    model = Pix2Pix.from_config(cfg)
+    opt_g, opt_d = model.configure_optimizers()
+    batch = next(iter(BatchStream(data, batch_size)))  # one fixed batch: pure compute
+    out = []
+    for i in range(warmup + steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        plain_step(model, batch, opt_g, opt_d)
+        if i >= warmup:
+            out.append((time.perf_counter() - t0, time.process_time() - c0))
+    return out
+
+
+def lightning_steps(
+    cfg: Pix2PixConfig, data: FrameSet, batch_size: int, warmup: int, steps: int, work: Path
+) -> tuple[Durations, float]:
+    """Per-step durations of the real training loop (batch making, Lightning's hooks and
+    logging included) after ``warmup`` steps, and the share of wall time making batches."""
+    torch.manual_seed(0)
+    model = Pix2Pix.from_config(cfg)
+    stamps: dict[int, tuple[float, float]] = {}
+
+    def stamp(p: Progress) -> None:
+        stamps[p.step] = (time.perf_counter(), time.process_time())
+
+    opts = RunOptions(1e9, warmup + steps, batch_size=batch_size, eval_every_s=1e9)
+    run = TrainingRun(model, data, data.subset([0]), work, opts, progress=stamp)
+    result = run.fit()
+    out = []
+    for i in range(warmup + 1, warmup + steps + 1):
+        (t0, c0), (t1, c1) = stamps[i - 1], stamps[i]
+        out.append((t1 - t0, c1 - c0))
+    return out, result.data_share
+
+
+def visitor_sessions(corpus: Path, count: int) -> list[CorpusSession]:
+    visitors = [s for s in corpus_sessions(corpus, "visitor") if s.role == "visitor"]
+    if not visitors:
+        visitors = corpus_sessions(corpus)
+    return visitors[:count]
+
+
+def _rates(durations: Durations, batch_size: int) -> tuple[float, float]:
+    """Images/s from the median step (wall) and from total CPU time: the median is the
+    figure least disturbed by other processes' bursts on a shared machine."""
+    wall = float(np.median([d[0] for d in durations]))
+    cpu = sum(d[1] for d in durations) / len(durations)
+    return batch_size / wall, batch_size / cpu
+
+
+def throughput_row(
+    res: int, session: CorpusSession, batch_size: int, steps: int, ngf: int, rounds: int
+) -> str:
+    cfg = Pix2PixConfig.model_validate({"resolution": res, "ngf": ngf})
+    data = build_frameset(session.shards, res)
+    plain: Durations = []
+    lit: Durations = []
+    shares = []
+    with tempfile.TemporaryDirectory() as tmp:
+        # Alternate the two loops, so a change in the machine's load during the
+        # benchmark does not read as overhead of either.
+        for _ in range(rounds):
+            plain += plain_steps(cfg, data, batch_size, 2, steps)
+            durations, share = lightning_steps(cfg, data, batch_size, 2, steps, Path(tmp))
+            lit += durations
+            shares.append(share)
+    p, q = _rates(plain, batch_size), _rates(lit, batch_size)
+    return (
+        f"| {res} px | {p[0]:.2f} | {q[0]:.2f} | {1 - q[0] / p[0]:+.1%} | "
+        f"{p[1]:.2f} | {q[1]:.2f} | {1 - q[1] / p[1]:+.1%} | {max(shares):.2%} |"
+    )
+
+
+def run_throughput(
+    corpus: Path, resolutions: list[int], batch_size: int, steps: int, ngf: int, rounds: int
+) -> None:
+    session = visitor_sessions(corpus, 1)[0]
+    click.echo(
+        f"throughput: ngf {ngf}, batch {batch_size}, {steps} timed steps after 2 warm-up "
+        f"steps, {rounds} alternating rounds, session {session.session}"
+    )
+    click.echo(
+        "| resolution | plain img/s (wall) | Lightning + data img/s (wall) | overhead "
+        "| plain img/s (CPU time) | Lightning + data img/s (CPU time) | overhead "
+        "| data share of wall time |"
+    )
+    click.echo("|---|---|---|---|---|---|---|---|")
+    for res in resolutions:
+        click.echo(throughput_row(res, session, batch_size, steps, ngf, rounds))
+
+
+def time_to(history: list[dict[str, float]], key: str, target: float) -> float | None:
+    """Wall time at which ``key`` first reached ``target`` (None if it never did)."""
+    for h in history:
+        if h[key] >= target:
+            return h["elapsed_s"]
+    return None
+
+
+def _fit_pair(
+    session: CorpusSession,
+    booth: Path,
+    cfg: Pix2PixConfig,
+    budget: float,
+    opts: RunOptions,
+    tmp: Path,
+) -> tuple[FinetuneResult, FinetuneResult]:
+    warm = finetune(session.shards, booth, budget, 10**9, work_dir=tmp / "warm", options=opts)
+    scratch = finetune(
+        session.shards, None, budget, 10**9, work_dir=tmp / "scratch", options=opts, config=cfg
+    )
+    return warm, scratch
+
+
+def _ratio(r: float | None) -> str:
+    return "-" if r is None else f"1/{1 / max(r, 1e-9):.1f}"
+
+
+def _quality_row(
+    name: str, warm: FinetuneResult, scratch: FinetuneResult, key: str, budget: float
+) -> tuple[str, float | None]:
+    wh, sh = warm.run.history, scratch.run.history
+    target = sh[-1][key]
+    t = time_to(wh, key, target)
+    ratio = None if t is None else t / sh[-1]["elapsed_s"]
+    at5 = [h for h in wh if h["elapsed_s"] <= 300.0]
+    row = (
+        f"| {name} | {wh[0][key]:.3f} | {wh[-1][key]:.3f} ({wh[-1]['ssim']:.3f}) | "
+        f"{at5[-1][key]:.3f} | {target:.3f} ({sh[-1]['ssim']:.3f}) | "
+        f"{'never' if t is None else f'{t:.0f} s'} | {_ratio(ratio)} | "
+        f"{wh[-1]['step']:.0f} / {sh[-1]['step']:.0f} |"
+    )
+    return row, ratio
+
+
+def run_quality(
+    corpus: Path,
+    booth: Path,
+    visitors: int,
+    budget: float,
+    batch_size: int,
+    grid: Path,
+    plot: Path | None,
+) -> None:
+    cfg = load_checkpoint(booth).config
+    key = "region_ssim"
+    opts = RunOptions(
+        budget,
+        10**9,
+        batch_size=batch_size,
+        eval_every_s=budget / 20,
+        patience=10**6,
+        eval_at_start=True,
+    )
+    click.echo(
+        f"time-to-quality: {visitors} held-out visitors, {budget:.0f} s budget each, "
+        f"{cfg.resolution} px, batch {batch_size}; metric = held-out dancer-region SSIM "
+        f"(full-frame SSIM in brackets); booth checkpoint {booth}"
+    )
+    click.echo(
+        "| visitor | warm @0 s | warm @budget | warm @≤300 s | scratch @budget | "
+        "warm reaches scratch's final | time ratio | steps warm / scratch |"
+    )
+    click.echo("|---|---|---|---|---|---|---|---|")
+    ratios, pictures, curves = [], [], []
+    for session in visitor_sessions(corpus, visitors):
+        with tempfile.TemporaryDirectory() as tmp:
+            warm, scratch = _fit_pair(session, booth, cfg, budget, opts, Path(tmp))
+            best = load_checkpoint(warm.checkpoint).build_model()
+        _, held = split(build_frameset(session.shards, cfg.resolution))
+        pictures.append(sample_grid(best, held, rows=2))
+        curves.append((session.session, warm.run.history, scratch.run.history))
+        row, ratio = _quality_row(session.session, warm, scratch, key, budget)
+        ratios.append(ratio)
+        click.echo(row)
+    reached = [r for r in ratios if r is not None]
+    click.echo(
+        f"warm start reached scratch's final quality in {len(reached)}/{len(ratios)} visitors"
+        + (
+            f", median time ratio 1/{1 / max(float(np.median(reached)), 1e-9):.1f} (goal ≤ 1/8)"
+            if reached
+            else ""
+        )
+    )
+    gap = np.full((4, pictures[0].shape[1], 3), 255, np.uint8)
+    sheet = np.concatenate([x for p in pictures for x in (p, gap)][:-1], axis=0)
+    click.echo(f"grid (pose | generated | truth): {save_png(grid, sheet)}")
+    if plot is not None:
+        click.echo(f"plot: {plot_curves(curves, key, plot)}")
+
+
+def plot_curves(
+    curves: list[tuple[str, list[dict[str, float]], list[dict[str, float]]]], key: str, path: Path
+) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, warm, scratch) in enumerate(curves):
+        c = f"C{i}"
+        ax.plot([h["elapsed_s"] for h in warm], [h[key] for h in warm], c, label=f"{name} warm")
+        ax.plot(
+            [h["elapsed_s"] for h in scratch],
+            [h[key] for h in scratch],
+            c + "--",
+            label=f"{name} scratch",
+        )
+    ax.set_xlabel("wall-clock seconds (2-core CPU)")
+    ax.set_ylabel(f"held-out {key.replace('_', ' ')}")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+@click.command("train")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Synthetic corpus (dancebooth synth corpus ...).",
+)
+@click.option("--part", type=click.Choice(["all", "throughput", "quality"]), default="all")
+@click.option("--resolutions", default="128,256", show_default=True)
+@click.option("--steps", type=int, default=6, show_default=True, help="Timed throughput steps.")
+@click.option("--rounds", type=int, default=2, show_default=True, help="Throughput repetitions.")
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--ngf", type=int, default=32, show_default=True, help="Throughput model width.")
+@click.option(
+    "--booth", type=click.Path(path_type=Path), default=DEFAULT_BOOTH_CHECKPOINT, show_default=True
+)
+@click.option("--visitors", type=int, default=3, show_default=True)
+@click.option(
+    "--budget",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds per visitor per run (warm and scratch each).",
+)
+@click.option(
+    "--grid",
+    type=click.Path(path_type=Path),
+    default=Path("var/bench/train-grid.png"),
+    show_default=True,
+)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path),
+    default=Path("var/bench/train-curves.png"),
+    show_default=True,
+)
+def bench_train(
+    corpus: Path,
+    part: str,
+    resolutions: str,
+    steps: int,
+    rounds: int,
+    batch_size: int,
+    ngf: int,
+    booth: Path,
+    visitors: int,
+    budget: float,
+    grid: Path,
+    plot: Path,
+) -> None:
+    """Training throughput (Lightning vs plain PyTorch) and warm-vs-scratch time-to-quality."""
+    logging.getLogger("cloud.training").setLevel(logging.WARNING)
+    click.echo(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        "other engineers share this machine: figures may be depressed by their load"
+    )
+    try:
+        if part in ("all", "throughput"):
+            res = [int(r) for r in resolutions.split(",")]
+            run_throughput(corpus, res, batch_size, steps, ngf, rounds)
+        if part in ("all", "quality"):
+            run_quality(corpus, booth, visitors, budget, batch_size, grid, plot)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from exc

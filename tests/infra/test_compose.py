@@ -1,0 +1,262 @@
+"""docker-compose.yml against the real CLI, settings models, env example and broker config.
+
+No Docker engine runs here; what compose itself would check is checked with the
+`docker compose` client when it is installed (it needs no engine), and skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from cloud.settings import CloudSettings, Environment, S3Storage, SmtpMail
+from protocol.settings import load_settings
+from tests.infra.deploy import (
+    REPO,
+    DeployError,
+    MissingVariableError,
+    check_env_name,
+    cli_envvars,
+    dancebooth_args,
+    env_names,
+    exec_form,
+    interpolate_tree,
+    is_secret,
+    parse_dockerfile,
+    pending,
+    read_dotenv,
+    resolve_command,
+    settings_field,
+    variables,
+)
+
+COMPOSE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / "infra" / "env.example"
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|_USER$|USERNAME")
+SERVICES = {"broker-config", "mosquitto", "postgres", "minio", "minio-init", "migrate",
+            "api", "uploader", "worker", "mail-relay"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def example_env() -> dict[str, str]:
+    return read_dotenv(ENV_EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def compose(example_env: dict[str, str]) -> dict[str, Any]:
+    import yaml
+
+    raw = yaml.safe_load(COMPOSE.read_text())
+    result: dict[str, Any] = interpolate_tree(raw, example_env)
+    return result
+
+
+def cloud_image_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in compose["services"].items()
+            if s.get("build", {}).get("dockerfile") == "infra/docker/cloud.Dockerfile"}  # fmt: skip
+
+
+def image_entrypoint(dockerfile: str) -> list[str]:
+    steps = parse_dockerfile(REPO / dockerfile)
+    return exec_form([s for s in steps if s.keyword == "ENTRYPOINT"][-1].args)
+
+
+def test_every_part_of_the_stack_is_there(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) >= SERVICES
+    assert set(cloud_image_services(compose)) == {"broker-config", "migrate", "api",
+                                                  "uploader", "worker"}  # fmt: skip
+
+
+def test_every_variable_is_documented_in_env_example_and_used(example_env: dict[str, str]) -> None:
+    used = {name for name, _ in variables(COMPOSE.read_text())}
+    assert used - set(example_env) == set(), "add these to infra/env.example"
+    assert set(example_env) - used == set(), "infra/env.example has variables compose ignores"
+
+
+def test_secrets_have_no_defaults_and_missing_ones_stop_compose(
+    example_env: dict[str, str],
+) -> None:
+    import yaml
+
+    refs = variables(COMPOSE.read_text())
+    secrets = {name for name, _ in refs if SECRET_NAME.search(name)}
+    assert {"POSTGRES_PASSWORD", "MQTT_CLOUD_PASSWORD", "API_SECRET_KEY",
+            "MINIO_ROOT_PASSWORD", "MAIL_RELAY_PASSWORD"} <= secrets  # fmt: skip
+    for name, op in refs:
+        if name in secrets:
+            assert op == ":?", f"${{{name}}} must be written ${{{name}:?message}}"
+    raw = yaml.safe_load(COMPOSE.read_text())
+    required = {name for name, op in refs if op == ":?"}
+    for name in required:
+        env = {k: v for k, v in example_env.items() if k != name}
+        with pytest.raises(MissingVariableError, match=name):
+            interpolate_tree(raw, env)
+        with pytest.raises(MissingVariableError, match=name):
+            interpolate_tree(raw, {**env, name: ""})
+
+
+def test_settings_secrets_come_from_required_variables() -> None:
+    import yaml
+
+    raw = yaml.safe_load(COMPOSE.read_text())
+    for service in cloud_image_services(raw).values():
+        for key, value in (service.get("environment") or {}).items():
+            if is_secret(settings_field(key)[1]):
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (key, value)
+
+
+def _service_commands() -> list[Any]:
+    import yaml
+
+    raw = interpolate_tree(yaml.safe_load(COMPOSE.read_text()), read_dotenv(ENV_EXAMPLE))
+    params = []
+    for name, service in cloud_image_services(raw).items():
+        argv = dancebooth_args(image_entrypoint(service["build"]["dockerfile"]))
+        argv += service["command"]
+        later = pytest.mark.xfail(
+            raises=DeployError, strict=True, reason="comes with the api branch"
+        )
+        marks = [later] if pending(argv) else []
+        params.append(pytest.param(argv, id=name, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("argv", _service_commands())
+def test_commands_are_real_dancebooth_commands(argv: list[str]) -> None:
+    assert resolve_command(argv).name in argv
+
+
+def test_dancebooth_variables_are_settings_fields() -> None:
+    known = cli_envvars()
+    names = env_names(COMPOSE.read_text()) | env_names(ENV_EXAMPLE.read_text())
+    assert names, "no DANCEBOOTH_* variable found: the pattern is wrong"
+    for name in names:
+        check_env_name(name, known)
+
+
+@pytest.mark.parametrize("service", ["migrate", "api", "uploader", "worker"])
+def test_cloud_services_build_valid_production_settings(
+    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    for key, value in compose["services"][service]["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = load_settings(CloudSettings)
+    assert settings.environment is Environment.PRODUCTION
+    assert settings.database.url.startswith("postgresql+psycopg://dancebooth:change-me")
+    assert isinstance(settings.storage, S3Storage) and settings.storage.bucket == "dancebooth"
+    assert settings.mqtt.host == "mosquitto" and settings.mqtt.username == "cloud"
+    assert isinstance(settings.mail, SmtpMail) and settings.mail.host == "mail-relay"
+
+
+def test_uploaders_share_the_frames_and_workers_get_a_gpu(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    uploader = services["uploader"]
+    assert uploader["deploy"]["replicas"] >= 2
+    env = uploader["environment"]
+    assert env["DANCEBOOTH_CLOUD_UPLOADER__SHARED_SUBSCRIPTION"] == "true"
+    assert env["DANCEBOOTH_CLOUD_UPLOADER__PROTOCOL"] == "v5"  # shared subscriptions are v5
+    # Two replicas must not race schema migrations: the migrate one-shot does it first.
+    assert "--no-migrate" in uploader["command"]
+    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]} in devices
+    assert services["worker"]["environment"]["DANCEBOOTH_CLOUD_TRAINING__DEVICE"] == "cuda"
+
+
+def test_start_order(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+
+    def after(name: str) -> dict[str, str]:
+        return {k: v["condition"] for k, v in services[name].get("depends_on", {}).items()}
+
+    for name in ("api", "uploader", "worker"):
+        assert after(name)["migrate"] == "service_completed_successfully"
+        assert after(name)["minio-init"] == "service_completed_successfully"
+    assert after("migrate")["postgres"] == "service_healthy"
+    assert "healthcheck" in services["postgres"] and "healthcheck" in services["minio"]
+    assert after("mosquitto")["broker-config"] == "service_completed_successfully"
+    assert after("minio-init")["minio"] == "service_healthy"
+    assert "mail-relay" in after("worker")
+    for one_shot in ("broker-config", "migrate", "minio-init"):
+        assert services[one_shot]["restart"] == "no"
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """container path -> source, for short-syntax volumes."""
+    out = {}
+    for spec in service.get("volumes", []):
+        source, target = spec.split(":")[:2]
+        out[target] = source
+    return out
+
+
+def _conf_paths(conf: Path) -> dict[str, str]:
+    keys = {"password_file", "acl_file", "certfile", "keyfile", "cafile", "persistence_location"}
+    out = {}
+    for line in conf.read_text().splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in keys:
+            out[words[0]] = words[1]
+    return out
+
+
+def test_mosquitto_gets_its_config_passwd_acl_and_certificates(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    mounts = _mounts(services["mosquitto"])
+    config = mounts[services["mosquitto"]["command"][-1]]
+    assert (REPO / config).is_file(), config
+    for source in mounts.values():
+        if source.startswith("./") and "certs" not in source:
+            assert (REPO / source).exists(), source
+    # Every file the config names lies in a mounted directory...
+    paths = _conf_paths(REPO / config)
+    assert set(paths) == {"password_file", "acl_file", "certfile", "keyfile", "cafile",
+                          "persistence_location"}  # fmt: skip
+    for key, path in paths.items():
+        parents = [t for t in mounts if PurePosixPath(path).is_relative_to(t)]
+        assert parents, f"{key} {path} is not inside any volume of the mosquitto service"
+    # ...and passwd/acl come from the broker-config one-shot through the same volume.
+    conf_dir = str(PurePosixPath(paths["password_file"]).parent)
+    broker_cfg = services["broker-config"]
+    out = broker_cfg["command"][broker_cfg["command"].index("--out") + 1]
+    assert _mounts(broker_cfg)[out] == mounts[conf_dir]
+    assert broker_cfg["user"] == "1883:1883"  # the mosquitto image's user reads 0600 files
+    # The cloud account's password is the one the cloud services use.
+    assert (
+        broker_cfg["environment"]["DANCEBOOTH_CLOUD_MQTT__PASSWORD"]
+        == services["api"]["environment"]["DANCEBOOTH_CLOUD_MQTT__PASSWORD"]
+    )
+
+
+def test_compose_conf_repeats_the_shared_broker_settings() -> None:
+    def directives(text: str) -> set[str]:
+        return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
+
+    shared = directives((REPO / "infra" / "mosquitto" / "mosquitto.conf").read_text())
+    assert shared <= directives((REPO / "infra" / "mosquitto" / "compose.conf").read_text())
+
+
+def test_docker_compose_config_accepts_the_file(
+    example_env: dict[str, str], tmp_path: Path
+) -> None:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("the docker client is not installed (no engine is needed for this check)")
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"the docker compose plugin is not installed: {probe.stderr.strip()}")
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}={v!r}\n" for k, v in example_env.items()))
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr

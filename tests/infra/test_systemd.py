@@ -1,0 +1,135 @@
+"""infra/systemd: the edge node unit parses, restarts on failure, runs a real command as
+an unprivileged user, and its environment file makes valid EdgeSettings."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from edge.settings import CameraSource, EdgeSettings
+from protocol.settings import load_settings
+from tests.infra.deploy import (
+    REPO,
+    check_env_name,
+    cli_envvars,
+    dancebooth_args,
+    env_names,
+    read_dotenv,
+    resolve_command,
+)
+
+UNIT = REPO / "infra" / "systemd" / "dancebooth-edge.service"
+ENV_EXAMPLE = REPO / "infra" / "systemd" / "edge.env.example"
+
+
+class MultiDict(dict[str, list[str]]):
+    """configparser storage keeping every value of a repeated key (systemd allows it)."""
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if isinstance(value, list) and key in self:
+            self[key].extend(value)
+        else:
+            super().__setitem__(key, value)  # type: ignore[assignment]
+
+
+def parse_unit(path: Path) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(
+        strict=False, dict_type=MultiDict, empty_lines_in_values=False,
+        comment_prefixes=("#", ";"), interpolation=None,
+    )  # fmt: skip
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+    parser.read_string(path.read_text(), source=str(path))
+    return parser
+
+
+def values(unit: configparser.RawConfigParser, section: str, key: str) -> list[str]:
+    raw = unit.get(section, key, raw=True, fallback=None)
+    return raw.split("\n") if raw else []
+
+
+def test_unit_restarts_on_failure_as_an_unprivileged_user() -> None:
+    unit = parse_unit(UNIT)
+    assert set(unit.sections()) == {"Unit", "Service", "Install"}
+    service = unit["Service"]
+    assert service["Restart"] == "on-failure"
+    assert int(service["RestartSec"]) > 0
+    assert service["User"] not in ("root", "0")
+    assert service["EnvironmentFile"].startswith("/etc/dancebooth/")
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    for key, want in {"NoNewPrivileges": "yes", "ProtectSystem": "strict",
+                      "ProtectHome": "yes", "PrivateTmp": "yes"}.items():  # fmt: skip
+        assert service[key] == want, key
+    assert service["CapabilityBoundingSet"] == ""
+    # The camera and the Coral must stay reachable under DevicePolicy=closed.
+    allowed = " ".join(values(unit, "Service", "DeviceAllow"))
+    assert "char-video4linux" in allowed and "char-usb_device" in allowed
+
+
+def test_execstart_is_a_real_dancebooth_command() -> None:
+    unit = parse_unit(UNIT)
+    argv = shlex.split(unit["Service"]["ExecStart"])
+    assert resolve_command(dancebooth_args(argv)).name == "run"
+
+
+def test_writable_state_matches_the_spool_and_model_dirs() -> None:
+    unit = parse_unit(UNIT)
+    env = dict(v.split("=", 1) for v in values(unit, "Service", "Environment"))
+    state = Path("/var/lib") / unit["Service"]["StateDirectory"]
+    cache = Path("/var/cache") / unit["Service"]["CacheDirectory"]
+    # ProtectSystem=strict: only these directories are writable.
+    assert Path(env["DANCEBOOTH_EDGE_SPOOL__PATH"]).is_relative_to(state)
+    assert Path(env["DANCEBOOTH_MODEL_DIR"]).is_relative_to(cache)
+    assert Path(unit["Service"]["WorkingDirectory"]) == state
+
+
+def test_dancebooth_variables_are_settings_fields() -> None:
+    known = cli_envvars()
+    names = env_names(UNIT.read_text()) | env_names(ENV_EXAMPLE.read_text())
+    assert "DANCEBOOTH_EDGE_MQTT__TLS__CA_FILE" in names
+    for name in names:
+        check_env_name(name, known)
+
+
+def test_environment_file_makes_valid_edge_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    env = read_dotenv(ENV_EXAMPLE)
+    env.pop("DANCEBOOTH_EDGE_CONFIG")  # read by the CLI: the YAML file, absent here
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(EdgeSettings)
+    assert settings.node.node == "node1" and settings.mqtt.port == 8883
+    assert settings.mqtt.tls is not None and isinstance(settings.source, CameraSource)
+    assert settings.pose.type == "blazepose"
+
+
+def test_systemd_analyze_verify_has_no_complaints(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    # verify checks that ExecStart exists: point it at a binary that does.
+    text = UNIT.read_text().replace("/opt/dancebooth/venv/bin/dancebooth", "/bin/true")
+    unit = tmp_path / UNIT.name
+    unit.write_text(text)
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    complaints = [ln for ln in result.stderr.splitlines() if UNIT.name in ln]
+    assert result.returncode == 0 and not complaints, result.stderr
+
+
+def test_systemd_analyze_catches_a_broken_unit(tmp_path: Path) -> None:
+    """The check above can fail: a typo in a key is reported."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text().replace("/opt/dancebooth/venv/bin/dancebooth", "/bin/true")
+                    .replace("Restart=on-failure", "Restartt=on-failure"))  # fmt: skip
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert "Unknown key 'Restartt'" in result.stderr
