@@ -179,7 +179,7 @@ class Publisher:
         """Queue the stored packets ``request`` asks for; return how many were found."""
         found = 0
         for rng in request.ranges:
-            seqs = [q for q, _ in self.spool.packets(request.session, rng.first, rng.last)]
+            seqs = self.spool.final_seqs(request.session, rng.first, rng.last)
             found += len(seqs)
             with self._lock:
                 self._resends.extend((request.session, q) for q in seqs)

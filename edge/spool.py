@@ -341,6 +341,16 @@ class Spool:
             ).fetchall()
         return [(int(q), bytes(p)) for q, p in rows]
 
+    def final_seqs(self, session: str, first: int, last: int) -> list[int]:
+        """Sequence numbers :meth:`packets` would return, without reading the packets."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq FROM frames WHERE session = ? AND seq BETWEEN ? AND ?"
+                " AND state IN (?, ?) ORDER BY seq",
+                (session, first, last, int(FrameState.READY), int(FrameState.ACKED)),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def depth(self) -> int:
         """Frames not yet acknowledged by the broker."""
         with self._lock:

@@ -39,6 +39,7 @@ def test_frames_move_captured_ready_acked_and_survive_restart(tmp_path: Path) ->
     assert spool.depth() == 4
     # Acked packets stay available for resends until they expire.
     assert spool.packets("s1", 0, 1) == [(0, b"packet0"), (1, b"packet1")]
+    assert spool.final_seqs("s1", 0, 100) == [0, 1, 2]  # not the frames still CAPTURED
 
 
 def test_ready_skips_packets_in_flight(tmp_path: Path) -> None:
