@@ -2,7 +2,7 @@
 
 Every captured frame is written here before anything else happens to it, so a
 crash, a broker outage or a slow pose backend loses nothing already captured.
-A frame moves through three states::
+A frame moves through these states::
 
     CAPTURED  JPEG (+ ground truth) stored, keypoints not yet estimated
     HELD      packet built, held until the capture's offline smoothing pass rewrites it
@@ -24,46 +24,20 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
-from typing import Any
+
+from edge.spool_rows import (
+    SCHEMA,
+    CapturedFrame,
+    CaptureRecord,
+    FrameState,
+    Key,
+    capture_record,
+)
 
 logger = logging.getLogger(__name__)
 
 SPOOL_FILE = "spool.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS captures (
-    session TEXT PRIMARY KEY,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    fps REAL NOT NULL,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    seq_count INTEGER,
-    dropped TEXT NOT NULL DEFAULT '[]',
-    manifest_sends INTEGER NOT NULL DEFAULT 0,
-    manifest_next REAL
-);
-CREATE TABLE IF NOT EXISTS frames (
-    id INTEGER PRIMARY KEY,
-    session TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    capture_ns INTEGER NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    jpeg BLOB,
-    truth BLOB,
-    packet BLOB,
-    raw BLOB,
-    acked_at REAL,
-    bytes INTEGER NOT NULL,
-    UNIQUE (session, seq)
-);
-CREATE INDEX IF NOT EXISTS frames_by_state ON frames (state, id);
-"""
 
 
 class SpoolError(RuntimeError):
@@ -72,44 +46,6 @@ class SpoolError(RuntimeError):
 
 class SpoolFullError(SpoolError):
     """The size cap is reached and everything left is unacknowledged."""
-
-
-class FrameState(IntEnum):
-    CAPTURED = 0
-    READY = 1
-    ACKED = 2
-    HELD = 3
-
-
-@dataclass(frozen=True)
-class CapturedFrame:
-    """A spooled frame waiting for its keypoints."""
-
-    session: str
-    seq: int
-    capture_ns: int
-    width: int
-    height: int
-    jpeg: bytes
-    truth: bytes | None
-
-
-@dataclass(frozen=True)
-class CaptureRecord:
-    """What the spool knows about one capture, enough to build its manifest."""
-
-    session: str
-    width: int
-    height: int
-    fps: float
-    started_at: float
-    ended_at: float | None
-    seq_count: int | None
-    dropped: list[int]
-    manifest_sends: int  # times the broker acknowledged the manifest
-
-
-Key = tuple[str, int]  # (session, seq)
 
 
 class Spool:
@@ -126,7 +62,7 @@ class Spool:
         # can lose the last few, and commits stay cheap enough for 120+ fps.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
         self._bytes = int(row[0])
 
@@ -166,7 +102,7 @@ class Spool:
                 " manifest_sends FROM captures WHERE session = ?",
                 (session,),
             ).fetchone()
-        return _record(row) if row else None
+        return capture_record(row) if row else None
 
     def recover(self) -> list[str]:
         """Close captures a crash left open, from what reached the spool; return them.
@@ -198,7 +134,7 @@ class Spool:
                 " WHERE f.session = c.session AND f.state != ?)",
                 args,
             ).fetchall()  # fmt: skip
-        return [_record(r) for r in rows]
+        return [capture_record(r) for r in rows]
 
     def manifest_sent(self, session: str, next_at: float | None) -> None:
         """The broker acknowledged the manifest; repeat it at ``next_at`` (None: never)."""
@@ -419,13 +355,3 @@ class Spool:
     def _recount(self) -> None:
         row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
         self._bytes = int(row[0])
-
-
-def _record(row: tuple[Any, ...]) -> CaptureRecord:
-    session, width, height, fps, started, ended, count, dropped, acked = row
-    return CaptureRecord(
-        session=str(session), width=int(width), height=int(height), fps=float(fps),
-        started_at=float(started), ended_at=None if ended is None else float(ended),
-        seq_count=None if count is None else int(count), dropped=json.loads(dropped),
-        manifest_sends=int(acked),
-    )  # fmt: skip
