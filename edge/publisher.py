@@ -95,6 +95,8 @@ class Publisher:
         self._first_connack = threading.Event()
         self._next_manifest_check = 0.0
         self.published = 0
+        self.refusals = 0
+        self._last_refusal_log = -float("inf")
         self.client = self._make_client()
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
 
@@ -254,9 +256,14 @@ class Publisher:
         if entry.kind == "other":
             return
         if reason.is_failure:
-            logger.error("broker refused %s %s/%d: %s; retrying in %.0f s", entry.kind,
-                         *entry.key, reason, self.settings.reconnect_max_s)  # fmt: skip
-            self._held[entry.key] = time.monotonic() + self.settings.reconnect_max_s
+            now = time.monotonic()
+            self.refusals += 1
+            if now - self._last_refusal_log > 10:  # one line per burst, not one per frame
+                self._last_refusal_log = now
+                logger.error("broker refused %s %s/%d: %s (check the ACL; %d refusals so far);"
+                             " kept in the spool, retried every %d s", entry.kind, *entry.key,
+                             reason, self.refusals, self.settings.reconnect_max_s)  # fmt: skip
+            self._held[entry.key] = now + self.settings.reconnect_max_s
             return
         self._acked.append(entry)
 

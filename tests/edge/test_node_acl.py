@@ -88,5 +88,7 @@ def test_publishing_outside_its_topics_is_refused_and_nothing_is_deleted(
             assert not node.wait_idle(3)
         assert node.spool.depth() == 15  # every frame kept for when the ACL is fixed
         assert "Not authorized" in caplog.text
+        assert caplog.text.count("broker refused") == 1  # one line, not one per frame
+        assert node.publisher.refusals >= 15
     finally:
         node.stop()
