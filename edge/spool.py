@@ -52,18 +52,24 @@ class Spool:
     """A SQLite store of frames and captures; safe to share between threads."""
 
     def __init__(self, directory: Path, max_mb: int = 2048, keep_acked_s: float = 3600.0) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / SPOOL_FILE
         self.max_bytes = max_mb * 1024 * 1024
         self.keep_acked_s = keep_acked_s
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        # WAL + NORMAL: a killed process loses no committed frame; only a power cut
-        # can lose the last few, and commits stay cheap enough for 120+ fps.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # WAL + NORMAL: a killed process loses no committed frame; only a power cut
+            # can lose the last few, and commits stay cheap enough for 120+ fps.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
+        except (OSError, sqlite3.Error) as exc:
+            raise SpoolError(
+                f"cannot open the spool {self.path}: {exc}; set spool.path to a writable"
+                " directory (DANCEBOOTH_EDGE_SPOOL__PATH)"
+            ) from exc
         self._bytes = int(row[0])
 
     def close(self) -> None:

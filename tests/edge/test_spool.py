@@ -118,3 +118,14 @@ def test_expire_and_delete(tmp_path: Path) -> None:
     assert spool.delete_capture("s1") == 2
     assert spool.capture("s1") is None
     assert spool.bytes_used == 0
+
+
+def test_an_unusable_spool_location_fails_clearly(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SpoolError, match=r"spool\.path"):
+        Spool(blocker / "spool")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "spool.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SpoolError, match="cannot open the spool"):
+        Spool(tmp_path / "bad")
