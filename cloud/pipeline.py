@@ -111,7 +111,13 @@ class FinetuneStep(Step):
             options=RunOptions(budget_s=training.budget_s, max_steps=steps, device=training.device),
         )
         self._save(result.checkpoint, model_key(sid, "best.safetensors"))
-        metrics = {**result.run.metrics, "steps": result.run.steps, "stopped": result.run.stopped}
+        run = result.run
+        metrics = {
+            **run.metrics,
+            "steps": run.steps,
+            "start_step": run.start_step,
+            "stopped": run.stopped,
+        }
         self.storage.put(
             model_key(sid, "metrics.json"), json.dumps(metrics).encode(), "application/json"
         )

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
@@ -19,6 +19,8 @@ from cloud.render.inputs import rendition_key
 from cloud.settings import CloudSettings
 from cloud.storage.local import LocalStorage
 from cloud.training.checkpoint import save_checkpoint
+from cloud.training.finetune import finetune
+from cloud.training.loop import RunOptions
 from cloud.training.model import Pix2Pix
 from cloud.worker import Worker
 from protocol.shards import shard_key
@@ -121,3 +123,32 @@ def test_quality_gate_holds_the_rendition_for_review_without_retrying(
         rendition = db.get(Rendition, SID)
         assert rendition is not None and rendition.token_digest is None
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_finetune_resumes_from_the_checkpoint_another_worker_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings, storage = _booth(engine, tmp_path, min_ssim=-1.0)
+    assert settings.training.booth_checkpoint is not None
+    elsewhere = tmp_path / "dead-worker"  # the first worker's disk, gone with it
+    finetune(
+        [storage.get(shard_key(SID, "n1", 0))],
+        settings.training.booth_checkpoint,
+        60,
+        2,
+        work_dir=elsewhere,
+        options=RunOptions(budget_s=60, max_steps=2, device="cpu"),
+    )
+    storage.put(model_key(SID, "last.safetensors"), (elsewhere / "last.safetensors").read_bytes())
+    factory = session_factory(engine)
+    queue = JobQueue(factory)
+    job = queue.enqueue(SID, "finetune")
+    with transaction(factory) as db:
+        db.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(checkpoint_key=model_key(SID, "last.safetensors"))
+        )
+    Worker(queue, default_pipelines(settings, factory, storage), "w2", heartbeat_s=0.5).run_once()
+    metrics = json.loads(storage.get(model_key(SID, "metrics.json")))
+    assert metrics["start_step"] == 2 and metrics["steps"] == 3, metrics
