@@ -9,8 +9,8 @@ under the session's prefix, and returns its key as the job's checkpoint:
     sessions/{id}/renditions/{dance}.mp4   the rendition (cloud.render.inputs.rendition_key)
     sessions/{id}/renditions/report.json   its dance, flicker measure and key
 
-``finetune`` jobs run all three steps; ``render`` jobs re-render from the stored
-model; ``deliver`` jobs re-send the link of a delivered video.
+``finetune`` jobs (what the uploader enqueues once a capture is complete) run all
+three steps; ``deliver`` jobs re-send the link of a delivered video.
 """
 
 from __future__ import annotations
@@ -296,11 +296,9 @@ def _float(value: object) -> float | None:
 def default_pipelines(
     settings: CloudSettings, factory: sessionmaker[Db], storage: Storage
 ) -> Pipelines:
-    work = settings.worker.work_dir
-    finetune = FinetuneStep(settings, factory, storage, work)
+    finetune = FinetuneStep(settings, factory, storage, settings.worker.work_dir)
     render = RenderStep(settings, factory, storage)
     return {
         "finetune": [finetune, render, DeliverStep(settings, factory, storage)],
-        "render": [render, DeliverStep(settings, factory, storage)],
         "deliver": [DeliverStep(settings, factory, storage, gate=False)],
     }

@@ -105,6 +105,16 @@ def test_finetune_job_ends_with_an_emailed_rendition(engine: Engine, tmp_path: P
     (mail,) = (tmp_path / "outbox").glob("*.eml")
     assert "ana@example.com" in mail.read_text() and "/r/" in mail.read_text()
 
+    first_digest = rendition.token_digest
+    resend = queue.enqueue(SID, "deliver", queue_session=False)  # the operator's re-send
+    assert worker.run_once()
+    with factory() as db:
+        again = db.get(Job, resend.id)
+        assert again is not None and again.state is JobState.SUCCEEDED, again.error if again else ""
+        assert db.scalar(select(Session.state).where(Session.id == SID)) is SessionState.DELIVERED
+        fresh = db.get(Rendition, SID)
+        assert fresh is not None and fresh.token_digest != first_digest
+
 
 def test_quality_gate_holds_the_rendition_for_review_without_retrying(
     engine: Engine, tmp_path: Path
