@@ -15,6 +15,8 @@
   let visitors = [];
   let current = null; // the session on stage
   let countdownTimer = null;
+  let refreshes = 0; // numbers each refresh, so a stale answer cannot hide a new countdown
+  let countdownFrom = Infinity; // first refresh that started after the capture began
 
   function esc(s) {
     return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -61,7 +63,7 @@
     $("queue-empty").hidden = rows.length > 0;
     renderFilters();
   }
-  function renderStage() {
+  function renderStage(seq) {
     const box = $("stage-current");
     const v = current && visitors.find((x) => x.id === current);
     if (!v) {
@@ -70,7 +72,7 @@
       box.innerHTML = `<div class="email big-text">${esc(v.email || v.id)}</div>
         <span class="state s-${esc(v.state)}" id="stage-state">${esc(v.state)}</span>`;
     }
-    if (!v || v.state !== "capturing") {
+    if ((!v || v.state !== "capturing") && seq >= countdownFrom) {
       clearInterval(countdownTimer);
       $("countdown").hidden = true;
     }
@@ -90,10 +92,11 @@
     }).join("");
   }
   async function refresh() {
+    const seq = ++refreshes;
     try {
       visitors = await api("GET", "/api/visitors");
       renderQueue();
-      renderStage();
+      renderStage(seq);
       renderNodes(await api("GET", "/api/booth/nodes"));
     } catch (err) {
       if (err.status === 401) window.location.href = "/login";
@@ -153,6 +156,7 @@
     showError($("stage-error"), null);
     try {
       const res = await api("POST", "/api/booth/capture", { session_id: current });
+      countdownFrom = refreshes + 1;
       showCountdown(res.start_at);
     } catch (err) { showError($("stage-error"), err); }
     await refresh();
@@ -176,4 +180,12 @@
   source.onerror = () => { $("live").className = "live"; };
   refresh();
   setInterval(refresh, 10000); // node tiles go offline even when nothing changes
+  setInterval(() => { // upload progress is not a row change: poll while frames arrive
+    if (visitors.some((v) => ["capturing", "uploaded"].includes(v.state))) refresh();
+  }, 2000);
+  setInterval(() => { // live preview: the edge sends a skeleton JPEG about once a second
+    document.querySelectorAll(".node.online img").forEach((img) => {
+      img.src = img.src.replace(/t=\d+/, "t=" + Date.now());
+    });
+  }, 1000);
 })();
