@@ -93,6 +93,9 @@ class MqttBoothLink(BoothLink):
             self._client.tls_insecure_set(settings.tls.insecure)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_connect_fail = self._on_connect_fail
+        self._where = f"{settings.host}:{settings.port}"
+        self._warned = False
         self._client.reconnect_delay_set(1, 30)
         self._client.connect_async(settings.host, settings.port, settings.keepalive_s)
         self._client.loop_start()
@@ -103,7 +106,16 @@ class MqttBoothLink(BoothLink):
         if reason.is_failure:
             logger.error("MQTT connection refused: %s", reason)
             return
+        self._warned = False
+        logger.info("MQTT connected to %s", self._where)
         client.subscribe(self.topics.channel_filter(NodeChannel.PREVIEW, self.booth), qos=0)
+
+    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        if not self._warned:  # paho retries forever; say so once, not every second
+            logger.warning(
+                "MQTT broker %s unreachable; retrying (captures return 503 meanwhile)", self._where
+            )
+            self._warned = True
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         try:
