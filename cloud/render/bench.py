@@ -68,10 +68,19 @@ def _split_timing(
     return gen_fps, len(frames) / (time.perf_counter() - start)
 
 
-def _generator(name: str, size: int) -> Generator:
-    if name == "painter":
-        return PosePainter(size)
-    return PosePainter(size, temporal=True)
+def _generator(name: str, size: int, checkpoint: Path | None) -> Generator:
+    if name.startswith("painter"):
+        return PosePainter(size, temporal=name.endswith("temporal"))
+    # The visitor's network: a checkpoint if given (its resolution wins), else the
+    # default architecture with fresh weights, which costs exactly the same to run.
+    from cloud.render.torch_generator import TorchGenerator
+    from cloud.training.model import Pix2Pix, Pix2PixConfig
+
+    if checkpoint is not None:
+        return TorchGenerator.from_checkpoint(checkpoint)
+    cfg = Pix2PixConfig(resolution=size, temporal=name.endswith("temporal"))
+    version = f"pix2pix-{size}{'-t' if cfg.temporal else ''}-untrained"
+    return TorchGenerator(Pix2Pix.from_config(cfg), model_version=version)
 
 
 @click.command("render")
@@ -80,16 +89,24 @@ def _generator(name: str, size: int) -> Generator:
 @click.option("--batch-size", default=8, show_default=True)
 @click.option(
     "--generator", "names", multiple=True, default=("painter",), show_default=True,
-    type=click.Choice(["painter", "painter-temporal"]),
+    type=click.Choice(["painter", "painter-temporal", "pix2pix", "pix2pix-temporal"]),
+)  # fmt: skip
+@click.option(
+    "--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A fine-tuned checkpoint for the pix2pix rows (default: fresh weights, same cost).",
 )  # fmt: skip
 def bench_render(
-    frames: int, sizes: tuple[int, ...], batch_size: int, names: tuple[str, ...]
+    frames: int,
+    sizes: tuple[int, ...],
+    batch_size: int,
+    names: tuple[str, ...],
+    checkpoint: Path | None,
 ) -> None:
     """Rendered frames/s including pose maps, generator and H.264 encoding."""
     fps = 25.0
     click.echo(f"{frames} frames per run, batch {batch_size}, libx264 veryfast crf 23")
     click.echo(
-        f"{'generator':<20} {'size':>5} {'render fps':>11} {'15 s clip in':>13} "
+        f"{'generator':<28} {'size':>5} {'render fps':>11} {'15 s clip in':>13} "
         f"{'generate fps':>13} {'encode fps':>11}"
     )
     clip = 15 * fps
@@ -100,7 +117,9 @@ def bench_render(
         for size in sizes:
             dance = bench_dance(frames, size, fps)
             for name in names:
-                g = _generator(name, size)
+                g = _generator(name, size, checkpoint)
+                if g.resolution != size:
+                    continue  # a checkpoint has one resolution
                 tags = RenditionTags("bench", g.model_version)
                 result = render(
                     g, dance, tmp / f"{name}{size}.mp4", fps=fps, tags=tags,
@@ -108,7 +127,7 @@ def bench_render(
                 )  # fmt: skip
                 gen_fps, enc_fps = _split_timing(g, dance, fps, batch_size, tmp)
                 click.echo(
-                    f"{g.model_version:<20} {size:>5} {result.fps:>11.1f} "
+                    f"{g.model_version:<28} {size:>5} {result.fps:>11.1f} "
                     f"{clip / result.fps:>11.1f} s {gen_fps:>13.1f} {enc_fps:>11.1f}"
                 )
     click.echo("goal: >= 30 fps at 128 px (a 15 s clip renders in under 15 s)")
