@@ -42,7 +42,7 @@ def test_adapter_matches_the_network_with_channel_order_fixed(tmp_path: Path) ->
     model = _model()
     path = tmp_path / "visitor.safetensors"
     sha = save_checkpoint(path, model, state={"best": 0.61})
-    g = TorchGenerator.from_checkpoint(path, device="cpu")
+    g = TorchGenerator.from_checkpoint(path, device="cpu", precision="fp32")
     assert isinstance(g, Generator)
     assert (g.resolution, g.temporal, g.dancer_only) == (128, False, False)
     assert g.model_version == f"pix2pix-128-{sha[:12]}"
@@ -55,7 +55,7 @@ def test_adapter_matches_the_network_with_channel_order_fixed(tmp_path: Path) ->
 
 def test_temporal_model_is_chained_frame_by_frame() -> None:
     model = _model(temporal=True)
-    g = TorchGenerator(model, model_version="t", device="cpu")
+    g = TorchGenerator(model, model_version="t", device="cpu", precision="fp32")
     maps = _maps(4)
     out = g.generate(maps, None)
     prev = None
@@ -89,3 +89,12 @@ def test_bad_checkpoints_and_inputs_are_clear_errors(tmp_path: Path) -> None:
     g = TorchGenerator(_model(), model_version="m", device="cpu")
     with pytest.raises(GeneratorError, match=r"\[B, 128, 128, 3\] uint8"):
         g.generate(np.zeros((2, 64, 64, 3), np.uint8), None)
+
+
+def test_bf16_fast_path_stays_within_a_few_grey_levels() -> None:
+    model = _model()
+    exact = TorchGenerator(model, model_version="m", device="cpu", precision="fp32")
+    fast = TorchGenerator(model, model_version="m", device="cpu", precision="bf16")
+    maps = _maps(3)
+    diff = np.abs(fast.generate(maps, None).astype(int) - exact.generate(maps, None).astype(int))
+    assert diff.mean() < 2.0
