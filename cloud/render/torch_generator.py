@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -42,6 +42,27 @@ def _autocast_dtype(device: torch.device, precision: Precision) -> torch.dtype |
         return torch.float16 if precision == "auto" else torch.bfloat16
     native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return torch.bfloat16 if precision == "bf16" or native else None
+
+
+def _score(entry: object) -> float | None:
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get("region_ssim", entry.get("ssim"))
+    if isinstance(value, int | float) and np.isfinite(value):
+        return float(value)
+    return None
+
+
+def held_out_ssim(state: dict[str, Any]) -> float | None:
+    """The checkpoint's held-out SSIM on the dancer's region (full frame if that is all).
+
+    Published checkpoints carry ``held_out`` scores; run checkpoints a ``history`` of
+    evaluations, of which the best one (by ``region_ssim``) is the model saved.
+    """
+    if "held_out" in state:
+        return _score(state["held_out"])
+    scores = [s for s in (_score(e) for e in state.get("history", [])) if s is not None]
+    return max(scores) if scores else None
 
 
 def _device(name: Literal["auto", "cpu", "cuda"]) -> torch.device:
@@ -89,8 +110,7 @@ class TorchGenerator:
             model = ckpt.build_model()
         except CheckpointError as exc:
             raise GeneratorError(f"cannot load the generator: {exc}") from None
-        best = ckpt.state.get("best")
-        ssim = float(best) if isinstance(best, int | float) and np.isfinite(best) else None
+        ssim = held_out_ssim(ckpt.state)
         version = f"pix2pix-{ckpt.config.resolution}-{ckpt.sha256[:12]}"
         logger.info("generator %s from %s (step %d)", version, path, ckpt.step)
         return cls(

@@ -41,7 +41,8 @@ def _direct(model: Pix2Pix, maps: np.ndarray, prev: torch.Tensor | None = None) 
 def test_adapter_matches_the_network_with_channel_order_fixed(tmp_path: Path) -> None:
     model = _model()
     path = tmp_path / "visitor.safetensors"
-    sha = save_checkpoint(path, model, state={"best": 0.61})
+    history = [{"ssim": 0.7, "region_ssim": 0.52}, {"ssim": 0.72, "region_ssim": 0.61}]
+    sha = save_checkpoint(path, model, state={"history": history, "best": 0.61})
     g = TorchGenerator.from_checkpoint(path, device="cpu", precision="fp32")
     assert isinstance(g, Generator)
     assert (g.resolution, g.temporal, g.dancer_only) == (128, False, False)
@@ -98,3 +99,13 @@ def test_bf16_fast_path_stays_within_a_few_grey_levels() -> None:
     maps = _maps(3)
     diff = np.abs(fast.generate(maps, None).astype(int) - exact.generate(maps, None).astype(int))
     assert diff.mean() < 2.0
+
+
+def test_held_out_ssim_from_published_and_run_checkpoints() -> None:
+    from cloud.render.torch_generator import held_out_ssim
+
+    assert held_out_ssim({"held_out": {"ssim": 0.63, "region_ssim": 0.46}}) == 0.46
+    assert held_out_ssim({"held_out": {"ssim": 0.63}}) == 0.63
+    assert held_out_ssim({"history": [{"region_ssim": 0.3}, {"region_ssim": 0.5}]}) == 0.5
+    assert held_out_ssim({"history": [{"region_ssim": float("nan")}]}) is None
+    assert held_out_ssim({}) is None
