@@ -61,7 +61,6 @@ class RenditionTags:
                 f"AI-generated (synthetic) video: dancebooth motion transfer, session "
                 f"{self.session_id}, model {self.model_version}"
             ),
-            "encoder": "dancebooth",
         }
 
 
