@@ -12,15 +12,25 @@ Speed: convolutions run channels-last, and under bfloat16 autocast where the CPU
 native bf16 (AVX512-BF16/AMX; about twice as fast on this 2-core EPYC, see ``dancebooth
 bench render``) or float16 on a GPU. The output is quantised to 8 bits anyway, so the
 lower precision moves pixels by a level or two. ``precision="fp32"`` turns it off.
+
+OpenMP's idle workers are told to sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``,
+unless set otherwise) when this module is the first to load torch: between batches
+the renderer draws pose maps and encodes on the same cores, and spinning workers
+starved it, making renders 2-6x slower on a shared 2-core machine.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+if "torch" not in sys.modules:  # read once, when torch loads OpenMP
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 
 from cloud.render.errors import GeneratorError
