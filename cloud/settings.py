@@ -138,7 +138,7 @@ class QualitySettings(Group):
 
 
 class RenderSettings(Group):
-    batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    batch_size: Annotated[int, Field(ge=1, le=256)] = 16
     crf: Annotated[int, Field(ge=0, le=51)] = 23
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"
     min_range: Annotated[float, Field(ge=0, le=1)] = Field(
