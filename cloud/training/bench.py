@@ -305,7 +305,7 @@ def plot_curves(
 @click.option("--steps", type=int, default=6, show_default=True, help="Timed throughput steps.")
 @click.option("--rounds", type=int, default=2, show_default=True, help="Throughput repetitions.")
 @click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--ngf", type=int, default=32, show_default=True, help="Throughput model width.")
+@click.option("--ngf", type=int, default=16, show_default=True, help="Throughput model width.")
 @click.option(
     "--booth", type=click.Path(path_type=Path), default=DEFAULT_BOOTH_CHECKPOINT, show_default=True
 )
