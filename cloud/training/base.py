@@ -98,6 +98,7 @@ def train_base(
         "sessions": n_sessions,
         "frames_train": len(train),
         "frames_held_out": len(held),
+        "corpus_index": corpus_summary(corpus),
     }
     state = {
         "trained_steps": result.steps,

@@ -223,7 +223,7 @@ def run_quality(
         budget,
         10**9,
         batch_size=batch_size,
-        eval_every_s=budget / 20,
+        eval_every_s=budget / 10,
         patience=10**6,
         eval_at_start=True,
     )
