@@ -53,7 +53,8 @@ def load_corpus(
     sessions = corpus_sessions(corpus, role)[:limit]
     trains, helds = [], []
     for i, s in enumerate(sessions):
-        train, held = split(build_frameset(s.shards, resolution))
+        # Few held-out frames per staff session: evaluation time is training time lost.
+        train, held = split(build_frameset(s.shards, resolution), maximum=8)
         trains.append(train)
         helds.append(held)
         if progress:
@@ -97,6 +98,7 @@ def train_base(
         "sessions": n_sessions,
         "frames_train": len(train),
         "frames_held_out": len(held),
+        "corpus_index": corpus_summary(corpus),
     }
     state = {
         "trained_steps": result.steps,
@@ -107,8 +109,27 @@ def train_base(
     }
     sha = save_checkpoint(out, best, half=True, state=state)
     card = write_card(out, sha, best.config, state, command)
-    register(out, sha, best.config, state)
+    register(out, sha, best.config, state, command)
     return BaseResult(out, card, sha, result, n_sessions, len(train), len(held))
+
+
+def corpus_summary(corpus: Path) -> str:
+    """How the corpus was made, from its index, for the model card."""
+    try:
+        index = json.loads((corpus / "corpus.json").read_text())
+    except (OSError, ValueError):
+        return "captured sessions (no corpus.json)"
+    roles: dict[str, int] = {}
+    for s in index.get("sessions", []):
+        roles[str(s.get("role"))] = roles.get(str(s.get("role")), 0) + 1
+    return (
+        f"synthetic booth corpus format {index.get('format')}: "
+        f"{', '.join(f'{n} {r}' for r, n in sorted(roles.items()))}; "
+        f"{index.get('resolution')} px, {index.get('fps')} fps, {index.get('duration_s')} s "
+        f"each, keypoints {index.get('keypoints')} (`dancebooth synth corpus --staff "
+        f"{roles.get('staff', 0)} --visitors {roles.get('visitor', 0)} --resolution "
+        f"{index.get('resolution')} --out DIR`)"
+    )
 
 
 def best_metrics(result: RunResult) -> dict[str, float]:
@@ -142,6 +163,7 @@ of every per-visitor fine-tune. Weights in fp16 safetensors (cast to fp32 on loa
 | resolution | {cfg.resolution} px |
 | config | `{cfg.model_dump_json()}` |
 | data | {data} |
+| corpus | {d.get("corpus_index", "")} |
 | steps | {state["trained_steps"]} (best held-out at step {int(m["step"])}) |
 | wall time | {state["wall_s"]:.0f} s |
 | machine | {state["machine"].removeprefix("machine: ")} |
@@ -162,26 +184,31 @@ synthetic people only; it renders no real person until fine-tuned.
     return card
 
 
-def register(out: Path, sha: str, cfg: Pix2PixConfig, state: dict[str, Any]) -> Path:
-    """Add or replace this checkpoint's entry in the manifest beside it."""
+def register(
+    out: Path, sha: str, cfg: Pix2PixConfig, state: dict[str, Any], command: str = ""
+) -> Path:
+    """Add or replace this checkpoint's entry under ``checkpoints`` in the manifest beside
+    it (``models`` there belongs to the pose backends' fetched files)."""
     manifest = out.parent / MANIFEST
-    entries = json.loads(manifest.read_text())["models"] if manifest.exists() else []
-    entries = [e for e in entries if e.get("name") != out.stem]
+    raw: dict[str, Any] = json.loads(manifest.read_text()) if manifest.exists() else {"version": 1}
+    # Never leave an entry of ours among the pose models (whose schema differs).
+    raw["models"] = [m for m in raw.get("models", []) if m.get("kind") != "pix2pix-booth"]
+    entries = [e for e in raw.get("checkpoints", []) if e.get("name") != out.stem]
     entries.append(
         {
             "name": out.stem,
             "file": out.name,
             "kind": "pix2pix-booth",
             "sha256": sha,
+            "size": out.stat().st_size,
             "resolution": cfg.resolution,
-            "source": "dancebooth model train-base",
+            "source": {"kind": "command", "command": command or "dancebooth model train-base"},
             "licence": "Apache-2.0",
-            "card": out.with_suffix(".md").name,
+            "card": f"models/{out.with_suffix('.md').name}",
             "metrics": state["held_out"],
             "steps": state["trained_steps"],
         }
     )
-    manifest.write_text(
-        json.dumps({"models": sorted(entries, key=lambda e: e["name"])}, indent=2) + "\n"
-    )
+    raw["checkpoints"] = sorted(entries, key=lambda e: e["name"])
+    manifest.write_text(json.dumps(raw, indent=2) + "\n")
     return manifest

@@ -114,7 +114,8 @@ def model() -> None:
     "--out", type=click.Path(path_type=Path), default=DEFAULT_BOOTH_CHECKPOINT, show_default=True
 )
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
-@click.option("--ngf", type=int, default=32, show_default=True)
+@click.option("--ngf", type=int, default=16, show_default=True, help="Generator width.")
+@click.option("--ndf", type=int, default=16, show_default=True, help="Discriminator width.")
 @click.option("--max-steps", type=int, default=100_000, show_default=True)
 @click.option("--role", default="staff", show_default=True, help="Corpus sessions to train on.")
 @click.option("--sessions", "limit", type=int, default=None, help="Use at most N sessions.")
@@ -124,6 +125,7 @@ def train_base_cmd(
     out: Path,
     resolution: str,
     ngf: int,
+    ndf: int,
     max_steps: int,
     role: str,
     limit: int | None,
@@ -134,7 +136,7 @@ def train_base_cmd(
     seed: int,
 ) -> None:
     """Train the booth checkpoint on a corpus; write it with its model card. Resumable."""
-    cfg = Pix2PixConfig.model_validate({"resolution": int(resolution), "ngf": ngf})
+    cfg = Pix2PixConfig.model_validate({"resolution": int(resolution), "ngf": ngf, "ndf": ndf})
     command = (
         "dancebooth model " + shlex.join(sys.argv[sys.argv.index("train-base") :])
         if "train-base" in sys.argv

@@ -289,9 +289,9 @@ def holdout_indices(
     return sorted({int(step * (i + 0.5)) for i in range(count)})
 
 
-def split(data: FrameSet, fraction: float = 0.1) -> tuple[FrameSet, FrameSet]:
+def split(data: FrameSet, fraction: float = 0.1, *, maximum: int = 32) -> tuple[FrameSet, FrameSet]:
     """``(train, held_out)``: the held-out frames never appear in training batches."""
-    held = holdout_indices(len(data), fraction)
+    held = holdout_indices(len(data), fraction, maximum=maximum)
     held_set = set(held)
     train = [i for i in range(len(data)) if i not in held_set]
     return data.subset(train), data.subset(held)

@@ -157,8 +157,10 @@ class TrainingRun:
         }
 
     def checkpoint(self, trainer: L.Trainer | None) -> None:
-        optims = {}
-        if trainer is not None:
+        # A run that never started (budget already spent) keeps the optimiser state it
+        # resumed with, so a later call with a larger budget still resumes exactly.
+        optims = self.resume.optimizers if self.resume is not None else {}
+        if trainer is not None and trainer.optimizers:
             optims = {
                 n: o.state_dict() for n, o in zip(("g", "d"), trainer.optimizers, strict=True)
             }
@@ -244,7 +246,7 @@ class TrainingRun:
         wall = time.perf_counter() - started
         if not self.history or self.history[-1]["step"] != self.model.steps_done:
             self.evaluate()
-        self.checkpoint(trainer if trainer.optimizers else None)
+        self.checkpoint(trainer)
         self.report(None, evaluated=True)
         return RunResult(
             self.last,

@@ -24,9 +24,11 @@ class Pix2PixConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     resolution: Literal[128, 256, 512] = 128
-    ngf: int = Field(32, ge=4, le=128)
+    # 16/16 keeps a 128 px step well under a second on 2 CPU cores (G 1.6M, D 0.2M
+    # parameters); GPUs can afford 64/64 as in pix2pix.
+    ngf: int = Field(16, ge=4, le=128)
     max_channels: int = Field(256, ge=16, le=1024)
-    ndf: int = Field(32, ge=4, le=128)
+    ndf: int = Field(16, ge=4, le=128)
     d_layers: int = Field(3, ge=1, le=5)
     gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
     lambda_l1: float = Field(100.0, ge=0)
@@ -61,9 +63,9 @@ class Pix2Pix(L.LightningModule):
     def __init__(
         self,
         resolution: Literal[128, 256, 512] = 128,
-        ngf: int = 32,
+        ngf: int = 16,
         max_channels: int = 256,
-        ndf: int = 32,
+        ndf: int = 16,
         d_layers: int = 3,
         gan_mode: GanMode = "lsgan",
         lambda_l1: float = 100.0,

@@ -48,7 +48,8 @@ def test_train_base_then_finetune_then_info(tmp_path: Path) -> None:
     ckpt = load_checkpoint(booth)
     assert ckpt.sha256 in card and "held-out SSIM" in card
     manifest = json.loads((booth.parent / "manifest.json").read_text())
-    assert manifest["models"][0]["sha256"] == ckpt.sha256
+    assert manifest["checkpoints"][0]["sha256"] == ckpt.sha256
+    assert manifest["models"] == []  # the pose backends' list is left alone
     assert ckpt.state["data"]["sessions"] == 2  # visitors are not in the booth checkpoint
 
     grid = tmp_path / "grid.png"

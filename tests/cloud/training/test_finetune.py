@@ -82,6 +82,7 @@ def test_killed_run_resumes_from_its_step_with_the_remaining_budget(
     # A budget already spent stops at once, without another step.
     again = finetune([shard], booth, spent, 100, work_dir=work, options=opts)
     assert again.run.steps == 8 and again.run.stopped == "budget"
+    assert load_checkpoint(work / "last.safetensors").optimizers  # still resumable
 
 
 def test_budget_stops_training(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
