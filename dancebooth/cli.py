@@ -15,6 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("cloud.training.cli:model", "Train the booth checkpoint, fine-tune, inspect."),
     "render": ("cloud.render.cli:render_command", "Render a visitor performing a dance (MP4)."),
     "bench": ("dancebooth.bench:bench", "Benchmarks that print figures and the machine."),
+    "config-reference": (
+        "dancebooth.config_doc:config_reference_command",
+        "Print the settings reference generated from the settings models.",
+    ),
     "reference": ("edge.reference_cli:reference", "List and generate the reference dances."),
     "synth": ("edge.synthetic.cli:synth", "Synthetic booth: training corpus, contact sheets."),
 }
