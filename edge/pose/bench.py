@@ -24,6 +24,7 @@ from typing import Any
 import click
 import cv2
 import numpy as np
+from rich.console import Console
 from rich.progress import track
 
 from edge.frames import Frame, Image
@@ -35,6 +36,7 @@ from edge.settings import BlazePoseSettings, MoveNetSettings, PoseNetSettings, S
 
 logger = logging.getLogger(__name__)
 
+PROGRESS = Console(stderr=True)  # progress on stderr keeps the figures on stdout clean
 Smoother = Callable[[np.ndarray, np.ndarray, float], object]
 
 
@@ -130,7 +132,7 @@ def run_pipeline(
     raw_n = 0
     run = Run(label, stage_s={"decode": 0.0, "pose": 0.0, "track": 0.0, "smooth": 0.0})
     clock = time.perf_counter
-    for seq, data in enumerate(track(jpegs, description=label, transient=True)):
+    for seq, data in enumerate(track(jpegs, description=label, transient=True, console=PROGRESS)):
         t0 = clock()
         img = decode_jpeg(data)
         t1 = clock()
