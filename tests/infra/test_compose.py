@@ -260,3 +260,19 @@ def test_docker_compose_config_accepts_the_file(
         capture_output=True, text=True, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_staging_override_catches_mail_on_the_port_the_services_send_to(
+    compose: dict[str, Any], example_env: dict[str, str]
+) -> None:
+    import yaml
+
+    staging = interpolate_tree(
+        yaml.safe_load((REPO / "docker-compose.staging.yml").read_text()), example_env
+    )
+    assert set(staging["services"]) == {"mail-relay"}, "staging only swaps the mail relay"
+    mailpit = staging["services"]["mail-relay"]
+    assert mailpit["image"].startswith("axllent/mailpit:")
+    port = mailpit["environment"]["MP_SMTP_BIND_ADDR"].rsplit(":", 1)[1]
+    for name in ("api", "worker"):
+        assert compose["services"][name]["environment"]["DANCEBOOTH_CLOUD_MAIL__PORT"] == port
