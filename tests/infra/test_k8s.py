@@ -7,6 +7,7 @@ scaler's query runs against the real schema on PostgreSQL.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -206,3 +207,26 @@ def test_scaler_query_counts_waiting_and_running_jobs(postgres_server: str) -> N
     with engine.connect() as conn:
         assert conn.execute(text(query)).scalar_one() == 5
     engine.dispose()
+
+
+def test_probed_paths_are_routes_of_the_api() -> None:
+    """The k8s probes and the image's HEALTHCHECK ask the API for a page it serves."""
+    if pending(["cloud", "api"]):
+        pytest.skip("the API (cloud.api) comes with the api branch")
+    import importlib
+    import pkgutil
+
+    import cloud.api.routers as routers
+
+    served = set()
+    for info in pkgutil.iter_modules(routers.__path__):
+        module = importlib.import_module(f"{routers.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        served |= {getattr(r, "path", "") for r in getattr(router, "routes", [])}
+    (api,) = find("Deployment", "dancebooth-api")
+    (container,) = api["spec"]["template"]["spec"]["containers"]
+    probed = {container[p]["httpGet"]["path"] for p in ("readinessProbe", "livenessProbe")}
+    steps = parse_dockerfile(REPO / "infra" / "docker" / "cloud.Dockerfile")
+    health = next(s.args for s in steps if s.keyword == "HEALTHCHECK")
+    probed |= set(re.findall(r"%s(/[\w/-]*)'", health))
+    assert len(probed) >= 1 and probed <= served, (probed, sorted(served))
