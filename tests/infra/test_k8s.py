@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
 from cloud.db.models import Booth, Job, JobState, Session
-from cloud.settings import CloudSettings, Environment, S3Storage
+from cloud.settings import CloudSettings, Environment, S3Storage, UploaderSettings
 from protocol.settings import load_settings
 from tests.infra.deploy import (
     REPO,
@@ -153,6 +153,11 @@ def test_gpu_workers_scaled_by_keda_on_queue_depth() -> None:
 def test_uploaders_and_api() -> None:
     (uploader,) = find("Deployment", "dancebooth-uploader")
     assert uploader["spec"]["replicas"] >= 2
+    (env,) = uploader["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    # A Deployment's pod name (<= 63 chars, a-z0-9-) is a valid MQTT client id setting.
+    pod = f"{uploader['metadata']['name']}-5d9c7b8f6d-x2x7k"
+    assert UploaderSettings(client_id=pod).client_id == pod
     assert "--no-migrate" in uploader["spec"]["template"]["spec"]["containers"][0]["args"]
     (api,) = find("Deployment", "dancebooth-api")
     (service,) = find("Service", "dancebooth-api")
