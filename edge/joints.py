@@ -1,5 +1,6 @@
 """The joint table repair works on: COCO-17 plus the optional foot extras, with the
-anchor each joint is placed from when it is lost and the order to place them in."""
+anchor each joint is placed from when it is lost and the order to place them in; and
+the torso geometry that places lost shoulders (points as complex numbers x + iy)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from protocol.skeleton import (
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+ComplexArray = npt.NDArray[np.complex128]
 
 # The rigid-ish torso quadrilateral: joints with no parent that move together.
 TORSO: tuple[int, ...] = (
@@ -117,3 +120,39 @@ def joint_table(n: int) -> JointTable:
         pairs=pairs,
         torso=np.array(TORSO, dtype=np.intp),
     )
+
+
+def rigid_follow(before: ComplexArray, after: ComplexArray, points: ComplexArray) -> ComplexArray:
+    """Move ``points`` with the rigid motion (rotation + translation) that best takes
+    ``before`` to ``after`` (2-D Kabsch); translation only from one point, none from zero."""
+    if len(before) == 0:
+        return points.copy()
+    c0, c1 = before.mean(), after.mean()
+    if len(before) == 1:
+        moved: ComplexArray = points + (c1 - c0)
+        return moved
+    # The best rotation is the phase of Σ q·conj(p) over the centred point sets.
+    r = complex(((after - c1) * np.conj(before - c0)).sum())
+    rot = r / abs(r) if abs(r) > 0 else 1.0
+    followed: ComplexArray = (points - c0) * rot + c1
+    return followed
+
+
+def first_frame_shoulders(z: ComplexArray, imputed: BoolArray, torso: float) -> ComplexArray:
+    """Shoulders on the very first frame: above their hip, beside the other shoulder,
+    else the centre of whatever was seen (the dancer is somewhere there)."""
+    out = z.copy()
+    seen = ~imputed
+    scale = torso if torso > 0 else 100.0
+    for j, other, hip, side in ((5, 6, 11, 1.0), (6, 5, 12, -1.0)):
+        if not imputed[j]:
+            continue
+        if seen[hip]:
+            out[j] = z[hip] - 1j * scale  # image y points down
+        elif seen[other]:
+            out[j] = z[other] + 0.7 * scale * side  # the dancer's left is the image's right
+        elif seen.any():
+            out[j] = z[seen].mean()
+        else:
+            out[j] = 0.0
+    return out

@@ -32,7 +32,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from edge.joints import JointTable, joint_table
+from edge.joints import JointTable, first_frame_shoulders, joint_table, rigid_follow
 from edge.settings import SmoothingSettings
 
 logger = logging.getLogger(__name__)
@@ -131,11 +131,15 @@ class Repairer:
         idx = (self._head - np.arange(k)[::-1]) % self.settings.buffer_frames
         return self._ring_z[idx], self._ring_obs[idx], self._ring_t[idx]
 
-    def step(
-        self, xyc: npt.ArrayLike, t_s: float, owned: bool = False
-    ) -> tuple[FloatArray, BoolArray]:
-        """Repair one frame; ``owned``: ``xyc`` is a float64 array to repair in place."""
-        arr = xyc if owned and isinstance(xyc, np.ndarray) else np.array(xyc, dtype=np.float64)
+    def step(self, xyc: npt.ArrayLike, t_s: float) -> tuple[FloatArray, BoolArray]:
+        arr = np.array(xyc, dtype=np.float64)
+        z, imputed = self.step_points(arr, t_s)
+        arr[:, 0], arr[:, 1] = z.real, z.imag
+        return arr, imputed
+
+    def step_points(self, arr: FloatArray, t_s: float) -> tuple[ComplexArray, BoolArray]:
+        """:meth:`step` on a float64 ``[J, 3]`` array whose confidences it updates in
+        place; the positions come back as ``x + iy`` in a buffer reused by the next call."""
         if arr.ndim != 2 or arr.shape[1] != 3:
             raise ValueError(f"expected keypoints [J, 3], got shape {arr.shape}")
         if self._table is None or self._table.n != arr.shape[0]:
@@ -153,9 +157,8 @@ class Repairer:
         if not everything:
             self._impute(z, imputed, t_s)
             arr[imputed, 2] = self.settings.imputed_confidence
-        arr[:, :2] = self._xy
         self._push(z, observed, t_s)
-        return arr, imputed
+        return z, imputed
 
     def classify(
         self, z: ComplexArray, conf: FloatArray, t_s: float, finite: BoolArray | None = None
@@ -294,19 +297,22 @@ class Repairer:
         assert self._table is not None
         roots = np.flatnonzero(imputed & ~self._has_anchor)
         if self._count == 0:
-            z[roots] = _first_frame_root(z, imputed, self._torso)[roots]
+            z[roots] = first_frame_shoulders(z, imputed, self._torso)[roots]
             return
         prev = self._ring_z[self._head]
         torso = self._table.torso
         seen = torso[~imputed[torso]]
-        z[roots] = _rigid_follow(prev[seen], z[seen], prev[roots])
+        z[roots] = rigid_follow(prev[seen], z[seen], prev[roots])
 
     def _bone_offset(self, joints: IndexArray, t_s: float) -> ComplexArray:
         """The offset from its anchor at which each lost joint is placed: its pose when
         the gap began, at the bone's learnt length, coasting on the offset's velocity
         for at most ``short_gap_s`` (in time), then held (from the skeleton)."""
         since = self._offset_t[joints]
-        begun = joints[(self._fill_at[joints] != since) | ~self._offset_known[joints]]
+        begun = self._fill_at[joints] != since
+        if not self._all_offsets_known:
+            begun |= ~self._offset_known[joints]
+        begun = joints[begun]
         if len(begun):  # a gap just began (or a joint never seen): set it up once
             self._start_gap(begun)
         if self.settings.short_gap_s <= 0:
@@ -374,39 +380,3 @@ def _with_length(off: ComplexArray, length: FloatArray) -> ComplexArray:
     norm = np.abs(off)
     scaled: ComplexArray = off * (length / np.where(norm > 0, norm, 1.0))
     return scaled
-
-
-def _rigid_follow(before: ComplexArray, after: ComplexArray, points: ComplexArray) -> ComplexArray:
-    """Move ``points`` with the rigid motion (rotation + translation) that best takes
-    ``before`` to ``after`` (2-D Kabsch); translation only from one point, none from zero."""
-    if len(before) == 0:
-        return points.copy()
-    c0, c1 = before.mean(), after.mean()
-    if len(before) == 1:
-        moved: ComplexArray = points + (c1 - c0)
-        return moved
-    # The best rotation is the phase of Σ q·conj(p) over the centred point sets.
-    r = complex(((after - c1) * np.conj(before - c0)).sum())
-    rot = r / abs(r) if abs(r) > 0 else 1.0
-    followed: ComplexArray = (points - c0) * rot + c1
-    return followed
-
-
-def _first_frame_root(z: ComplexArray, imputed: BoolArray, torso: float) -> ComplexArray:
-    """Shoulders on the very first frame: above their hip, beside the other shoulder,
-    else the centre of whatever was seen (the dancer is somewhere there)."""
-    out = z.copy()
-    seen = ~imputed
-    scale = torso if torso > 0 else 100.0
-    for j, other, hip, side in ((5, 6, 11, 1.0), (6, 5, 12, -1.0)):
-        if not imputed[j]:
-            continue
-        if seen[hip]:
-            out[j] = z[hip] - 1j * scale  # image y points down
-        elif seen[other]:
-            out[j] = z[other] + 0.7 * scale * side  # the dancer's left is the image's right
-        elif seen.any():
-            out[j] = z[seen].mean()
-        else:
-            out[j] = 0.0
-    return out

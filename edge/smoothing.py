@@ -127,22 +127,23 @@ class KeypointPipeline:
             )
         # A new float64 array either way: the caller's arrays are never written to.
         joints = np.concatenate([kps, ext], dtype=np.float64) if ext.size else kps.astype(float)
-        mask = 0
+        mask, n = 0, len(joints)
         if self.settings.repair:
-            joints, imputed = self.repairer.step(joints, t_s, owned=True)
+            points, imputed = self.repairer.step_points(joints, t_s)
             mask = mask_bits(imputed)
-        elif not math.isfinite(joints.sum()):  # one NaN would stay in the filter for good
-            bad = ~np.isfinite(joints).all(axis=1)
-            joints[bad] = 0.0
-            if len(self._z) == len(joints):
-                joints[bad, :2] = self._last.view(np.float64).reshape(-1, 2)[bad]
+        else:
+            if not math.isfinite(joints.sum()):  # one NaN would stay in the filter for good
+                bad = ~np.isfinite(joints).all(axis=1)
+                joints[bad] = 0.0
+                if len(self._last) == n:
+                    joints[bad, :2] = self._last.view(np.float64).reshape(-1, 2)[bad]
+            if self._z.shape[0] != n:
+                self._z = np.zeros(n, dtype=np.complex128)
+            self._z.view(np.float64).reshape(n, 2)[:] = joints[:, :2]  # x + iy, in place
+            points = self._z
         torso = self.repairer.torso_length if self.settings.repair else math.nan
         scale = torso if torso > 0 else 100.0
-        n = len(joints)
-        if self._z.shape[0] != n:
-            self._z = np.zeros(n, dtype=np.complex128)
-        self._z.view(np.float64).reshape(n, 2)[:] = joints[:, :2]  # x + iy, in place
-        smoothed = self._last = self.filter(self._z, t_s, scale)
+        smoothed = self._last = self.filter(points, t_s, scale)
         joints[:, :2] = smoothed.view(np.float64).reshape(n, 2)
         out = joints.astype(np.float32)
         return out[:NUM_KEYPOINTS], out[NUM_KEYPOINTS:], mask

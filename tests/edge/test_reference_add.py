@@ -118,3 +118,13 @@ def test_rebuild_after_hand_edits_repairs_the_marked_joints(tmp_path: Path, clip
     wrist = load_reference("salsa", tmp_path).keypoints[20:26, 9]
     torso = np.hypot(*(truth[20, 5, :2] - truth[20, 11, :2]))
     assert np.hypot(*(wrist[:, :2] - truth[20:26, 9, :2]).T).max() < 0.5 * torso
+
+
+def test_add_without_pose_models_says_what_to_run(
+    tmp_path: Path, clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video, _, _ = clip
+    monkeypatch.setenv("DANCEBOOTH_MODEL_DIR", str(tmp_path / "no-models"))
+    result = _add(tmp_path, str(video), "--name", "salsa")
+    assert result.exit_code != 0 and "fetch-models" in result.output
+    assert not (tmp_path / "salsa").exists()
