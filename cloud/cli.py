@@ -107,3 +107,39 @@ def broker_command(host: str, port: int) -> None:
         pass
     finally:
         broker.stop()
+
+
+@cloud.command("status")
+@config_option
+@click.option("--sessions", "limit", default=20, show_default=True, help="Recent sessions shown.")
+def status_command(config_path: Path | None, limit: int) -> None:
+    """Show nodes, recent sessions with upload progress, and dead letters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cloud.db.engine import make_engine, session_factory
+    from cloud.ingest import status
+
+    engine = make_engine(build_settings(config_path).database.url)
+    with session_factory(engine)() as db:
+        node_rows, session_rows = status.nodes(db), status.recent_sessions(db, limit)
+        total, latest = status.dead_letters(db)
+        letters = [(d.received_at, d.topic, d.reason) for d in latest]
+    engine.dispose()
+    console = Console()
+    table = Table("booth", "node", "state", "session", "seen", "fps", "dropped", title="nodes")
+    for n in node_rows:
+        seen = f"{n.seen_at:%H:%M:%S}" if n.seen_at else "-"
+        table.add_row(n.booth, n.node, n.state, n.session or "-", seen, f"{n.capture_fps:.0f}",
+                      str(n.dropped))  # fmt: skip
+    console.print(table)
+    table = Table("session", "state", "frames per node (stored/expected)", "resends",
+                  title="recent sessions")  # fmt: skip
+    for s in session_rows:
+        per_node = ", ".join(f"{n} {s.frames.get(n, 0)}/{s.expected.get(n, '?')}"
+                             for n in sorted(set(s.frames) | set(s.expected)))  # fmt: skip
+        table.add_row(s.session, s.state, per_node or "-", str(s.resend_requests))
+    console.print(table)
+    console.print(f"dead letters: {total}")
+    for at, topic, reason in letters:
+        console.print(f"  {at:%H:%M:%S} {topic}: {reason}")

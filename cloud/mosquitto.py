@@ -60,6 +60,8 @@ def _wait_for_port(port: int, timeout: float) -> None:
 def run_private_mosquitto(conf: Path = PROJECT_CONF, extra: str = "") -> Iterator[MosquittoProcess]:
     """Mosquitto with ``conf``, an anonymous localhost listener on a free port, and ``extra``."""
     binary = mosquitto_binary()
+    if not conf.is_file():
+        raise MosquittoNotFoundError(f"{conf} is missing: run from a source checkout of dancebooth")
     workdir = Path(tempfile.mkdtemp(prefix="dancebooth-mosquitto-"))
     workdir.chmod(0o777)  # started as root, Mosquitto writes persistence as its own user
     port = free_port()

@@ -167,12 +167,18 @@ class Uploader:
     def _work(self) -> None:
         next_check = time.monotonic()
         while not self._stopping.is_set():
-            batch = self._collect()
-            if batch:
-                self._process(batch)
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + CHECK_EVERY_S
-                self._check()
+            try:
+                batch = self._collect()
+                if batch:
+                    self._process(batch)
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + CHECK_EVERY_S
+                    self._check()
+            except Exception:
+                # Input errors never get here (the ingestor dead-letters them); this is
+                # a bug. Keep serving: the unacknowledged batch comes back on reconnect.
+                logger.exception("uploader loop failed; continuing")
+                self._stopping.wait(1.0)
 
     def _collect(self) -> list[_Received]:
         try:

@@ -95,14 +95,17 @@ class EdgeNode:
         self.publish_status()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Stop capturing and sending; unacknowledged packets stay in the spool for the
+        next start. The last status published is the ``offline`` one."""
+        self._stop.set()  # from here on no status is published but the final one
+        if self._stats.is_alive():
+            self._stats.join(5)
         run = self._run
         if run is not None:
             run.stop()
             run.wait(5)
         self.annotator.stop()
         self.publisher.stop()
-        self._stats.join(2)
         self.spool.close()
 
     def wait_idle(self, timeout: float | None = None, poll_s: float = 0.1) -> bool:
@@ -215,6 +218,8 @@ class EdgeNode:
         )  # fmt: skip
 
     def publish_status(self) -> None:
+        if self._stop.is_set():
+            return
         try:
             self.publisher.publish_status(self.status())
         except Exception:

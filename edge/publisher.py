@@ -95,6 +95,8 @@ class Publisher:
         self._first_connack = threading.Event()
         self._next_manifest_check = 0.0
         self.published = 0
+        self.refusals = 0
+        self._last_refusal_log = -float("inf")
         self.client = self._make_client()
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
 
@@ -155,7 +157,7 @@ class Publisher:
             offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
             info = self.client.publish(self.status_topic, offline.to_bytes(), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):  # gone meanwhile: the will says it
-                info.wait_for_publish(timeout)
+                info.wait_for_publish(min(timeout, 2.0))
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -179,7 +181,7 @@ class Publisher:
         """Queue the stored packets ``request`` asks for; return how many were found."""
         found = 0
         for rng in request.ranges:
-            seqs = [q for q, _ in self.spool.packets(request.session, rng.first, rng.last)]
+            seqs = self.spool.final_seqs(request.session, rng.first, rng.last)
             found += len(seqs)
             with self._lock:
                 self._resends.extend((request.session, q) for q in seqs)
@@ -200,7 +202,8 @@ class Publisher:
         """Nothing waiting: every packet and manifest acknowledged, no resend queued."""
         with self._lock:
             busy = bool(self._inflight or self._resends or self._acked)
-        return not busy and self.spool.depth() == 0 and not self.spool.manifests_due()
+        return (not busy and self.spool.depth() == 0
+                and not self.spool.manifests_due(first_only=True))  # fmt: skip
 
     # -- paho callbacks (network thread; never call back into paho while holding _lock) --
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
@@ -253,9 +256,14 @@ class Publisher:
         if entry.kind == "other":
             return
         if reason.is_failure:
-            logger.error("broker refused %s %s/%d: %s; retrying in %.0f s", entry.kind,
-                         *entry.key, reason, self.settings.reconnect_max_s)  # fmt: skip
-            self._held[entry.key] = time.monotonic() + self.settings.reconnect_max_s
+            now = time.monotonic()
+            self.refusals += 1
+            if now - self._last_refusal_log > 10:  # one line per burst, not one per frame
+                self._last_refusal_log = now
+                logger.error("broker refused %s %s/%d: %s (check the ACL; %d refusals so far);"
+                             " kept in the spool, retried every %d s", entry.kind, *entry.key,
+                             reason, self.refusals, self.settings.reconnect_max_s)  # fmt: skip
+            self._held[entry.key] = now + self.settings.reconnect_max_s
             return
         self._acked.append(entry)
 
@@ -298,8 +306,18 @@ class Publisher:
             self.spool.mark_acked(frames)
         for entry in acked:
             if entry.kind == "manifest":
-                self.spool.manifest_acked(entry.key[0])
-                logger.info("manifest of %s acknowledged", entry.key[0])
+                self._manifest_acked(entry.key[0])
+
+    def _manifest_acked(self, session: str) -> None:
+        # A broker that acknowledged the manifest can still lose it (a crash before it
+        # reached a subscriber), so it is repeated a few times, further and further apart;
+        # the uploader treats a repeat as a replacement.
+        record = self.spool.capture(session)
+        sends = (record.manifest_sends if record is not None else 0) + 1
+        repeats, base = self.settings.manifest_repeats, self.settings.manifest_repeat_s
+        next_at = time.time() + base * 3 ** (sends - 1) if sends <= repeats else None
+        self.spool.manifest_sent(session, next_at)
+        logger.info("manifest of %s acknowledged (%d)", session, sends)
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -156,6 +156,12 @@ class PublisherSettings(Group):
         30.0, description="re-publish a packet not acknowledged this long after sending"
     )
     stats_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    manifest_repeats: Annotated[int, Field(ge=0, le=20)] = Field(
+        4, description="re-send each manifest this many times after its first PUBACK"
+    )
+    manifest_repeat_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5.0, description="first repeat after this long; each next one three times later"
+    )
     mqtt_version: Literal["auto", "5", "3.1.1"] = Field(
         "auto", description="auto: v5 where the broker speaks it, else 3.1.1 (amqtt)"
     )

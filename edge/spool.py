@@ -2,7 +2,7 @@
 
 Every captured frame is written here before anything else happens to it, so a
 crash, a broker outage or a slow pose backend loses nothing already captured.
-A frame moves through three states::
+A frame moves through these states::
 
     CAPTURED  JPEG (+ ground truth) stored, keypoints not yet estimated
     HELD      packet built, held until the capture's offline smoothing pass rewrites it
@@ -24,45 +24,20 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
-from typing import Any
+
+from edge.spool_rows import (
+    SCHEMA,
+    CapturedFrame,
+    CaptureRecord,
+    FrameState,
+    Key,
+    capture_record,
+)
 
 logger = logging.getLogger(__name__)
 
 SPOOL_FILE = "spool.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS captures (
-    session TEXT PRIMARY KEY,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    fps REAL NOT NULL,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    seq_count INTEGER,
-    dropped TEXT NOT NULL DEFAULT '[]',
-    manifest_acked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS frames (
-    id INTEGER PRIMARY KEY,
-    session TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    capture_ns INTEGER NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    jpeg BLOB,
-    truth BLOB,
-    packet BLOB,
-    raw BLOB,
-    acked_at REAL,
-    bytes INTEGER NOT NULL,
-    UNIQUE (session, seq)
-);
-CREATE INDEX IF NOT EXISTS frames_by_state ON frames (state, id);
-"""
 
 
 class SpoolError(RuntimeError):
@@ -73,60 +48,28 @@ class SpoolFullError(SpoolError):
     """The size cap is reached and everything left is unacknowledged."""
 
 
-class FrameState(IntEnum):
-    CAPTURED = 0
-    READY = 1
-    ACKED = 2
-    HELD = 3
-
-
-@dataclass(frozen=True)
-class CapturedFrame:
-    """A spooled frame waiting for its keypoints."""
-
-    session: str
-    seq: int
-    capture_ns: int
-    width: int
-    height: int
-    jpeg: bytes
-    truth: bytes | None
-
-
-@dataclass(frozen=True)
-class CaptureRecord:
-    """What the spool knows about one capture, enough to build its manifest."""
-
-    session: str
-    width: int
-    height: int
-    fps: float
-    started_at: float
-    ended_at: float | None
-    seq_count: int | None
-    dropped: list[int]
-    manifest_acked: bool
-
-
-Key = tuple[str, int]  # (session, seq)
-
-
 class Spool:
     """A SQLite store of frames and captures; safe to share between threads."""
 
     def __init__(self, directory: Path, max_mb: int = 2048, keep_acked_s: float = 3600.0) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / SPOOL_FILE
         self.max_bytes = max_mb * 1024 * 1024
         self.keep_acked_s = keep_acked_s
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        # WAL + NORMAL: a killed process loses no committed frame; only a power cut
-        # can lose the last few, and commits stay cheap enough for 120+ fps.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # WAL + NORMAL: a killed process loses no committed frame; only a power cut
+            # can lose the last few, and commits stay cheap enough for 120+ fps.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
+        except (OSError, sqlite3.Error) as exc:
+            raise SpoolError(
+                f"cannot open the spool {self.path}: {exc}; set spool.path to a writable"
+                " directory (DANCEBOOTH_EDGE_SPOOL__PATH)"
+            ) from exc
         self._bytes = int(row[0])
 
     def close(self) -> None:
@@ -162,10 +105,10 @@ class Spool:
         with self._lock:
             row = self._db.execute(
                 "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
-                " manifest_acked FROM captures WHERE session = ?",
+                " manifest_sends FROM captures WHERE session = ?",
                 (session,),
             ).fetchone()
-        return _record(row) if row else None
+        return capture_record(row) if row else None
 
     def recover(self) -> list[str]:
         """Close captures a crash left open, from what reached the spool; return them.
@@ -182,21 +125,31 @@ class Spool:
                 self._close_interrupted(session)
         return open_
 
-    def manifests_due(self) -> list[CaptureRecord]:
-        """Ended captures whose frames are all acknowledged and whose manifest is not."""
+    def manifests_due(self, first_only: bool = False) -> list[CaptureRecord]:
+        """Ended captures whose frames are all acknowledged and whose manifest is to be
+        sent: never sent yet, or (unless ``first_only``) due for a repeat."""
+        repeat = "" if first_only else " OR manifest_next <= ?"
+        args: tuple[float | int, ...] = (
+            (int(FrameState.ACKED),) if first_only else (time.time(), int(FrameState.ACKED))
+        )
         with self._lock:
             rows = self._db.execute(
                 "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
-                " manifest_acked FROM captures c WHERE ended_at IS NOT NULL"
-                " AND manifest_acked = 0 AND NOT EXISTS (SELECT 1 FROM frames f"
+                " manifest_sends FROM captures c WHERE ended_at IS NOT NULL"
+                f" AND (manifest_sends = 0{repeat}) AND NOT EXISTS (SELECT 1 FROM frames f"
                 " WHERE f.session = c.session AND f.state != ?)",
-                (int(FrameState.ACKED),),
-            ).fetchall()
-        return [_record(r) for r in rows]
+                args,
+            ).fetchall()  # fmt: skip
+        return [capture_record(r) for r in rows]
 
-    def manifest_acked(self, session: str) -> None:
+    def manifest_sent(self, session: str, next_at: float | None) -> None:
+        """The broker acknowledged the manifest; repeat it at ``next_at`` (None: never)."""
         with self._lock:
-            self._db.execute("UPDATE captures SET manifest_acked = 1 WHERE session = ?", (session,))
+            self._db.execute(
+                "UPDATE captures SET manifest_sends = manifest_sends + 1, manifest_next = ?"
+                " WHERE session = ?",
+                (next_at, session),
+            )
 
     def delete_capture(self, session: str) -> int:
         """Forget a capture entirely (cancelled); return the frames removed."""
@@ -330,6 +283,16 @@ class Spool:
             ).fetchall()
         return [(int(q), bytes(p)) for q, p in rows]
 
+    def final_seqs(self, session: str, first: int, last: int) -> list[int]:
+        """Sequence numbers :meth:`packets` would return, without reading the packets."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq FROM frames WHERE session = ? AND seq BETWEEN ? AND ?"
+                " AND state IN (?, ?) ORDER BY seq",
+                (session, first, last, int(FrameState.READY), int(FrameState.ACKED)),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def depth(self) -> int:
         """Frames not yet acknowledged by the broker."""
         with self._lock:
@@ -398,13 +361,3 @@ class Spool:
     def _recount(self) -> None:
         row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
         self._bytes = int(row[0])
-
-
-def _record(row: tuple[Any, ...]) -> CaptureRecord:
-    session, width, height, fps, started, ended, count, dropped, acked = row
-    return CaptureRecord(
-        session=str(session), width=int(width), height=int(height), fps=float(fps),
-        started_at=float(started), ended_at=None if ended is None else float(ended),
-        seq_count=None if count is None else int(count), dropped=json.loads(dropped),
-        manifest_acked=bool(acked),
-    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 The order of a flush is what keeps the two consistent across a crash:
 
+0. drop frames whose (session, node, seq) already has a row;
 1. reserve a shard index per (session, node) in the database (committed);
 2. write each shard object durably;
 3. insert the frame rows ``ON CONFLICT (session, node, seq) DO NOTHING`` and mark the
@@ -10,7 +11,7 @@ The order of a flush is what keeps the two consistent across a crash:
 
 A crash before 3 leaves a shard object no row points to (ignored by readers) and
 unacknowledged messages the broker redelivers into a later shard; a crash between 3
-and 4 leaves rows for redelivered frames, which step 0 below drops as duplicates. A
+and 4 leaves rows for redelivered frames, which step 0 drops as duplicates. A
 frame row names the one shard that holds its stored copy, so a frame that two
 uploaders both wrote is still read once (see :mod:`cloud.ingest.reader`).
 """
@@ -46,10 +47,6 @@ _ACCEPTING = frozenset(
      SessionState.QUEUED, SessionState.TRAINING, SessionState.RENDERING, SessionState.DELIVERED,
      SessionState.FAILED}
 )  # fmt: skip
-
-
-class SessionRefusedError(ValueError):
-    """Frames for a session that may not receive them (deleted, or never registered)."""
 
 
 @dataclass

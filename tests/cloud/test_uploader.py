@@ -31,10 +31,12 @@ from tests.cloud.traffic import (
 from tests.services import Mosquitto
 
 
-def cloud_settings(tmp_path: Path, port: int, **uploader: object) -> CloudSettings:
+def cloud_settings(
+    tmp_path: Path, port: int, db_url: str | None = None, **uploader: object
+) -> CloudSettings:
     return CloudSettings.model_validate({
         "booth": BOOTH,
-        "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+        "database": {"url": db_url or f"sqlite:///{tmp_path / 'db.sqlite'}"},
         "storage": {"type": "local", "root": str(tmp_path / "store")},
         "mqtt": {"host": "127.0.0.1", "port": port},
         "uploader": {"batch_seconds": 0.05, "resend_after_s": 0.3, "resend_interval_s": 1.0,
@@ -60,8 +62,9 @@ class Running:
 
 
 @pytest.fixture
-def running(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[Running]:
-    r = Running(cloud_settings(tmp_path, mosquitto.port))
+def running(mosquitto: Mosquitto, tmp_path: Path, db_url: str) -> Iterator[Running]:
+    """An uploader on Mosquitto, with SQLite and with PostgreSQL."""
+    r = Running(cloud_settings(tmp_path, mosquitto.port, db_url))
     r.uploader.start()
     yield r
     r.uploader.stop()

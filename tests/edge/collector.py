@@ -23,6 +23,7 @@ class Collector:
         self.frames: dict[tuple[str, str, int], FramePacket] = {}
         self.deliveries: Counter[tuple[str, str, int]] = Counter()
         self.manifests: dict[tuple[str, str], CaptureManifest] = {}
+        self.manifest_count: Counter[tuple[str, str]] = Counter()
         self.statuses: list[NodeStatus] = []
         self.previews: list[bytes] = []
         self.conflicts: list[tuple[str, str, int]] = []
@@ -61,6 +62,7 @@ class Collector:
             elif parsed.channel is NodeChannel.MANIFEST:
                 m = decode_message(CaptureManifest, msg.payload)
                 self.manifests[(m.session, m.node)] = m
+                self.manifest_count[(m.session, m.node)] += 1
             elif parsed.channel is NodeChannel.STATUS:
                 self.statuses.append(decode_message(NodeStatus, msg.payload))
             elif parsed.channel is NodeChannel.PREVIEW:

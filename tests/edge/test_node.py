@@ -13,7 +13,7 @@ import pytest
 from edge.node import EdgeNode, NodeError
 from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings, SyntheticSource
 from edge.sources.base import FrameSource
-from protocol.codec import FLAG_RESENT, FLAG_SMOOTHED
+from protocol.codec import FLAG_OFFLINE, FLAG_RESENT, FLAG_SMOOTHED
 from protocol.messages import CaptureStart, NodeState
 from protocol.settings import MqttSettings
 from protocol.topics import Command
@@ -208,3 +208,21 @@ def test_a_15_s_synthetic_capture_with_replay_pose_arrives_complete(
     assert all(p.flags & FLAG_SMOOTHED for p in packets)
     assert sum(p.people for p in packets) > 400  # the dancer is seen in nearly every frame
     assert all(p.width == 128 and p.height == 96 for p in packets)
+
+
+def test_offline_uploads_hold_packets_until_the_capture_ends(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    settings = make_settings(mosquitto, tmp_path, upload_keypoints="offline")
+    node = make_node(settings, realtime=True)
+    node.start()
+    try:
+        node.capture("soff", 1.0, fps=30)
+        time.sleep(0.6)
+        assert collector.seqs("soff") == set()  # nothing leaves before the capture ends
+        assert node.wait_idle(30)
+        assert collector.wait_for(lambda: collector.complete("soff"), 10)
+    finally:
+        node.stop()
+    packets = [collector.frames[("soff", "node1", q)] for q in range(30)]
+    assert all(p.flags == FLAG_OFFLINE for p in packets)

@@ -179,3 +179,18 @@ def test_edge_run_serves_a_capture_command_survives_sigkill_and_drains(
     packet = collector.frames[("scmd", "node1", 5)]
     assert packet.width == 320 and packet.people == 1 and packet.keypoints[:, 2].max() > 0.5
     assert not collector.conflicts
+
+
+def test_edge_run_stops_cleanly_on_sigterm(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    config = _config(tmp_path, mosquitto)
+    collector = Collector(mosquitto.host, mosquitto.port)
+    try:
+        node = _node(config, "--serve")
+        online = lambda: any(s.state is NodeState.ONLINE for s in collector.statuses)  # noqa: E731
+        assert collector.wait_for(online, 30)
+        node.send_signal(signal.SIGTERM)
+        out, _ = node.communicate(timeout=30)
+        assert node.returncode == 0, out.decode()
+        assert collector.wait_for(lambda: collector.statuses[-1].state is NodeState.OFFLINE, 5)
+    finally:
+        collector.close()

@@ -24,7 +24,7 @@ from protocol.codec import FramePacket, encode_packet
 from protocol.settings import MqttSettings, TlsSettings
 from tests.edge.collector import Collector
 from tests.edge.helpers import standing
-from tests.services import free_port, missing, run_mosquitto, wait_for_port
+from tests.services import Mosquitto, free_port, missing, run_mosquitto, wait_for_port
 
 pytestmark = pytest.mark.services
 
@@ -168,3 +168,24 @@ def test_falls_back_to_mqtt_311_for_the_embedded_broker(tmp_path: Path) -> None:
         finally:
             publisher.stop()
             collector.close()
+
+
+def test_manifests_are_repeated_a_few_times_after_their_ack(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    collector = Collector(mosquitto.host, mosquitto.port)
+    spool = Spool(tmp_path)
+    _spool_packets(spool, "srep", 3)
+    settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
+    pub = PublisherSettings(manifest_repeats=2, manifest_repeat_s=0.2)
+    publisher = Publisher(settings, pub, "booth1", "node1", spool)
+    publisher.start()
+    try:
+        assert collector.wait_for(lambda: collector.manifest_count[("srep", "node1")] == 3, 10)
+        time.sleep(1.0)  # 0.2 s, then 0.6 s later, then no more
+        assert collector.manifest_count[("srep", "node1")] == 3
+        record = spool.capture("srep")
+        assert record is not None and record.manifest_sends == 3
+    finally:
+        publisher.stop()
+        collector.close()

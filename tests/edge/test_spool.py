@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ def test_frames_move_captured_ready_acked_and_survive_restart(tmp_path: Path) ->
     assert spool.depth() == 4
     # Acked packets stay available for resends until they expire.
     assert spool.packets("s1", 0, 1) == [(0, b"packet0"), (1, b"packet1")]
+    assert spool.final_seqs("s1", 0, 100) == [0, 1, 2]  # not the frames still CAPTURED
 
 
 def test_ready_skips_packets_in_flight(tmp_path: Path) -> None:
@@ -84,7 +86,12 @@ def test_manifest_due_once_all_frames_acked(tmp_path: Path) -> None:
     spool.mark_acked([("s1", 0), ("s1", 1)])
     (due,) = spool.manifests_due()
     assert (due.session, due.seq_count, due.dropped) == ("s1", 3, [1])
-    spool.manifest_acked("s1")
+    spool.manifest_sent("s1", next_at=time.time() + 3600)
+    assert spool.manifests_due() == []
+    spool.manifest_sent("s1", next_at=time.time() - 1)  # a repeat is due
+    assert [r.manifest_sends for r in spool.manifests_due()] == [2]
+    assert spool.manifests_due(first_only=True) == []
+    spool.manifest_sent("s1", next_at=None)
     assert spool.manifests_due() == []
 
 
@@ -111,3 +118,14 @@ def test_expire_and_delete(tmp_path: Path) -> None:
     assert spool.delete_capture("s1") == 2
     assert spool.capture("s1") is None
     assert spool.bytes_used == 0
+
+
+def test_an_unusable_spool_location_fails_clearly(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SpoolError, match=r"spool\.path"):
+        Spool(blocker / "spool")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "spool.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(SpoolError, match="cannot open the spool"):
+        Spool(tmp_path / "bad")
