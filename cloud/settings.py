@@ -71,6 +71,25 @@ class ApiSettings(Group):
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = Field(None, description="signs sessions; required in production")
+    countdown_s: Annotated[float, Field(ge=0, le=60)] = 5.0
+    capture_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    kiosk_per_minute: Annotated[int, Field(ge=1)] = Field(
+        20, description="visitor registrations allowed per client IP per minute"
+    )
+    login_max_age_s: Annotated[int, Field(ge=60)] = 12 * 3600
+    events_poll_s: Annotated[float, Field(gt=0, le=10)] = Field(
+        0.5, description="how often each API process polls the database for changes"
+    )
+
+
+class WorkerSettings(Group):
+    lease_s: Annotated[float, Field(gt=1)] = 60.0
+    heartbeat_s: Annotated[float, Field(gt=0)] = 10.0
+    poll_s: Annotated[float, Field(gt=0)] = 2.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    max_steps: Annotated[int, Field(ge=1)] = Field(5000, description="fine-tune step cap")
+    dance: str = Field("wave-party", description="reference dance every rendition performs")
+    work_dir: Path = Field(Path("var/work"), description="local scratch for fine-tune runs")
 
 
 class UploaderSettings(Group):
@@ -119,7 +138,7 @@ class QualitySettings(Group):
 
 
 class RenderSettings(Group):
-    batch_size: Annotated[int, Field(ge=1, le=256)] = 8
+    batch_size: Annotated[int, Field(ge=1, le=256)] = 16
     crf: Annotated[int, Field(ge=0, le=51)] = 23
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = "veryfast"
     min_range: Annotated[float, Field(ge=0, le=1)] = Field(
@@ -147,6 +166,7 @@ class CloudSettings(FileSettings):
     uploader: UploaderSettings = UploaderSettings()
     render: RenderSettings = RenderSettings()
     delivery: DeliverySettings = DeliverySettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:

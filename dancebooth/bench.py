@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("cloud.ingest_bench:bench_ingest", "Uploader throughput vs a raw subscriber."),
     "render": ("cloud.render.bench:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
     "train": ("cloud.training.bench:bench_train", "Training throughput and time-to-quality."),
+    "api": ("cloud.api.bench:bench_api", "API under load: SSE clients + requests/s on PostgreSQL."),
 }
 
 

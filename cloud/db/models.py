@@ -101,7 +101,7 @@ class Session(Base):
     )
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     captured_at: Mapped[datetime | None]
     uploaded_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
@@ -190,11 +190,45 @@ class JobKind(StrEnum):
     DELIVER = "deliver"
 
 
+class Operator(Base):
+    """A booth operator who may sign in to the dashboard (argon2 password hash)."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class Rendition(Base):
+    """A session's rendered video and its link (only the token's digest is stored)."""
+
+    __tablename__ = "renditions"
+
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    video_key: Mapped[str] = mapped_column(String(512))
+    dance: Mapped[str] = mapped_column(String(64), default="")
+    held_out_ssim: Mapped[float | None] = mapped_column(Float)
+    flicker: Mapped[float | None] = mapped_column(Float)
+    review_reasons: Mapped[str | None] = mapped_column(Text)
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Job(Base):
     """A unit of cloud work, claimed by a worker under a lease kept alive by heartbeats."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_updated_at", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"))
@@ -208,6 +242,7 @@ class Job(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     eta_s: Mapped[float | None] = mapped_column(Float)
     checkpoint_key: Mapped[str | None] = mapped_column(String(512))
+    step: Mapped[str | None] = mapped_column(String(32))  # last step finished; resume after it
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

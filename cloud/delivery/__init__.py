@@ -1,0 +1,1 @@
+"""Delivery: link tokens, byte-range serving, the rendition email and the mailers."""

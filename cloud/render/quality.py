@@ -10,7 +10,8 @@ should be still, so the mean absolute frame-to-frame change there, in grey level
 renderer measures while it renders and nothing is held in memory. The overall change
 of the rendition and of the pose maps are reported beside it for context.
 
-**Gate.** :class:`QualityGate` compares the model's held-out SSIM (from training)
+**Gate.** :class:`QualityGate` compares the model's held-out SSIM (from training; on
+the dancer's region where the checkpoint has it, since that is what the visitor looks at)
 and the rendition's flicker with configured thresholds: deliver, or send the
 session to an operator as ``needs_review`` with the reasons.
 """

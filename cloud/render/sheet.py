@@ -23,19 +23,15 @@ def contact_sheet(
     picks = np.linspace(0, len(all_frames) - 1, min(frames, len(all_frames))).round().astype(int)
     tiles = []
     for i in picks:
-        tile = all_frames[i].copy()
+        tile = all_frames[i]
         if label:
-            h = tile.shape[0]
-            cv2.putText(
-                tile,
-                f"#{i}",
-                (3, h - 5),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                h / 400,
-                (255, 255, 255),
-                1,
-                cv2.LINE_AA,
-            )
+            # The caption goes on a strip under the frame, never over the frame's own mark.
+            w = tile.shape[1]
+            strip = np.zeros((max(12, w // 10), w, 3), np.uint8)
+            scale = strip.shape[0] / 30
+            cv2.putText(strip, f"frame {i}", (3, strip.shape[0] - 3), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale, (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+            tile = np.vstack([tile, strip])
         tiles.append(tile)
     while len(tiles) % columns:
         tiles.append(np.zeros_like(tiles[0]))

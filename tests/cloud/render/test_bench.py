@@ -16,7 +16,8 @@ def test_bench_prints_a_row_per_generator_and_size() -> None:
     assert result.exit_code == 0, result.output
     assert "machine:" in result.output
     row = next(line for line in result.output.splitlines() if line.startswith("pose-painter-128"))
-    assert len(row.split()) == 7  # name, size, render fps, clip time + unit, generate, encode
+    # name, size, render fps, clip time + unit, generate fps, encode fps, warm-up s
+    assert len(row.split()) == 8
 
 
 def test_bench_dance_stays_in_frame_and_moves() -> None:

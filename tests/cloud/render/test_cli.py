@@ -41,7 +41,7 @@ def test_render_writes_a_tagged_mp4_and_applies_the_gate(tmp_path: Path) -> None
     assert info.frames == 40 and info.tags["session_id"] == "local"
     assert info.tags["dance"] == "wave" and info.audio_codec == "aac"
     img = cv2.imread(str(sheet))
-    assert img.shape == (2 * 128, 4 * 128, 3)
+    assert img.shape == (2 * (128 + 12), 4 * 128, 3)
 
 
 def test_bad_keypoint_files_are_clear_errors(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_unknown_session_or_dance_is_a_clear_error(booth: Path) -> None:
 def test_a_checkpoint_renders_and_is_gated(tmp_path: Path) -> None:
     cfg = Pix2PixConfig(resolution=128, ngf=8, max_channels=32, ndf=8)
     ckpt = tmp_path / "visitor.safetensors"
-    save_checkpoint(ckpt, Pix2Pix.from_config(cfg), state={"best": 0.2})
+    save_checkpoint(ckpt, Pix2Pix.from_config(cfg), state={"held_out": {"region_ssim": 0.2}})
     n = 16
     np.save(tmp_path / "vis.npy", walk(np.full(n, 320.0), np.full(n, 400.0), np.full(n, 300.0)))
     np.save(

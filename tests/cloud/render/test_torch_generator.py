@@ -41,8 +41,9 @@ def _direct(model: Pix2Pix, maps: np.ndarray, prev: torch.Tensor | None = None) 
 def test_adapter_matches_the_network_with_channel_order_fixed(tmp_path: Path) -> None:
     model = _model()
     path = tmp_path / "visitor.safetensors"
-    sha = save_checkpoint(path, model, state={"best": 0.61})
-    g = TorchGenerator.from_checkpoint(path, device="cpu")
+    history = [{"ssim": 0.7, "region_ssim": 0.52}, {"ssim": 0.72, "region_ssim": 0.61}]
+    sha = save_checkpoint(path, model, state={"history": history, "best": 0.61})
+    g = TorchGenerator.from_checkpoint(path, device="cpu", precision="fp32")
     assert isinstance(g, Generator)
     assert (g.resolution, g.temporal, g.dancer_only) == (128, False, False)
     assert g.model_version == f"pix2pix-128-{sha[:12]}"
@@ -55,7 +56,7 @@ def test_adapter_matches_the_network_with_channel_order_fixed(tmp_path: Path) ->
 
 def test_temporal_model_is_chained_frame_by_frame() -> None:
     model = _model(temporal=True)
-    g = TorchGenerator(model, model_version="t", device="cpu")
+    g = TorchGenerator(model, model_version="t", device="cpu", precision="fp32")
     maps = _maps(4)
     out = g.generate(maps, None)
     prev = None
@@ -89,3 +90,22 @@ def test_bad_checkpoints_and_inputs_are_clear_errors(tmp_path: Path) -> None:
     g = TorchGenerator(_model(), model_version="m", device="cpu")
     with pytest.raises(GeneratorError, match=r"\[B, 128, 128, 3\] uint8"):
         g.generate(np.zeros((2, 64, 64, 3), np.uint8), None)
+
+
+def test_bf16_fast_path_stays_within_a_few_grey_levels() -> None:
+    model = _model()
+    exact = TorchGenerator(model, model_version="m", device="cpu", precision="fp32")
+    fast = TorchGenerator(model, model_version="m", device="cpu", precision="bf16")
+    maps = _maps(3)
+    diff = np.abs(fast.generate(maps, None).astype(int) - exact.generate(maps, None).astype(int))
+    assert diff.mean() < 2.0
+
+
+def test_held_out_ssim_from_published_and_run_checkpoints() -> None:
+    from cloud.render.torch_generator import held_out_ssim
+
+    assert held_out_ssim({"held_out": {"ssim": 0.63, "region_ssim": 0.46}}) == 0.46
+    assert held_out_ssim({"held_out": {"ssim": 0.63}}) == 0.63
+    assert held_out_ssim({"history": [{"region_ssim": 0.3}, {"region_ssim": 0.5}]}) == 0.5
+    assert held_out_ssim({"history": [{"region_ssim": float("nan")}]}) is None
+    assert held_out_ssim({}) is None

@@ -1,0 +1,191 @@
+// Operator dashboard: visitors + jobs + nodes, refreshed from server-sent events.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const dash = $("dashboard");
+  const GROUPS = {
+    all: { label: "All", states: null },
+    waiting: { label: "Waiting", states: ["registered", "retake"] },
+    capture: { label: "Capture & upload", states: ["capturing", "uploaded"] },
+    work: { label: "Training & rendering", states: ["queued", "training", "rendering"] },
+    delivered: { label: "Delivered", states: ["delivered"] },
+    review: { label: "Needs review", states: ["failed"] },
+  };
+  let filter = "all";
+  let visitors = [];
+  let current = null; // the session on stage
+  let countdownTimer = null;
+  let refreshes = 0; // numbers each refresh, so a stale answer cannot hide a new countdown
+  let countdownFrom = Infinity; // first refresh that started after the capture began
+
+  function esc(s) {
+    return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+  function fmtEta(s) {
+    if (s === null || s === undefined) return "";
+    if (s < 60) return `${Math.round(s)} s`;
+    return `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
+  }
+  function renderFilters() {
+    $("filters").innerHTML = Object.entries(GROUPS).map(([key, g]) => {
+      const n = g.states ? visitors.filter((v) => g.states.includes(v.state)).length : visitors.length;
+      return `<button class="chip ${key === filter ? "on" : ""}" data-filter="${key}">${g.label} <b>${n}</b></button>`;
+    }).join("");
+  }
+  function actionsFor(v) {
+    const b = (act, label, cls = "") => `<button class="small ${cls}" data-act="${act}" data-id="${esc(v.id)}" data-job="${v.job ? v.job.id : ""}">${label}</button>`;
+    const out = [];
+    if (["registered", "retake"].includes(v.state)) out.push(b("stage", "Call", "primary"));
+    if (["capturing", "uploaded", "queued", "failed"].includes(v.state)) out.push(b("retake", "Retake"));
+    if (v.job && ["queued", "running"].includes(v.job.state)) out.push(b("cancel", "Cancel"));
+    if (v.job && ["failed", "cancelled"].includes(v.job.state)) out.push(b("retry", "Retry"));
+    if (v.state === "delivered") out.push(b("resend", "Re-send"));
+    out.push(b("delete", "Delete", "danger"));
+    return out.join(" ");
+  }
+  function renderQueue() {
+    const g = GROUPS[filter];
+    const rows = visitors.filter((v) => !g.states || g.states.includes(v.state));
+    $("queue-body").innerHTML = rows.map((v) => {
+      const job = v.job;
+      const pct = job && job.state === "running" ? Math.round(job.progress * 100) : null;
+      const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" style="width:${p}%"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
+      let progress = job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "";
+      if (pct !== null) progress = bar(pct, job.step);
+      else if (v.upload !== null && v.upload !== undefined && ["capturing", "uploaded"].includes(v.state)) {
+        progress = bar(Math.round(v.upload * 100), "upload");
+      }
+      const error = v.error ? `<div class="row-error">${esc(v.error)}</div>` : "";
+      return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
+        <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
+        <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
+    }).join("");
+    $("queue-empty").hidden = rows.length > 0;
+    renderFilters();
+  }
+  function renderStage(seq) {
+    const box = $("stage-current");
+    const v = current && visitors.find((x) => x.id === current);
+    if (!v) {
+      box.innerHTML = '<p class="muted">Nobody called yet.</p>';
+    } else {
+      box.innerHTML = `<div class="email big-text">${esc(v.email || v.id)}</div>
+        <span class="state s-${esc(v.state)}" id="stage-state">${esc(v.state)}</span>`;
+    }
+    if ((!v || v.state !== "capturing") && seq >= countdownFrom) {
+      clearInterval(countdownTimer);
+      $("countdown").hidden = true;
+    }
+    $("start-capture").disabled = !v || !["registered", "retake"].includes(v.state);
+    $("retake").disabled = !v || !["capturing", "uploaded", "queued", "failed"].includes(v.state);
+  }
+  function renderNodes(nodes) {
+    if (!nodes.length) return;
+    $("nodes").innerHTML = nodes.map((n) => {
+      const s = n.stats || {};
+      const img = n.has_preview ? `<img alt="preview of ${esc(n.id)}" src="/api/booth/nodes/${encodeURIComponent(n.id)}/preview.jpg?t=${Date.now()}">`
+        : '<div class="no-preview">no preview</div>';
+      return `<div class="node ${n.online ? "online" : "offline"}">${img}
+        <div class="node-head"><b>${esc(n.id)}</b><span class="dot">${n.online ? "online" : "offline"}</span></div>
+        <dl><dt>fps</dt><dd>${(s.capture_fps ?? 0).toFixed(1)}</dd><dt>inference</dt><dd>${(s.inference_ms ?? 0).toFixed(0)} ms</dd>
+        <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd></dl></div>`;
+    }).join("");
+  }
+  async function refresh() {
+    const seq = ++refreshes;
+    try {
+      visitors = await api("GET", "/api/visitors");
+      renderQueue();
+      renderStage(seq);
+      renderNodes(await api("GET", "/api/booth/nodes"));
+    } catch (err) {
+      if (err.status === 401) window.location.href = "/login";
+    }
+  }
+  let pending = null;
+  function refreshSoon() {
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; refresh(); }, 250);
+  }
+  function showCountdown(startAt) {
+    const el = $("countdown");
+    clearInterval(countdownTimer);
+    el.hidden = false;
+    const tick = () => {
+      const left = startAt - Date.now() / 1000;
+      if (left > 0) {
+        el.textContent = Math.ceil(left);
+        el.className = "countdown";
+      } else if (left > -parseFloat(dash.dataset.capture)) {
+        el.textContent = "● REC " + Math.ceil(parseFloat(dash.dataset.capture) + left) + " s";
+        el.className = "countdown rec";
+      } else {
+        el.hidden = true;
+        clearInterval(countdownTimer);
+      }
+    };
+    tick();
+    countdownTimer = setInterval(tick, 200);
+  }
+  async function act(action, id, job) {
+    const error = $("stage-error");
+    showError(error, null);
+    try {
+      if (action === "stage") { current = id; }
+      else if (action === "retake") await api("POST", "/api/booth/retake", { session_id: id });
+      else if (action === "cancel") await api("POST", `/api/jobs/${job}/cancel`);
+      else if (action === "retry") await api("POST", `/api/jobs/${job}/retry`);
+      else if (action === "resend") await api("POST", `/api/renditions/${encodeURIComponent(id)}/resend`);
+      else if (action === "delete") {
+        if (!window.confirm("Delete this visitor's email, frames and video?")) return;
+        await api("DELETE", `/api/visitors/${encodeURIComponent(id)}`);
+      }
+    } catch (err) {
+      showError(error, err);
+    }
+    await refresh();
+  }
+  $("call-next").addEventListener("click", async () => {
+    showError($("stage-error"), null);
+    try {
+      current = (await api("POST", "/api/booth/next")).id;
+    } catch (err) { showError($("stage-error"), err); }
+    await refresh();
+  });
+  $("start-capture").addEventListener("click", async () => {
+    showError($("stage-error"), null);
+    try {
+      const res = await api("POST", "/api/booth/capture", { session_id: current });
+      countdownFrom = refreshes + 1;
+      showCountdown(res.start_at);
+    } catch (err) { showError($("stage-error"), err); }
+    await refresh();
+  });
+  $("retake").addEventListener("click", () => act("retake", current));
+  $("queue-body").addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button[data-act]");
+    if (btn) act(btn.dataset.act, btn.dataset.id, btn.dataset.job);
+  });
+  $("filters").addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button[data-filter]");
+    if (btn) { filter = btn.dataset.filter; renderQueue(); }
+  });
+  $("logout").addEventListener("click", async () => {
+    await api("POST", "/api/auth/logout");
+    window.location.href = "/login";
+  });
+  const source = new EventSource("/api/events");
+  ["session", "job", "node"].forEach((kind) => source.addEventListener(kind, refreshSoon));
+  source.onopen = () => { $("live").className = "live on"; };
+  source.onerror = () => { $("live").className = "live"; };
+  refresh();
+  setInterval(refresh, 10000); // node tiles go offline even when nothing changes
+  setInterval(() => { // upload progress is not a row change: poll while frames arrive
+    if (visitors.some((v) => ["capturing", "uploaded"].includes(v.state))) refresh();
+  }, 2000);
+  setInterval(() => { // live preview: the edge sends a skeleton JPEG about once a second
+    document.querySelectorAll(".node.online img").forEach((img) => {
+      img.src = img.src.replace(/t=\d+/, "t=" + Date.now());
+    });
+  }, 1000);
+})();

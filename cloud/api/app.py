@@ -1,0 +1,78 @@
+"""The FastAPI app factory: everything the routes need is built here, once, and passed down."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from cloud.api.context import ApiContext
+from cloud.api.events import Broadcaster
+from cloud.api.link import BoothLink, LocalBoothLink
+from cloud.api.ratelimit import RateLimiter
+from cloud.api.routers import auth, booth, events, jobs, pages, renditions, visitors
+from cloud.api.security import LoginCookies
+from cloud.db.engine import make_engine, session_factory
+from cloud.queue import JobQueue
+from cloud.settings import CloudSettings
+from cloud.storage import Storage, create_storage
+
+logger = logging.getLogger(__name__)
+
+UI = Path(__file__).resolve().parents[2] / "booth_ui"
+
+
+def _secret(settings: CloudSettings) -> str:
+    if settings.api.secret_key is not None:
+        return settings.api.secret_key.get_secret_value()
+    # Demo only (production refuses to start without one): logins end when the API restarts.
+    logger.warning(
+        "api.secret_key is not set: using a random key; operators log in again "
+        "after a restart, and several API processes will not share logins"
+    )
+    return secrets.token_urlsafe(32)
+
+
+def create_app(
+    settings: CloudSettings,
+    *,
+    engine: Engine | None = None,
+    link: BoothLink | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
+    """The API + UI for ``settings``; the collaborators default to the configured ones."""
+    engine = engine or make_engine(settings.database.url)
+    factory = session_factory(engine)
+    ctx = ApiContext(
+        settings=settings,
+        factory=factory,
+        queue=JobQueue(factory, lease_s=settings.worker.lease_s),
+        link=link or LocalBoothLink(),
+        cookies=LoginCookies(_secret(settings), settings.api.login_max_age_s),
+        kiosk_limit=RateLimiter(settings.api.kiosk_per_minute),
+        events=Broadcaster(factory, settings.api.events_poll_s),
+        templates=Jinja2Templates(directory=UI / "templates"),
+        secure_cookies=settings.api.public_url.startswith("https://"),
+        storage=storage or create_storage(settings.storage),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await ctx.events.close()
+        ctx.link.close()
+        ctx.storage.close()
+
+    app = FastAPI(title="dancebooth", version="1", lifespan=lifespan)
+    app.state.ctx = ctx
+    for module in (auth, visitors, booth, jobs, renditions, events, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
+    return app

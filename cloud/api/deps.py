@@ -1,0 +1,60 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session as Db
+
+from cloud.api.context import ApiContext
+from cloud.api.security import COOKIE, CSRF_HEADER, OperatorIdentity
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+
+
+def get_db(ctx: Ctx) -> Iterator[Db]:
+    """One transaction per request: committed if the route returns, rolled back if it raises."""
+    with ctx.factory() as db, db.begin():
+        yield db
+
+
+DbSession = Annotated[Db, Depends(get_db)]
+
+
+def require_csrf(request: Request) -> None:
+    if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"send the header '{CSRF_HEADER}: 1' with this request"
+        )
+
+
+def current_operator(request: Request, ctx: Ctx) -> OperatorIdentity:
+    who = ctx.cookies.check(request.cookies.get(COOKIE))
+    if who is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in as an operator first",
+            headers={"WWW-Authenticate": "Cookie"},
+        )
+    require_csrf(request)
+    return who
+
+
+Operator = Annotated[OperatorIdentity, Depends(current_operator)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientIp = Annotated[str, Depends(client_ip)]

@@ -1,0 +1,138 @@
+"""The API's link to the booth's edge nodes: capture commands out, preview JPEGs in.
+
+:class:`MqttBoothLink` talks to the broker; :class:`LocalBoothLink` is the in-memory
+implementation used when no broker is wanted (tests, a UI-only demo): it records
+the commands and serves previews that were put into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from typing import Any
+
+from protocol.messages import CaptureCancel, CaptureStart, Message
+from protocol.settings import MqttSettings
+from protocol.topics import Command, NodeChannel, Topics
+
+logger = logging.getLogger(__name__)
+
+MAX_PREVIEW_BYTES = 512 * 1024
+
+
+class BoothLink(ABC):
+    """Sends commands to a booth's nodes and keeps each node's latest preview."""
+
+    def __init__(self) -> None:
+        self._previews: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def send(self, booth: str, command: Command, message: Message) -> None:
+        """Deliver ``message`` to every node of ``booth``; raise ``LinkError`` if it cannot."""
+
+    def start_capture(self, booth: str, message: CaptureStart) -> None:
+        self.send(booth, Command.CAPTURE, message)
+
+    def cancel_capture(self, booth: str, message: CaptureCancel) -> None:
+        self.send(booth, Command.CANCEL, message)
+
+    def put_preview(self, node: str, jpeg: bytes) -> None:
+        if len(jpeg) > MAX_PREVIEW_BYTES or not jpeg.startswith(b"\xff\xd8"):
+            logger.warning(
+                "ignoring preview from %s: not a JPEG under %d bytes", node, MAX_PREVIEW_BYTES
+            )
+            return
+        with self._lock:
+            self._previews[node] = jpeg
+
+    def preview(self, node: str) -> bytes | None:
+        with self._lock:
+            return self._previews.get(node)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection."""
+
+
+class LinkError(Exception):
+    """The command could not be handed to the broker."""
+
+
+class LocalBoothLink(BoothLink):
+    """Keeps every command it was asked to send, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, Command, Message]] = []
+
+    def send(self, booth: str, command: Command, message: Message) -> None:
+        self.sent.append((booth, command, message))
+
+
+class MqttBoothLink(BoothLink):
+    """Publishes commands (QoS 1) and subscribes to every node's preview of one booth."""
+
+    def __init__(self, settings: MqttSettings, booth: str, client_id: str | None = None) -> None:
+        super().__init__()
+        import paho.mqtt.client as mqtt
+
+        self.topics, self.booth = Topics(settings.prefix), booth
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=mqtt.MQTTv5
+        )
+        if settings.username:
+            password = settings.password.get_secret_value() if settings.password else None
+            self._client.username_pw_set(settings.username, password)
+        if settings.tls is not None:
+            self._client.tls_set(
+                ca_certs=str(settings.tls.ca_file) if settings.tls.ca_file else None,
+                certfile=str(settings.tls.cert_file) if settings.tls.cert_file else None,
+                keyfile=str(settings.tls.key_file) if settings.tls.key_file else None,
+            )
+            self._client.tls_insecure_set(settings.tls.insecure)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_connect_fail = self._on_connect_fail
+        self._where = f"{settings.host}:{settings.port}"
+        self._warned = False
+        self._client.reconnect_delay_set(1, 30)
+        self._client.connect_async(settings.host, settings.port, settings.keepalive_s)
+        self._client.loop_start()
+
+    def _on_connect(
+        self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None
+    ) -> None:
+        if reason.is_failure:
+            logger.error("MQTT connection refused: %s", reason)
+            return
+        self._warned = False
+        logger.info("MQTT connected to %s", self._where)
+        client.subscribe(self.topics.channel_filter(NodeChannel.PREVIEW, self.booth), qos=0)
+
+    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        if not self._warned:  # paho retries forever; say so once, not every second
+            logger.warning(
+                "MQTT broker %s unreachable; retrying (captures return 503 meanwhile)", self._where
+            )
+            self._warned = True
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        try:
+            parsed = self.topics.parse(msg.topic)
+        except ValueError as exc:
+            logger.warning("ignoring message on %s: %s", msg.topic, exc)
+            return
+        if parsed.channel is NodeChannel.PREVIEW and parsed.node is not None:
+            self.put_preview(parsed.node, bytes(msg.payload))
+
+    def send(self, booth: str, command: Command, message: Message) -> None:
+        if not self._client.is_connected():
+            raise LinkError("the MQTT broker is not reachable; check mqtt.host/port and retry")
+        info = self._client.publish(self.topics.command(booth, command), message.to_bytes(), qos=1)
+        if info.rc != 0:
+            raise LinkError(f"MQTT publish failed (rc={info.rc}); retry")
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()

@@ -1,0 +1,39 @@
+"""The booth UI pages: kiosk, operator dashboard, login (HTML; data comes from the API)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from cloud.api.deps import Ctx
+from cloud.api.security import COOKIE
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def kiosk(request: Request, ctx: Ctx) -> Response:
+    return ctx.templates.TemplateResponse(request, "kiosk.html", {"booth": ctx.settings.booth})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, ctx: Ctx) -> Response:
+    return ctx.templates.TemplateResponse(request, "login.html", {"booth": ctx.settings.booth})
+
+
+@router.get("/operator", response_class=HTMLResponse)
+def dashboard(request: Request, ctx: Ctx) -> Response:
+    who = ctx.cookies.check(request.cookies.get(COOKIE))
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    api = ctx.settings.api
+    return ctx.templates.TemplateResponse(
+        request,
+        "operator.html",
+        {
+            "booth": ctx.settings.booth,
+            "operator": who.name,
+            "countdown_s": api.countdown_s,
+            "capture_s": api.capture_s,
+        },
+    )

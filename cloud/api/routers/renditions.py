@@ -1,0 +1,102 @@
+"""Renditions: the visitor's page behind the emailed link, the video, self-service
+deletion; and the operator's re-send (a ``deliver`` job)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from cloud.api import visits, watch
+from cloud.api.deps import Ctx, DbSession, Operator
+from cloud.api.errors import GoneError, NotFoundError
+from cloud.api.routers.visitors import SessionPath
+from cloud.api.schemas import JobView, VisitorStatus
+from cloud.db.models import Rendition
+from cloud.db.states import SessionState
+from cloud.delivery.ranges import plan_response, read_slice
+from cloud.storage.local import LocalStorage
+
+router = APIRouter(tags=["renditions"])
+
+DELIVER = "deliver"
+Token = Annotated[str, Path(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+_LINK: dict[int | str, dict[str, Any]] = {
+    404: {"description": "unknown link"},
+    410: {"description": "the link expired"},
+}
+
+
+def _open(db: DbSession, token: str) -> Rendition:
+    try:
+        return watch.open_rendition(db, token)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except GoneError as exc:
+        raise HTTPException(status.HTTP_410_GONE, str(exc)) from None
+
+
+@router.get("/r/{token}", response_class=HTMLResponse, responses=_LINK)
+def page(token: Token, request: Request, db: DbSession, ctx: Ctx) -> Response:
+    row = _open(db, token)
+    return ctx.templates.TemplateResponse(
+        request,
+        "rendition.html",
+        {
+            "booth": ctx.settings.booth,
+            "token": token,
+            "dance": row.dance,
+            "expires": row.expires_at,
+        },
+    )
+
+
+@router.get(
+    "/r/{token}/video.mp4",
+    response_class=Response,
+    responses={**_LINK, 206: {"content": {"video/mp4": {}}}, 416: {"description": "bad range"}},
+)
+def video(token: Token, request: Request, db: DbSession, ctx: Ctx) -> Response:
+    """The MP4, with byte ranges so the browser can seek (S3: a presigned redirect)."""
+    key = _open(db, token).video_key
+    if not isinstance(ctx.storage, LocalStorage):
+        return RedirectResponse(ctx.storage.url(key, expires_s=900), status_code=307)
+    path = ctx.storage.root / key
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the video file is missing")
+    plan = plan_response(path.stat().st_size, request.headers.get("range"))
+    body = read_slice(path, plan.start, plan.length) if plan.length else iter([b""])
+    return StreamingResponse(body, status_code=plan.status, headers=plan.headers)
+
+
+@router.post("/r/{token}/delete", responses=_LINK)
+def delete_my_data(token: Token, db: DbSession, ctx: Ctx) -> VisitorStatus:
+    """The visitor's "delete my data": frames, model, video and email, now."""
+    row = _open(db, token)
+    watch.delete_everything(db, ctx.storage, row.session_id)
+    return VisitorStatus(id=row.session_id, state=SessionState.DELETED)
+
+
+@router.post(
+    "/api/renditions/{session_id}/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        401: {"description": "not logged in"},
+        404: {"description": "unknown session"},
+        409: {"description": "nothing delivered yet"},
+    },
+)
+def resend(session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx) -> JobView:
+    """Queue a job that e-mails the visitor a fresh link (the old one stops working)."""
+    try:
+        row = visits.get_session(db, session_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    if row.state is not SessionState.DELIVERED:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"session {session_id} is {row.state}: only a delivered video can be re-sent",
+        )
+    job = ctx.queue.enqueue(session_id, DELIVER, queue_session=False)
+    return visits.job_view(job, None, None)

@@ -1,0 +1,76 @@
+"""Visitors: kiosk registration (public, rate-limited), status, the operator's list, deletion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+
+from cloud.api import visits, watch
+from cloud.api.deps import ClientIp, Ctx, DbSession, Operator
+from cloud.api.errors import ConflictError, NotFoundError
+from cloud.api.schemas import Registration, SessionId, VisitorStatus, VisitorView
+
+router = APIRouter(prefix="/api/visitors", tags=["visitors"])
+
+SessionPath = Annotated[SessionId, Path(description="the visitor's session id")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        422: {"description": "no consent or a bad email"},
+        429: {"description": "too many registrations from this device"},
+    },
+)
+def register(body: Registration, db: DbSession, ctx: Ctx, ip: ClientIp) -> VisitorStatus:
+    if not body.consent:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "consent is required: tick the box to agree before registering",
+        )
+    wait = ctx.kiosk_limit.retry_after(ip)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many registrations from this device; wait a minute",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    row = visits.register(db, ctx.settings.booth, body.email)
+    return visits.status(db, row.id)
+
+
+@router.get("/{session_id}/status", responses={404: {"description": "unknown session"}})
+def visitor_status(session_id: SessionPath, db: DbSession) -> VisitorStatus:
+    try:
+        return visits.status(db, session_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+@router.get("", responses={401: {"description": "not logged in"}})
+def list_visitors(_who: Operator, db: DbSession, ctx: Ctx) -> list[VisitorView]:
+    jobs = visits.list_jobs(db, ctx.queue.estimates())
+    return visits.list_visitors(db, ctx.settings.booth, jobs)
+
+
+@router.delete(
+    "/{session_id}",
+    responses={
+        401: {"description": "not logged in"},
+        404: {"description": "unknown session"},
+        409: {"description": "cannot delete now"},
+    },
+)
+def delete_visitor(
+    session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx
+) -> VisitorStatus:
+    """Erase the visitor's email, frames, model, video and jobs (their deletion request)."""
+    try:
+        watch.delete_everything(db, ctx.storage, session_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return VisitorStatus(id=session_id, state=visits.SessionState.DELETED)

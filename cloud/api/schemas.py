@@ -1,0 +1,98 @@
+"""Request and response bodies of the API (pydantic); strict about what comes in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from cloud.db.models import JobState
+from cloud.db.states import SessionState
+from protocol.ids import ID_PATTERN
+
+# Deliberately simple: one '@', a dot in the domain, no spaces. The mail server is the
+# real judge; this catches typos at the kiosk.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}$"
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN)
+]
+SessionId = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)]
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Registration(Inbound):
+    email: Email = Field(description="where the video link is sent")
+    consent: bool = Field(description="the visitor ticked the consent box; must be true")
+
+
+class Login(Inbound):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class SessionRef(Inbound):
+    session_id: SessionId
+
+
+class VisitorStatus(BaseModel):
+    id: str
+    state: SessionState
+    position: int | None = Field(None, description="visitors ahead in the line to dance")
+
+
+class JobView(BaseModel):
+    id: int
+    session_id: str
+    kind: str
+    state: JobState
+    step: str | None
+    progress: float
+    attempts: int
+    max_attempts: int
+    error: str | None
+    position: int | None
+    eta_s: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class VisitorView(BaseModel):
+    id: str
+    email: str | None
+    consent: bool
+    state: SessionState
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    job: JobView | None = None
+    upload: float | None = Field(None, description="share of announced frames stored (0-1)")
+
+
+class NodeView(BaseModel):
+    id: str
+    state: str
+    online: bool
+    session_id: str | None
+    backend: str
+    stats: dict[str, Any]
+    seen_at: datetime | None
+    has_preview: bool
+
+
+class CaptureStarted(BaseModel):
+    session_id: str
+    start_at: float = Field(description="shared start time, Unix seconds")
+    duration_s: float
+
+
+class OperatorView(BaseModel):
+    name: str
+
+
+class Message(BaseModel):
+    detail: str

@@ -1,0 +1,55 @@
+"""The visitor's side of a rendition: open it by link token, stream it, delete their data.
+
+Only the token's SHA-256 is stored, so a lookup hashes the presented token and
+finds the row by digest; :func:`cloud.delivery.tokens.check_token` then compares
+in constant time and tells an expired link (410) from an unknown one (404).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as Db
+
+from cloud.api import visits
+from cloud.api.errors import GoneError, NotFoundError
+from cloud.db.models import Rendition
+from cloud.db.states import SessionState
+from cloud.delivery.errors import ExpiredTokenError, InvalidTokenError
+from cloud.delivery.tokens import check_token, token_digest, well_formed
+from cloud.queue import as_utc
+from cloud.storage import Storage
+from protocol.shards import session_prefix
+
+logger = logging.getLogger(__name__)
+
+
+def open_rendition(db: Db, token: str) -> Rendition:
+    """The rendition this link opens; NotFoundError (404) or GoneError (410) otherwise."""
+    if not well_formed(token):
+        raise NotFoundError("this link is not valid: check that it was copied whole")
+    row = db.scalar(select(Rendition).where(Rendition.token_digest == token_digest(token)))
+    if row is None or row.token_digest is None or row.expires_at is None:
+        raise NotFoundError("this link is not valid (or the video was deleted)")
+    try:
+        check_token(token, row.token_digest, as_utc(row.expires_at))
+    except ExpiredTokenError as exc:
+        raise GoneError(f"{exc}; the video has been removed") from None
+    except InvalidTokenError as exc:
+        raise NotFoundError(str(exc)) from None
+    session = visits.get_session(db, row.session_id)  # NotFoundError once deleted
+    if session.state is not SessionState.DELIVERED:
+        raise NotFoundError("this video is not available")
+    return row
+
+
+def delete_everything(db: Db, storage: Storage, session_id: str) -> int:
+    """Erase the visitor's rows and every object under their session prefix."""
+    visits.delete_visitor(db, session_id)
+    rendition = db.get(Rendition, session_id)
+    if rendition is not None:
+        db.delete(rendition)
+    removed = storage.delete_prefix(session_prefix(session_id))
+    logger.info("session %s: deleted %d stored objects", session_id, removed)
+    return removed
