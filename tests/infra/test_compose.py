@@ -19,7 +19,6 @@ from cloud.settings import CloudSettings, Environment, S3Storage, SmtpMail
 from protocol.settings import load_settings
 from tests.infra.deploy import (
     REPO,
-    DeployError,
     MissingVariableError,
     check_env_name,
     cli_envvars,
@@ -29,7 +28,6 @@ from tests.infra.deploy import (
     interpolate_tree,
     is_secret,
     parse_dockerfile,
-    pending,
     read_dotenv,
     resolve_command,
     settings_field,
@@ -119,11 +117,7 @@ def _service_commands() -> list[Any]:
     for name, service in cloud_image_services(raw).items():
         argv = dancebooth_args(image_entrypoint(service["build"]["dockerfile"]))
         argv += service["command"]
-        later = pytest.mark.xfail(
-            raises=DeployError, strict=True, reason="comes with the api branch"
-        )
-        marks = [later] if pending(argv) else []
-        params.append(pytest.param(argv, id=name, marks=marks))
+        params.append(pytest.param(argv, id=name))
     return params
 
 

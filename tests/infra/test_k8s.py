@@ -24,7 +24,6 @@ from cloud.settings import CloudSettings, Environment, S3Storage, UploaderSettin
 from protocol.settings import load_settings
 from tests.infra.deploy import (
     REPO,
-    DeployError,
     check_env_name,
     cli_envvars,
     dancebooth_args,
@@ -32,7 +31,6 @@ from tests.infra.deploy import (
     is_secret,
     load_yaml_documents,
     parse_dockerfile,
-    pending,
     resolve_command,
     settings_field,
 )
@@ -79,10 +77,7 @@ def _container_params() -> list[Any]:
     params = []
     for owner, c in containers():
         argv = dancebooth_args(cloud_entrypoint()) + c["args"]
-        later = pytest.mark.xfail(
-            raises=DeployError, strict=True, reason="comes with the api branch"
-        )
-        params.append(pytest.param(argv, id=owner, marks=[later] if pending(argv) else []))
+        params.append(pytest.param(argv, id=owner))
     return params
 
 
@@ -216,8 +211,6 @@ def test_scaler_query_counts_waiting_and_running_jobs(postgres_server: str) -> N
 
 def test_probed_paths_are_routes_of_the_api() -> None:
     """The k8s probes and the image's HEALTHCHECK ask the API for a page it serves."""
-    if pending(["cloud", "api"]):
-        pytest.skip("the API (cloud.api) comes with the api branch")
     import importlib
     import pkgutil
 
