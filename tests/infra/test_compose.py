@@ -287,3 +287,24 @@ def test_staging_override_catches_mail_on_the_port_the_services_send_to(
     port = mailpit["environment"]["MP_SMTP_BIND_ADDR"].rsplit(":", 1)[1]
     for name in ("api", "worker"):
         assert compose["services"][name]["environment"]["DANCEBOOTH_CLOUD_MAIL__PORT"] == port
+
+
+def test_worker_dance_exists_and_its_scratch_is_a_volume(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edge.reference import reference_dir
+
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    worker = compose["services"]["worker"]
+    for key, value in worker["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = load_settings(CloudSettings)
+    assert reference_dir(settings.worker.dance).is_dir()
+    mounts = _mounts(worker)
+    assert isinstance(settings.mail, SmtpMail)
+    for path in (settings.worker.work_dir, settings.mail.queue_directory):
+        assert any(PurePosixPath(path).is_relative_to(t) for t in mounts), path
+    assert settings.training.booth_checkpoint is not None
+    assert any(settings.training.booth_checkpoint.is_relative_to(t) for t in mounts)

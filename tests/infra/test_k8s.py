@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -228,3 +229,15 @@ def test_probed_paths_are_routes_of_the_api() -> None:
     health = next(s.args for s in steps if s.keyword == "HEALTHCHECK")
     probed |= set(re.findall(r"%s(/[\w/-]*)'", health))
     assert len(probed) >= 1 and probed <= served, (probed, sorted(served))
+
+
+def test_worker_dance_exists_and_its_paths_are_mounted() -> None:
+    from edge.reference import reference_dir
+
+    data = config_data()
+    assert reference_dir(data["DANCEBOOTH_CLOUD_WORKER__DANCE"]).is_dir()
+    (worker,) = find("Deployment", "dancebooth-worker")
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    mounts = [m["mountPath"] for m in container["volumeMounts"]]
+    for key in ("DANCEBOOTH_CLOUD_WORKER__WORK_DIR", "DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT"):
+        assert any(PurePosixPath(data[key]).is_relative_to(m) for m in mounts), key
