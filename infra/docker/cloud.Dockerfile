@@ -37,6 +37,7 @@ COPY protocol ./protocol
 COPY edge ./edge
 COPY cloud ./cloud
 COPY dancebooth ./dancebooth
+COPY booth_ui ./booth_ui
 COPY models ./models
 COPY reference_videos ./reference_videos
 RUN pip install -e ".[cloud]" \

@@ -67,22 +67,6 @@ def resolve_command(args: Sequence[str]) -> click.Command:
         cmd, name = sub, found
 
 
-# Commands the API branch adds (`cloud api`, `cloud worker`); until it is merged, checks
-# of files that run them are expected to fail, and must pass once they exist.
-PENDING_COMMANDS = {("cloud", "api"), ("cloud", "worker")}
-
-
-def pending(args: Sequence[str]) -> bool:
-    """True if ``args`` starts with a pending command that this checkout does not have."""
-    for group, name in PENDING_COMMANDS:
-        if list(args[:2]) == [group, name]:
-            root = click.Context(cli, info_name="dancebooth")
-            sub = cli.get_command(root, group)
-            assert isinstance(sub, click.Group)
-            return name not in sub.list_commands(click.Context(sub, parent=root))
-    return False
-
-
 def cli_envvars() -> set[str]:
     """Environment variables the edge and cloud commands read themselves (not settings)."""
     found: set[str] = set()

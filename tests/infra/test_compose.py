@@ -19,7 +19,6 @@ from cloud.settings import CloudSettings, Environment, S3Storage, SmtpMail
 from protocol.settings import load_settings
 from tests.infra.deploy import (
     REPO,
-    DeployError,
     MissingVariableError,
     check_env_name,
     cli_envvars,
@@ -29,7 +28,6 @@ from tests.infra.deploy import (
     interpolate_tree,
     is_secret,
     parse_dockerfile,
-    pending,
     read_dotenv,
     resolve_command,
     settings_field,
@@ -119,11 +117,7 @@ def _service_commands() -> list[Any]:
     for name, service in cloud_image_services(raw).items():
         argv = dancebooth_args(image_entrypoint(service["build"]["dockerfile"]))
         argv += service["command"]
-        later = pytest.mark.xfail(
-            raises=DeployError, strict=True, reason="comes with the api branch"
-        )
-        marks = [later] if pending(argv) else []
-        params.append(pytest.param(argv, id=name, marks=marks))
+        params.append(pytest.param(argv, id=name))
     return params
 
 
@@ -244,19 +238,73 @@ def test_compose_conf_repeats_the_shared_broker_settings() -> None:
     assert shared <= directives((REPO / "infra" / "mosquitto" / "compose.conf").read_text())
 
 
-def test_docker_compose_config_accepts_the_file(
-    example_env: dict[str, str], tmp_path: Path
-) -> None:
+def compose_client() -> list[str]:
+    """`docker compose` (v2 plugin) or `docker-compose` (v1); neither needs an engine."""
     docker = shutil.which("docker")
-    if docker is None:
-        pytest.skip("the docker client is not installed (no engine is needed for this check)")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"the docker compose plugin is not installed: {probe.stderr.strip()}")
-    env_file = tmp_path / ".env"
-    env_file.write_text("".join(f"{k}={v!r}\n" for k, v in example_env.items()))
-    result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+    if docker is not None:
+        probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy is not None:
+        return [legacy]
+    pytest.skip("neither `docker compose` nor `docker-compose` is installed (no engine needed)")
+
+
+STACKS = [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.staging.yml"]]
+
+
+@pytest.mark.parametrize("files", STACKS)
+def test_docker_compose_config_accepts_the_files_with_env_example(files: list[str]) -> None:
+    """Compose's own schema check and interpolation, with infra/env.example as the .env."""
+    args = [*compose_client(), *(a for f in files for a in ("-f", f))]
+    result = subprocess.run([*args, "--env-file", str(ENV_EXAMPLE), "config", "--quiet"],
+                            capture_output=True, text=True, cwd=REPO)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_refuses_a_missing_secret(tmp_path: Path) -> None:
+    client = compose_client()
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    env = tmp_path / ".env"
+    env.write_text("\n".join(ln for ln in lines if not ln.startswith("API_SECRET_KEY=")))
+    args = [*client, "-f", "docker-compose.yml", "--env-file", str(env), "config", "--quiet"]
+    result = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode != 0 and "set API_SECRET_KEY in .env" in result.stderr
+
+
+def test_staging_override_catches_mail_on_the_port_the_services_send_to(
+    compose: dict[str, Any], example_env: dict[str, str]
+) -> None:
+    import yaml
+
+    staging = interpolate_tree(
+        yaml.safe_load((REPO / "docker-compose.staging.yml").read_text()), example_env
+    )
+    assert set(staging["services"]) == {"mail-relay"}, "staging only swaps the mail relay"
+    mailpit = staging["services"]["mail-relay"]
+    assert mailpit["image"].startswith("axllent/mailpit:")
+    port = mailpit["environment"]["MP_SMTP_BIND_ADDR"].rsplit(":", 1)[1]
+    for name in ("api", "worker"):
+        assert compose["services"][name]["environment"]["DANCEBOOTH_CLOUD_MAIL__PORT"] == port
+
+
+def test_worker_dance_exists_and_its_scratch_is_a_volume(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edge.reference import reference_dir
+
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    worker = compose["services"]["worker"]
+    for key, value in worker["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = load_settings(CloudSettings)
+    assert reference_dir(settings.worker.dance).is_dir()
+    mounts = _mounts(worker)
+    assert isinstance(settings.mail, SmtpMail)
+    for path in (settings.worker.work_dir, settings.mail.queue_directory):
+        assert any(PurePosixPath(path).is_relative_to(t) for t in mounts), path
+    assert settings.training.booth_checkpoint is not None
+    assert any(settings.training.booth_checkpoint.is_relative_to(t) for t in mounts)

@@ -7,10 +7,12 @@ scaler's query runs against the real schema on PostgreSQL.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -19,11 +21,10 @@ from sqlalchemy import text
 
 from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
 from cloud.db.models import Booth, Job, JobState, Session
-from cloud.settings import CloudSettings, Environment, S3Storage
+from cloud.settings import CloudSettings, Environment, S3Storage, UploaderSettings
 from protocol.settings import load_settings
 from tests.infra.deploy import (
     REPO,
-    DeployError,
     check_env_name,
     cli_envvars,
     dancebooth_args,
@@ -31,7 +32,6 @@ from tests.infra.deploy import (
     is_secret,
     load_yaml_documents,
     parse_dockerfile,
-    pending,
     resolve_command,
     settings_field,
 )
@@ -78,10 +78,7 @@ def _container_params() -> list[Any]:
     params = []
     for owner, c in containers():
         argv = dancebooth_args(cloud_entrypoint()) + c["args"]
-        later = pytest.mark.xfail(
-            raises=DeployError, strict=True, reason="comes with the api branch"
-        )
-        params.append(pytest.param(argv, id=owner, marks=[later] if pending(argv) else []))
+        params.append(pytest.param(argv, id=owner))
     return params
 
 
@@ -152,6 +149,11 @@ def test_gpu_workers_scaled_by_keda_on_queue_depth() -> None:
 def test_uploaders_and_api() -> None:
     (uploader,) = find("Deployment", "dancebooth-uploader")
     assert uploader["spec"]["replicas"] >= 2
+    (env,) = uploader["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    # A Deployment's pod name (<= 63 chars, a-z0-9-) is a valid MQTT client id setting.
+    pod = f"{uploader['metadata']['name']}-5d9c7b8f6d-x2x7k"
+    assert UploaderSettings(client_id=pod).client_id == pod
     assert "--no-migrate" in uploader["spec"]["template"]["spec"]["containers"][0]["args"]
     (api,) = find("Deployment", "dancebooth-api")
     (service,) = find("Service", "dancebooth-api")
@@ -206,3 +208,36 @@ def test_scaler_query_counts_waiting_and_running_jobs(postgres_server: str) -> N
     with engine.connect() as conn:
         assert conn.execute(text(query)).scalar_one() == 5
     engine.dispose()
+
+
+def test_probed_paths_are_routes_of_the_api() -> None:
+    """The k8s probes and the image's HEALTHCHECK ask the API for a page it serves."""
+    import importlib
+    import pkgutil
+
+    import cloud.api.routers as routers
+
+    served = set()
+    for info in pkgutil.iter_modules(routers.__path__):
+        module = importlib.import_module(f"{routers.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        served |= {getattr(r, "path", "") for r in getattr(router, "routes", [])}
+    (api,) = find("Deployment", "dancebooth-api")
+    (container,) = api["spec"]["template"]["spec"]["containers"]
+    probed = {container[p]["httpGet"]["path"] for p in ("readinessProbe", "livenessProbe")}
+    steps = parse_dockerfile(REPO / "infra" / "docker" / "cloud.Dockerfile")
+    health = next(s.args for s in steps if s.keyword == "HEALTHCHECK")
+    probed |= set(re.findall(r"%s(/[\w/-]*)'", health))
+    assert len(probed) >= 1 and probed <= served, (probed, sorted(served))
+
+
+def test_worker_dance_exists_and_its_paths_are_mounted() -> None:
+    from edge.reference import reference_dir
+
+    data = config_data()
+    assert reference_dir(data["DANCEBOOTH_CLOUD_WORKER__DANCE"]).is_dir()
+    (worker,) = find("Deployment", "dancebooth-worker")
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    mounts = [m["mountPath"] for m in container["volumeMounts"]]
+    for key in ("DANCEBOOTH_CLOUD_WORKER__WORK_DIR", "DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT"):
+        assert any(PurePosixPath(data[key]).is_relative_to(m) for m in mounts), key
