@@ -6,6 +6,18 @@ set -uo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Deployment checks without an engine: `docker-compose config`, `kubectl kustomize`,
+# `systemd-analyze verify`. Optional: their tests skip where these are absent.
+optional=()
+command -v docker-compose >/dev/null 2>&1 || optional+=(docker-compose)
+command -v kubectl >/dev/null 2>&1 || optional+=(kubectl)
+command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
+if [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${optional[@]}"; } \
+    >/dev/null 2>&1 || echo "system-deps: could not install ${optional[*]}; their checks will skip" >&2
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
