@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +79,19 @@ def test_password_hash_matches_mosquitto_format() -> None:
     assert h.startswith("$7$101$MDEyMzQ1Njc4OWFi$") and len(h.split("$")[-1]) == 88
 
 
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_node_cannot_publish_into_another_nodes_topics(
     secured: tuple[Mosquitto, dict[str, str]],
 ) -> None:
     broker, passwords = secured
     cloud = Client(broker, "cloud", passwords["cloud"])
     cloud.c.subscribe("dancebooth/#", qos=1)
+    _wait_for(lambda: len(cloud.subacks) >= 1)  # subscribed before anything is published
     user = node_username(BOOTH, "node1")
     node1 = Client(broker, user, passwords[user])
     assert not node1.connack.is_failure
@@ -95,7 +102,8 @@ def test_node_cannot_publish_into_another_nodes_topics(
     assert not own.is_failure
     assert all(rc.is_failure and "authori" in str(rc).lower()
                for rc in (other, command, other_booth))  # fmt: skip
-    time.sleep(0.5)
+    _wait_for(lambda: len(cloud.received) >= 1)
+    time.sleep(0.3)  # anything refused that slipped through would arrive by now
     assert cloud.received == ["dancebooth/booth1/node/node1/frames/s1"]
     # Reading: node1 may not read node2's frames, and may read its booth's commands. (A
     # fresh client: paho drops the connection after a refused PUBACK and reconnects.)
@@ -110,7 +118,8 @@ def test_node_cannot_publish_into_another_nodes_topics(
     node2 = Client(broker, user2, passwords[user2])
     assert not node2.publish("dancebooth/booth1/node/node2/frames/s1").is_failure
     assert not cloud.publish("dancebooth/booth1/cmd/capture").is_failure
-    time.sleep(0.5)
+    _wait_for(lambda: len(node1.received) >= 1)
+    time.sleep(0.3)
     assert node1.received == ["dancebooth/booth1/cmd/capture"]
     for c in (cloud, node1, node2):
         c.close()
