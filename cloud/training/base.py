@@ -26,7 +26,8 @@ from dancebooth.machine import describe_machine
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BOOTH_CHECKPOINT = Path("models/booth-128.safetensors")
+# The committed 128 px booth checkpoint, found from the source tree (not the CWD).
+DEFAULT_BOOTH_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "booth-128.safetensors"
 MANIFEST = "manifest.json"
 
 
