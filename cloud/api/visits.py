@@ -84,7 +84,7 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
             f"session {session_id} is {row.state}; only a registered visitor or a retake can "
             "start a capture (use retake first)"
         )
-    _move(db, row, SessionState.CAPTURING)
+    move(db, row, SessionState.CAPTURING)
     return CaptureStart(session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s)
 
 
@@ -97,11 +97,11 @@ def retake(db: Db, session_id: str, reason: str, only_capturing: bool = False) -
             "cancel (use retake to throw away a finished take)"
         )
     _cancel_jobs(db, row.id, reason)
-    _move(db, row, SessionState.RETAKE)
+    move(db, row, SessionState.RETAKE)
     return CaptureCancel(session=row.id, reason=reason)
 
 
-def _move(db: Db, row: Session, new: SessionState) -> None:
+def move(db: Db, row: Session, new: SessionState) -> None:
     try:
         moved = transition(db, row.id, new)
     except TransitionError as exc:
