@@ -210,6 +210,23 @@ def due(db: Db, policy: RetentionSettings, now: datetime | None = None) -> list[
     return plan
 
 
+LEFTOVER_WINDOW: Final = timedelta(days=2)
+
+
+def leftovers(db: Db, storage: Storage, now: datetime | None = None) -> list[Removal]:
+    """Recently deleted visitors with objects again under their prefix: a worker that was
+    mid-step when the deletion came may have stored one last file; erase it too."""
+    since = (now or utcnow()) - LEFTOVER_WINDOW
+    deleted = db.scalars(
+        select(Session.id).where(Session.state == SessionState.DELETED, Session.updated_at > since)
+    ).all()
+    return [
+        Removal(sid, ALL_PARTS, visitor=True, why="left over after deletion")
+        for sid in deleted
+        if next(iter(storage.list_keys(session_prefix(sid))), None) is not None
+    ]
+
+
 @dataclass
 class SweepReport:
     erased: list[Erased] = field(default_factory=list)
@@ -227,13 +244,13 @@ def sweep(
 ) -> SweepReport:
     """Apply the policy once; a session the store fails on is reported and retried next time."""
     with factory() as db:
-        plan = due(db, policy, now)
+        plan = due(db, policy, now) + leftovers(db, storage, now)
     report = SweepReport()
     for removal in plan:
         try:
             with transaction(factory) as db:
                 state = db.scalar(select(Session.state).where(Session.id == removal.session_id))
-                if state in BUSY or state is SessionState.DELETED:
+                if not removal.visitor and (state in BUSY or state is SessionState.DELETED):
                     continue  # it moved on since the plan was made
                 report.erased.append(erase(db, storage, removal, dry_run=dry_run))
         except StorageError as exc:

@@ -92,6 +92,18 @@ def test_sweep_removes_what_is_due_and_nothing_else(engine: Engine, storage: Sto
     assert again.erased == [] and again.failed == {}
 
 
+def test_a_file_stored_after_the_deletion_is_swept_up(engine: Engine, storage: Storage) -> None:
+    add_visitor(engine, storage, "sgone", age_days=1, link_days=29)
+    with transaction(session_factory(engine)) as db:
+        delete_everything(db, storage, "sgone")
+    late = f"{session_prefix('sgone')}model/best.safetensors"
+    storage.put(late, b"a worker finished its step after the deletion")
+    (erased,) = sweep(session_factory(engine), storage, POLICY).erased
+    assert erased.session_id == "sgone" and erased.objects == [late]
+    assert footprint(engine, storage, "sgone") == EMPTY
+    assert session_row(engine, "sgone").state is SessionState.DELETED
+
+
 def test_busy_and_deleted_sessions_are_left_alone(engine: Engine, tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path / "store")
     add_visitor(engine, storage, "strain", age_days=40, link_days=None, state=SessionState.TRAINING)
