@@ -255,7 +255,10 @@ class DeliverStep(Step):
             )
             sent, reasons = outcome.sent, "; ".join(outcome.decision.reasons)
         else:
-            sent, reasons = send_link(visitor, dance, mailer, policy), ""
+            # A re-send is a new email: its own kind, or the mailer's send-once log would
+            # swallow it while the old link (its token replaced below) stops working.
+            kind = f"rendition-resend-{ctx.lease.job_id}"
+            sent, reasons = send_link(visitor, dance, mailer, policy, kind=kind), ""
         self._record(sid, video, sent.token if sent else None, dance, ssim, flicker, reasons)
         if sent is None:
             raise StepHeldError(f"needs review: {reasons}", SessionState.NEEDS_REVIEW)

@@ -114,6 +114,7 @@ def test_finetune_job_ends_with_an_emailed_rendition(engine: Engine, tmp_path: P
         assert db.scalar(select(Session.state).where(Session.id == SID)) is SessionState.DELIVERED
         fresh = db.get(Rendition, SID)
         assert fresh is not None and fresh.token_digest != first_digest
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2  # the re-send really went out
 
 
 def test_quality_gate_holds_the_rendition_for_review_without_retrying(
