@@ -104,6 +104,12 @@ def resend(session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx) -> 
             status.HTTP_409_CONFLICT,
             f"session {session_id} is {row.state}: only a delivered video can be re-sent",
         )
+    if row.rendition_deleted_at is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the video was removed on {row.rendition_deleted_at:%Y-%m-%d} (its link expired): "
+            "nothing to re-send",
+        )
     job = ctx.queue.enqueue(session_id, DELIVER, queue_session=False)
     return visits.job_view(job, None, None)
 

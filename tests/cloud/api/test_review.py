@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
-from cloud.db.models import Rendition, Session
+from cloud.db.models import Rendition, Session, utcnow
 from cloud.db.states import SessionState
 from cloud.render.inputs import rendition_key
 from tests.cloud.api.conftest import Booth
@@ -136,3 +136,17 @@ def test_only_a_held_rendition_can_be_reviewed(
         assert (
             db.scalar(select(Session.state).where(Session.id == "sbusy")) is SessionState.TRAINING
         )
+
+
+def test_a_video_removed_by_retention_is_not_re_sent(operator: TestClient, booth: Booth) -> None:
+    _held(booth)
+    assert (
+        operator.post("/api/renditions/sheld/review", json={"decision": "approve"}).status_code
+        == 200
+    )
+    with transaction(session_factory(booth.engine)) as db:
+        row = db.get(Session, "sheld")
+        assert row is not None
+        row.rendition_deleted_at = utcnow()
+    r = operator.post("/api/renditions/sheld/resend")
+    assert r.status_code == 409 and "removed" in r.json()["detail"]
