@@ -259,7 +259,7 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     from rich.progress import Progress
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.retention import due, sweep
+    from cloud.retention import due, leftovers, sweep
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
@@ -267,7 +267,7 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
     with factory() as db:
-        total = len(due(db, settings.retention))
+        total = len(due(db, settings.retention)) + len(leftovers(db, storage))
     with Progress(transient=True) as bar:
         task = bar.add_task("retention", total=total)
         report = sweep(factory, storage, settings.retention, dry_run=dry_run,
