@@ -223,13 +223,18 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     from cloud.db.engine import make_engine, session_factory, upgrade_database
     from cloud.pipeline import default_pipelines
     from cloud.queue import JobQueue
+    from cloud.retention import PeriodicSweep
     from cloud.storage import create_storage
     from cloud.worker import Worker
 
     settings = build_settings(config_path)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
-    pipelines = default_pipelines(settings, factory, create_storage(settings.storage))
+    storage = create_storage(settings.storage)
+    pipelines = default_pipelines(settings, factory, storage)
+    # Workers already hold the store and the database and run everywhere the data is
+    # used; the sweep is idempotent, so several workers sweeping is harmless.
+    sweeper = PeriodicSweep(factory, storage, settings.retention)
     queue = JobQueue(factory, settings.worker.lease_s)
     w = Worker(
         queue,
@@ -241,6 +246,41 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     click.echo(f"worker {w.name} waiting for jobs (Ctrl-C to stop)")
     signal.signal(signal.SIGTERM, _interrupt)  # docker stop: give the job back, then exit
     try:
-        w.run_once() if once else w.run_forever()
+        w.run_once() if once else w.run_forever(on_idle=sweeper)
     except KeyboardInterrupt:
         w.stop()
+
+
+@cloud.command("retention")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+def retention_command(config_path: Path | None, dry_run: bool) -> None:
+    """Delete captures, models and renditions older than the retention settings."""
+    from rich.progress import Progress
+
+    from cloud.db.engine import make_engine, session_factory, upgrade_database
+    from cloud.retention import due, leftovers, sweep
+    from cloud.storage import create_storage
+
+    settings = build_settings(config_path)
+    upgrade_database(settings.database.url)
+    factory = session_factory(make_engine(settings.database.url))
+    storage = create_storage(settings.storage)
+    with factory() as db:
+        total = len(due(db, settings.retention)) + len(leftovers(db, storage))
+    with Progress(transient=True) as bar:
+        task = bar.add_task("retention", total=total)
+        report = sweep(factory, storage, settings.retention, dry_run=dry_run,
+                       progress=lambda _r: bar.advance(task))  # fmt: skip
+    verb = "would remove" if dry_run else "removed"
+    for e in report.erased:
+        rows = ", ".join(f"{n} {name}" for name, n in e.rows.items() if n) or "no rows"
+        parts = ", ".join(sorted(e.parts))
+        click.echo(f"{e.session_id}: {verb} {parts}: {len(e.objects)} objects, {rows}")
+        for key in e.objects:
+            click.echo(f"  {key}")
+    for sid, why in report.failed.items():
+        click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
+    click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
+    if report.failed:
+        raise SystemExit(1)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cloud.delivery.tokens import IssuedToken
     from cloud.render.generator import Generator
 
-from cloud.worker import Pipelines, Step, StepContext, StepError, StepRejectedError
+from cloud.worker import Pipelines, Step, StepContext, StepError, StepHeldError
 from protocol.shards import session_prefix
 
 logger = logging.getLogger(__name__)
@@ -255,10 +255,13 @@ class DeliverStep(Step):
             )
             sent, reasons = outcome.sent, "; ".join(outcome.decision.reasons)
         else:
-            sent, reasons = send_link(visitor, dance, mailer, policy), ""
+            # A re-send is a new email: its own kind, or the mailer's send-once log would
+            # swallow it while the old link (its token replaced below) stops working.
+            kind = f"rendition-resend-{ctx.lease.job_id}"
+            sent, reasons = send_link(visitor, dance, mailer, policy, kind=kind), ""
         self._record(sid, video, sent.token if sent else None, dance, ssim, flicker, reasons)
         if sent is None:
-            raise StepRejectedError(f"needs review: {reasons}")
+            raise StepHeldError(f"needs review: {reasons}", SessionState.NEEDS_REVIEW)
         return video
 
     def _json(self, key: str) -> dict[str, object]:

@@ -152,6 +152,23 @@ class DeliverySettings(Group):
     token_bytes: Annotated[int, Field(ge=16, le=64)] = 32
 
 
+class RetentionSettings(Group):
+    """How long a visitor's data is kept (``dancebooth cloud retention``; workers sweep)."""
+
+    captures_days: Annotated[float, Field(gt=0, le=3650)] = Field(
+        30.0, description="raw captures (shards, frame rows) are deleted this long after capture"
+    )
+    models_days: Annotated[float, Field(gt=0, le=3650)] = Field(
+        30.0, description="fine-tuned models are deleted this long after capture"
+    )
+    rendition_grace_days: Annotated[float, Field(ge=0, le=365)] = Field(
+        0.0, description="renditions are deleted this long after their link expires"
+    )
+    sweep_every_s: Annotated[float, Field(ge=0)] = Field(
+        3600.0, description="how often each worker runs the retention sweep when idle; 0: never"
+    )
+
+
 class CloudSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix="DANCEBOOTH_CLOUD_")
 
@@ -166,6 +183,7 @@ class CloudSettings(FileSettings):
     uploader: UploaderSettings = UploaderSettings()
     render: RenderSettings = RenderSettings()
     delivery: DeliverySettings = DeliverySettings()
+    retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")

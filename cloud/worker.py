@@ -31,6 +31,15 @@ class StepRejectedError(StepError):
     """The step ran and its answer is no (e.g. the quality gate): retrying cannot help."""
 
 
+class StepHeldError(StepError):
+    """The step's answer is "a person decides" (the quality gate held a rendition): the job
+    ends and the session waits in ``state`` (e.g. ``needs_review``) for the operator."""
+
+    def __init__(self, message: str, state: SessionState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
 class JobLostError(Exception):
     """The job was cancelled or claimed by another worker while this one ran it."""
 
@@ -130,6 +139,11 @@ class Worker:
             self._run_steps(lease, steps)
         except JobLostError as exc:
             logger.warning("job %s: %s; stopped", lease.job_id, exc)
+        except StepHeldError as exc:
+            logger.warning("job %s: %s; the session waits for the operator", lease.job_id, exc)
+            if self.queue.complete(lease):
+                with transaction(self.queue.factory) as db:
+                    move_session(db, lease.session_id, exc.state, str(exc))
         except StepRejectedError as exc:
             logger.warning("job %s: %s", lease.job_id, exc)
             self.queue.fail(lease, str(exc), final=True)

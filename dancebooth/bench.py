@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "render": ("cloud.render.bench:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
     "train": ("cloud.training.bench:bench_train", "Training throughput and time-to-quality."),
     "api": ("cloud.api.bench:bench_api", "API under load: SSE clients + requests/s on PostgreSQL."),
+    "retention": ("cloud.retention_bench:bench_retention", "Retention sweep and visitor deletion."),
 }
 
 

@@ -9,7 +9,8 @@
     capture: { label: "Capture & upload", states: ["capturing", "uploaded"] },
     work: { label: "Training & rendering", states: ["queued", "training", "rendering"] },
     delivered: { label: "Delivered", states: ["delivered"] },
-    review: { label: "Needs review", states: ["failed"] },
+    review: { label: "Needs review", states: ["needs_review"] },
+    failed: { label: "Failed", states: ["failed"] },
   };
   let filter = "all";
   let visitors = [];
@@ -39,6 +40,7 @@
     if (["capturing", "uploaded", "queued", "failed"].includes(v.state)) out.push(b("retake", "Retake"));
     if (v.job && ["queued", "running"].includes(v.job.state)) out.push(b("cancel", "Cancel"));
     if (v.job && ["failed", "cancelled"].includes(v.job.state)) out.push(b("retry", "Retry"));
+    if (v.state === "needs_review") out.push(b("review", "Watch & decide", "primary"));
     if (v.state === "delivered") out.push(b("resend", "Re-send"));
     out.push(b("delete", "Delete", "danger"));
     return out.join(" ");
@@ -132,6 +134,7 @@
     showError(error, null);
     try {
       if (action === "stage") { current = id; }
+      else if (action === "review") { openReview(id); return; }
       else if (action === "retake") await api("POST", "/api/booth/retake", { session_id: id });
       else if (action === "cancel") await api("POST", `/api/jobs/${job}/cancel`);
       else if (action === "retry") await api("POST", `/api/jobs/${job}/retry`);
@@ -145,6 +148,42 @@
     }
     await refresh();
   }
+  // Review of a held rendition: watch the stored video (seekable), then decide.
+  let reviewing = null;
+  function openReview(id) {
+    const v = visitors.find((x) => x.id === id);
+    reviewing = id;
+    $("review-who").textContent = v ? (v.email || v.id) : id;
+    $("review-why").textContent = v && v.error ? v.error.replace(/^needs review: /, "") : "";
+    $("review-video").src = `/api/renditions/${encodeURIComponent(id)}/video.mp4`;
+    $("review-reason").value = "";
+    showError($("review-error"), null);
+    $("review").showModal();
+  }
+  function closeReview() {
+    $("review-video").pause();
+    $("review-video").removeAttribute("src");
+    $("review").close();
+    reviewing = null;
+  }
+  async function decide(decision) {
+    showError($("review-error"), null);
+    try {
+      const res = await api("POST", `/api/renditions/${encodeURIComponent(reviewing)}/review`,
+        { decision, reason: $("review-reason").value });
+      if (res.mail && !["sent", "already_sent"].includes(res.mail)) {
+        showError($("stage-error"), new Error(`approved; email ${res.mail}: ${res.detail}`));
+      }
+      closeReview();
+    } catch (err) {
+      showError($("review-error"), err);
+    }
+    await refresh();
+  }
+  $("review-approve").addEventListener("click", () => decide("approve"));
+  $("review-retake").addEventListener("click", () => decide("retake"));
+  $("review-reject").addEventListener("click", () => decide("reject"));
+  $("review-close").addEventListener("click", closeReview);
   $("call-next").addEventListener("click", async () => {
     showError($("stage-error"), null);
     try {

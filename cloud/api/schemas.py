@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cloud.db.models import JobState
 from cloud.db.states import SessionState
@@ -43,6 +43,28 @@ class VisitorStatus(BaseModel):
     id: str
     state: SessionState
     position: int | None = Field(None, description="visitors ahead in the line to dance")
+
+
+class ReviewDecision(Inbound):
+    """The operator's decision on a rendition the quality gate held."""
+
+    decision: Literal["approve", "retake", "reject"]
+    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] = Field(
+        "", description="why (required to reject; shown to operators)"
+    )
+
+    @model_validator(mode="after")
+    def _reason_to_reject(self) -> ReviewDecision:
+        if self.decision == "reject" and not self.reason:
+            raise ValueError("say why the rendition is rejected (reason)")
+        return self
+
+
+class Reviewed(BaseModel):
+    id: str
+    state: SessionState
+    mail: str | None = Field(None, description="sent, already_sent, queued or failed")
+    detail: str = ""
 
 
 class JobView(BaseModel):

@@ -1,4 +1,4 @@
-"""What the booth does with a visitor's session: register, call, capture, retake, delete.
+"""What the booth does with a visitor's session: register, call, capture, retake.
 
 Functions take a database session and raise :mod:`cloud.api.errors`; the routes
 turn those into HTTP status codes.
@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 
 from cloud.api.errors import ConflictError, NotFoundError
 from cloud.api.schemas import JobView, NodeView, VisitorStatus, VisitorView
 from cloud.db.lifecycle import ensure_booth, transition
-from cloud.db.models import Frame, Job, JobState, Manifest, Node, Session, Shard, utcnow
+from cloud.db.models import Job, JobState, Manifest, Node, Session, utcnow
 from cloud.db.states import SessionState, TransitionError
 from cloud.queue import as_utc
 from protocol.ids import new_session_id
@@ -84,7 +84,7 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
             f"session {session_id} is {row.state}; only a registered visitor or a retake can "
             "start a capture (use retake first)"
         )
-    _move(db, row, SessionState.CAPTURING)
+    move(db, row, SessionState.CAPTURING)
     return CaptureStart(session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s)
 
 
@@ -97,24 +97,11 @@ def retake(db: Db, session_id: str, reason: str, only_capturing: bool = False) -
             "cancel (use retake to throw away a finished take)"
         )
     _cancel_jobs(db, row.id, reason)
-    _move(db, row, SessionState.RETAKE)
+    move(db, row, SessionState.RETAKE)
     return CaptureCancel(session=row.id, reason=reason)
 
 
-def delete_visitor(db: Db, session_id: str) -> list[str]:
-    """Erase the visitor's data from the database; return the shard keys to delete."""
-    row = get_session(db, session_id)
-    _cancel_jobs(db, row.id, "visitor data deleted")
-    keys = list(db.scalars(select(Shard.key).where(Shard.session_id == row.id)))
-    db.execute(delete(Frame).where(Frame.session_id == row.id))
-    db.execute(delete(Shard).where(Shard.session_id == row.id))
-    _move(db, row, SessionState.DELETED)
-    row.email, row.error = None, None
-    logger.info("visitor data deleted: session %s (%d shards)", row.id, len(keys))
-    return keys
-
-
-def _move(db: Db, row: Session, new: SessionState) -> None:
+def move(db: Db, row: Session, new: SessionState) -> None:
     try:
         moved = transition(db, row.id, new)
     except TransitionError as exc:

@@ -19,8 +19,8 @@ from cloud.db.states import SessionState
 from cloud.delivery.errors import ExpiredTokenError, InvalidTokenError
 from cloud.delivery.tokens import check_token, token_digest, well_formed
 from cloud.queue import as_utc
+from cloud.retention import ALL_PARTS, Removal, erase
 from cloud.storage import Storage
-from protocol.shards import session_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ def open_rendition(db: Db, token: str) -> Rendition:
 
 
 def delete_everything(db: Db, storage: Storage, session_id: str) -> int:
-    """Erase the visitor's rows and every object under their session prefix."""
-    visits.delete_visitor(db, session_id)
-    rendition = db.get(Rendition, session_id)
-    if rendition is not None:
-        db.delete(rendition)
-    removed = storage.delete_prefix(session_prefix(session_id))
-    logger.info("session %s: deleted %d stored objects", session_id, removed)
-    return removed
+    """Erase every row and object of the visitor, leaving an anonymised tombstone.
+
+    The same :func:`cloud.retention.erase` the retention sweep uses; NotFoundError for
+    an unknown or already deleted session.
+    """
+    visits.get_session(db, session_id)
+    erased = erase(db, storage, Removal(session_id, ALL_PARTS, visitor=True, why="request"))
+    return len(erased.objects)

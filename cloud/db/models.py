@@ -105,6 +105,10 @@ class Session(Base):
     captured_at: Mapped[datetime | None]
     uploaded_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    # Tombstone: what retention or a deletion request removed, and when (cloud.retention).
+    captures_deleted_at: Mapped[datetime | None]
+    model_deleted_at: Mapped[datetime | None]
+    rendition_deleted_at: Mapped[datetime | None]
 
 
 class Shard(Base):

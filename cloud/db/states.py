@@ -3,12 +3,16 @@
 ::
 
     registered → capturing → uploaded → queued → training → rendering → delivered
-         │            │          │         │         │           │          │
+         │            │          │         │         │           │    ↑     │
+         │            │          │         │         │           ▼    │     │
+         │            │          │         │         │       needs_review   │
          └────────────┴──────────┴─ retake, failed, deleted ─────┴──────────┘
 
 ``retake`` goes back to ``capturing``; ``failed`` may be retried (``queued``) or
 retaken; ``deleted`` is final. Training and rendering may return to ``queued`` when a
-job is retried.
+job is retried. ``needs_review`` is a rendition the quality gate held: the operator
+approves it (``delivered``, the link is emailed then), sends the visitor back to
+``retake``, rejects it (``failed`` with the reason) or re-renders it (``queued``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class SessionState(StrEnum):
     TRAINING = "training"
     RENDERING = "rendering"
     DELIVERED = "delivered"
+    NEEDS_REVIEW = "needs_review"
     RETAKE = "retake"
     FAILED = "failed"
     DELETED = "deleted"
@@ -39,7 +44,8 @@ TRANSITIONS: Final[dict[SessionState, frozenset[SessionState]]] = {
     S.UPLOADED: frozenset({S.QUEUED, S.RETAKE}) | _ANY_LIVE,
     S.QUEUED: frozenset({S.TRAINING, S.RETAKE}) | _ANY_LIVE,
     S.TRAINING: frozenset({S.RENDERING, S.QUEUED}) | _ANY_LIVE,
-    S.RENDERING: frozenset({S.DELIVERED, S.QUEUED}) | _ANY_LIVE,
+    S.RENDERING: frozenset({S.DELIVERED, S.NEEDS_REVIEW, S.QUEUED}) | _ANY_LIVE,
+    S.NEEDS_REVIEW: frozenset({S.DELIVERED, S.RETAKE, S.QUEUED}) | _ANY_LIVE,
     S.DELIVERED: frozenset({S.QUEUED, S.DELETED}),  # re-render on request
     S.RETAKE: frozenset({S.CAPTURING}) | _ANY_LIVE,
     S.FAILED: frozenset({S.QUEUED, S.RETAKE, S.DELETED}),

@@ -56,6 +56,18 @@ def rendition_link(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/r/{token}"
 
 
+def link_email(
+    visitor: Visitor, dance: str, policy: LinkPolicy, token: IssuedToken, kind: str = "rendition"
+) -> RenditionEmail:
+    """The email carrying ``token``'s link (with its expiry and how to delete the data)."""
+    link = rendition_link(policy.public_url, token.token)
+    return RenditionEmail(
+        session_id=visitor.session_id, to=visitor.email, link=link,
+        expires_at=token.expires_at, dance=dance, delete_link=f"{link}#delete",
+        name=visitor.name, event=policy.event, contact=policy.contact, kind=kind,
+    )  # fmt: skip
+
+
 def send_link(
     visitor: Visitor,
     dance: str,
@@ -67,13 +79,7 @@ def send_link(
 ) -> Sent:
     """Issue a link token for the visitor's rendition and email it."""
     token = issue_token(policy.ttl, nbytes=policy.token_bytes, now=now)
-    link = rendition_link(policy.public_url, token.token)
-    email = RenditionEmail(
-        session_id=visitor.session_id, to=visitor.email, link=link,
-        expires_at=token.expires_at, dance=dance, delete_link=f"{link}#delete",
-        name=visitor.name, event=policy.event, contact=policy.contact, kind=kind,
-    )  # fmt: skip
-    return Sent(token, mailer.send(email))
+    return Sent(token, mailer.send(link_email(visitor, dance, policy, token, kind)))
 
 
 def hand_off(

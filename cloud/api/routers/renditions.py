@@ -1,5 +1,6 @@
 """Renditions: the visitor's page behind the emailed link, the video, self-service
-deletion; and the operator's re-send (a ``deliver`` job)."""
+deletion; the operator's preview and review of a held rendition, and re-send (a
+``deliver`` job)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from cloud.api import visits, watch
+from cloud.api import review, visits, watch
 from cloud.api.deps import Ctx, DbSession, Operator
-from cloud.api.errors import GoneError, NotFoundError
+from cloud.api.errors import ConflictError, GoneError, NotFoundError
 from cloud.api.routers.visitors import SessionPath
-from cloud.api.schemas import JobView, VisitorStatus
+from cloud.api.schemas import JobView, ReviewDecision, Reviewed, VisitorStatus
+from cloud.db.engine import transaction
 from cloud.db.models import Rendition
 from cloud.db.states import SessionState
+from cloud.delivery.mailer import build_mailer
 from cloud.delivery.ranges import plan_response, read_slice
 from cloud.storage.local import LocalStorage
 
@@ -59,7 +62,10 @@ def page(token: Token, request: Request, db: DbSession, ctx: Ctx) -> Response:
 )
 def video(token: Token, request: Request, db: DbSession, ctx: Ctx) -> Response:
     """The MP4, with byte ranges so the browser can seek (S3: a presigned redirect)."""
-    key = _open(db, token).video_key
+    return _stream(ctx, _open(db, token).video_key, request)
+
+
+def _stream(ctx: Ctx, key: str, request: Request) -> Response:
     if not isinstance(ctx.storage, LocalStorage):
         return RedirectResponse(ctx.storage.url(key, expires_s=900), status_code=307)
     path = ctx.storage.root / key
@@ -98,5 +104,57 @@ def resend(session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx) -> 
             status.HTTP_409_CONFLICT,
             f"session {session_id} is {row.state}: only a delivered video can be re-sent",
         )
+    if row.rendition_deleted_at is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the video was removed on {row.rendition_deleted_at:%Y-%m-%d} (its link expired): "
+            "nothing to re-send",
+        )
     job = ctx.queue.enqueue(session_id, DELIVER, queue_session=False)
     return visits.job_view(job, None, None)
+
+
+_OPERATOR: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not logged in"},
+    404: {"description": "unknown session or no rendition"},
+}
+
+
+@router.get(
+    "/api/renditions/{session_id}/video.mp4",
+    response_class=Response,
+    responses={**_OPERATOR, 206: {"content": {"video/mp4": {}}}, 416: {"description": "bad range"}},
+)
+def preview(session_id: SessionPath, request: Request, _who: Operator, ctx: Ctx) -> Response:
+    """The operator's preview of a session's stored video (held or delivered), seekable."""
+    try:
+        with ctx.factory() as db:
+            key = review.video_key(db, session_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return _stream(ctx, key, request)
+
+
+@router.post(
+    "/api/renditions/{session_id}/review",
+    responses={
+        **_OPERATOR,
+        409: {"description": "the session is not waiting for review"},
+        422: {"description": "a bad decision or no reason for a rejection"},
+    },
+)
+def decide(session_id: SessionPath, body: ReviewDecision, _who: Operator, ctx: Ctx) -> Reviewed:
+    """Approve a held rendition (link emailed now), send the visitor to retake, or reject it."""
+    try:
+        if body.decision == "approve":
+            mailer = build_mailer(ctx.settings.mail)
+            done = review.approve(ctx.factory, ctx.storage, ctx.settings, mailer, session_id)
+            return Reviewed(id=session_id, state=SessionState.DELIVERED, mail=done.mail,
+                            detail=done.detail)  # fmt: skip
+        with transaction(ctx.factory) as db:
+            new = review.reject(db, session_id, body.reason, retake=body.decision == "retake")
+        return Reviewed(id=session_id, state=new)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

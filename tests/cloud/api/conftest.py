@@ -39,6 +39,7 @@ class Booth:
 def booth(engine: Engine, db_url: str, tmp_path: Path) -> Booth:
     settings = CloudSettings(
         database={"url": db_url},
+        mail={"type": "outbox", "directory": str(tmp_path / "outbox")},
         api={
             "secret_key": "test-secret-key-0123456789",
             "countdown_s": 2,

@@ -203,8 +203,9 @@ def test_kiosk_to_delivered(
     _no_horizontal_scroll(page)
 
 
-def _real_rendition(booth: Booth, sid: str, tmp_path: Path) -> str:
-    """A real (model-free) MP4 of a shipped dance, stored and linked like the worker does."""
+def _real_rendition(booth: Booth, sid: str, tmp_path: Path, held: bool = False) -> str:
+    """A real (model-free) MP4 of a shipped dance, stored and linked like the worker does
+    (``held``: kept back by the quality gate, no link yet)."""
     from cloud.delivery.tokens import issue_token
     from cloud.render.generator import PosePainter
     from cloud.render.inputs import dance_by_name, rendition_key
@@ -226,16 +227,18 @@ def _real_rendition(booth: Booth, sid: str, tmp_path: Path) -> str:
     key = rendition_key(sid, dance.name)
     booth.storage.put(key, out.read_bytes(), "video/mp4")
     token = issue_token(timedelta(days=30))
+    state = SessionState.NEEDS_REVIEW if held else SessionState.DELIVERED
     with transaction(session_factory(booth.engine)) as db:
-        row = ensure_session(db, "booth1", sid, SessionState.DELIVERED)
+        row = ensure_session(db, "booth1", sid, state)
         row.email, row.consent = "ana@example.com", True
+        row.error = "needs review: flicker 9.1 > 6.0" if held else None
         db.add(
             Rendition(
                 session_id=sid,
                 video_key=key,
                 dance=dance.name,
-                token_digest=token.digest,
-                expires_at=token.expires_at,
+                token_digest=None if held else token.digest,
+                expires_at=None if held else token.expires_at,
             )
         )
     return token.token
@@ -262,3 +265,36 @@ def test_rendition_page_plays_and_deletes(
     page.screenshot(path=shots / "rendition-deleted-768.png", full_page=True)
     assert list(booth.storage.list_keys("sessions/sdanced/")) == []
     assert page.request.get(f"{server}/r/{token}").status == 404
+
+
+def test_operator_watches_a_held_rendition_and_approves_it(
+    browser: object, server: str, booth: Booth, shots: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    _real_rendition(booth, "sheld", tmp_path, held=True)
+    page = browser.new_page(viewport={"width": 768, "height": 1024})  # type: ignore[attr-defined]
+    page.goto(server + "/login")
+    page.fill("#name", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page).to_have_url(server + "/operator")
+    page.locator("button[data-filter=review]").click()
+    row = page.locator("tr[data-session=sheld]")
+    expect(row).to_contain_text("needs_review")
+    row.locator("button[data-act=review]").click()
+    expect(page.locator("#review")).to_be_visible()
+    expect(page.locator("#review-why")).to_contain_text("flicker 9.1")
+    # The operator-only preview: the browser fetched the stored MP4 and read its header.
+    page.wait_for_function("document.getElementById('review-video').readyState >= 1", timeout=15000)
+    assert 2.5 < page.evaluate("document.getElementById('review-video').duration") < 3.5
+    page.screenshot(path=shots / "operator-review-768.png", full_page=True)
+    page.click("#review-reject")  # no reason given: refused, nothing changes
+    expect(page.locator("#review-error")).to_contain_text("reason")
+    page.click("#review-approve")
+    expect(page.locator("#review")).to_be_hidden()
+    page.locator("button[data-filter=delivered]").click()
+    expect(page.locator("tr[data-session=sheld]")).to_contain_text("delivered")
+    _no_horizontal_scroll(page)
+    mail = booth.settings.mail
+    assert mail.type == "outbox" and len(list(mail.directory.glob("*.eml"))) == 1

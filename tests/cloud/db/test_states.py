@@ -32,6 +32,14 @@ def test_skipping_or_leaving_deleted_is_refused(old: S, new: S) -> None:
         check_transition(old, new)
 
 
+def test_a_held_rendition_waits_for_the_operator() -> None:
+    check_transition(S.RENDERING, S.NEEDS_REVIEW)
+    assert TRANSITIONS[S.NEEDS_REVIEW] == {S.DELIVERED, S.RETAKE, S.FAILED, S.QUEUED, S.DELETED}
+    for skip in (S.TRAINING, S.QUEUED, S.CAPTURING):  # only a finished rendition is held
+        with pytest.raises(TransitionError):
+            check_transition(skip, S.NEEDS_REVIEW)
+
+
 def test_every_state_has_rules_and_deleted_is_final() -> None:
     assert set(TRANSITIONS) == set(SessionState)
     assert TRANSITIONS[S.DELETED] == frozenset()
