@@ -65,6 +65,7 @@ class Driver:
     def __init__(self, booth: DemoBooth, console: Console, deadline: float, t0: float) -> None:
         self.booth, self.console, self.deadline, self.t0 = booth, console, deadline, t0
         self.http = httpx.Client(base_url=booth.url, timeout=30)
+        self._shown: dict[str, tuple[str, int]] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -131,6 +132,8 @@ class Driver:
         )
         start_at, duration = float(started["start_at"]), float(started["duration_s"])
         wait = max(start_at - time.time(), 0.1)
+        progress.console.print(f"{visitor.label} ({visitor.email}): every node starts "
+                               f"recording in {wait:.0f} s, for {duration:g} s")  # fmt: skip
         task = progress.add_task(f"{visitor.label}: countdown", total=wait)
         while (left := start_at - time.time()) > 0:
             progress.update(task, description=f"{visitor.label}: countdown {left:.0f} s",
@@ -159,6 +162,8 @@ class Driver:
                 label = f"{visitor.label}: {n} {got}/{expected or '?'} frames uploaded"
                 progress.update(task, description=label, completed=got, total=expected)
             if view.state in UPLOADED:
+                counts = ", ".join(f"{n} {view.frames.get(n, 0)}" for n in nodes)
+                progress.console.print(f"{visitor.label}: frames uploaded: {counts}")
                 return
             if view.state in {"failed", "retake", "deleted"}:
                 raise DemoError(f"session {sid} is {view.state} after the capture")
@@ -204,6 +209,11 @@ class Driver:
         eta = f", ETA {job['eta_s']:.0f} s" if job.get("eta_s") else ""
         text = f"{visitor.label}: {label} (job {pct:.0f}%{eta})"
         progress.update(task, description=text, completed=pct)
+        # A log (no terminal) gets a line per step and per 10% instead of a live bar.
+        mark = (step, 0 if progress.console.is_terminal else int(pct // 10))
+        if self._shown.get(visitor.session_id) != mark:
+            self._shown[visitor.session_id] = mark
+            progress.console.print(text)
 
     def _delivery(self, session_id: str, email: str) -> Delivery:
         from cloud.db.models import Rendition
