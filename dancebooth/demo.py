@@ -60,9 +60,9 @@ def demo(visitors: int, video: Path | None, budget: float, resolution: str, danc
     booth = DemoBooth(opts)
     booth.prepare()
     log = _quiet_console_log(directory / "demo.log")
-    console.print(f"log: {log}")
+    console.print(f"log: {log.baseFilename}")
     try:
-        deliveries = _run(booth, console, timeout)
+        _run(booth, console, timeout)
         if once:
             if hold:
                 console.print(f"serving for {hold:g} s more (--hold)")
@@ -76,10 +76,11 @@ def demo(visitors: int, video: Path | None, budget: float, resolution: str, danc
         console.print("stopping")
     finally:
         booth.stop()
-    del deliveries
+        logging.getLogger().removeHandler(log)
+        log.close()
 
 
-def _quiet_console_log(path: Path) -> Path:
+def _quiet_console_log(path: Path) -> logging.FileHandler:
     """The parts' info lines go to a log file; the console keeps the stages and warnings
     (all of it with -v)."""
     root = logging.getLogger()
@@ -93,7 +94,7 @@ def _quiet_console_log(path: Path) -> Path:
     root.addHandler(file)
     # The clients probe for MQTT v5, which the embedded broker refuses by design.
     logging.getLogger("amqtt").setLevel(logging.ERROR)
-    return path
+    return file
 
 
 def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
