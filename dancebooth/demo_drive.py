@@ -193,7 +193,11 @@ class Driver:
                     progress.update(tasks[sid], description=f"{by_sid[sid].label}: delivered",
                                     completed=100)  # fmt: skip
                 elif job["state"] in {"failed", "cancelled"}:
-                    raise DemoError(f"the job of {sid} {job['state']}: {job['error']}")
+                    hint = ""
+                    if "needs review" in (job["error"] or ""):
+                        hint = (" (the quality gate held the video: a larger --budget trains "
+                                "longer; an operator can review it in the UI)")  # fmt: skip
+                    raise DemoError(f"the job of {sid} {job['state']}: {job['error']}{hint}")
             self._left("the deliveries")
             time.sleep(0.5)
         return [done[v.session_id] for v in visitors]
@@ -201,16 +205,17 @@ class Driver:
     def _show(
         self, progress: Progress, task: TaskID, visitor: Visitor, job: dict[str, Any]
     ) -> None:
-        step = job["step"] or "queued"
-        label = {"finetune": "training", "render": "rendering", "deliver": "emailing"}.get(
-            step, step
-        )
+        # The job's step is the last one finished; the visitor's state says what runs now.
+        state = self._check(
+            lambda: self.http.get(f"/api/visitors/{visitor.session_id}/status"), "visitor status"
+        )["state"]
+        label = "emailing" if job["step"] == "render" else state
         pct = 100.0 * float(job["progress"])
         eta = f", ETA {job['eta_s']:.0f} s" if job.get("eta_s") else ""
         text = f"{visitor.label}: {label} (job {pct:.0f}%{eta})"
         progress.update(task, description=text, completed=pct)
         # A log (no terminal) gets a line per step and per 10% instead of a live bar.
-        mark = (step, 0 if progress.console.is_terminal else int(pct // 10))
+        mark = (label, 0 if progress.console.is_terminal else int(pct // 10))
         if self._shown.get(visitor.session_id) != mark:
             self._shown[visitor.session_id] = mark
             progress.console.print(text)
