@@ -9,10 +9,12 @@ capture, the worker fine-tunes, renders and emails the link.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -59,8 +61,12 @@ def demo(visitors: int, video: Path | None, budget: float, resolution: str, danc
     console = Console()
     booth = DemoBooth(opts)
     booth.prepare()
-    log = _quiet_console_log(directory / "demo.log")
-    console.print(f"log: {log.baseFilename}")
+    with _quiet_console_log(directory / "demo.log") as log:
+        console.print(f"log: {log}")
+        _serve(booth, console, timeout, once, hold)
+
+
+def _serve(booth: DemoBooth, console: Console, timeout: float, once: bool, hold: float) -> None:
     try:
         _run(booth, console, timeout)
         if once:
@@ -76,25 +82,32 @@ def demo(visitors: int, video: Path | None, budget: float, resolution: str, danc
         console.print("stopping")
     finally:
         booth.stop()
-        logging.getLogger().removeHandler(log)
-        log.close()
 
 
-def _quiet_console_log(path: Path) -> logging.FileHandler:
+@contextlib.contextmanager
+def _quiet_console_log(path: Path) -> Iterator[Path]:
     """The parts' info lines go to a log file; the console keeps the stages and warnings
-    (all of it with -v)."""
-    root = logging.getLogger()
+    (all of it with -v). Undone on exit."""
+    root, amqtt = logging.getLogger(), logging.getLogger("amqtt")
     verbose = logging.getLogger("cloud").level <= logging.DEBUG
-    for handler in root.handlers:
-        if not verbose and handler.level == logging.NOTSET:
-            handler.setLevel(logging.WARNING)
+    quieted = [h for h in root.handlers if not verbose and h.level == logging.NOTSET]
     file = logging.FileHandler(path, encoding="utf-8")
     file.setLevel(logging.INFO)
     file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    amqtt_level = amqtt.level
+    for handler in quieted:
+        handler.setLevel(logging.WARNING)
     root.addHandler(file)
     # The clients probe for MQTT v5, which the embedded broker refuses by design.
-    logging.getLogger("amqtt").setLevel(logging.ERROR)
-    return file
+    amqtt.setLevel(logging.ERROR)
+    try:
+        yield path
+    finally:
+        root.removeHandler(file)
+        file.close()
+        amqtt.setLevel(amqtt_level)
+        for handler in quieted:
+            handler.setLevel(logging.NOTSET)
 
 
 def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
