@@ -22,9 +22,17 @@ from click.testing import CliRunner
 from cloud.delivery.mailer import OutboxMailer
 from cloud.delivery.message import RenditionEmail
 from dancebooth.cli import cli
-from dancebooth.demo_booth import DemoError, DemoOptions, booth_checkpoint, port_or_free
+from dancebooth.demo_booth import (
+    DemoError,
+    DemoOptions,
+    VisitorRoster,
+    booth_checkpoint,
+    edge_settings,
+    port_or_free,
+)
 from dancebooth.demo_drive import find_link
 from edge.reference import load_reference
+from edge.settings import EdgeSettings
 from tests.services import REPO
 
 BUDGET_S = 25
@@ -89,6 +97,31 @@ def test_a_stage_that_takes_too_long_fails_with_a_clear_message(tmp_path: Path) 
     )
     assert result.exit_code == 1, result.output
     assert "timed out waiting for" in result.output and "--timeout" in result.output
+
+
+def test_every_node_films_the_visitor_standing_there_now(tmp_path: Path) -> None:
+    roster = VisitorRoster()
+    opts = DemoOptions(directory=tmp_path, capture_size=64)
+    left, right = (edge_settings(opts, n, i, 1883) for i, n in enumerate(("cam-left", "cam-right")))
+    assert left.pose.type == right.pose.type == "replay"
+    assert left.pose.seed != right.pose.seed, "each camera's estimator errs its own way"
+
+    def first_frame(settings: EdgeSettings) -> bytes:
+        source = roster.source_factory(settings)(30.0, 0.2)
+        source.open()
+        try:
+            frame = source.read()
+            assert frame is not None and frame.image.shape[:2] == (64, 64)
+            return bytes(frame.image.tobytes())
+        finally:
+            source.close()
+
+    roster.seed = 1
+    visitor1 = first_frame(left)
+    assert first_frame(right) == visitor1, "both cameras film the same visitor"
+    roster.seed = 2
+    visitor2 = first_frame(left)
+    assert first_frame(right) == visitor2 and visitor2 != visitor1, "the next visitor differs"
 
 
 def _free_port() -> int:
