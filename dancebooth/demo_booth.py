@@ -96,7 +96,7 @@ def cloud_settings(opts: DemoOptions, api_port: int, mqtt_port: int) -> CloudSet
         },
         worker={
             "work_dir": d / "work",
-            "dance": opts.dance or _first_dance(),
+            "dance": _dance(opts.dance),
             "poll_s": 0.5,
             "heartbeat_s": 2.0,
         },
@@ -104,9 +104,16 @@ def cloud_settings(opts: DemoOptions, api_port: int, mqtt_port: int) -> CloudSet
     )
 
 
-def _first_dance() -> str:
-    from edge.reference import list_references
+def _dance(name: str | None) -> str:
+    """The reference dance to render (checked now, not after the fine-tune)."""
+    from edge.reference import ReferenceDanceError, list_references, load_reference
 
+    if name is not None:
+        try:
+            load_reference(name)
+        except (ReferenceDanceError, OSError) as exc:
+            raise DemoError(f"--dance {name}: {exc}") from None
+        return name
     dances = list_references()
     if not dances:
         raise DemoError("no reference dances in reference_videos/: 'dancebooth reference generate'")
@@ -194,6 +201,7 @@ class DemoBooth:
         """Database (migrated), store, operator account, uploader, API + UI, worker."""
         from cloud.api.security import add_operator
         from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
+        from cloud.mqtt import MqttConnectError
         from cloud.storage import create_storage
         from cloud.uploader import Uploader
 
@@ -208,7 +216,10 @@ class DemoBooth:
         self.storage = storage = create_storage(settings.storage)
         self._stops.append(("store", storage.close))
         uploader = Uploader(settings, storage, engine)
-        uploader.start()
+        try:
+            uploader.start()
+        except MqttConnectError as exc:
+            raise DemoError(f"the uploader could not reach the embedded broker: {exc}") from None
         self._stops.append(("uploader", uploader.stop))
         self._start_api(settings)
         self._start_worker(settings)

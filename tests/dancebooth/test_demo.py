@@ -64,6 +64,12 @@ def test_a_resolution_without_a_checkpoint_says_how_to_build_one(tmp_path: Path)
     assert DemoOptions().resolution == 128
 
 
+def test_an_unknown_dance_is_refused_before_anyone_dances(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--once", "--dance", "tango", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "--dance tango" in result.output and "disco-steps" in result.output
+
+
 def test_the_link_is_found_in_the_visitors_email(tmp_path: Path) -> None:
     url = "http://127.0.0.1:8123"
     outbox = OutboxMailer(tmp_path, "dancebooth <booth@localhost>")
