@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -60,10 +61,21 @@ def demo(visitors: int, video: Path | None, budget: float, resolution: str, danc
                        capture_s=capture_s)  # fmt: skip
     console = Console()
     booth = DemoBooth(opts)
-    booth.prepare()
-    with _quiet_console_log(directory / "demo.log") as log:
-        console.print(f"log: {log}")
-        _serve(booth, console, timeout, once, hold)
+    try:
+        booth.prepare()
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # kill/docker stop: as Ctrl-C
+    try:
+        with _quiet_console_log(directory / "demo.log") as log:
+            console.print(f"log: {log}")
+            _serve(booth, console, timeout, once, hold)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _serve(booth: DemoBooth, console: Console, timeout: float, once: bool, hold: float) -> None:

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
 OPERATOR = "operator"
 NODES = ("cam-left", "cam-right")
+MARKER = ".dancebooth-demo"
 # Each run starts from nothing in these (the demo directory may hold other things).
 FRESH = (
     "dancebooth.db", "dancebooth.db-wal", "dancebooth.db-shm", "store", "outbox", "spool",
@@ -177,9 +178,17 @@ class DemoBooth:
         return self.settings.api.public_url
 
     def prepare(self) -> None:
-        """A fresh demo directory (only the demo's own files are removed)."""
+        """A fresh demo directory: only the demo's own files go, and only from a directory
+        that is new, empty or marked as the demo's (never a real booth's ``var/``)."""
         d = self.opts.directory
         d.mkdir(parents=True, exist_ok=True)
+        marker = d / MARKER
+        if not marker.exists() and any(d.iterdir()):
+            raise DemoError(
+                f"{d} is not empty and was not made by 'dancebooth demo': pick another --dir "
+                f"(the demo starts each run by deleting its database, store and outbox there)"
+            )
+        marker.write_text("made by 'dancebooth demo'; each run resets this directory\n")
         for name in FRESH:
             path = d / name
             if path.is_dir():

@@ -23,6 +23,7 @@ from cloud.delivery.mailer import OutboxMailer
 from cloud.delivery.message import RenditionEmail
 from dancebooth.cli import cli
 from dancebooth.demo_booth import (
+    DemoBooth,
     DemoError,
     DemoOptions,
     VisitorRoster,
@@ -62,6 +63,20 @@ def test_a_resolution_without_a_checkpoint_says_how_to_build_one(tmp_path: Path)
     assert result.exit_code == 1
     assert f"no booth checkpoint for {missing[0]} px" in result.output
     assert DemoOptions().resolution == 128
+
+
+def test_a_directory_the_demo_did_not_make_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "precious.tar").write_bytes(b"a real booth's shard")
+    result = CliRunner().invoke(cli, ["demo", "--once", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "pick another --dir" in result.output
+    assert (tmp_path / "store" / "precious.tar").read_bytes() == b"a real booth's shard"
+    demo_dir = tmp_path / "demo"
+    DemoBooth(DemoOptions(directory=demo_dir)).prepare()
+    (demo_dir / "store").mkdir()
+    (demo_dir / "notes.txt").write_text("kept")
+    DemoBooth(DemoOptions(directory=demo_dir)).prepare()  # a demo directory: reset
+    assert not (demo_dir / "store").exists() and (demo_dir / "notes.txt").exists()
 
 
 def test_an_unknown_dance_is_refused_before_anyone_dances(tmp_path: Path) -> None:
