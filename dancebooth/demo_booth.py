@@ -246,17 +246,21 @@ class DemoBooth:
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
         thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise DemoError(f"the API did not start on port {settings.api.port}")
-            time.sleep(0.05)
 
         def stop() -> None:
             server.should_exit = True
             thread.join(10)
 
         self._stops.append(("api", stop))
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise DemoError(f"the API did not start on port {settings.api.port}")
+            time.sleep(0.05)
+        while not link.is_connected():  # else the first capture command gets a 503
+            if time.monotonic() > deadline:
+                raise DemoError("the API could not connect to the embedded MQTT broker")
+            time.sleep(0.05)
 
     def _start_worker(self, settings: CloudSettings) -> None:
         from cloud.pipeline import default_pipelines

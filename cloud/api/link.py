@@ -147,8 +147,12 @@ class MqttBoothLink(BoothLink):
         if parsed.channel is NodeChannel.PREVIEW and parsed.node is not None:
             self.put_preview(parsed.node, bytes(msg.payload))
 
+    def is_connected(self) -> bool:
+        """Whether commands can be sent now (after a v5 → 3.1.1 fallback too)."""
+        return bool(self._client.is_connected())
+
     def send(self, booth: str, command: Command, message: Message) -> None:
-        if not self._client.is_connected():
+        if not self.is_connected():
             raise LinkError("the MQTT broker is not reachable; check mqtt.host/port and retry")
         info = self._client.publish(self.topics.command(booth, command), message.to_bytes(), qos=1)
         if info.rc != 0:

@@ -89,7 +89,7 @@ def test_a_broker_without_v5_gets_mqtt_311() -> None:
         try:
             node.subscribe(Topics().commands_filter("booth1"), qos=1)
             assert subscribed.wait(10)
-            _wait(lambda: link._client.is_connected())
+            _wait(link.is_connected)
             assert not link._v5
             start = CaptureStart(session="s311", start_at=time.time() + 3, duration_s=15)
             link.start_capture("booth1", start)
