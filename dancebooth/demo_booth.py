@@ -79,7 +79,7 @@ def cloud_settings(opts: DemoOptions, api_port: int, mqtt_port: int) -> CloudSet
     return CloudSettings(
         database={"url": f"sqlite:///{d / 'dancebooth.db'}"},
         storage={"type": "local", "root": d / "store"},
-        mqtt={"host": "127.0.0.1", "port": mqtt_port, "client_id": "demo-api"},
+        mqtt={"host": "127.0.0.1", "port": mqtt_port},
         mail={"type": "outbox", "directory": d / "outbox"},
         api={
             "host": "127.0.0.1",
@@ -239,7 +239,7 @@ class DemoBooth:
         from cloud.api.app import create_app
         from cloud.api.link import MqttBoothLink
 
-        link = MqttBoothLink(settings.mqtt, settings.booth, client_id="demo-api")
+        link = MqttBoothLink(settings.mqtt, settings.booth)  # a fresh client id each run
         app = create_app(settings, engine=self.engine, link=link, storage=self.storage)
         config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                 log_level="warning", timeout_graceful_shutdown=2)  # fmt: skip

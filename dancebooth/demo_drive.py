@@ -70,11 +70,17 @@ class Driver:
     def close(self) -> None:
         self.http.close()
 
-    def _check(self, request: Callable[[], httpx.Response], what: str) -> Any:
+    def _check(
+        self, request: Callable[[], httpx.Response], what: str, retry: int | None = None
+    ) -> Any:
+        """The JSON answer; None if the status is ``retry``; else a :class:`DemoError`."""
         try:
             response = request()
         except httpx.HTTPError as exc:
             raise DemoError(f"{what} failed: the API did not answer ({exc})") from None
+        if response.status_code == retry:
+            logger.warning("%s: HTTP %d for now, retrying", what, retry)
+            return None
         if response.is_error:
             raise DemoError(f"{what} failed: HTTP {response.status_code} {response.text[:300]}")
         return response.json()
@@ -125,11 +131,7 @@ class Driver:
         self._check(
             lambda: self.http.post("/api/booth/next", headers=CSRF), "calling the next visitor"
         )
-        ref = {"session_id": visitor.session_id}
-        started = self._check(
-            lambda: self.http.post("/api/booth/capture", json=ref, headers=CSRF),
-            "starting the capture",
-        )
+        started = self._start_capture(visitor.session_id)
         start_at, duration = float(started["start_at"]), float(started["duration_s"])
         wait = max(start_at - time.time(), 0.1)
         progress.console.print(f"{visitor.label} ({visitor.email}): every node starts "
@@ -146,6 +148,21 @@ class Driver:
             time.sleep(0.2)
         progress.update(task, description=f"{visitor.label}: danced {duration:g} s",
                         completed=duration)  # fmt: skip
+
+    def _start_capture(self, session_id: str) -> Any:
+        """POST the capture; a 503 (the broker link is reconnecting) is retried, as an
+        operator would press the button again."""
+        ref = {"session_id": session_id}
+        for _ in range(30):
+            response = self._check(
+                lambda: self.http.post("/api/booth/capture", json=ref, headers=CSRF),
+                "starting the capture",
+                retry=503,
+            )
+            if response is not None:
+                return response
+            time.sleep(0.5)
+        raise DemoError("starting the capture failed: the API's broker link stayed down")
 
     def wait_uploaded(self, visitor: Visitor, nodes: list[str], progress: Progress) -> None:
         from cloud.db.engine import session_factory
