@@ -206,18 +206,33 @@ class Driver:
                     continue
                 self._show(progress, tasks[sid], by_sid[sid], job)
                 if job["state"] == "succeeded":
+                    self._check_delivered(by_sid[sid], job)
                     done[sid] = self._delivery(sid, by_sid[sid].email)
                     progress.update(tasks[sid], description=f"{by_sid[sid].label}: delivered",
                                     completed=100)  # fmt: skip
                 elif job["state"] in {"failed", "cancelled"}:
-                    hint = ""
-                    if "needs review" in (job["error"] or ""):
-                        hint = (" (the quality gate held the video: a larger --budget trains "
-                                "longer; an operator can review it in the UI)")  # fmt: skip
-                    raise DemoError(f"the job of {sid} {job['state']}: {job['error']}{hint}")
+                    raise DemoError(f"the job of {sid} {job['state']}: {job['error']}"
+                                    f"{_hint(job['error'])}")  # fmt: skip
             self._left("the deliveries")
             time.sleep(0.5)
         return [done[v.session_id] for v in visitors]
+
+    def _check_delivered(self, visitor: Visitor, job: dict[str, Any]) -> None:
+        """A finished job may also mean "held for the operator" (the quality gate)."""
+        deadline = time.monotonic() + 10  # the session moves just after the job ends
+        while True:
+            state = self._check(
+                lambda: self.http.get(f"/api/visitors/{visitor.session_id}/status"), "status"
+            )["state"]
+            if state == "delivered":
+                return
+            if state in {"needs_review", "failed", "retake", "deleted"} or (
+                time.monotonic() > deadline
+            ):
+                reason = job.get("error") or ""
+                raise DemoError(f"{visitor.label}'s video was not delivered: the session is "
+                                f"{state} {reason}{_hint(reason or state)}")  # fmt: skip
+            time.sleep(0.2)
 
     def _show(
         self, progress: Progress, task: TaskID, visitor: Visitor, job: dict[str, Any]
@@ -250,6 +265,13 @@ class Driver:
             key = row.video_key
         video = Path(settings.storage.root) / key  # type: ignore[union-attr]
         return Delivery(session_id, email, link, eml, video, time.monotonic() - self.t0)
+
+
+def _hint(reason: str) -> str:
+    if "review" in reason:
+        return (" (the quality gate held the video: a larger --budget trains longer; an "
+                "operator can review it in the UI)")  # fmt: skip
+    return ""
 
 
 def find_link(outbox: Path, email: str, public_url: str) -> tuple[Path, str]:
