@@ -1,44 +1,171 @@
-"""``dancebooth demo``: run the booth's parts together on this machine.
+"""``dancebooth demo``: the whole booth on this machine with the embedded defaults.
 
-The booth is built part by part; this command runs every part that exists so far,
-end to end, with the embedded defaults (no services needed).
+Starts the embedded broker, SQLite, the local store, outbox mail, the API + booth UI,
+two edge nodes on synthetic visitors, the uploader and one worker
+(:mod:`dancebooth.demo_booth`), then drives it as a booth's people would
+(:mod:`dancebooth.demo_drive`): visitors register at the kiosk, the operator starts each
+capture, the worker fine-tunes, renders and emails the link.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-import tempfile
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from rich.console import Console
 
-from protocol.bench import sample_packet
-from protocol.codec import decode_packet, encode_packet
-from protocol.shards import FrameMeta, read_shard, write_shard
+from dancebooth.demo_booth import OPERATOR, DemoBooth, DemoError, DemoOptions
+from dancebooth.demo_drive import Delivery, Driver, progress_bar
 
 logger = logging.getLogger(__name__)
 
 
 @click.command()
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where to leave the demo's files (default: a temporary folder).",
-)
-@click.option("--once", is_flag=True, help="Exit when done (for CI).")
-def demo(out: Path | None, once: bool) -> None:
+@click.option("--visitors", default=1, show_default=True, type=click.IntRange(1, 20),
+              help="Synthetic visitors who register, dance and get a video.")  # fmt: skip
+@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A real video of one person dancing: one node films it "
+              "(source: video) through the blazepose backend, no synthetic visitors.")  # fmt: skip
+@click.option("--budget", default=120.0, show_default=True, type=click.FloatRange(min=1),
+              help="Fine-tune wall-clock budget per visitor, seconds.")  # fmt: skip
+@click.option("--resolution", default="128", show_default=True,
+              type=click.Choice(["128", "256", "512"]),
+              help="Model resolution; needs models/booth-<N>.safetensors (128 ships).")  # fmt: skip
+@click.option("--dance", default=None, help="Reference dance (default: the first one).")
+@click.option("--dir", "directory", default=Path("var/demo"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Demo directory; each run starts a fresh database, store, outbox.")  # fmt: skip
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="API + UI port (a free one if taken).")  # fmt: skip
+@click.option("--capture", "capture_s", default=15.0, show_default=True,
+              type=click.FloatRange(1, 120), help="Seconds each visitor dances.")  # fmt: skip
+@click.option("--once", is_flag=True, help="Exit after every delivery (for CI) instead of "
+              "serving the UI until Ctrl-C.")  # fmt: skip
+@click.option("--hold", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="With --once: keep serving this long after the last delivery, s.")  # fmt: skip
+@click.option("--timeout", default=1800.0, show_default=True, type=click.FloatRange(min=1),
+              help="Give up (exit 1) if the deliveries take longer than this, s.")  # fmt: skip
+def demo(visitors: int, video: Path | None, budget: float, resolution: str, dance: str | None,
+         directory: Path, port: int, capture_s: float, once: bool, hold: float,
+         timeout: float) -> None:  # fmt: skip
     """Run the whole booth on this machine with the embedded defaults."""
-    out = out or Path(tempfile.mkdtemp(prefix="dancebooth-demo-"))
-    out.mkdir(parents=True, exist_ok=True)
-    click.echo("[1/2] protocol: 15 s x 30 fps of frame packets through the wire codec")
-    wire = [encode_packet(sample_packet(seq, 20_000)) for seq in range(450)]
-    packets = [decode_packet(w) for w in wire]
-    click.echo(f"      {len(wire)} packets, {sum(map(len, wire)) / 1e6:.1f} MB, all round-tripped")
-    shard = out / "demo-node1-000000.tar"
-    click.echo(f"[2/2] shards: writing {shard}")
-    write_shard(shard, ((FrameMeta.from_packet(p), p.jpeg) for p in packets))
-    n = sum(1 for _ in read_shard(shard))
-    click.echo(f"      {n} frames read back at {time.strftime('%H:%M:%S')}")
-    click.echo(f"done: demo files in {out}")
+    opts = DemoOptions(directory=directory, port=port, visitors=visitors, budget_s=budget,
+                       resolution=int(resolution), dance=dance, video=video,
+                       capture_s=capture_s)  # fmt: skip
+    console = Console()
+    booth = DemoBooth(opts)
+    try:
+        booth.prepare()
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # kill/docker stop: as Ctrl-C
+    try:
+        with _quiet_console_log(directory / "demo.log") as log:
+            console.print(f"log: {log}")
+            _serve(booth, console, timeout, once, hold)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _serve(booth: DemoBooth, console: Console, timeout: float, once: bool, hold: float) -> None:
+    try:
+        _run(booth, console, timeout)
+        if once:
+            if hold:
+                console.print(f"serving for {hold:g} s more (--hold)")
+                time.sleep(hold)
+            return
+        console.print(f"[bold]the booth keeps running at {booth.url}/operator: Ctrl-C stops it")
+        threading.Event().wait()
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        booth.stop()
+
+
+@contextlib.contextmanager
+def _quiet_console_log(path: Path) -> Iterator[Path]:
+    """The parts' info lines go to a log file; the console keeps the stages and warnings
+    (all of it with -v). Undone on exit."""
+    root, amqtt = logging.getLogger(), logging.getLogger("amqtt")
+    verbose = logging.getLogger("cloud").level <= logging.DEBUG
+    quieted = [h for h in root.handlers if not verbose and h.level == logging.NOTSET]
+    file = logging.FileHandler(path, encoding="utf-8")
+    file.setLevel(logging.INFO)
+    file.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    amqtt_level = amqtt.level
+    for handler in quieted:
+        handler.setLevel(logging.WARNING)
+    root.addHandler(file)
+    # The clients probe for MQTT v5, which the embedded broker refuses by design.
+    amqtt.setLevel(logging.ERROR)
+    try:
+        yield path
+    finally:
+        root.removeHandler(file)
+        file.close()
+        amqtt.setLevel(amqtt_level)
+        for handler in quieted:
+            handler.setLevel(logging.NOTSET)
+
+
+def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
+    t0 = time.monotonic()
+    opts = booth.opts
+    mqtt_port = booth.start_broker()
+    console.print(f"[green]✓[/] MQTT broker (embedded) on 127.0.0.1:{mqtt_port}")
+    booth.start_cloud(mqtt_port)
+    assert booth.settings is not None
+    console.print(f"[green]✓[/] API + booth UI on [bold]{booth.url}[/] (kiosk /, operator "
+                  f"/operator); SQLite, local store and outbox in {opts.directory}")  # fmt: skip
+    console.print(f"  operator login: [bold]{OPERATOR}[/] / password [bold]{booth.password}[/]")
+    console.print(f"[green]✓[/] uploader and worker running (fine-tune budget {opts.budget_s:g} s "
+                  f"from {booth.settings.training.booth_checkpoint}, dance "
+                  f"{booth.settings.worker.dance})")  # fmt: skip
+    booth.start_nodes(mqtt_port)
+    names = [n.node for n in booth.nodes]
+    how = "video + blazepose" if opts.video else "synthetic visitors + replay pose"
+    console.print(f"[green]✓[/] edge nodes {', '.join(names)} running ({how})")
+    driver = Driver(booth, console, time.monotonic() + timeout, t0)
+    try:
+        registered = driver.register(opts.visitors)
+        console.print(f"[green]✓[/] {len(registered)} visitor(s) registered at the kiosk")
+        driver.login()
+        driver.wait_nodes(names)
+        console.print(f"[green]✓[/] operator logged in; nodes online: {', '.join(names)}")
+        with progress_bar(console) as progress:
+            for visitor in registered:
+                driver.capture(visitor, progress)
+                driver.wait_uploaded(visitor, names, progress)
+            deliveries = driver.wait_delivered(registered, progress)
+    finally:
+        driver.close()
+    _report(console, deliveries, opts.directory)
+    return deliveries
+
+
+def _report(console: Console, deliveries: list[Delivery], directory: Path) -> None:
+    for d in deliveries:
+        console.print(f"[bold green]delivered[/] {d.session_id} to {d.email}")
+        console.print(f"  link:   {d.link}")
+        console.print(f"  email:  {d.eml}")
+        console.print(f"  video:  {d.video}")
+    first = min(d.seconds_from_start for d in deliveries)
+    console.print(f"first delivery {first:.0f} s after start")
+    summary = [{"session_id": d.session_id, "email": d.email, "link": d.link, "eml": str(d.eml),
+                "video": str(d.video), "seconds_from_start": round(d.seconds_from_start, 1)}
+               for d in deliveries]  # fmt: skip
+    (directory / "deliveries.json").write_text(json.dumps(summary, indent=2) + "\n")

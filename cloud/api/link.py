@@ -75,40 +75,61 @@ class MqttBoothLink(BoothLink):
 
     def __init__(self, settings: MqttSettings, booth: str, client_id: str | None = None) -> None:
         super().__init__()
+        self.topics, self.booth = Topics(settings.prefix), booth
+        self._settings, self._client_id = settings, client_id or ""
+        self._where = f"{settings.host}:{settings.port}"
+        self._warned = False
+        self._v5 = True
+        self._client = self._connect(v5=True)
+
+    def _connect(self, v5: bool) -> Any:
         import paho.mqtt.client as mqtt
 
-        self.topics, self.booth = Topics(settings.prefix), booth
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=mqtt.MQTTv5
+        settings = self._settings
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self._client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         )
         if settings.username:
             password = settings.password.get_secret_value() if settings.password else None
-            self._client.username_pw_set(settings.username, password)
+            client.username_pw_set(settings.username, password)
         if settings.tls is not None:
-            self._client.tls_set(
+            client.tls_set(
                 ca_certs=str(settings.tls.ca_file) if settings.tls.ca_file else None,
                 certfile=str(settings.tls.cert_file) if settings.tls.cert_file else None,
                 keyfile=str(settings.tls.key_file) if settings.tls.key_file else None,
             )
-            self._client.tls_insecure_set(settings.tls.insecure)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.on_connect_fail = self._on_connect_fail
-        self._where = f"{settings.host}:{settings.port}"
-        self._warned = False
-        self._client.reconnect_delay_set(1, 30)
-        self._client.connect_async(settings.host, settings.port, settings.keepalive_s)
-        self._client.loop_start()
+            client.tls_insecure_set(settings.tls.insecure)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
+        client.reconnect_delay_set(1, 30)
+        client.connect_async(settings.host, settings.port, settings.keepalive_s)
+        client.loop_start()
+        return client
 
     def _on_connect(
         self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None
     ) -> None:
         if reason.is_failure:
+            if self._v5 and str(reason) == "Unsupported protocol version":
+                # A 3.1.1-only broker (amqtt, the embedded default): reconnect with 3.1.1,
+                # from another thread since this one is the old client's network loop.
+                self._v5 = False
+                logger.info("MQTT broker %s refuses v5; the booth link uses 3.1.1", self._where)
+                threading.Thread(target=self._fall_back, args=(client,), daemon=True).start()
+                return
             logger.error("MQTT connection refused: %s", reason)
             return
         self._warned = False
         logger.info("MQTT connected to %s", self._where)
         client.subscribe(self.topics.channel_filter(NodeChannel.PREVIEW, self.booth), qos=0)
+
+    def _fall_back(self, old: Any) -> None:
+        old.loop_stop()
+        old.disconnect()
+        self._client = self._connect(v5=False)
 
     def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
         if not self._warned:  # paho retries forever; say so once, not every second
@@ -126,8 +147,12 @@ class MqttBoothLink(BoothLink):
         if parsed.channel is NodeChannel.PREVIEW and parsed.node is not None:
             self.put_preview(parsed.node, bytes(msg.payload))
 
+    def is_connected(self) -> bool:
+        """Whether commands can be sent now (after a v5 → 3.1.1 fallback too)."""
+        return bool(self._client.is_connected())
+
     def send(self, booth: str, command: Command, message: Message) -> None:
-        if not self._client.is_connected():
+        if not self.is_connected():
             raise LinkError("the MQTT broker is not reachable; check mqtt.host/port and retry")
         info = self._client.publish(self.topics.command(booth, command), message.to_bytes(), qos=1)
         if info.rc != 0:

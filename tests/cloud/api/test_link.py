@@ -71,3 +71,31 @@ def test_send_without_broker_is_a_clear_error(mosquitto: Mosquitto) -> None:
             )
     finally:
         link.close()
+
+
+def test_a_broker_without_v5_gets_mqtt_311() -> None:
+    # The embedded demo broker (amqtt) speaks 3.1.1 only and refuses a v5 CONNECT.
+    from cloud.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as broker:
+        link = MqttBoothLink(MqttSettings(host=broker.host, port=broker.port), "booth1")
+        received: list[bytes] = []
+        node = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        subscribed = threading.Event()
+        node.on_message = lambda _c, _u, msg: received.append(msg.payload)
+        node.on_subscribe = lambda *_args: subscribed.set()
+        node.connect(broker.host, broker.port)
+        node.loop_start()
+        try:
+            node.subscribe(Topics().commands_filter("booth1"), qos=1)
+            assert subscribed.wait(10)
+            _wait(link.is_connected)
+            assert not link._v5
+            start = CaptureStart(session="s311", start_at=time.time() + 3, duration_s=15)
+            link.start_capture("booth1", start)
+            _wait(lambda: received)
+            assert decode_message(CaptureStart, received[0]) == start
+        finally:
+            node.loop_stop()
+            node.disconnect()
+            link.close()
