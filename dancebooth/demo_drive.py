@@ -230,8 +230,9 @@ class Driver:
                 time.monotonic() > deadline
             ):
                 reason = job.get("error") or ""
+                why = f" ({reason})" if reason else ""
                 raise DemoError(f"{visitor.label}'s video was not delivered: the session is "
-                                f"{state} {reason}{_hint(reason or state)}")  # fmt: skip
+                                f"{state}{why}{_hint(reason or state)}")  # fmt: skip
             time.sleep(0.2)
 
     def _show(
