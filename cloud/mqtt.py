@@ -43,18 +43,7 @@ def make_client(settings: MqttSettings, options: ClientOptions, v5: bool) -> mqt
         clean_session=None if v5 else options.session_expiry_s == 0,
         manual_ack=options.manual_ack,
     )
-    if settings.username:
-        password = settings.password.get_secret_value() if settings.password else None
-        client.username_pw_set(settings.username, password)
-    if settings.tls is not None:
-        tls = settings.tls
-        client.tls_set(
-            ca_certs=str(tls.ca_file) if tls.ca_file else None,
-            certfile=str(tls.cert_file) if tls.cert_file else None,
-            keyfile=str(tls.key_file) if tls.key_file else None,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-        client.tls_insecure_set(tls.insecure)
+    settings.configure_client(client)
     # Outgoing QoS 1 messages waiting for PUBACK: enough for resend bursts.
     client.max_inflight_messages_set(1000)
     client.reconnect_delay_set(min_delay=1, max_delay=30)

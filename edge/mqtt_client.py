@@ -28,18 +28,7 @@ def make_client(settings: MqttSettings, client_id: str, v5: bool) -> mqtt.Client
     """A configured client (credentials, TLS), not yet connected."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)  # fmt: skip
-    if settings.username is not None:
-        password = settings.password.get_secret_value() if settings.password else None
-        client.username_pw_set(settings.username, password)
-    if settings.tls is not None:
-        tls = settings.tls
-        client.tls_set(
-            ca_certs=str(tls.ca_file) if tls.ca_file else None,
-            certfile=str(tls.cert_file) if tls.cert_file else None,
-            keyfile=str(tls.key_file) if tls.key_file else None,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-        client.tls_insecure_set(tls.insecure)
+    settings.configure_client(client)
     return client
 
 

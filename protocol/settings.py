@@ -7,6 +7,7 @@ file) and passed down. Unknown keys are errors, and every error names the key.
 
 from __future__ import annotations
 
+import ssl
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -54,6 +55,22 @@ class MqttSettings(Group):
     prefix: str = DEFAULT_PREFIX
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     client_id: str | None = None
+
+    def configure_client(self, client: Any) -> None:
+        """Give a paho-mqtt client these credentials and TLS options (one place for the
+        edge publisher, the uploader and the API's booth link)."""
+        if self.username:
+            password = self.password.get_secret_value() if self.password else None
+            client.username_pw_set(self.username, password)
+        if self.tls is not None:
+            tls = self.tls
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+            client.tls_insecure_set(tls.insecure)
 
 
 class FileSettings(BaseSettings):

@@ -91,16 +91,7 @@ class MqttBoothLink(BoothLink):
             client_id=self._client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         )
-        if settings.username:
-            password = settings.password.get_secret_value() if settings.password else None
-            client.username_pw_set(settings.username, password)
-        if settings.tls is not None:
-            client.tls_set(
-                ca_certs=str(settings.tls.ca_file) if settings.tls.ca_file else None,
-                certfile=str(settings.tls.cert_file) if settings.tls.cert_file else None,
-                keyfile=str(settings.tls.key_file) if settings.tls.key_file else None,
-            )
-            client.tls_insecure_set(settings.tls.insecure)
+        settings.configure_client(client)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_connect_fail = self._on_connect_fail
