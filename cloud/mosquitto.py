@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -43,9 +44,8 @@ def mosquitto_binary() -> str:
     return found
 
 
-def _wait_for_port(port: int, timeout: float) -> None:
-    import socket
-
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Block until something listens on 127.0.0.1:``port``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -53,7 +53,7 @@ def _wait_for_port(port: int, timeout: float) -> None:
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"mosquitto did not listen on port {port} within {timeout}s")
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 @contextmanager
@@ -73,7 +73,7 @@ def run_private_mosquitto(conf: Path = PROJECT_CONF, extra: str = "") -> Iterato
     with (workdir / "mosquitto.log").open("ab") as log:
         proc = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
     try:
-        _wait_for_port(port, 10)
+        wait_for_port(port, 10)
         yield MosquittoProcess("127.0.0.1", port, workdir)
     finally:
         proc.terminate()

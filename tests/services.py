@@ -13,13 +13,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from cloud.broker import free_port
+from cloud.mosquitto import MosquittoNotFoundError, wait_for_port
+from cloud.mosquitto import mosquitto_binary as cloud_mosquitto_binary
 
 REPO = Path(__file__).resolve().parent.parent
 MOSQUITTO_CONF = REPO / "infra" / "mosquitto" / "mosquitto.conf"
@@ -33,27 +36,11 @@ def missing(what: str, how: str) -> None:
     pytest.skip(msg)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
 def mosquitto_binary() -> str | None:
-    return shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
-    )
+    try:
+        return cloud_mosquitto_binary()
+    except MosquittoNotFoundError:
+        return None
 
 
 @dataclass
