@@ -179,10 +179,12 @@ class TrainingRun:
         else:
             self.stale += 1
         self.last_eval_t = time.perf_counter()
+        losses = {k: float(v) for k, v in self.model.last_losses.items()}
         logger.info(
-            "step %d: %s",
+            "step %d: %s; losses %s",
             self.model.steps_done,
             ", ".join(f"{k}={v:.4f}" for k, v in scores.items()),
+            ", ".join(f"{k}={v:.4f}" for k, v in losses.items()) or "-",
         )
         return scores
 
@@ -205,17 +207,15 @@ class TrainingRun:
             self.last_step_t = time.perf_counter()  # evaluation is not step time
             if self.stale >= opts.patience:
                 stop = "plateau"
-        self.report(trainer, evaluated=due and stop is None)
+        self.report(evaluated=due and stop is None)
         if stop is not None:
             self.stopped = stop
         return stop is not None
 
-    def report(self, trainer: L.Trainer | None, *, evaluated: bool) -> None:
+    def report(self, *, evaluated: bool) -> None:
         if self.progress is None:
             return
-        losses = {}
-        if trainer is not None:
-            losses = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        losses = {k: float(v) for k, v in self.model.last_losses.items()}
         self.progress(
             Progress(
                 self.model.steps_done,
@@ -247,7 +247,7 @@ class TrainingRun:
         if not self.history or self.history[-1]["step"] != self.model.steps_done:
             self.evaluate()
         self.checkpoint(trainer)
-        self.report(None, evaluated=True)
+        self.report(evaluated=True)
         return RunResult(
             self.last,
             self.best,
