@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from edge.synthetic.noise import NoiseModel
@@ -183,9 +183,19 @@ class EdgeSettings(FileSettings):
     node: NodeIdentity = NodeIdentity()
     mqtt: MqttSettings = MqttSettings()
     source: SourceSettings = SyntheticSource()
-    pose: PoseSettings = ReplaySettings()
+    pose: PoseSettings = Field(
+        default_factory=ReplaySettings,
+        description="pose backend; when not set: replay for the synthetic source (its"
+        " keypoints are known), blazepose (the CPU default) for a camera or a video",
+    )
     capture: CaptureSettings = CaptureSettings()
     smoothing: SmoothingSettings = SmoothingSettings()
     spool: SpoolSettings = SpoolSettings()
     preview: PreviewSettings = PreviewSettings()
     publisher: PublisherSettings = PublisherSettings()
+
+    @model_validator(mode="after")
+    def _pose_for_source(self) -> EdgeSettings:
+        if "pose" not in self.model_fields_set and self.source.type != "synthetic":
+            self.pose = BlazePoseSettings()
+        return self

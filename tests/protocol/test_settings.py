@@ -23,6 +23,20 @@ def test_defaults_need_no_file() -> None:
     assert settings.pose.type == "replay"
 
 
+@pytest.mark.parametrize(
+    ("text", "pose"),
+    [
+        ("source: {type: camera}\n", "blazepose"),  # a real picture: the CPU estimator
+        ("source: {type: video, path: clip.mp4}\n", "blazepose"),
+        ("source: {type: synthetic}\n", "replay"),  # its keypoints are known
+        ("source: {type: camera}\npose: {type: replay}\n", "replay"),  # as asked
+        ("source: {type: synthetic}\npose: {type: blazepose}\n", "blazepose"),
+    ],
+)
+def test_pose_backend_follows_the_source_unless_set(tmp_path: Path, text: str, pose: str) -> None:
+    assert load_settings(EdgeSettings, write(tmp_path, text)).pose.type == pose
+
+
 def test_yaml_then_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "node: {booth: b7, node: cam2}\nmqtt: {host: broker, port: 1884}\n")
     monkeypatch.setenv("DANCEBOOTH_EDGE_MQTT__PORT", "8883")
