@@ -55,12 +55,15 @@ class ProgressBar:
         self.bar.update(self.task, completed=min(1000, round(done * 1000)), info=info)
 
 
-def _options(batch_size: int, eval_every: float, device: str, seed: int) -> RunOptions:
+def _options(
+    batch_size: int, eval_every: float, device: str, seed: int, patience: int
+) -> RunOptions:
     return RunOptions(
         budget_s=0,
         max_steps=0,
         batch_size=batch_size,
         eval_every_s=eval_every,
+        patience=patience,
         device=device,  # type: ignore[arg-type]  # click.Choice guarantees the literal
         seed=seed,
     )
@@ -119,6 +122,13 @@ def model() -> None:
 @click.option("--max-steps", type=int, default=100_000, show_default=True)
 @click.option("--role", default="staff", show_default=True, help="Corpus sessions to train on.")
 @click.option("--sessions", "limit", type=int, default=None, help="Use at most N sessions.")
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Stop after N evaluations without improvement (0: never, the budget decides).",
+)
 @with_common
 def train_base_cmd(
     corpus: Path,
@@ -129,6 +139,7 @@ def train_base_cmd(
     max_steps: int,
     role: str,
     limit: int | None,
+    patience: int,
     budget_s: float,
     batch_size: int,
     eval_every: float,
@@ -150,7 +161,7 @@ def train_base_cmd(
                 config=cfg,
                 budget_s=budget_s,
                 max_steps=max_steps,
-                options=_options(batch_size, eval_every, device, seed),
+                options=_options(batch_size, eval_every, device, seed, patience),
                 role=role,
                 limit=limit,
                 command=command,
@@ -194,6 +205,13 @@ def train_base_cmd(
     default=None,
     help="Save a PNG of held-out frames: pose | generated | truth.",
 )
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Stop after N evaluations without improvement (0: never).",
+)
 @with_common
 def finetune_cmd(
     sources: tuple[Path, ...],
@@ -201,6 +219,7 @@ def finetune_cmd(
     work_dir: Path,
     max_steps: int,
     grid: Path | None,
+    patience: int,
     budget_s: float,
     batch_size: int,
     eval_every: float,
@@ -217,7 +236,7 @@ def finetune_cmd(
                 budget_s,
                 max_steps,
                 work_dir=work_dir,
-                options=_options(batch_size, eval_every, device, seed),
+                options=_options(batch_size, eval_every, device, seed, patience),
                 progress_callback=bar,
             )
         if grid is not None:

@@ -41,7 +41,7 @@ class RunOptions:
     batch_size: int = 4
     eval_every_s: float = 30.0
     eval_every_steps: int = 0  # 0: time-based only
-    patience: int = 4  # evaluations without improvement before stopping
+    patience: int = 4  # evaluations without improvement before stopping (0: never)
     min_delta: float = 0.002
     flip: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -205,7 +205,7 @@ class TrainingRun:
             self.evaluate()
             self.checkpoint(trainer)
             self.last_step_t = time.perf_counter()  # evaluation is not step time
-            if self.stale >= opts.patience:
+            if opts.patience and self.stale >= opts.patience:
                 stop = "plateau"
         self.report(evaluated=due and stop is None)
         if stop is not None:

@@ -111,6 +111,14 @@ def test_plateau_stops_early(tmp_path: Path, tiny_config: Pix2PixConfig) -> None
     assert result.run.stopped == "plateau" and result.run.steps == 3
 
 
+def test_patience_zero_never_stops_on_a_plateau(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
+    shard = write_session(tmp_path, "s1", frames=8)
+    frozen = tiny_config.model_copy(update={"lr": 1e-12})  # nothing can improve
+    opts = RunOptions(600, 6, eval_every_steps=1, eval_every_s=1e9, patience=0, min_delta=0.01)
+    result = finetune([shard], None, 600, 6, work_dir=tmp_path / "job", config=frozen, options=opts)
+    assert result.run.stopped == "max_steps" and result.run.steps == 6
+
+
 def test_temporal_model_trains_and_generates(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
     cfg = tiny_config.model_copy(update={"temporal": True})
