@@ -56,9 +56,10 @@ class ProgressBar:
 
 
 def _options(
-    batch_size: int, eval_every: float, device: str, seed: int, patience: int
+    batch_size: int, eval_every: float, device: str, seed: int, patience: int, decay: bool
 ) -> RunOptions:
     return RunOptions(
+        decay=decay,
         budget_s=0,
         max_steps=0,
         batch_size=batch_size,
@@ -129,6 +130,12 @@ def model() -> None:
     show_default=True,
     help="Stop after N evaluations without improvement (0: never, the budget decides).",
 )
+@click.option(
+    "--decay/--no-decay",
+    default=True,
+    show_default=True,
+    help="Learning rate falls linearly to zero over the second half of the budget.",
+)
 @with_common
 def train_base_cmd(
     corpus: Path,
@@ -140,6 +147,7 @@ def train_base_cmd(
     role: str,
     limit: int | None,
     patience: int,
+    decay: bool,
     budget_s: float,
     batch_size: int,
     eval_every: float,
@@ -161,7 +169,7 @@ def train_base_cmd(
                 config=cfg,
                 budget_s=budget_s,
                 max_steps=max_steps,
-                options=_options(batch_size, eval_every, device, seed, patience),
+                options=_options(batch_size, eval_every, device, seed, patience, decay),
                 role=role,
                 limit=limit,
                 command=command,
@@ -212,6 +220,12 @@ def train_base_cmd(
     show_default=True,
     help="Stop after N evaluations without improvement (0: never).",
 )
+@click.option(
+    "--decay/--no-decay",
+    default=False,
+    show_default=True,
+    help="Learning rate falls linearly to zero over the second half of the budget.",
+)
 @with_common
 def finetune_cmd(
     sources: tuple[Path, ...],
@@ -220,6 +234,7 @@ def finetune_cmd(
     max_steps: int,
     grid: Path | None,
     patience: int,
+    decay: bool,
     budget_s: float,
     batch_size: int,
     eval_every: float,
@@ -236,7 +251,7 @@ def finetune_cmd(
                 budget_s,
                 max_steps,
                 work_dir=work_dir,
-                options=_options(batch_size, eval_every, device, seed, patience),
+                options=_options(batch_size, eval_every, device, seed, patience, decay),
                 progress_callback=bar,
             )
         if grid is not None:

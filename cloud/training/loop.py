@@ -47,6 +47,10 @@ class RunOptions:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = 0
     eval_at_start: bool = False  # score the starting weights too (time-to-quality curves)
+    # pix2pix's schedule: the learning rate holds for the first half of the run (budget or
+    # step cap, whichever ends it sooner), then falls linearly towards zero; it settles
+    # the GAN's oscillation for the checkpoint that is kept.
+    decay: bool = False
 
 
 @dataclass
@@ -84,6 +88,8 @@ class _Controller(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.run.restore_optimizers(trainer)
+        if self.run.opts.decay:
+            self.run.set_learning_rate(trainer)
         self.run.last_step_t = time.perf_counter()
 
     def on_train_batch_end(
@@ -188,9 +194,24 @@ class TrainingRun:
         )
         return scores
 
+    def lr_factor(self) -> float:
+        """The learning rate's share of the configured one at this point of the run."""
+        if not self.opts.decay:
+            return 1.0
+        done = max(self.elapsed() / self.opts.budget_s, self.model.steps_done / self.opts.max_steps)
+        return max(0.0, min(1.0, 2.0 * (1.0 - done)))
+
+    def set_learning_rate(self, trainer: L.Trainer) -> None:
+        lr = self.model.config.lr * self.lr_factor()
+        for opt in trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+
     def after_step(self, trainer: L.Trainer) -> bool:
         """Evaluate / checkpoint when due; return True when the run must stop."""
         step, opts = self.model.steps_done, self.opts
+        if opts.decay:
+            self.set_learning_rate(trainer)
         now = time.perf_counter()
         self.step_s, self.last_step_t = now - self.last_step_t, now
         due = now - self.last_eval_t >= opts.eval_every_s

@@ -119,6 +119,21 @@ def test_patience_zero_never_stops_on_a_plateau(tmp_path: Path, tiny_config: Pix
     assert result.run.stopped == "max_steps" and result.run.steps == 6
 
 
+def test_decay_holds_then_lowers_the_learning_rate(
+    tmp_path: Path, tiny_config: Pix2PixConfig
+) -> None:
+    frames = build_frameset([write_session(tmp_path, "s1", frames=4)], 128)
+    model = Pix2Pix.from_config(tiny_config)
+    rates: list[float] = []
+    opts = RunOptions(600, 8, eval_every_s=1e9, decay=True)
+    run = TrainingRun(model, frames, frames, tmp_path / "run", opts)
+    run.progress = lambda p: rates.append(run.lr_factor())
+    run.fit()
+    # Steps 1-4 of 8: full rate; then down by a quarter per step, to zero at the cap.
+    assert rates == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0], abs=1e-3)
+    assert load_checkpoint(run.last).optimizers["g"]["param_groups"][0]["lr"] == 0.0
+
+
 def test_temporal_model_trains_and_generates(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
     cfg = tiny_config.model_copy(update={"temporal": True})
