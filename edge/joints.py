@@ -1,6 +1,5 @@
 """The joint table repair works on: COCO-17 plus the optional foot extras, with the
-anchor each joint is placed from when it is lost and the order to place them in; and
-the torso geometry that places lost shoulders (points as complex numbers x + iy)."""
+anchor each joint is placed from when it is lost and the order to place them in."""
 
 from __future__ import annotations
 
@@ -23,8 +22,6 @@ from protocol.skeleton import (
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-ComplexArray = npt.NDArray[np.complex128]
 
 # The rigid-ish torso quadrilateral: joints with no parent that move together.
 TORSO: tuple[int, ...] = (
@@ -73,7 +70,6 @@ class JointTable:
     levels: tuple[IntArray, ...]
     depth: IntArray  # 0 for the torso roots, then one more per anchor hop
     template: FloatArray  # [n, 2] offset from anchor, torso lengths
-    pairs: IntArray  # [P, 2] left/right joint pairs (for swap detection)
     torso: IntArray
 
 
@@ -108,7 +104,6 @@ def joint_table(n: int) -> JointTable:
     flip = list(FLIP) + [NUM_KEYPOINTS + f for f in EXTRA_FLIP][: n - NUM_KEYPOINTS]
     all_names = list(COCO_KEYPOINTS) + list(EXTRA_KEYPOINTS)
     template = np.array([_TEMPLATE.get(all_names[j], (0.0, 0.0)) for j in range(n)])
-    pairs = np.array([(j, flip[j]) for j in range(n) if flip[j] > j], dtype=np.intp)
     return JointTable(
         n=n,
         anchor_a=np.array([a for a, _ in anchors], dtype=np.intp),
@@ -117,42 +112,5 @@ def joint_table(n: int) -> JointTable:
         levels=levels,
         depth=np.array(depth, dtype=np.intp),
         template=template,
-        pairs=pairs,
         torso=np.array(TORSO, dtype=np.intp),
     )
-
-
-def rigid_follow(before: ComplexArray, after: ComplexArray, points: ComplexArray) -> ComplexArray:
-    """Move ``points`` with the rigid motion (rotation + translation) that best takes
-    ``before`` to ``after`` (2-D Kabsch); translation only from one point, none from zero."""
-    if len(before) == 0:
-        return points.copy()
-    c0, c1 = before.mean(), after.mean()
-    if len(before) == 1:
-        moved: ComplexArray = points + (c1 - c0)
-        return moved
-    # The best rotation is the phase of Σ q·conj(p) over the centred point sets.
-    r = complex(((after - c1) * np.conj(before - c0)).sum())
-    rot = r / abs(r) if abs(r) > 0 else 1.0
-    followed: ComplexArray = (points - c0) * rot + c1
-    return followed
-
-
-def first_frame_shoulders(z: ComplexArray, imputed: BoolArray, torso: float) -> ComplexArray:
-    """Shoulders on the very first frame: above their hip, beside the other shoulder,
-    else the centre of whatever was seen (the dancer is somewhere there)."""
-    out = z.copy()
-    seen = ~imputed
-    scale = torso if torso > 0 else 100.0
-    for j, other, hip, side in ((5, 6, 11, 1.0), (6, 5, 12, -1.0)):
-        if not imputed[j]:
-            continue
-        if seen[hip]:
-            out[j] = z[hip] - 1j * scale  # image y points down
-        elif seen[other]:
-            out[j] = z[other] + 0.7 * scale * side  # the dancer's left is the image's right
-        elif seen.any():
-            out[j] = z[seen].mean()
-        else:
-            out[j] = 0.0
-    return out

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge.frames import Keypoints
 from edge.settings import SmoothingSettings
-from edge.smoothing import KeypointPipeline
+from edge.smoothing import KeypointPipeline, warm_up
 from protocol.codec import FLAG_SMOOTHED
 
 
@@ -51,7 +51,10 @@ StageFactory = Callable[[float], tuple[KeypointStage, int]]
 
 
 def smoothing_stages(settings: SmoothingSettings) -> StageFactory:
-    """Stages that repair and One-Euro-smooth (``FLAG_SMOOTHED``) with ``settings``."""
+    """Stages that repair and One-Euro-smooth (``FLAG_SMOOTHED``) with ``settings``.
+    Their compiled kernels are loaded (or compiled) here, when a node is set up, so
+    its first capture does not wait for them."""
+    warm_up()
 
     def build(fps: float) -> tuple[KeypointStage, int]:
         return KeypointPipeline(settings, fps), FLAG_SMOOTHED

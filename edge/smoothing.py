@@ -3,7 +3,8 @@
 Online, :class:`KeypointPipeline` is what a node runs on every frame: repair
 (:mod:`edge.repair`) then a One Euro filter (Casiez et al., CHI 2012) — a first-order
 low-pass whose cutoff rises with speed, so a still dancer does not jitter and a fast
-one does not lag. Offline, :func:`smooth_offline` smooths a whole capture with no lag
+one does not lag. Both run per frame as compiled kernels (numba, :mod:`edge.jit`), a
+few µs together. Offline, :func:`smooth_offline` smooths a whole capture with no lag
 at all: a robust Whittaker–Henderson smoother (penalised least squares on the third
 difference, solved as a banded system) that weights each sample by its confidence and
 re-weights away outliers (Tukey's biweight). It beat forward-backward One Euro and
@@ -21,7 +22,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import solveh_banded
 
-from edge.repair import Repairer, mask_bits
+from edge.jit import kernel
+from edge.repair import Repairer
+from edge.repair import warm_up as warm_repair
 from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from protocol.skeleton import NUM_KEYPOINTS
@@ -52,46 +55,85 @@ class OneEuroFilter:
     def __init__(self, min_cutoff: float, beta: float, d_cutoff: float, fps: float) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0 or fps <= 0:
             raise ValueError("min_cutoff, d_cutoff and fps must be > 0 and beta >= 0")
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
         self.default_dt = 1.0 / fps
         self.reset()
+        warm_up()
 
     def reset(self) -> None:
-        self._x: Points | None = None
-        self._dx = np.zeros(0)
+        self._x = np.zeros((0, 0))  # the filtered points [M, D]
+        self._dx = self._x  # their low-passed rate of change, per second
         self._t = 0.0
+        self._complex = False  # the points came as x + iy
 
     def __call__(self, x: npt.ArrayLike, t_s: float, scale: float = 1.0) -> Points:
         """Filter ``x`` observed at ``t_s``: real points ``[..., D]``, or complex 2-D points
-        ``x + iy`` (``[...]``, the speed then is ``|dx|``: one numpy call, not three)."""
-        value = np.array(x)
-        if value.dtype.kind != "c":
+        ``x + iy`` (``[...]``, the speed then is ``|dx|``)."""
+        value = np.array(x, order="C")
+        is_complex = value.dtype.kind == "c"
+        if is_complex != self._complex:
+            self.reset()
+            self._complex = is_complex
+        if is_complex:
+            value = value.astype(np.complex128, copy=False)
+            points = value.view(np.float64).reshape(-1, 2)
+        else:
             value = value.astype(np.float64, copy=False)
-        if self._x is None or self._x.shape != value.shape or self._x.dtype != value.dtype:
-            self._x, self._dx, self._t = value, np.zeros_like(value), t_s
-            return value.copy()
+            points = value.reshape(-1, value.shape[-1] if value.ndim else 1)
+        smoothed = self.step(points, t_s, scale).copy()
+        return smoothed.view(value.dtype).reshape(value.shape)
+
+    def step(self, points: FloatArray, t_s: float, scale: float = 1.0) -> FloatArray:
+        """The filter on C-contiguous float64 points ``[M, D]`` (a node's hot path): the
+        filtered points, in a buffer the next call updates. A change of shape restarts."""
+        t_s = float(t_s)
+        if self._x.shape != points.shape:
+            self._x, self._dx, self._t = points.copy(), np.zeros_like(points), t_s
+            return self._x
         dt = t_s - self._t
         if not dt > 0:  # repeated or reordered timestamp: assume the nominal frame period
             dt = self.default_dt
         self._t = t_s
-        # In-place arithmetic: this runs on every frame and numpy's cost is per call.
-        r_d = 2 * math.pi * self.d_cutoff * dt
-        a_d = r_d / (r_d + 1)  # smoothing_factor(d_cutoff, dt), without numpy's call cost
-        diff = value
-        diff -= self._x
-        self._dx *= 1 - a_d
-        self._dx += diff * (a_d / dt)
-        if value.dtype.kind == "c":
-            speed = np.abs(self._dx)
-        else:
-            speed = np.sqrt((self._dx * self._dx).sum(axis=-1, keepdims=True))
-        r = speed  # cutoff * 2πdt, then the smoothing factor r / (r + 1)
-        r *= 2 * math.pi * dt * self.beta / scale
-        r += 2 * math.pi * dt * self.min_cutoff
-        r /= r + 1
-        diff *= r
-        self._x += diff
-        return self._x.copy()
+        _one_euro(self._x, self._dx, points, dt, self.min_cutoff, self.beta, self.d_cutoff,
+                  float(scale))  # fmt: skip
+        return self._x
+
+
+@kernel
+def _one_euro(
+    x: FloatArray, dx: FloatArray, value: FloatArray, dt: float, min_cutoff: float,
+    beta: float, d_cutoff: float, scale: float,
+) -> None:  # fmt: skip
+    """One step of the filter, in place: each point of ``x [M, D]`` moves towards
+    ``value`` by the smoothing factor of its cutoff, which rises with its speed."""
+    r_d = 2 * math.pi * d_cutoff * dt
+    a_d = r_d / (r_d + 1)  # smoothing_factor(d_cutoff, dt)
+    gain = 2 * math.pi * dt * beta / scale  # cutoff · 2πdt per unit of speed
+    floor = 2 * math.pi * dt * min_cutoff
+    m, d = x.shape
+    for i in range(m):
+        speed = 0.0
+        for k in range(d):  # the rate of change, low-passed
+            dx[i, k] = dx[i, k] * (1 - a_d) + (value[i, k] - x[i, k]) * (a_d / dt)
+            speed += dx[i, k] * dx[i, k]
+        r = math.sqrt(speed) * gain + floor  # cutoff · 2πdt
+        alpha = r / (r + 1)  # smoothing_factor(cutoff, dt)
+        for k in range(d):
+            x[i, k] += (value[i, k] - x[i, k]) * alpha
+
+
+_warm = False
+
+
+def warm_up() -> None:
+    """Compile the filter and repair kernels, or load them from numba's cache, now
+    (once per process) rather than on a capture's first frame (see :mod:`edge.repair`)."""
+    global _warm
+    if not _warm:
+        _warm = True
+        points = np.zeros((1, 2))
+        _one_euro(points, points.copy(), points.copy(), 1.0, 1.0, 1.0, 1.0, 1.0)
+        warm_repair()
 
 
 class KeypointPipeline:
@@ -107,15 +149,13 @@ class KeypointPipeline:
         self.fps = float(fps)
         self.repairer = Repairer(settings, fps)
         self.filter = OneEuroFilter(settings.min_cutoff, settings.beta, settings.d_cutoff, fps)
-        self._z: npt.NDArray[np.complex128] = np.zeros(0, dtype=np.complex128)  # x + iy
-        self._last: Points = self._z  # the last smoothed points
+        self._last: FloatArray = np.zeros((0, 2))  # the last smoothed points [J, 2]
 
     def reset(self) -> None:
         """Forget the dancer (a new capture starts)."""
         self.repairer.reset()
         self.filter.reset()
-        self._z = np.zeros(0, dtype=np.complex128)
-        self._last = self._z
+        self._last = np.zeros((0, 2))
 
     def process(
         self, keypoints: npt.ArrayLike, extras: npt.ArrayLike, t_s: float
@@ -127,24 +167,20 @@ class KeypointPipeline:
             )
         # A new float64 array either way: the caller's arrays are never written to.
         joints = np.concatenate([kps, ext], dtype=np.float64) if ext.size else kps.astype(float)
-        mask, n = 0, len(joints)
         if self.settings.repair:
-            points, imputed = self.repairer.step_points(joints, t_s)
-            mask = mask_bits(imputed)
+            mask = self.repairer.step_mask(joints, t_s)
+            points, torso = self.repairer.points, self.repairer.torso_length
         else:
+            mask, torso = 0, math.nan
             if not math.isfinite(joints.sum()):  # one NaN would stay in the filter for good
                 bad = ~np.isfinite(joints).all(axis=1)
                 joints[bad] = 0.0
-                if len(self._last) == n:
-                    joints[bad, :2] = self._last.view(np.float64).reshape(-1, 2)[bad]
-            if self._z.shape[0] != n:
-                self._z = np.zeros(n, dtype=np.complex128)
-            self._z.view(np.float64).reshape(n, 2)[:] = joints[:, :2]  # x + iy, in place
-            points = self._z
-        torso = self.repairer.torso_length if self.settings.repair else math.nan
+                if len(self._last) == len(joints):
+                    joints[bad, :2] = self._last[bad]
+            points = np.ascontiguousarray(joints[:, :2])
         scale = torso if torso > 0 else 100.0
-        smoothed = self._last = self.filter(points, t_s, scale)
-        joints[:, :2] = smoothed.view(np.float64).reshape(n, 2)
+        smoothed = self._last = self.filter.step(points, t_s, scale)
+        joints[:, :2] = smoothed
         out = joints.astype(np.float32)
         return out[:NUM_KEYPOINTS], out[NUM_KEYPOINTS:], mask
 

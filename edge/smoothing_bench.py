@@ -203,8 +203,8 @@ def evaluate(
 
 
 def numpy_call_ns(repeats: int = 20000) -> float:
-    """Best time of a tiny numpy call (17×2 add): the unit a frame's cost is made of,
-    printed so a figure from a loaded machine can be judged (≈240 ns when idle here)."""
+    """Best time of a tiny numpy call (17×2 add), printed so a figure from a loaded
+    machine can be judged (≈230 ns when idle here)."""
     a, b = np.zeros((17, 2)), np.ones((17, 2))
     best = math.inf
     for _ in range(5):

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # dancebooth edge image: one booth node (`dancebooth edge run`). No torch: the `edge`
-# extra only (paho-mqtt, OpenCV headless, ai-edge-litert, PyAV, scipy), so it builds for
-# arm64 (Coral Dev Board, Raspberry Pi 4/5) as well as amd64 (a laptop):
+# extra only (paho-mqtt, OpenCV headless, ai-edge-litert, PyAV, scipy, numba), all with
+# wheels for arm64 (Coral Dev Board, Raspberry Pi 4/5) as well as amd64 (a laptop):
 #   docker buildx build --platform linux/arm64,linux/amd64 -f infra/docker/edge.Dockerfile .
 #
 # Edge TPU (MoveNet/PoseNet with `device: edgetpu`): build with
@@ -65,10 +65,13 @@ RUN groupadd --system --gid 10001 dancebooth \
     && chown -R dancebooth:dancebooth /srv/dancebooth
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/dancebooth /opt/dancebooth
+# The compiled keypoint kernels (numba, edge/jit.py) are built on the node's first start,
+# for its own CPU, and kept on the volume (the source tree is not writable at run time).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DANCEBOOTH_MODEL_DIR=/opt/dancebooth/model-cache \
-    DANCEBOOTH_EDGE_SPOOL__PATH=/srv/dancebooth/var/edge-spool
+    DANCEBOOTH_EDGE_SPOOL__PATH=/srv/dancebooth/var/edge-spool \
+    NUMBA_CACHE_DIR=/srv/dancebooth/var/numba-cache
 WORKDIR /srv/dancebooth
 USER dancebooth
 # The spool must survive a container restart: frames not yet acknowledged by the broker.

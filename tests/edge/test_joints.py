@@ -1,13 +1,10 @@
-"""The joint table (anchors, placing order, mirror pairs) and the torso geometry."""
+"""The joint table: anchors, placing order, mirror pairs."""
 
 from __future__ import annotations
 
-import cmath
-
-import numpy as np
 import pytest
 
-from edge.joints import joint_table, rigid_follow
+from edge.joints import joint_table
 from protocol.skeleton import KP
 
 
@@ -29,16 +26,3 @@ def test_nose_hangs_from_the_shoulders_and_feet_from_the_ankles() -> None:
     assert tab.anchor_a[17] == KP["left_ankle"] and tab.anchor_a[18] == KP["right_ankle"]
     with pytest.raises(ValueError, match="17 or 21"):
         joint_table(19)
-
-
-def test_rigid_follow_recovers_a_rotation_and_a_shift() -> None:
-    rng = np.random.default_rng(0)
-    before = rng.normal(0, 50, 3) + 1j * rng.normal(0, 50, 3)
-    motion = cmath.exp(0.3j)
-    after = before * motion + (12 - 7j)
-    lost = np.array([40 + 5j])
-    np.testing.assert_allclose(rigid_follow(before, after, lost), lost * motion + (12 - 7j))
-    np.testing.assert_allclose(
-        rigid_follow(before[:1], after[:1], lost), lost + after[0] - before[0]
-    )
-    np.testing.assert_allclose(rigid_follow(before[:0], after[:0], lost), lost)

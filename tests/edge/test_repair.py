@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import cmath
+
 import numpy as np
 import pytest
 
+import edge.repair
 from edge.repair import Repairer, mask_bits
 from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from edge.smoothing_metrics import joint_errors
 from protocol.skeleton import FLIP, KP
+from tests.edge.helpers import standing
 from tests.edge.trajectories import corrupt, dancer
 
 WRIST, ELBOW = KP["left_wrist"], KP["left_elbow"]
@@ -162,3 +166,83 @@ def test_a_swap_the_estimator_keeps_is_believed() -> None:
     single[50, :17] = truth[50, list(FLIP)]  # one glitchy frame: swapped back
     out, _ = _online(single)
     assert joint_errors(out, truth)[50].max() < 1.0
+
+
+def test_lost_shoulder_moves_rigidly_with_the_torso() -> None:
+    pose = standing(640, 480).astype(np.float64)
+    r = Repairer(SmoothingSettings(), fps=30)
+    for i in range(5):
+        r.step(pose, i / 30)
+    turn, shift, centre = cmath.exp(0.02j), 2 - 1j, 320 + 240j
+    z = (pose[:, 0] + 1j * pose[:, 1] - centre) * turn + centre + shift
+    moved = pose.copy()
+    moved[:, 0], moved[:, 1] = z.real, z.imag
+    moved[KP["left_shoulder"]] = [5.0, 5.0, 0.05]  # lost: unsure, somewhere else
+    out, imputed = r.step(moved, 5 / 30)
+    assert np.flatnonzero(imputed).tolist() == [KP["left_shoulder"]]
+    left = z[KP["left_shoulder"]]
+    np.testing.assert_allclose(out[KP["left_shoulder"], :2], [left.real, left.imag], atol=1e-9)
+
+
+def test_first_frame_without_shoulders_puts_them_above_the_hips() -> None:
+    pose = standing(640, 480).astype(np.float64)
+    pose[[KP["left_shoulder"], KP["right_shoulder"]], 2] = 0.0
+    out, imputed = Repairer(SmoothingSettings(), fps=30).step(pose, 0.0)
+    assert imputed[KP["left_shoulder"]] and imputed[KP["right_shoulder"]]
+    for shoulder, hip in (("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")):
+        np.testing.assert_allclose(out[KP[shoulder], :2], pose[KP[hip], :2] - [0.0, 100.0])
+
+
+def test_step_points_accepts_any_float_layout_and_updates_it_in_place() -> None:
+    seq = corrupt(dancer(40, seed=2), seed=2, dropout_rate=0.05).seq
+    plain, strided = Repairer(SmoothingSettings(), 30), Repairer(SmoothingSettings(), 30)
+    for i, frame in enumerate(seq):
+        a = frame.copy()
+        b = np.asfortranarray(np.concatenate([frame, frame], axis=1))[:, 3:]  # strided
+        za, ia = plain.step_points(a, i / 30)
+        zb, ib = strided.step_points(b, i / 30)
+        np.testing.assert_array_equal(za, zb)
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_array_equal(a, b)  # confidences written back
+
+
+def test_switching_the_joint_count_mid_stream_starts_the_joints_afresh() -> None:
+    truth = dancer(120, seed=14)
+    feet = np.repeat(truth[:, 15:17], 2, axis=1)  # foot points near the ankles
+    lost = _lose(np.concatenate([truth, feet], axis=1), slice(100, 105), WRIST)
+    r = Repairer(SmoothingSettings(), fps=30)
+    for i, frame in enumerate(lost):
+        joints = frame if 40 <= i < 80 else frame[:17]  # 17, 21, then 17 joints again
+        out, imputed = r.step(joints, i / 30)
+        assert out.shape == (len(joints), 3) and imputed.shape == (len(joints),)
+        assert np.isfinite(out).all()
+        if 100 <= i < 105:
+            assert imputed[WRIST]
+            assert joint_errors(out[None], truth[i : i + 1])[0, WRIST] < 25.0
+    assert r.torso_length > 0
+
+
+def test_reset_forgets_everything() -> None:
+    seq = corrupt(dancer(60, seed=15), seed=15, dropout_rate=0.02, outlier_rate=0.01).seq
+    r = Repairer(SmoothingSettings(short_gap_s=0.2), 30)
+    assert np.isnan(r.torso_length) and len(r.recent(4)[2]) == 0
+    for i, frame in enumerate(seq[::-1]):
+        r.step(frame, i / 30)
+    r.reset()
+    fresh = Repairer(SmoothingSettings(short_gap_s=0.2), 30)
+    for i, frame in enumerate(seq):
+        a, b = r.step(frame, i / 30), fresh.step(frame, i / 30)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    for x, y in zip(r.recent(4), fresh.recent(4), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_warm_up_leaves_running_repairers_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    seq = corrupt(dancer(40, seed=16), seed=16, dropout_rate=0.05).seq
+    a, b = Repairer(SmoothingSettings(), 30), Repairer(SmoothingSettings(), 30)
+    for i, frame in enumerate(seq):
+        if i == 20:
+            monkeypatch.setattr(edge.repair, "_warm", False)
+            edge.repair.warm_up()  # a dummy frame through the kernel, again
+        np.testing.assert_array_equal(a.step(frame, i / 30)[0], b.step(frame, i / 30)[0])

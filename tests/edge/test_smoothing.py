@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+import edge.repair
+import edge.smoothing
 from edge.settings import SmoothingSettings
 from edge.smoothing import KeypointPipeline, OneEuroFilter, smooth_offline, smoothing_factor
 from edge.smoothing_metrics import joint_errors, lag_frames
@@ -177,3 +179,51 @@ def test_offline_gap_at_the_end_stays_on_the_skeleton() -> None:
     assert errors[100:160, 15].mean() < 15.0
     unrepaired = smooth_offline(seq, fps=30, repair=False)
     assert joint_errors(unrepaired, truth)[240:, 9].max() > 10 * errors[240:, 9].max()
+
+
+def test_complex_points_are_filtered_as_x_y_pairs() -> None:
+    rng = np.random.default_rng(1)
+    xy = rng.normal(0, 20, (40, 5, 2)).cumsum(axis=0)
+    pairs, points = OneEuroFilter(0.5, 2.0, 1.0, fps=30), OneEuroFilter(0.5, 2.0, 1, fps=30)
+    for i, frame in enumerate(xy):
+        a = pairs(frame, i / 30, 50.0)
+        b = points(frame[:, 0] + 1j * frame[:, 1], i / 30, 50.0)
+        assert a.dtype == np.float64 and b.dtype == np.complex128 and b.shape == (5,)
+        np.testing.assert_allclose(b.real, a[:, 0], rtol=1e-12)
+        np.testing.assert_allclose(b.imag, a[:, 1], rtol=1e-12)
+
+
+def test_integer_timestamps_and_inputs_filter_like_floats() -> None:
+    a, b = OneEuroFilter(1, 1, 1, fps=30), OneEuroFilter(1.0, 1.0, 1.0, fps=30.0)
+    for t in range(5):
+        np.testing.assert_array_equal(
+            a(np.full((2, 2), t * 3), t), b(np.full((2, 2), t * 3.0), float(t))
+        )
+
+
+def test_pipeline_follows_the_joint_count_of_each_frame() -> None:
+    truth = dancer(90, seed=5)
+    feet = np.repeat(truth[:, 15:17], 2, axis=1)
+    p = KeypointPipeline(SmoothingSettings(), fps=30)
+    for i in range(90):
+        with_feet = 30 <= i < 60
+        ext = feet[i] if with_feet else np.zeros((0, 3))
+        kps, out_ext, mask = p.process(truth[i], ext, i / 30)
+        assert kps.shape == (17, 3) and out_ext.shape == ((4, 3) if with_feet else (0, 3))
+        assert np.isfinite(kps).all() and np.isfinite(out_ext).all()
+        assert mask < (1 << 21 if with_feet else 1 << 17)
+    assert np.abs(kps[:, :2] - truth[-1, :, :2]).max() < 10.0
+
+
+def test_warm_up_leaves_running_pipelines_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    noisy = corrupt(dancer(40), seed=4, dropout_rate=0.05).seq
+    a, b = KeypointPipeline(SmoothingSettings(), 30), KeypointPipeline(SmoothingSettings(), 30)
+    for i, frame in enumerate(noisy):
+        if i == 20:
+            monkeypatch.setattr(edge.smoothing, "_warm", False)
+            monkeypatch.setattr(edge.repair, "_warm", False)
+            edge.smoothing.warm_up()
+        ka, _, ma = a.process(frame, np.zeros((0, 3)), i / 30)
+        kb, _, mb = b.process(frame, np.zeros((0, 3)), i / 30)
+        np.testing.assert_array_equal(ka, kb)
+        assert ma == mb
