@@ -37,3 +37,6 @@ else
 fi
 # Pose models from the mediapipe wheel: idempotent (verifies and returns when cached).
 .venv/bin/python -m dancebooth edge fetch-models
+# The node's compiled keypoint kernels (numba): compiled once here and cached, so no
+# test or demo process waits for the compiler.
+.venv/bin/python -c "from edge.smoothing import warm_up; warm_up()"
