@@ -37,4 +37,6 @@ def describe_machine() -> str:
         f"{platform.system()} {platform.machine()}",
         f"Python {platform.python_version()}",
     ]
+    if hasattr(os, "getloadavg"):  # other work on the machine depresses every figure
+        parts.append(f"load average {os.getloadavg()[0]:.1f}")
     return "machine: " + ", ".join(parts)

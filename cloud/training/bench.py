@@ -369,10 +369,7 @@ def bench_train(
 ) -> None:
     """Training throughput (Lightning vs plain PyTorch) and warm-vs-scratch time-to-quality."""
     logging.getLogger("cloud.training").setLevel(logging.WARNING)
-    click.echo(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        "other engineers share this machine: figures may be depressed by their load"
-    )
+    click.echo(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     try:
         if part in ("all", "throughput"):
             res = [int(r) for r in resolutions.split(",")]
