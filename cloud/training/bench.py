@@ -23,7 +23,7 @@ from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
 from cloud.training.batches import BatchStream
 from cloud.training.checkpoint import load_checkpoint
 from cloud.training.corpus import CorpusSession, corpus_sessions
-from cloud.training.data import FrameSet, build_frameset, split
+from cloud.training.data import FrameSet, build_frameset, clip_crop, holdout_indices, split
 from cloud.training.errors import TrainingError
 from cloud.training.finetune import FinetuneResult, finetune
 from cloud.training.grid import sample_grid, save_png
@@ -176,12 +176,30 @@ def _fit_pair(
     budget: float,
     opts: RunOptions,
     tmp: Path,
+    also_score: dict[str, FrameSet],
 ) -> tuple[FinetuneResult, FinetuneResult]:
-    warm = finetune(session.shards, booth, budget, 10**9, work_dir=tmp / "warm", options=opts)
+    warm = finetune(
+        session.shards, booth, budget, 10**9, work_dir=tmp / "warm", options=opts,
+        also_score=also_score,
+    )  # fmt: skip
     scratch = finetune(
-        session.shards, None, budget, 10**9, work_dir=tmp / "scratch", options=opts, config=cfg
-    )
+        session.shards, None, budget, 10**9, work_dir=tmp / "scratch", options=opts, config=cfg,
+        also_score=also_score,
+    )  # fmt: skip
     return warm, scratch
+
+
+def transfer_frames(corpus: Path, session: CorpusSession, resolution: int) -> FrameSet | None:
+    """The visitor of ``session`` dancing a routine of their own clip never showed (the
+    corpus's ``<session>-transfer``), framed as their clip is, at most 32 frames spread
+    over it; None when the corpus has none."""
+    found = [
+        s for s in corpus_sessions(corpus, "transfer") if s.session == f"{session.session}-transfer"
+    ]
+    if not found:
+        return None
+    data = build_frameset(found[0].shards, resolution, crop=clip_crop(session.shards))
+    return data.subset(holdout_indices(len(data), maximum=32))
 
 
 def _ratio(r: float | None) -> str:
@@ -194,8 +212,10 @@ Ratios = tuple[float | None, float | None]  # (wall-clock, steps)
 
 
 def _quality_row(
-    name: str, warm: FinetuneResult, scratch: FinetuneResult, key: str
+    name: str, warm: FinetuneResult, scratch: FinetuneResult, prefix: str = ""
 ) -> tuple[str, Ratios]:
+    """One visitor's row for the metric ``<prefix>region_ssim`` (full frame in brackets)."""
+    key, full = f"{prefix}region_ssim", f"{prefix}ssim"
     wh, sh = warm.run.history, scratch.run.history
     target = sh[-1][key]
     hit = reached(wh, key, target)
@@ -206,8 +226,8 @@ def _quality_row(
         ratios = (hit["elapsed_s"] / sh[-1]["elapsed_s"], hit["step"] / max(1.0, sh[-1]["step"]))
     when = "never" if hit is None else f"{hit['elapsed_s']:.0f} s, step {hit['step']:.0f}"
     row = (
-        f"| {name} | {wh[0][key]:.3f} | {wh[-1][key]:.3f} ({wh[-1]['ssim']:.3f}) | "
-        f"{target:.3f} ({sh[-1]['ssim']:.3f}) | {when} | {_ratio(ratios[0])} | "
+        f"| {name} | {wh[0][key]:.3f} | {wh[-1][key]:.3f} ({wh[-1][full]:.3f}) | "
+        f"{target:.3f} ({sh[-1][full]:.3f}) | {when} | {_ratio(ratios[0])} | "
         f"{_ratio(ratios[1])} | {wh[-1]['step']:.0f} / {sh[-1]['step']:.0f} |"
     )
     return row, ratios
@@ -256,60 +276,75 @@ def run_quality(
         f"{cfg.resolution} px, batch {batch_size}; metric = held-out dancer-region SSIM "
         f"(full-frame SSIM in brackets); booth checkpoint {booth}"
     )
-    click.echo(
-        "| visitor | warm @0 s | warm @budget | scratch @budget | "
-        "warm reaches scratch's final at | wall ratio | step ratio | steps warm / scratch |"
-    )
-    click.echo("|---|---|---|---|---|---|---|---|")
-    ratios: list[Ratios] = []
-    pictures, curves = [], []
+    pictures, curves, pairs = [], [], []
     sessions = visitor_sessions(corpus, visitors)
     _warm_up_process(cfg, sessions[0])
     for session in sessions:
+        transfer = transfer_frames(corpus, session, cfg.resolution)
+        also = {"transfer": transfer} if transfer is not None else {}
         with tempfile.TemporaryDirectory() as tmp:
-            warm, scratch = _fit_pair(session, booth, cfg, budget, opts, Path(tmp))
+            warm, scratch = _fit_pair(session, booth, cfg, budget, opts, Path(tmp), also)
             best = load_checkpoint(warm.checkpoint).build_model()
         _, held = split(build_frameset(session.shards, cfg.resolution))
-        pictures.append(sample_grid(best, held, rows=2))
+        pictures.append(sample_grid(best, transfer if transfer is not None else held, rows=2))
         curves.append((session.session, warm.run.history, scratch.run.history))
-        row, ratio = _quality_row(session.session, warm, scratch, key)
-        ratios.append(ratio)
-        click.echo(row)
-    click.echo(_summary(ratios))
-    at_budget = [c[1][-1][key] for c in curves]
-    click.echo(
-        f"warm start after {budget:.0f} s: dancer-region SSIM "
-        f"{', '.join(f'{v:.3f}' for v in at_budget)} (mean {np.mean(at_budget):.3f})"
-    )
+        pairs.append((session.session, warm, scratch, transfer is not None))
+        click.echo(f"{session.session}: warm {warm.run.steps} steps, scratch {scratch.run.steps}")
+    tables = [("held-out frames of the visitor's own clip", "")]
+    if all(p[3] for p in pairs):
+        tables.append(("the visitor in a dance their clip never showed (as rendered)", "transfer_"))
+    for title, prefix in tables:
+        click.echo(f"\n{title}: dancer-region SSIM (full frame in brackets)")
+        click.echo(
+            "| visitor | warm @0 s | warm @budget | scratch @budget | "
+            "warm reaches scratch's final at | wall ratio | step ratio | steps warm / scratch |"
+        )
+        click.echo("|---|---|---|---|---|---|---|---|")
+        ratios: list[Ratios] = []
+        for name, warm, scratch, _ in pairs:
+            row, ratio = _quality_row(name, warm, scratch, prefix)
+            ratios.append(ratio)
+            click.echo(row)
+        click.echo(_summary(ratios))
+        at_budget = [c[1][-1][f"{prefix}{key}"] for c in curves]
+        click.echo(
+            f"warm start after {budget:.0f} s: dancer-region SSIM "
+            f"{', '.join(f'{v:.3f}' for v in at_budget)} (mean {np.mean(at_budget):.3f})"
+        )
     gap = np.full((4, pictures[0].shape[1], 3), 255, np.uint8)
     sheet = np.concatenate([x for p in pictures for x in (p, gap)][:-1], axis=0)
     click.echo(f"grid (pose | generated | truth): {save_png(grid, sheet)}")
     if plot is not None:
-        click.echo(f"plot: {plot_curves(curves, key, plot)}")
+        keys = [f"{prefix}{key}" for _, prefix in tables]
+        click.echo(f"plot: {plot_curves(curves, keys, plot)}")
 
 
 def plot_curves(
-    curves: list[tuple[str, list[dict[str, float]], list[dict[str, float]]]], key: str, path: Path
+    curves: list[tuple[str, list[dict[str, float]], list[dict[str, float]]]],
+    keys: list[str],
+    path: Path,
 ) -> Path:
+    """Held-out ``keys`` against wall-clock, one panel per key, warm solid, scratch dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, (name, warm, scratch) in enumerate(curves):
-        c = f"C{i}"
-        ax.plot([h["elapsed_s"] for h in warm], [h[key] for h in warm], c, label=f"{name} warm")
-        ax.plot(
-            [h["elapsed_s"] for h in scratch],
-            [h[key] for h in scratch],
-            c + "--",
-            label=f"{name} scratch",
-        )
-    ax.set_xlabel("wall-clock seconds (2-core CPU)")
-    ax.set_ylabel(f"held-out {key.replace('_', ' ')}")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for i, (name, warm, scratch) in enumerate(curves):
+            c = f"C{i}"
+            ax.plot([h["elapsed_s"] for h in warm], [h[key] for h in warm], c, label=f"{name} warm")
+            ax.plot(
+                [h["elapsed_s"] for h in scratch],
+                [h[key] for h in scratch],
+                c + "--",
+                label=f"{name} scratch",
+            )
+        ax.set_xlabel("wall-clock seconds (2-core CPU)")
+        ax.set_ylabel(key.replace("_", " "))
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -206,9 +206,11 @@ def _clip_frames(
     resolution: int,
     pad: float,
     progress: Callable[[], None],
+    crop: Crop | None = None,
 ) -> FrameSet | None:
     meta0 = frames[0][0]
-    crop = session_crop([m.keypoints for m, _ in frames], meta0.width, meta0.height, pad=pad)
+    if crop is None:
+        crop = session_crop([m.keypoints for m, _ in frames], meta0.width, meta0.height, pad=pad)
     imgs, poses, flipped, kps_out, boxes, seqs = [], [], [], [], [], []
     for meta, jpeg in frames:
         progress()
@@ -250,8 +252,10 @@ def build_frameset(
     *,
     pad: float = 0.25,
     progress: ProgressFn | None = None,
+    crop: Crop | None = None,
 ) -> FrameSet:
-    """Decode a session's shards (any number of nodes) into one in-memory :class:`FrameSet`."""
+    """Decode a session's shards (any number of nodes) into one in-memory :class:`FrameSet`;
+    each clip in its own framing, or all in ``crop`` (e.g. another clip's: :func:`clip_crop`)."""
     frames = read_frames(sources)
     clips: dict[tuple[str, str], list[tuple[FrameMeta, bytes]]] = {}
     for meta, jpeg in frames:
@@ -264,7 +268,7 @@ def build_frameset(
         if progress is not None:
             progress(done, len(frames))
 
-    parts = [p for c in clips.values() if (p := _clip_frames(c, resolution, pad, tick))]
+    parts = [p for c in clips.values() if (p := _clip_frames(c, resolution, pad, tick, crop))]
     if not parts or sum(len(p) for p in parts) < MIN_FRAMES:
         raise DataError(
             f"only {sum(len(p) for p in parts)} usable frames (need {MIN_FRAMES}): "
@@ -275,6 +279,16 @@ def build_frameset(
         "decoded %d frames of %d clips into %.1f MB", len(data), len(parts), data.nbytes() / 1e6
     )
     return data
+
+
+def clip_crop(sources: Iterable[ShardSource], *, pad: float = 0.25) -> Crop:
+    """The framing :func:`build_frameset` gives the (first) clip of these shards."""
+    frames = read_frames(sources)
+    if not frames:
+        raise DataError("no frames in the shards")
+    meta0 = frames[0][0]
+    clip = [m.keypoints for m, _ in frames if (m.session, m.node) == (meta0.session, meta0.node)]
+    return session_crop(clip, meta0.width, meta0.height, pad=pad)
 
 
 def holdout_indices(

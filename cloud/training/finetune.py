@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
-from cloud.training.data import ShardSource, build_frameset, split
+from cloud.training.data import FrameSet, ShardSource, build_frameset, split
 from cloud.training.errors import TrainingError
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
 from cloud.training.model import Pix2Pix, Pix2PixConfig
@@ -65,6 +65,7 @@ def finetune(
     config: Pix2PixConfig | None = None,
     holdout: float = 0.1,
     progress_callback: ProgressFn | None = None,
+    also_score: Mapping[str, FrameSet] | None = None,
 ) -> FinetuneResult:
     """Fine-tune on a session's shards (sources, or a function listing them).
 
@@ -98,6 +99,7 @@ def finetune(
         resume=resume,
         progress=progress_callback,
         started=started,
+        also_score=also_score,
     )
     result = run.fit()
     return FinetuneResult(result, len(train), len(held), decode_s, booth_checkpoint is not None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -118,10 +118,14 @@ class TrainingRun:
         resume: Checkpoint | None = None,
         progress: ProgressFn | None = None,
         started: float | None = None,
+        also_score: Mapping[str, FrameSet] | None = None,
     ) -> None:
         """``started`` (a ``time.perf_counter()``) lets set-up such as decoding count
-        against the budget."""
+        against the budget. Every evaluation also scores the frame sets of ``also_score``
+        (keys prefixed with their name, e.g. ``transfer_region_ssim``); the held-out set
+        alone decides the best checkpoint and the plateau."""
         self.model, self.train, self.held_out, self.opts = model, train, held_out, opts
+        self.also_score = dict(also_score or {})
         self.last, self.best = work_dir / "last.safetensors", work_dir / "best.safetensors"
         self.progress = progress
         self.resume = resume
@@ -175,6 +179,8 @@ class TrainingRun:
     def evaluate(self) -> dict[str, float]:
         t0 = time.perf_counter()
         scores = evaluate(self.model, self.held_out)
+        for name, frames in self.also_score.items():
+            scores.update({f"{name}_{k}": v for k, v in evaluate(self.model, frames).items()})
         self.eval_s = time.perf_counter() - t0
         scores.update(step=float(self.model.steps_done), elapsed_s=self.elapsed())
         self.history.append(scores)

@@ -7,6 +7,12 @@ Layout under the output directory ``DIR``::
     DIR/corpus.json                                   the index (sessions, roles, seeds)
     DIR/sessions/<session>/<node>/shard-000000.tar    one shard per session (shard_key)
 
+Every visitor also gets a *transfer* session (``visitor-NNNN-transfer``, role
+``transfer``): the same body and looks dancing a routine from the move vocabulary that
+they never danced in their own clip. It is what the product renders (the visitor in a
+reference dance), so it measures how a fine-tune generalises to new poses, which the
+held-out frames of the visitor's own clip (near-duplicates of training frames) cannot.
+
 Each frame's ``FrameMeta.truth`` holds the ground-truth keypoints (visibility 0/1);
 ``FrameMeta.keypoints`` holds either the same truth (``keypoints="truth"``, the
 default) or what the ``replay`` backend would report through the noise model
@@ -33,6 +39,7 @@ CORPUS_FORMAT: Final = 1
 NODE: Final = "node1"
 STAFF_SEED_BASE: Final = 10_000  # seed ranges kept apart so visitors stay held out
 VISITOR_SEED_BASE: Final = 20_000
+TRANSFER_SEED_BASE: Final = 30_000  # the routines visitors' transfer sessions dance
 KeypointSource = Literal["truth", "noisy"]
 Progress = Callable[[int], None]  # called with the number of frames just written
 
@@ -40,7 +47,7 @@ Progress = Callable[[int], None]  # called with the number of frames just writte
 @dataclass(frozen=True)
 class CorpusSession:
     session: str
-    role: Literal["staff", "visitor"]
+    role: Literal["staff", "visitor", "transfer"]
     seed: int
     shard: str  # path relative to the corpus directory
     frames: int
@@ -120,13 +127,24 @@ def write_corpus(
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     model = noise or NoiseModel()
-    plan: list[tuple[str, Literal["staff", "visitor"], int]] = [
+    plan: list[tuple[str, Literal["staff", "visitor", "transfer"], int]] = [
         *((f"staff-{i:04d}", "staff", STAFF_SEED_BASE + i) for i in range(staff)),
         *((f"visitor-{i:04d}", "visitor", VISITOR_SEED_BASE + i) for i in range(visitors)),
+        *((f"visitor-{i:04d}-transfer", "transfer", VISITOR_SEED_BASE + i)
+          for i in range(visitors)),
     ]  # fmt: skip
     sessions = []
     for session, role, seed in plan:
         dancer = make_staff(seed, duration_s) if role == "staff" else make_visitor(seed, duration_s)
+        if role == "transfer":
+            dance = make_staff(TRANSFER_SEED_BASE + seed - VISITOR_SEED_BASE, duration_s)
+            dancer = SyntheticVisitor(
+                shape=dancer.shape,
+                choreography=dance.choreography,
+                appearance=dancer.appearance,
+                seed=seed,
+                freestyle=False,
+            )
         n = write_session(dancer, session, root, resolution=resolution, fps=fps,
                           duration_s=duration_s, keypoints=keypoints, noise=model,
                           jpeg_quality=jpeg_quality, progress=progress)  # fmt: skip
@@ -143,7 +161,7 @@ def write_corpus(
 
 
 def frames_planned(staff: int, visitors: int, fps: float, duration_s: float) -> int:
-    return (staff + visitors) * max(1, round(fps * duration_s))
+    return (staff + 2 * visitors) * max(1, round(fps * duration_s))  # visitors: + transfer
 
 
 def load_corpus(root: str | Path) -> Corpus:

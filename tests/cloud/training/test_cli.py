@@ -88,3 +88,24 @@ def test_bad_inputs_fail_with_a_message(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no .tar shards" in res.output
     res = runner.invoke(cli, ["model", "train-base", "--corpus", str(empty)])
     assert res.exit_code == 1 and "corpus.json" in res.output
+
+
+def test_bench_train_scores_the_visitor_in_a_new_dance(tmp_path: Path) -> None:
+    from cloud.training.checkpoint import save_checkpoint
+    from cloud.training.model import Pix2Pix
+    from edge.synthetic.corpus import write_corpus
+    from tests.cloud.training.conftest import TINY
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, staff=0, visitors=1, resolution=128, fps=4, duration_s=3)
+    booth = tmp_path / "booth.safetensors"
+    save_checkpoint(booth, Pix2Pix.from_config(TINY))
+    args = ["bench", "train", "--corpus", str(corpus), "--booth", str(booth)]
+    args += ["--part", "quality", "--visitors", "1", "--budget", "4"]
+    args += ["--grid", str(tmp_path / "grid.png"), "--plot", str(tmp_path / "curves.png")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "held-out frames of the visitor's own clip" in res.output
+    assert "the visitor in a dance their clip never showed" in res.output
+    assert res.output.count("| visitor-0000 |") == 2
+    assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "curves.png").exists()

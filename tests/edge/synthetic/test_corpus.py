@@ -21,7 +21,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seen: list[int] = []
     write_corpus(out, staff=2, visitors=1, resolution=128, fps=10, duration_s=1.5,
                  keypoints="noisy", progress=seen.append)  # fmt: skip
-    assert sum(seen) == 3 * 15
+    assert sum(seen) == 4 * 15  # 2 staff, 1 visitor and the visitor's transfer dance
     return out
 
 
@@ -29,9 +29,14 @@ def test_index_lists_staff_and_held_out_visitors(corpus_dir: Path) -> None:
     index = json.loads((corpus_dir / "corpus.json").read_text())
     assert index["keypoints"] == "noisy" and index["noise"]["jitter"] > 0
     roles = [(s["session"], s["role"]) for s in index["sessions"]]
-    assert roles == [("staff-0000", "staff"), ("staff-0001", "staff"), ("visitor-0000", "visitor")]
+    assert roles == [
+        ("staff-0000", "staff"),
+        ("staff-0001", "staff"),
+        ("visitor-0000", "visitor"),
+        ("visitor-0000-transfer", "transfer"),
+    ]
     seeds = {s["role"]: s["seed"] for s in index["sessions"]}
-    assert seeds["staff"] != seeds["visitor"]
+    assert seeds["staff"] != seeds["visitor"] == seeds["transfer"]
     c = load_corpus(corpus_dir)
     assert [s.session for s in c.by_role("visitor")] == ["visitor-0000"]
     assert c.sessions[0].shard == shard_key("staff-0000", "node1", 0)
@@ -50,6 +55,23 @@ def test_shards_read_back_with_truth_jpegs_and_noisy_keypoints(corpus_dir: Path)
         truth, kps = np.asarray(meta.truth), meta.keypoints_array()
         assert not np.array_equal(truth, kps)  # noisy keypoints, truth kept beside them
         assert np.median(np.abs(truth[:, :2] - kps[:, :2])) < 5
+
+
+def test_transfer_session_is_the_visitor_in_a_new_dance(corpus_dir: Path) -> None:
+    c = load_corpus(corpus_dir)
+    own, transfer = (list(read_shard(c.shard_path(s))) for s in c.sessions[2:])
+
+    # Same body: the same bone lengths; another dance: other poses.
+    def limb(meta: object) -> float:
+        t = np.asarray(meta.truth)  # type: ignore[attr-defined]
+        return float(np.hypot(*(t[13, :2] - t[15, :2])))  # left knee to left ankle
+
+    assert limb(own[0][0]) == pytest.approx(limb(transfer[0][0]), rel=0.15)
+    poses = (
+        [np.asarray(m.truth)[:17, :2] for m, _ in own],
+        [np.asarray(m.truth)[:17, :2] for m, _ in transfer],
+    )
+    assert not np.allclose(np.stack(poses[0]), np.stack(poses[1]), atol=2.0)
 
 
 def test_truth_corpus_is_deterministic(tmp_path: Path) -> None:
