@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -96,6 +97,27 @@ common = [
 ]
 
 
+def schedule(*, patience: int, decay: bool) -> Callable[[Any], Any]:
+    """``--patience`` and ``--decay/--no-decay`` with a command's own defaults."""
+
+    def add(f: Any) -> Any:
+        f = click.option(
+            "--decay/--no-decay",
+            default=decay,
+            show_default=True,
+            help="Learning rate falls linearly to zero over the second half of the budget.",
+        )(f)
+        return click.option(
+            "--patience",
+            type=click.IntRange(min=0),
+            default=patience,
+            show_default=True,
+            help="Stop after N evaluations without improvement (0: never).",
+        )(f)
+
+    return add
+
+
 def with_common(f: Any) -> Any:
     for option in reversed(common):
         f = option(f)
@@ -123,19 +145,7 @@ def model() -> None:
 @click.option("--max-steps", type=int, default=100_000, show_default=True)
 @click.option("--role", default="staff", show_default=True, help="Corpus sessions to train on.")
 @click.option("--sessions", "limit", type=int, default=None, help="Use at most N sessions.")
-@click.option(
-    "--patience",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Stop after N evaluations without improvement (0: never, the budget decides).",
-)
-@click.option(
-    "--decay/--no-decay",
-    default=True,
-    show_default=True,
-    help="Learning rate falls linearly to zero over the second half of the budget.",
-)
+@schedule(patience=0, decay=True)  # a booth run: the budget decides, then settles
 @with_common
 def train_base_cmd(
     corpus: Path,
@@ -213,19 +223,7 @@ def train_base_cmd(
     default=None,
     help="Save a PNG of held-out frames: pose | generated | truth.",
 )
-@click.option(
-    "--patience",
-    type=click.IntRange(min=0),
-    default=4,
-    show_default=True,
-    help="Stop after N evaluations without improvement (0: never).",
-)
-@click.option(
-    "--decay/--no-decay",
-    default=False,
-    show_default=True,
-    help="Learning rate falls linearly to zero over the second half of the budget.",
-)
+@schedule(patience=4, decay=False)
 @with_common
 def finetune_cmd(
     sources: tuple[Path, ...],
