@@ -158,10 +158,11 @@ class RenderStep(Step):
         self.generator = generator
 
     def run(self, ctx: StepContext) -> str | None:
+        from cloud.framing import Framing
         from cloud.render.inputs import clip_from_store, dance_by_name
         from cloud.render.inputs import rendition_key as video_key
         from cloud.render.normalize import normalize_dance
-        from cloud.render.renderer import Framing, render
+        from cloud.render.renderer import render
         from cloud.render.torch_generator import TorchGenerator
         from cloud.render.video import RenditionTags
 
@@ -183,7 +184,7 @@ class RenderStep(Step):
             out = Path(tmp) / "video.mp4"
             result = render(
                 gen,
-                framing.to_generator(mapped, gen.resolution),
+                framing.to_pixels(mapped, gen.resolution),
                 out,
                 fps=dance.fps,
                 tags=RenditionTags(sid, gen.model_version, dance.name),

@@ -18,6 +18,7 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from cloud.cli import build_settings, config_option
+from cloud.framing import Framing
 from cloud.render.errors import RenderError
 from cloud.render.generator import Generator, PosePainter
 from cloud.render.inputs import (
@@ -32,7 +33,7 @@ from cloud.render.inputs import (
 )
 from cloud.render.normalize import normalize_dance
 from cloud.render.quality import QualityGate
-from cloud.render.renderer import Framing, RenderResult, render
+from cloud.render.renderer import RenderResult, render
 from cloud.render.sheet import write_contact_sheet
 from cloud.render.video import RenditionTags
 from cloud.settings import CloudSettings, RenderSettings
@@ -142,7 +143,7 @@ def render_command(
         mapped, _, fit = normalize_dance(
             dance.keypoints, clip.keypoints, min_range=settings.render.min_range
         )
-        kps = Framing.around(clip.keypoints, clip.width, clip.height).to_generator(
+        kps = Framing.around(clip.keypoints, clip.width, clip.height).to_pixels(
             mapped, generator.resolution
         )
     except (InputError, RenderError, ValueError) as exc:

@@ -7,8 +7,8 @@ the alpha convention), measured for flicker and streamed into the
 the clip. Temporal generators get the last frame of the previous batch as
 ``previous``.
 
-Keypoints arrive in capture pixels; :class:`Framing` is the square crop of the
-capture that the generator was trained on, mapping them into generator pixels.
+Keypoints arrive in capture pixels; :class:`~cloud.framing.Framing` is the square crop
+of the capture that the generator was trained on, mapping them into generator pixels.
 """
 
 from __future__ import annotations
@@ -34,52 +34,6 @@ from protocol.skeleton import NUM_KEYPOINTS
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]  # (frames done, frames total)
-
-
-@dataclass(frozen=True)
-class Framing:
-    """A square window ``[x0, x0 + size) x [y0, y0 + size)`` of the capture, in pixels."""
-
-    x0: int
-    y0: int
-    size: int
-
-    @classmethod
-    def around(
-        cls,
-        keypoints: npt.ArrayLike,
-        width: int,
-        height: int,
-        *,
-        pad: float = 0.25,
-        min_conf: float = 0.2,
-    ) -> Framing:
-        """The square the training data used for this clip (``cloud.training.data``'s
-        ``session_crop``): confident in-image joints' box, padded by ``pad`` of its longer
-        side per side, slid inside the image where it fits. Kept torch-free here."""
-        kps = np.asarray(keypoints, dtype=np.float32).reshape(-1, 3)
-        ok = (kps[:, 2] >= min_conf) & np.isfinite(kps).all(axis=1)
-        ok &= (kps[:, 0] >= 0) & (kps[:, 0] < width) & (kps[:, 1] >= 0) & (kps[:, 1] < height)
-        if ok.sum() < 5:
-            raise ValueError("no confident joint in the clip; cannot frame the dancer")
-        lo, hi = kps[ok, :2].min(axis=0), kps[ok, :2].max(axis=0)
-        side = float((hi - lo).max()) * (1 + 2 * pad)
-        size = round(min(max(side, 32.0), max(width, height)))
-        cx, cy = (lo + hi) / 2
-        x0, y0 = round(float(cx) - size / 2), round(float(cy) - size / 2)
-        if size <= width:
-            x0 = min(max(x0, 0), width - size)
-        if size <= height:
-            y0 = min(max(y0, 0), height - size)
-        return cls(x0, y0, size)
-
-    def to_generator(self, keypoints: npt.ArrayLike, resolution: int) -> npt.NDArray[np.float32]:
-        """``[..., 3]`` capture-pixel keypoints -> pixels of the ``resolution`` square."""
-        out = np.array(keypoints, dtype=np.float32, copy=True)
-        scale = resolution / self.size
-        out[..., 0] = (out[..., 0] - self.x0 + 0.5) * scale - 0.5
-        out[..., 1] = (out[..., 1] - self.y0 + 0.5) * scale - 0.5
-        return out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from cloud.framing import MIN_JOINTS, Framing, FramingError
 from cloud.training.errors import DataError
 from edge.posemap import DEFAULT_MIN_CONF, pose_map
 from protocol.errors import ShardError
@@ -30,73 +31,7 @@ logger = logging.getLogger(__name__)
 
 ShardSource = str | Path | bytes
 ProgressFn = Callable[[int, int], None]  # (done, total)
-MIN_JOINTS = 5  # frames with fewer confident joints carry no usable pose
 MIN_FRAMES = 4
-
-
-@dataclass(frozen=True)
-class Crop:
-    """A square window ``[x0, x0 + size) x [y0, y0 + size)`` in source pixels."""
-
-    x0: int
-    y0: int
-    size: int
-
-    def to_crop(self, kps: npt.NDArray[np.float32], resolution: int) -> npt.NDArray[np.float32]:
-        """Keypoints ``[17, 3]`` in source pixels -> pixels of the resized crop."""
-        out = kps.astype(np.float32, copy=True)
-        scale = resolution / self.size
-        out[:, 0] = (out[:, 0] - self.x0 + 0.5) * scale - 0.5
-        out[:, 1] = (out[:, 1] - self.y0 + 0.5) * scale - 0.5
-        return out
-
-    def apply(self, image: npt.NDArray[np.uint8], resolution: int) -> npt.NDArray[np.uint8]:
-        """Cut the window (replicating edges where it leaves the image) and resize."""
-        h, w = image.shape[:2]
-        top, left = max(0, -self.y0), max(0, -self.x0)
-        bottom = max(0, self.y0 + self.size - h)
-        right = max(0, self.x0 + self.size - w)
-        if top or left or bottom or right:
-            image = np.asarray(
-                cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE),
-                np.uint8,
-            )
-        y0, x0 = self.y0 + top, self.x0 + left
-        window = image[y0 : y0 + self.size, x0 : x0 + self.size]
-        interp = cv2.INTER_AREA if self.size > resolution else cv2.INTER_LINEAR
-        return np.asarray(
-            cv2.resize(window, (resolution, resolution), interpolation=interp), np.uint8
-        )
-
-
-def session_crop(
-    keypoints: Sequence[npt.ArrayLike],
-    width: int,
-    height: int,
-    *,
-    pad: float = 0.25,
-    min_conf: float = DEFAULT_MIN_CONF,
-) -> Crop:
-    """The one square framing of a clip: the union of confident joints, padded by
-    ``pad`` of its longer side on each side (head and feet reach past the joints)."""
-    pts = [np.asarray(k, dtype=np.float32).reshape(-1, 3) for k in keypoints]
-    allk = np.concatenate(pts) if pts else np.zeros((0, 3), np.float32)
-    ok = (allk[:, 2] >= min_conf) & np.isfinite(allk).all(axis=1)
-    ok &= (allk[:, 0] >= 0) & (allk[:, 0] < width) & (allk[:, 1] >= 0) & (allk[:, 1] < height)
-    if ok.sum() < MIN_JOINTS:
-        raise DataError("no confident keypoints in the clip: was anyone in front of the camera?")
-    xy = allk[ok, :2]
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    side = float((hi - lo).max()) * (1 + 2 * pad)
-    size = round(min(max(side, 32.0), max(width, height)))
-    cx, cy = (lo + hi) / 2
-    x0, y0 = round(float(cx) - size / 2), round(float(cy) - size / 2)
-    # Slide the square inside the image where it fits, so edges are replicated rarely.
-    if size <= width:
-        x0 = min(max(x0, 0), width - size)
-    if size <= height:
-        y0 = min(max(y0, 0), height - size)
-    return Crop(x0, y0, size)
 
 
 def dancer_box(kps: npt.NDArray[np.float32], resolution: int, *, pad: float = 0.12) -> list[int]:
@@ -206,11 +141,11 @@ def _clip_frames(
     resolution: int,
     pad: float,
     progress: Callable[[], None],
-    crop: Crop | None = None,
+    crop: Framing | None = None,
 ) -> FrameSet | None:
     meta0 = frames[0][0]
     if crop is None:
-        crop = session_crop([m.keypoints for m, _ in frames], meta0.width, meta0.height, pad=pad)
+        crop = _clip_framing(frames, pad)
     imgs, poses, flipped, kps_out, boxes, seqs = [], [], [], [], [], []
     for meta, jpeg in frames:
         progress()
@@ -222,7 +157,7 @@ def _clip_frames(
             logger.warning("frame %s/%d: JPEG does not decode; skipped", meta.node, meta.seq)
             continue
         bgr = np.asarray(decoded, np.uint8)
-        ck = crop.to_crop(kps, resolution)
+        ck = crop.to_pixels(kps, resolution)
         imgs.append(_rgb(crop.apply(bgr, resolution)))
         poses.append(_rgb(pose_map(ck, resolution, resolution)))
         fk = flip_keypoints(ck, resolution)
@@ -252,7 +187,7 @@ def build_frameset(
     *,
     pad: float = 0.25,
     progress: ProgressFn | None = None,
-    crop: Crop | None = None,
+    crop: Framing | None = None,
 ) -> FrameSet:
     """Decode a session's shards (any number of nodes) into one in-memory :class:`FrameSet`;
     each clip in its own framing, or all in ``crop`` (e.g. another clip's: :func:`clip_crop`)."""
@@ -281,14 +216,22 @@ def build_frameset(
     return data
 
 
-def clip_crop(sources: Iterable[ShardSource], *, pad: float = 0.25) -> Crop:
+def _clip_framing(frames: list[tuple[FrameMeta, bytes]], pad: float) -> Framing:
+    meta0 = frames[0][0]
+    try:
+        return Framing.around([m.keypoints for m, _ in frames], meta0.width, meta0.height, pad=pad)
+    except FramingError as exc:
+        raise DataError(str(exc)) from exc
+
+
+def clip_crop(sources: Iterable[ShardSource], *, pad: float = 0.25) -> Framing:
     """The framing :func:`build_frameset` gives the (first) clip of these shards."""
     frames = read_frames(sources)
     if not frames:
         raise DataError("no frames in the shards")
     meta0 = frames[0][0]
-    clip = [m.keypoints for m, _ in frames if (m.session, m.node) == (meta0.session, meta0.node)]
-    return session_crop(clip, meta0.width, meta0.height, pad=pad)
+    clip = [f for f in frames if (f[0].session, f[0].node) == (meta0.session, meta0.node)]
+    return _clip_framing(clip, pad)
 
 
 def holdout_indices(

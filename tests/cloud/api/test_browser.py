@@ -207,14 +207,15 @@ def _real_rendition(booth: Booth, sid: str, tmp_path: Path, held: bool = False) 
     """A real (model-free) MP4 of a shipped dance, stored and linked like the worker does
     (``held``: kept back by the quality gate, no link yet)."""
     from cloud.delivery.tokens import issue_token
+    from cloud.framing import Framing
     from cloud.render.generator import PosePainter
     from cloud.render.inputs import dance_by_name, rendition_key
-    from cloud.render.renderer import Framing, render
+    from cloud.render.renderer import render
     from cloud.render.video import RenditionTags
 
     dance = dance_by_name("disco-steps")
     kps = dance.keypoints[:90]
-    frames = Framing.around(kps, 512, 512).to_generator(kps, 128)
+    frames = Framing.around(kps, 512, 512).to_pixels(kps, 128)
     out = tmp_path / "video.mp4"
     render(
         PosePainter(128),

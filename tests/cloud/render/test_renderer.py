@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cloud.framing import Framing
 from cloud.render.errors import GeneratorError
 from cloud.render.generator import Generator, Images, PosePainter
-from cloud.render.renderer import Framing, booth_background, composite, render
+from cloud.render.renderer import booth_background, composite, render
 from cloud.render.video import RenditionTags, probe, read_frames
 from tests.cloud.render.music import write_tone
 from tests.cloud.render.skeletons import walk
@@ -87,25 +88,24 @@ def test_bad_keypoints_are_refused(tmp_path: Path) -> None:
 def test_framing_maps_the_clip_into_the_square() -> None:
     kps = walk(np.array([300.0, 400.0]), np.array([400.0, 400.0]), np.array([200.0, 200.0]))
     f = Framing.around(kps, 640, 480, pad=0.0)
-    g = f.to_generator(kps, 128)
+    g = f.to_pixels(kps, 128)
     assert g[..., :2].min() >= -0.5 and g[..., :2].max() <= 128.0
     assert np.allclose(g[..., 2], kps[..., 2])
     with pytest.raises(ValueError, match="confident"):
         Framing.around(np.zeros((3, 17, 3)), 640, 480)
 
 
-def test_framing_is_the_training_crop() -> None:
-    from cloud.training.data import session_crop
-    from edge.synthetic.visitor import make_visitor
+def test_framing_is_the_training_crop(tmp_path: Path) -> None:
+    # Rendering maps keypoints into the square the training data was cropped to.
+    from cloud.training.data import build_frameset, read_frames
+    from tests.cloud.training.dancer import write_session
 
-    for seed, (w, h) in [(0, (640, 480)), (2, (320, 240)), (5, (1280, 720))]:
-        kps = make_visitor(seed).keypoints(w, h, 25.0, 6.0)
-        crop = session_crop(list(kps), w, h)
-        mine = Framing.around(kps, w, h)
-        assert (mine.x0, mine.y0, mine.size) == (crop.x0, crop.y0, crop.size)
-        assert np.allclose(
-            mine.to_generator(kps, 128), crop.to_crop(kps.reshape(-1, 3), 128).reshape(kps.shape)
-        )
+    shard = write_session(tmp_path, "s1", frames=12)
+    metas = [m for m, _ in read_frames([shard])]
+    kps = np.stack([m.keypoints_array() for m in metas])
+    mine = Framing.around(kps, metas[0].width, metas[0].height)
+    trained = build_frameset([shard], 128)
+    assert np.allclose(mine.to_pixels(kps, 128), trained.keypoints.numpy())
 
 
 def test_composite_and_background_helpers() -> None:

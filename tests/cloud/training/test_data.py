@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from cloud.framing import Framing, FramingError
 from cloud.training.batches import BatchStream, make_batch
 from cloud.training.data import (
-    Crop,
     build_frameset,
     holdout_indices,
     list_shards,
     read_frames,
-    session_crop,
     split,
 )
 from cloud.training.errors import DataError
@@ -25,7 +24,7 @@ from tests.cloud.training.dancer import keypoints, write_session
 
 def test_crop_is_one_square_for_the_whole_clip(session_shard: Path) -> None:
     frames = read_frames([session_shard])
-    crop = session_crop([m.keypoints for m, _ in frames], 160, 120)
+    crop = Framing.around([m.keypoints for m, _ in frames], 160, 120)
     # Every confident joint of every frame lies inside the one crop.
     for meta, _ in frames:
         k = meta.keypoints_array()
@@ -39,10 +38,10 @@ def test_crop_is_one_square_for_the_whole_clip(session_shard: Path) -> None:
 
 
 def test_crop_keypoints_land_on_the_resized_image() -> None:
-    crop = Crop(x0=10, y0=20, size=100)
+    crop = Framing(x0=10, y0=20, size=100)
     k = np.array([[10.0, 20.0, 1.0]] * 17, np.float32)
     k[1] = (109.0, 119.0, 1.0)
-    out = crop.to_crop(k, 50)
+    out = crop.to_pixels(k, 50)
     assert out[0, :2] == pytest.approx((-0.25, -0.25))
     assert out[1, :2] == pytest.approx((49.25, 49.25))
 
@@ -50,15 +49,15 @@ def test_crop_keypoints_land_on_the_resized_image() -> None:
 def test_crop_outside_the_image_replicates_edges() -> None:
     img = np.zeros((10, 10, 3), np.uint8)
     img[:, -1] = 255
-    out = Crop(x0=5, y0=0, size=10).apply(img, 10)
+    out = Framing(x0=5, y0=0, size=10).apply(img, 10)
     assert out.shape == (10, 10, 3)
     assert (out[:, 4:] == 255).all()
 
 
 def test_no_confident_keypoints_is_a_clear_error() -> None:
     k = np.zeros((17, 3), np.float32)
-    with pytest.raises(DataError, match="no confident keypoints"):
-        session_crop([k], 100, 100)
+    with pytest.raises(FramingError, match="no confident keypoints"):
+        Framing.around([k], 100, 100)
 
 
 def test_flip_mirrors_pixels_and_swaps_left_right_colours(session_shard: Path) -> None:
