@@ -276,7 +276,7 @@ def run_quality(
         f"{cfg.resolution} px, batch {batch_size}; metric = held-out dancer-region SSIM "
         f"(full-frame SSIM in brackets); booth checkpoint {booth}"
     )
-    pictures, curves, pairs = [], [], []
+    pictures, pairs = [], []
     sessions = visitor_sessions(corpus, visitors)
     _warm_up_process(cfg, sessions[0])
     for session in sessions:
@@ -287,7 +287,6 @@ def run_quality(
             best = load_checkpoint(warm.checkpoint).build_model()
         _, held = split(build_frameset(session.shards, cfg.resolution))
         pictures.append(sample_grid(best, transfer if transfer is not None else held, rows=2))
-        curves.append((session.session, warm.run.history, scratch.run.history))
         pairs.append((session.session, warm, scratch, transfer is not None))
         click.echo(f"{session.session}: warm {warm.run.steps} steps, scratch {scratch.run.steps}")
     tables = [("held-out frames of the visitor's own clip", "")]
@@ -306,7 +305,7 @@ def run_quality(
             ratios.append(ratio)
             click.echo(row)
         click.echo(_summary(ratios))
-        at_budget = [c[1][-1][f"{prefix}{key}"] for c in curves]
+        at_budget = [warm.run.history[-1][f"{prefix}{key}"] for _, warm, _, _ in pairs]
         click.echo(
             f"warm start after {budget:.0f} s: dancer-region SSIM "
             f"{', '.join(f'{v:.3f}' for v in at_budget)} (mean {np.mean(at_budget):.3f})"
@@ -316,6 +315,7 @@ def run_quality(
     click.echo(f"grid (pose | generated | truth): {save_png(grid, sheet)}")
     if plot is not None:
         keys = [f"{prefix}{key}" for _, prefix in tables]
+        curves = [(name, warm.run.history, scratch.run.history) for name, warm, scratch, _ in pairs]
         click.echo(f"plot: {plot_curves(curves, keys, plot)}")
 
 

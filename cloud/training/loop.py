@@ -191,7 +191,7 @@ class TrainingRun:
         else:
             self.stale += 1
         self.last_eval_t = time.perf_counter()
-        losses = {k: float(v) for k, v in self.model.last_losses.items()}
+        losses = self.last_losses()
         logger.info(
             "step %d: %s; losses %s",
             self.model.steps_done,
@@ -199,6 +199,10 @@ class TrainingRun:
             ", ".join(f"{k}={v:.4f}" for k, v in losses.items()) or "-",
         )
         return scores
+
+    def last_losses(self) -> dict[str, float]:
+        """The named losses of the last step, as numbers."""
+        return {k: float(v) for k, v in self.model.last_losses.items()}
 
     def lr_factor(self) -> float:
         """The learning rate's share of the configured one at this point of the run."""
@@ -242,14 +246,13 @@ class TrainingRun:
     def report(self, *, evaluated: bool) -> None:
         if self.progress is None:
             return
-        losses = {k: float(v) for k, v in self.model.last_losses.items()}
         self.progress(
             Progress(
                 self.model.steps_done,
                 self.opts.max_steps,
                 self.elapsed(),
                 self.opts.budget_s,
-                losses,
+                self.last_losses(),
                 self.history[-1] if self.history else None,
                 evaluated,
             )
