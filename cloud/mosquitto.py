@@ -56,6 +56,16 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Terminate ``proc``, and kill it if it has not exited ``grace`` seconds later."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def run_private_mosquitto(conf: Path = PROJECT_CONF, extra: str = "") -> Iterator[MosquittoProcess]:
     """Mosquitto with ``conf``, an anonymous localhost listener on a free port, and ``extra``."""
@@ -76,10 +86,5 @@ def run_private_mosquitto(conf: Path = PROJECT_CONF, extra: str = "") -> Iterato
         wait_for_port(port, 10)
         yield MosquittoProcess("127.0.0.1", port, workdir)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)

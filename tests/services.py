@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cloud.broker import free_port
-from cloud.mosquitto import MosquittoNotFoundError, wait_for_port
+from cloud.mosquitto import MosquittoNotFoundError, stop_process, wait_for_port
 from cloud.mosquitto import mosquitto_binary as cloud_mosquitto_binary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -140,10 +140,5 @@ def run_moto_server() -> Iterator[S3Endpoint]:
         wait_for_port(port, timeout=30)
         yield S3Endpoint(f"http://127.0.0.1:{port}", proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

@@ -29,6 +29,9 @@ import click
 import httpx
 from rich.progress import Progress
 
+from cloud.broker import free_port
+from cloud.mosquitto import stop_process
+
 PASSWORD = "bench-password-1234"
 CSRF = {"X-Dancebooth": "1"}
 
@@ -331,7 +334,7 @@ def bench_api(sse: int, rate: float, seconds: float, workers: int, postgres: str
     log = tempfile.NamedTemporaryFile(prefix="dancebooth-bench-api-", suffix=".log", delete=False)
     try:
         _prepare(url)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = _start_api(url, port, workers, log)
         _wait_ready(base, proc)
@@ -340,18 +343,5 @@ def bench_api(sse: int, rate: float, seconds: float, workers: int, postgres: str
         click.echo(f"API log: {log.name}")
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, grace=15)
         _drop(postgres, url)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

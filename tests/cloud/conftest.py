@@ -11,7 +11,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from cloud.db.engine import make_engine, upgrade_database
-from tests.services import POSTGRES_URL, missing, postgres_available
+from tests.services import (
+    POSTGRES_URL,
+    S3Endpoint,
+    missing,
+    postgres_available,
+    run_moto_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +62,10 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    """A real S3 endpoint over HTTP (moto's server) for a test module."""
+    with run_moto_server() as endpoint:
+        yield endpoint

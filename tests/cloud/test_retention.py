@@ -21,19 +21,12 @@ from cloud.storage.local import LocalStorage
 from dancebooth.cli import cli
 from protocol.shards import session_prefix
 from tests.cloud.retention_data import add_visitor, all_keys, footprint, session_row
-from tests.services import S3Endpoint, run_moto_server
 
 POLICY = RetentionSettings(captures_days=30, models_days=30, rendition_grace_days=0)
 EMPTY = {
     "objects": [],
     "rows": {n: 0 for n in ("frames", "shards", "manifests", "renditions", "jobs", "dead_letters")},
 }
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[S3Endpoint]:
-    with run_moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(params=["local", "s3"])

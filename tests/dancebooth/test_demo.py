@@ -19,6 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from cloud.broker import free_port
 from cloud.delivery.mailer import OutboxMailer
 from cloud.delivery.message import RenditionEmail
 from dancebooth.cli import cli
@@ -145,12 +146,6 @@ def test_every_node_films_the_visitor_standing_there_now(tmp_path: Path) -> None
     assert first_frame(right) == visitor2 and visitor2 != visitor1, "the next visitor differs"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -166,7 +161,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float) -> None:
 
 @pytest.mark.slow
 def test_demo_once_delivers_a_playable_video_and_a_working_link(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     args = ["--once", "--hold", "120", "--budget", str(BUDGET_S), "--capture", str(CAPTURE_S),
             "--visitors", "1", "--dir", str(tmp_path / "demo"), "--port", str(port),
             "--timeout", "300"]  # fmt: skip

@@ -15,16 +15,10 @@ from cloud.settings import S3Storage as S3Settings
 from cloud.storage import ObjectNotFoundError, Storage, StorageKeyError, create_storage
 from protocol.errors import IdentifierError
 from protocol.shards import shard_key
-from tests.services import S3Endpoint, run_moto_server
+from tests.services import S3Endpoint
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[S3Endpoint]:
-    with run_moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(params=["local", "s3"])
