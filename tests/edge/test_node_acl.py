@@ -85,15 +85,20 @@ def test_publishing_outside_its_topics_is_refused_and_nothing_is_deleted(
     node.start()
     try:
         with caplog.at_level(logging.ERROR, logger="edge.publisher"):
+            started = time.monotonic()
             node.capture("sdeny", 0.5, fps=30)
             # Mosquitto 2.0 answers "Not authorized" and then drops the connection, so
-            # refusals arrive one per reconnect.
-            deadline = time.monotonic() + 15
+            # refusals arrive one per reconnect, and only when the broker's refusal
+            # reaches us before its reset does (a race on its side: some reconnects
+            # carry none, and 15 s of them sometimes carried no second one).
+            deadline = time.monotonic() + 45
             while node.publisher.refusals < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert node.publisher.refusals >= 2
+            elapsed = time.monotonic() - started
         assert node.spool.depth() == 15  # every frame kept for when the ACL is fixed
         assert "Not authorized" in caplog.text
-        assert caplog.text.count("broker refused") == 1  # one line per burst, not per frame
+        # One line per 10 s burst, not one per refused frame.
+        assert 1 <= caplog.text.count("broker refused") <= 1 + int(elapsed // 10)
     finally:
         node.stop()
