@@ -1,11 +1,12 @@
 """Checkpoints: safetensors weights + typed config + format version + training state.
 
 One ``.safetensors`` file holds the generator and discriminator weights, optionally
-both optimisers' tensors (for resume), and string metadata: the format name and
-version, the :class:`Pix2PixConfig` as JSON, the step, free-form training state
-(elapsed seconds, metric history) and a sha256 over every tensor's bytes, checked on
-load so a flipped bit is an error rather than a silently worse model. Files are
-written to a temporary name and renamed, so a killed run never leaves half a file.
+both optimisers' tensors and the generator's weight average (for resume), and string
+metadata: the format name and version, the :class:`Pix2PixConfig` as JSON, the step,
+free-form training state (elapsed seconds, metric history) and a sha256 over every
+tensor's bytes, checked on load so a flipped bit is an error rather than a silently
+worse model. Files are written to a temporary name and renamed, so a killed run never
+leaves half a file.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cloud.training.model import Pix2Pix, Pix2PixConfig
 
 FORMAT = "dancebooth-pix2pix"
 FORMAT_VERSION = 1
+AVERAGED = "ema."  # tensor-name prefix of the generator's weight average (resume files)
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
@@ -85,6 +87,7 @@ class Checkpoint:
     state: dict[str, Any] = field(default_factory=dict)
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     sha256: str = ""
+    averaged: dict[str, torch.Tensor] = field(default_factory=dict)  # generator weight average
 
     def build_model(self) -> Pix2Pix:
         model = Pix2Pix.from_config(self.config)
@@ -107,8 +110,10 @@ def save_checkpoint(
     optimizers: dict[str, dict[str, Any]] | None = None,
     state: dict[str, Any] | None = None,
     half: bool = False,
+    averaged: dict[str, torch.Tensor] | None = None,
 ) -> str:
-    """Write ``model`` (and optimiser state dicts by name) to ``path``; return its sha256.
+    """Write ``model`` (and optimiser state dicts by name, and the generator's weight
+    average of a run to resume) to ``path``; return its sha256.
 
     ``half`` stores weights as fp16 (a compact booth checkpoint); resumable checkpoints
     keep fp32 so resume is bit-exact.
@@ -124,6 +129,8 @@ def save_checkpoint(
         t, rest = _split_optimizer(name, opt_state)
         tensors.update(t)
         optim_meta[name] = rest
+    for name, value in (averaged or {}).items():
+        tensors[f"{AVERAGED}{name}"] = value.detach().cpu().contiguous()
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -179,9 +186,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         optim_meta = json.loads(meta["optimizers"])
     except (KeyError, ValueError, ValidationError) as exc:
         raise CheckpointError(f"{path} has unreadable metadata: {exc}") from exc
-    weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", AVERAGED))}
+    averaged = {k[len(AVERAGED) :]: v for k, v in tensors.items() if k.startswith(AVERAGED)}
     optimizers = {n: _join_optimizer(n, rest, tensors) for n, rest in optim_meta.items()}
-    return Checkpoint(config, weights, step, state, optimizers, file_sha256(path))
+    return Checkpoint(config, weights, step, state, optimizers, file_sha256(path), averaged)
 
 
 def checkpoint_summary(path: str | Path) -> dict[str, Any]:

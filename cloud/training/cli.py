@@ -57,10 +57,19 @@ class ProgressBar:
 
 
 def _options(
-    batch_size: int, eval_every: float, device: str, seed: int, patience: int, decay: bool
+    batch_size: int,
+    eval_every: float,
+    device: str,
+    seed: int,
+    patience: int,
+    decay: bool,
+    lr: float | None,
+    ema: float,
 ) -> RunOptions:
     return RunOptions(
         decay=decay,
+        lr=lr,
+        ema=ema,
         budget_s=0,
         max_steps=0,
         batch_size=batch_size,
@@ -94,6 +103,19 @@ common = [
     ),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto"),
     click.option("--seed", type=int, default=0),
+    click.option(
+        "--lr",
+        type=click.FloatRange(min=0.0, min_open=True),
+        default=None,
+        help="Learning rate [default: 2e-4 for train-base, 1e-3 for finetune].",
+    ),
+    click.option(
+        "--ema",
+        type=click.FloatRange(0.0, 1.0, max_open=True),
+        default=0.995,
+        show_default=True,
+        help="Decay of the generator's weight average, which is evaluated and kept (0: none).",
+    ),
 ]
 
 
@@ -163,6 +185,8 @@ def train_base_cmd(
     eval_every: float,
     device: str,
     seed: int,
+    lr: float | None,
+    ema: float,
 ) -> None:
     """Train the booth checkpoint on a corpus; write it with its model card. Resumable."""
     cfg = Pix2PixConfig.model_validate({"resolution": int(resolution), "ngf": ngf, "ndf": ndf})
@@ -179,7 +203,7 @@ def train_base_cmd(
                 config=cfg,
                 budget_s=budget_s,
                 max_steps=max_steps,
-                options=_options(batch_size, eval_every, device, seed, patience, decay),
+                options=_options(batch_size, eval_every, device, seed, patience, decay, lr, ema),
                 role=role,
                 limit=limit,
                 command=command,
@@ -238,6 +262,8 @@ def finetune_cmd(
     eval_every: float,
     device: str,
     seed: int,
+    lr: float | None,
+    ema: float,
 ) -> None:
     """Fine-tune the booth checkpoint on a session (a directory of shards, or shard files)."""
     try:
@@ -249,7 +275,7 @@ def finetune_cmd(
                 budget_s,
                 max_steps,
                 work_dir=work_dir,
-                options=_options(batch_size, eval_every, device, seed, patience, decay),
+                options=_options(batch_size, eval_every, device, seed, patience, decay, lr, ema),
                 progress_callback=bar,
             )
         if grid is not None:

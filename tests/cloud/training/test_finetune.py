@@ -8,7 +8,8 @@ import torch
 from cloud.training.checkpoint import load_checkpoint, save_checkpoint
 from cloud.training.data import build_frameset
 from cloud.training.errors import CheckpointError, TrainingError
-from cloud.training.finetune import finetune
+from cloud.training.evaluation import evaluate
+from cloud.training.finetune import FINETUNE_LR, FinetuneResult, finetune
 from cloud.training.loop import Progress, RunOptions, TrainingRun
 from cloud.training.model import Pix2Pix, Pix2PixConfig
 from tests.cloud.training.dancer import write_session
@@ -103,19 +104,23 @@ def test_budget_stops_training(tmp_path: Path, tiny_config: Pix2PixConfig) -> No
 
 def test_plateau_stops_early(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
-    frozen = tiny_config.model_copy(update={"lr": 1e-12})  # nothing can improve
-    opts = RunOptions(600, 200, eval_every_steps=1, eval_every_s=1e9, patience=2, min_delta=0.01)
+    opts = RunOptions(
+        600, 200, eval_every_steps=1, eval_every_s=1e9, patience=2, min_delta=0.01, lr=1e-12
+    )  # nothing can improve
     result = finetune(
-        [shard], None, 600, 200, work_dir=tmp_path / "job", config=frozen, options=opts
+        [shard], None, 600, 200, work_dir=tmp_path / "job", config=tiny_config, options=opts
     )
     assert result.run.stopped == "plateau" and result.run.steps == 3
 
 
 def test_patience_zero_never_stops_on_a_plateau(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
-    frozen = tiny_config.model_copy(update={"lr": 1e-12})  # nothing can improve
-    opts = RunOptions(600, 6, eval_every_steps=1, eval_every_s=1e9, patience=0, min_delta=0.01)
-    result = finetune([shard], None, 600, 6, work_dir=tmp_path / "job", config=frozen, options=opts)
+    opts = RunOptions(
+        600, 6, eval_every_steps=1, eval_every_s=1e9, patience=0, min_delta=0.01, lr=1e-12
+    )  # nothing can improve
+    result = finetune(
+        [shard], None, 600, 6, work_dir=tmp_path / "job", config=tiny_config, options=opts
+    )
     assert result.run.stopped == "max_steps" and result.run.steps == 6
 
 
@@ -155,3 +160,68 @@ def test_lister_function_and_missing_start_are_handled(
         lambda: [shard.read_bytes()], None, 60, 1, work_dir=tmp_path / "c", config=tiny_config
     )
     assert result.run.steps == 1 and result.frames_train + result.frames_held_out == 8
+
+
+def test_finetune_learns_at_its_own_rate_unless_told(
+    tmp_path: Path, tiny_config: Pix2PixConfig
+) -> None:
+    shard = write_session(tmp_path, "s1", frames=8)
+    booth = tmp_path / "booth.safetensors"
+    save_checkpoint(booth, Pix2Pix.from_config(tiny_config))  # its config says 2e-4
+    default = finetune([shard], booth, 600, 2, work_dir=tmp_path / "a")
+    told = finetune(
+        [shard], booth, 600, 2, work_dir=tmp_path / "b", options=RunOptions(600, 2, lr=3e-5)
+    )
+
+    def rate(result: FinetuneResult) -> float:
+        return float(load_checkpoint(result.run.last).optimizers["g"]["param_groups"][0]["lr"])
+
+    assert rate(default) == pytest.approx(FINETUNE_LR) and rate(told) == pytest.approx(3e-5)
+
+
+def test_weight_average_is_what_is_scored_kept_and_resumed(
+    tmp_path: Path, tiny_config: Pix2PixConfig
+) -> None:
+    frames = build_frameset([write_session(tmp_path, "s1", frames=8)], 128)
+    torch.manual_seed(0)
+    model = Pix2Pix.from_config(tiny_config)
+    opts = RunOptions(600, 6, eval_every_steps=3, eval_every_s=1e9, lr=1e-3, ema=0.9)
+    run = TrainingRun(model, frames, frames.subset([0, 1]), tmp_path / "run", opts)
+    result = run.fit()
+    assert run.average is not None
+    last, best = load_checkpoint(result.last), load_checkpoint(result.best)
+    raw = model.generator.state_dict()
+    # last.safetensors: the raw weights to go on training from, and the average beside them.
+    for k, v in raw.items():
+        assert torch.equal(last.weights[f"generator.{k}"], v)
+        assert torch.equal(last.averaged[k], run.average.shadow[k])
+    assert any(not torch.equal(raw[k], run.average.shadow[k]) for k in raw)
+    # best.safetensors holds the average, and the scores are the average's.
+    kept = best.build_model()
+    for k, v in kept.generator.state_dict().items():
+        assert torch.equal(v, run.average.shadow[k])
+    assert not best.averaged
+    assert evaluate(kept, frames.subset([0, 1]))["ssim"] == pytest.approx(result.metrics["ssim"])
+
+    # A resumed run starts from the saved average, not from the raw weights.
+    resumed = TrainingRun(
+        last.build_model(),
+        frames,
+        frames.subset([0, 1]),
+        tmp_path / "run",
+        RunOptions(600, 6, ema=0.9),
+        resume=last,
+    )
+    assert resumed.average is not None
+    for k, v in run.average.shadow.items():
+        assert torch.equal(resumed.average.shadow[k], v)
+    # Without an average the kept weights are the raw ones.
+    plain = TrainingRun(
+        Pix2Pix.from_config(tiny_config),
+        frames,
+        frames.subset([0]),
+        tmp_path / "plain",
+        RunOptions(600, 2, ema=0.0),
+    )
+    plain_result = plain.fit()
+    assert plain.average is None and not load_checkpoint(plain_result.last).averaged
