@@ -25,7 +25,7 @@ from cloud.training.checkpoint import load_checkpoint
 from cloud.training.corpus import CorpusSession, corpus_sessions
 from cloud.training.data import FrameSet, build_frameset, clip_crop, holdout_indices, split
 from cloud.training.errors import TrainingError
-from cloud.training.finetune import FinetuneResult, finetune
+from cloud.training.finetune import FINETUNE_LR, FinetuneResult, finetune
 from cloud.training.grid import sample_grid, save_png
 from cloud.training.loop import Progress, RunOptions, TrainingRun
 from cloud.training.losses import discriminator_loss, generator_loss
@@ -273,7 +273,8 @@ def run_quality(
     )
     click.echo(
         f"time-to-quality: {visitors} held-out visitors, {budget:.0f} s budget each, "
-        f"{cfg.resolution} px, batch {batch_size}; metric = held-out dancer-region SSIM "
+        f"{cfg.resolution} px, batch {batch_size}, learning rate {FINETUNE_LR:g} and weight "
+        f"average {opts.ema:g} for both starts; metric = held-out dancer-region SSIM "
         f"(full-frame SSIM in brackets); booth checkpoint {booth}"
     )
     pictures, pairs = [], []

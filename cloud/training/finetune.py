@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # A fine-tune's learning rate, 5x pix2pix's 2e-4: starting from the booth checkpoint (or
 # from scratch) the held-out dancer SSIM after 60 s on a visitor was 0.86 at 1e-3 against
-# 0.82 at 2e-4, and 2e-3 gained nothing more (models/booth-128.md, "Fine-tune recipe").
+# 0.82 at 2e-4, and 2e-3 gained nothing more (docs/time-to-quality.md).
 FINETUNE_LR = 1e-3
 
 ShardLister = Callable[[], Iterable[ShardSource]]
