@@ -31,6 +31,9 @@ class WeightAverage:
         self.decay = decay
         current = module.state_dict()
         self.shadow = {k: v.detach().clone() for k, v in current.items()}
+        # The entries averaged (the rest, such as counters, are copied); fixed by the module.
+        self.floats = [k for k, v in self.shadow.items() if v.is_floating_point()]
+        self.others = [k for k, v in self.shadow.items() if not v.is_floating_point()]
         if state:
             missing = sorted(set(current) - set(state))
             if missing:
@@ -45,14 +48,12 @@ class WeightAverage:
     def update(self, module: nn.Module, step: int) -> None:
         decay = min(self.decay, (1.0 + step) / (10.0 + step))
         current = module.state_dict()
-        floats = [k for k, v in self.shadow.items() if v.is_floating_point()]
         # One fused call over all tensors (as torch.optim does): ~1 % of a 128 px CPU step.
         torch._foreach_lerp_(
-            [self.shadow[k] for k in floats], [current[k] for k in floats], 1.0 - decay
+            [self.shadow[k] for k in self.floats], [current[k] for k in self.floats], 1.0 - decay
         )
-        for k, v in self.shadow.items():
-            if not v.is_floating_point():
-                v.copy_(current[k])
+        for k in self.others:
+            self.shadow[k].copy_(current[k])
 
     @contextmanager
     def applied(self, module: nn.Module) -> Iterator[None]:

@@ -55,8 +55,8 @@ class RunOptions:
     # step cap, whichever ends it sooner), then falls linearly towards zero; it settles
     # the GAN's oscillation for the checkpoint that is kept.
     decay: bool = False
-    # Learning rate of both optimisers; None: the model config's (pix2pix's 2e-4). A
-    # fine-tune adapts ~2x faster at 1e-3 (see FINETUNE_LR).
+    # Learning rate of both optimisers; None: the model config's (pix2pix's 2e-4).
+    # ``finetune`` passes its own, FINETUNE_LR, unless told otherwise.
     lr: float | None = None
     ema: float = 0.995  # decay of the generator's weight average (0: keep none)
 

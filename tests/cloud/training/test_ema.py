@@ -7,20 +7,21 @@ from torch import nn
 from cloud.training.ema import WeightAverage
 
 
-def _module(value: float) -> nn.Module:
-    m = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+def _fill(m: nn.Module, value: float) -> nn.Module:
     with torch.no_grad():
         for p in m.parameters():
             p.fill_(value)
     return m
 
 
+def _module(value: float) -> nn.Module:
+    return _fill(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)), value)
+
+
 def test_average_follows_the_weights_with_a_warm_up() -> None:
     m = _module(0.0)
     avg = WeightAverage(m, decay=0.99)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.fill_(1.0)
+    _fill(m, 1.0)
     avg.update(m, step=0)  # decay (1 + 0) / (10 + 0) = 0.1: mostly the new weights
     assert float(avg.shadow["0.weight"][0, 0]) == pytest.approx(0.9)
     for step in range(1, 2000):
@@ -35,9 +36,7 @@ def test_average_follows_the_weights_with_a_warm_up() -> None:
 def test_applied_swaps_the_average_in_and_the_weights_back() -> None:
     m = _module(2.0)
     avg = WeightAverage(m, decay=0.5)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.fill_(4.0)
+    _fill(m, 4.0)
     with avg.applied(m):
         assert float(m[0].weight.detach()[0, 0]) == 2.0
     assert float(m[0].weight.detach()[0, 0]) == 4.0
