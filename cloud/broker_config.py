@@ -31,8 +31,9 @@ SALT_BYTES = 12
 CLOUD_USER = "cloud"
 
 
-def hash_password(password: str, salt: bytes | None = None,
-                  iterations: int = PBKDF2_ITERATIONS) -> str:  # fmt: skip
+def hash_password(
+    password: str, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS
+) -> str:
     """A Mosquitto 2 ``$7$`` (PBKDF2-SHA512) password hash."""
     salt = salt if salt is not None else os.urandom(SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)

@@ -42,8 +42,12 @@ def check_config(config_path: Path | None) -> None:
 
 @cloud.command("uploader")
 @config_option
-@click.option("--migrate/--no-migrate", default=True, show_default=True,
-              help="Bring the database schema up to date first.")  # fmt: skip
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Bring the database schema up to date first.",
+)
 @click.option("--stats-every", default=10.0, show_default=True, help="Seconds between stat lines.")
 def uploader_command(config_path: Path | None, migrate: bool, stats_every: float) -> None:
     """Store frames from MQTT into shards + database until stopped (Ctrl-C / SIGTERM)."""
@@ -68,9 +72,13 @@ def migrate_command(config_path: Path | None) -> None:
 @click.option("--nodes", required=True, help="Comma-separated node ids, e.g. n1,n2.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output directory.")
 @click.option("--prefix", default="dancebooth", show_default=True, help="Topic prefix.")
-@click.option("--cloud-password", default=None, envvar="DANCEBOOTH_CLOUD_MQTT__PASSWORD",
-              help="Password of the cloud account (env: DANCEBOOTH_CLOUD_MQTT__PASSWORD, "
-                   "the cloud services' own setting); default: keep or generate.")  # fmt: skip
+@click.option(
+    "--cloud-password",
+    default=None,
+    envvar="DANCEBOOTH_CLOUD_MQTT__PASSWORD",
+    help="Password of the cloud account (env: DANCEBOOTH_CLOUD_MQTT__PASSWORD, "
+    "the cloud services' own setting); default: keep or generate.",
+)
 def broker_config_command(
     booth: str, nodes: str, out: Path, prefix: str, cloud_password: str | None
 ) -> None:
@@ -135,14 +143,18 @@ def status_command(config_path: Path | None, limit: int) -> None:
     table = Table("booth", "node", "state", "session", "seen", "fps", "dropped", title="nodes")
     for n in node_rows:
         seen = f"{n.seen_at:%H:%M:%S}" if n.seen_at else "-"
-        table.add_row(n.booth, n.node, n.state, n.session or "-", seen, f"{n.capture_fps:.0f}",
-                      str(n.dropped))  # fmt: skip
+        table.add_row(
+            n.booth, n.node, n.state, n.session or "-", seen, f"{n.capture_fps:.0f}", str(n.dropped)
+        )
     console.print(table)
-    table = Table("session", "state", "frames per node (stored/expected)", "resends",
-                  title="recent sessions")  # fmt: skip
+    table = Table(
+        "session", "state", "frames per node (stored/expected)", "resends", title="recent sessions"
+    )
     for s in session_rows:
-        per_node = ", ".join(f"{n} {s.frames.get(n, 0)}/{s.expected.get(n, '?')}"
-                             for n in sorted(set(s.frames) | set(s.expected)))  # fmt: skip
+        per_node = ", ".join(
+            f"{n} {s.frames.get(n, 0)}/{s.expected.get(n, '?')}"
+            for n in sorted(set(s.frames) | set(s.expected))
+        )
         table.add_row(s.session, s.state, per_node or "-", str(s.resend_requests))
     console.print(table)
     console.print(f"dead letters: {total}")
@@ -270,8 +282,13 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
         total = len(due(db, settings.retention)) + len(leftovers(db, storage))
     with Progress(transient=True) as bar:
         task = bar.add_task("retention", total=total)
-        report = sweep(factory, storage, settings.retention, dry_run=dry_run,
-                       progress=lambda _r: bar.advance(task))  # fmt: skip
+        report = sweep(
+            factory,
+            storage,
+            settings.retention,
+            dry_run=dry_run,
+            progress=lambda _r: bar.advance(task),
+        )
     verb = "would remove" if dry_run else "removed"
     for e in report.erased:
         rows = ", ".join(f"{n} {name}" for name, n in e.rows.items() if n) or "no rows"

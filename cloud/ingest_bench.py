@@ -65,12 +65,15 @@ class Run:
         return self.frames / self.seconds
 
     def line(self) -> str:
-        return (f"{self.name:16s} {self.frames:7d} frames {self.seconds:7.2f} s "
-                f"{self.fps:9.0f} frames/s {self.mb / self.seconds:8.1f} MB/s")  # fmt: skip
+        return (
+            f"{self.name:16s} {self.frames:7d} frames {self.seconds:7.2f} s "
+            f"{self.fps:9.0f} frames/s {self.mb / self.seconds:8.1f} MB/s"
+        )
 
 
-def _timed(port: int, session: str, args: tuple[int, int, int], label: str,
-           done: Callable[[], int]) -> float:  # fmt: skip
+def _timed(
+    port: int, session: str, args: tuple[int, int, int], label: str, done: Callable[[], int]
+) -> float:
     nodes, frames, kb = args
     ctx = mp.get_context("spawn")
     go = ctx.Event()
@@ -156,11 +159,15 @@ def _uploader_run(
     from cloud.storage import create_storage
 
     frames = args[1]
-    settings = CloudSettings.model_validate({
-        "booth": BOOTH, "database": {"url": f"sqlite:///{workdir / 'bench.db'}"},
-        "storage": {"type": "local", "root": str(workdir / "store")},
-        "mqtt": {"port": port}, "uploader": {"batch_frames": batch, "batch_seconds": 0.1},
-    })  # fmt: skip
+    settings = CloudSettings.model_validate(
+        {
+            "booth": BOOTH,
+            "database": {"url": f"sqlite:///{workdir / 'bench.db'}"},
+            "storage": {"type": "local", "root": str(workdir / "store")},
+            "mqtt": {"port": port},
+            "uploader": {"batch_frames": batch, "batch_seconds": 0.1},
+        }
+    )
     upgrade_database(settings.database.url)
     engine = make_engine(settings.database.url)
     factory = session_factory(engine)
@@ -192,8 +199,12 @@ def _uploader_run(
 @click.option("--nodes", default=8, show_default=True, help="Cameras the packets come from.")
 @click.option("--jpeg-kb", default=40, show_default=True, help="JPEG size per packet.")
 @click.option("--batch", default=1000, show_default=True, help="Uploader batch (frames).")
-@click.option("--uploaders", default=1, show_default=True,
-              help="Uploader processes sharing the subscription ($share).")  # fmt: skip
+@click.option(
+    "--uploaders",
+    default=1,
+    show_default=True,
+    help="Uploader processes sharing the subscription ($share).",
+)
 def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: int) -> None:
     """Uploader throughput (MQTT → shards + SQLite rows) vs a raw paho subscriber."""
     from cloud.mosquitto import MosquittoNotFoundError, run_private_mosquitto
@@ -208,9 +219,13 @@ def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: i
             up = _uploader_run(broker.port, Path(tmp), args, batch, uploaders)
     except MosquittoNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{frames} packets of {jpeg_kb} KB from {nodes} cameras, QoS 1, private Mosquitto "
-               "(project config); uploader: SQLite WAL + local store")  # fmt: skip
+    click.echo(
+        f"{frames} packets of {jpeg_kb} KB from {nodes} cameras, QoS 1, private Mosquitto "
+        "(project config); uploader: SQLite WAL + local store"
+    )
     click.echo(raw_run.line())
     click.echo(up.line() + "  (MB/s: JPEG bytes stored in shards)")
-    click.echo(f"uploader / raw subscriber: {up.fps / raw_run.fps:.2f}; "
-               f"zero loss: {up.frames} of {frames} frames read back")  # fmt: skip
+    click.echo(
+        f"uploader / raw subscriber: {up.fps / raw_run.fps:.2f}; "
+        f"zero loss: {up.frames} of {frames} frames read back"
+    )

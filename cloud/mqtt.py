@@ -60,9 +60,12 @@ def connect_properties(options: ClientOptions) -> Properties:
 
 
 def connect(
-    settings: MqttSettings, options: ClientOptions, protocol: Protocol = "auto",
-    timeout: float = 10.0, setup: Callable[[mqtt.Client], None] | None = None,
-) -> tuple[mqtt.Client, bool]:  # fmt: skip
+    settings: MqttSettings,
+    options: ClientOptions,
+    protocol: Protocol = "auto",
+    timeout: float = 10.0,
+    setup: Callable[[mqtt.Client], None] | None = None,
+) -> tuple[mqtt.Client, bool]:
     """Connect and start the network loop; return the client and whether it speaks v5.
 
     With ``auto``, a broker that refuses v5 is retried with 3.1.1. ``setup`` installs

@@ -151,9 +151,12 @@ def erase(db: Db, storage: Storage, removal: Removal, *, dry_run: bool = False) 
     _tombstone(db, removal, parts)
     logger.info(
         "session %s: removed %s (%d objects, rows %s)%s",
-        sid, ", ".join(sorted(parts)), len(keys), done.rows,
+        sid,
+        ", ".join(sorted(parts)),
+        len(keys),
+        done.rows,
         " — visitor erased" if removal.visitor else "",
-    )  # fmt: skip
+    )
     return done
 
 
@@ -287,6 +290,7 @@ class PeriodicSweep:
         if report.erased or report.failed:
             logger.info(
                 "retention sweep: %d sessions cleaned, %d to retry",
-                len(report.erased), len(report.failed),
-            )  # fmt: skip
+                len(report.erased),
+                len(report.failed),
+            )
         return report

@@ -45,17 +45,31 @@ def _populate(factory_url: str, storage: Storage, sessions: int, shards: int) ->
         storage.put(f"{session_prefix(sid)}renditions/wave.mp4", blob)
         with transaction(factory) as db:
             ensure_booth(db, "booth1")
-            db.add(Session(id=sid, booth_id="booth1", email=f"{sid}@example.com", consent=True,
-                           state=SessionState.DELIVERED, created_at=captured,
-                           captured_at=captured))  # fmt: skip
+            db.add(
+                Session(
+                    id=sid,
+                    booth_id="booth1",
+                    email=f"{sid}@example.com",
+                    consent=True,
+                    state=SessionState.DELIVERED,
+                    created_at=captured,
+                    captured_at=captured,
+                )
+            )
             db.flush()
             for i, key in enumerate(keys):
                 db.add(Shard(session_id=sid, node_id="n1", index=i, key=key, written_at=captured))
                 db.add_all(
-                    Frame(session_id=sid, node_id="n1", seq=i * FRAMES_PER_SHARD + f,
-                          shard_key=key, capture_ns=f, jpeg_bytes=1000)
+                    Frame(
+                        session_id=sid,
+                        node_id="n1",
+                        seq=i * FRAMES_PER_SHARD + f,
+                        shard_key=key,
+                        capture_ns=f,
+                        jpeg_bytes=1000,
+                    )
                     for f in range(FRAMES_PER_SHARD)
-                )  # fmt: skip
+                )
     return ids
 
 
@@ -85,10 +99,16 @@ def bench_retention(sessions: int, shards: int, database_url: str | None) -> Non
         took = time.perf_counter() - start
     objects = sum(len(e.objects) for e in report.erased)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    click.echo(f"database: {url.split(':', 1)[0]}; store: local; {shards + 2} objects and "
-               f"{shards * FRAMES_PER_SHARD} frame rows per visitor")  # fmt: skip
+    click.echo(
+        f"database: {url.split(':', 1)[0]}; store: local; {shards + 2} objects and "
+        f"{shards * FRAMES_PER_SHARD} frame rows per visitor"
+    )
     rate = len(report.erased) / took
-    click.echo(f"sweep: {len(report.erased)} sessions, {objects} objects in {took:.2f} s = "
-               f"{rate:.1f} sessions/s, {objects / took:.0f} objects/s")  # fmt: skip
-    click.echo(f"visitor deletion ({len(half)}): p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, "
-               f"max {max(latencies):.1f} ms")  # fmt: skip
+    click.echo(
+        f"sweep: {len(report.erased)} sessions, {objects} objects in {took:.2f} s = "
+        f"{rate:.1f} sessions/s, {objects / took:.0f} objects/s"
+    )
+    click.echo(
+        f"visitor deletion ({len(half)}): p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, "
+        f"max {max(latencies):.1f} ms"
+    )

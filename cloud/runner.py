@@ -42,9 +42,11 @@ def run_uploader(settings: CloudSettings, migrate: bool = True, stats_every: flo
     try:
         while not stop.wait(stats_every):
             s = uploader.stats
-            click.echo(f"received {s.received}  stored {s.stored}  duplicates {s.duplicates}  "
-                       f"dead letters {s.dead_letters}  uploaded sessions "
-                       f"{len(s.sessions_uploaded)}")  # fmt: skip
+            click.echo(
+                f"received {s.received}  stored {s.stored}  duplicates {s.duplicates}  "
+                f"dead letters {s.dead_letters}  uploaded sessions "
+                f"{len(s.sessions_uploaded)}"
+            )
     finally:
         uploader.stop()
         storage.close()

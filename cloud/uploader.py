@@ -73,10 +73,15 @@ class Uploader:
         self.client_id = self.cfg.client_id or settings.mqtt.client_id or default_client_id()
         factory = session_factory(engine)
         store = FrameStore(storage, factory, self.client_id, self.cfg.require_registered_session)
-        self.ingestor = Ingestor(self.booth, self.topics, store, factory,
-                                 self.cfg.dead_letter_keep_bytes)  # fmt: skip
-        policy = Policy(self.cfg.resend_after_s, self.cfg.resend_interval_s,
-                        self.cfg.max_resend_requests, self.cfg.max_attempts)  # fmt: skip
+        self.ingestor = Ingestor(
+            self.booth, self.topics, store, factory, self.cfg.dead_letter_keep_bytes
+        )
+        policy = Policy(
+            self.cfg.resend_after_s,
+            self.cfg.resend_interval_s,
+            self.cfg.max_resend_requests,
+            self.cfg.max_attempts,
+        )
         self.checker = CompletenessChecker(factory, self._send_resend, policy)
         self.stats = UploaderStats()
         self._inbox: queue.Queue[_Received] = queue.Queue()
@@ -91,9 +96,11 @@ class Uploader:
     def start(self) -> None:
         """Connect, subscribe, and start processing in a background thread."""
         options = ClientOptions(
-            client_id=self.client_id, manual_ack=True, session_expiry_s=self.cfg.session_expiry_s,
+            client_id=self.client_id,
+            manual_ack=True,
+            session_expiry_s=self.cfg.session_expiry_s,
             receive_maximum=min(65535, 2 * self.cfg.batch_frames),
-        )  # fmt: skip
+        )
         client, self.v5 = connect(
             self.settings.mqtt, options, self.cfg.protocol, setup=self._install_callbacks
         )
@@ -102,9 +109,14 @@ class Uploader:
         self._subscribe(client)  # the first CONNACK was consumed while negotiating
         self._worker = threading.Thread(target=self._work, name="uploader", daemon=True)
         self._worker.start()
-        logger.info("uploader %s on %s:%d (MQTT %s, %s subscription)", self.client_id,
-                    self.settings.mqtt.host, self.settings.mqtt.port,
-                    "v5" if self.v5 else "3.1.1", "shared" if self.shared else "plain")  # fmt: skip
+        logger.info(
+            "uploader %s on %s:%d (MQTT %s, %s subscription)",
+            self.client_id,
+            self.settings.mqtt.host,
+            self.settings.mqtt.port,
+            "v5" if self.v5 else "3.1.1",
+            "shared" if self.shared else "plain",
+        )
 
     def _install_callbacks(self, client: mqtt.Client) -> None:
         self._client = client
@@ -117,8 +129,9 @@ class Uploader:
         if not shared:
             return plain
         # Status is retained per node and small: every uploader reads all of it.
-        return [shared_subscription(self.cfg.share_group, f) if "/status" not in f else f
-                for f in plain]  # fmt: skip
+        return [
+            shared_subscription(self.cfg.share_group, f) if "/status" not in f else f for f in plain
+        ]
 
     def _subscribe(self, client: mqtt.Client) -> None:
         # Shared subscriptions exist in MQTT v5 only; a 3.1.1 broker would treat
@@ -129,13 +142,18 @@ class Uploader:
     def _on_subscribe(self, client: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         if any(code.is_failure for code in codes):
             if self.shared:
-                logger.warning("broker refused the shared subscription (%s); using plain ones",
-                               ", ".join(map(str, codes)))  # fmt: skip
+                logger.warning(
+                    "broker refused the shared subscription (%s); using plain ones",
+                    ", ".join(map(str, codes)),
+                )
                 self.shared = False
                 client.subscribe([(f, 1) for f in self._filters(False)])
             else:
-                logger.error("broker refused subscriptions: %s (check the ACL of %s)",
-                             ", ".join(map(str, codes)), self.settings.mqtt.username)  # fmt: skip
+                logger.error(
+                    "broker refused subscriptions: %s (check the ACL of %s)",
+                    ", ".join(map(str, codes)),
+                    self.settings.mqtt.username,
+                )
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:

@@ -93,8 +93,13 @@ def embed(readme: str, reference: str) -> str:
 
 
 @click.command("config-reference")
-@click.option("--write", "readme", type=click.Path(path_type=Path, exists=True), default=None,
-              help="Update this file (between the config-reference markers) instead.")  # fmt: skip
+@click.option(
+    "--write",
+    "readme",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Update this file (between the config-reference markers) instead.",
+)
 def config_reference_command(readme: Path | None) -> None:
     """Print the settings reference (markdown) generated from the settings models."""
     if readme is None:

@@ -28,37 +28,101 @@ logger = logging.getLogger(__name__)
 
 
 @click.command()
-@click.option("--visitors", default=1, show_default=True, type=click.IntRange(1, 20),
-              help="Synthetic visitors who register, dance and get a video.")  # fmt: skip
-@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="A real video of one person dancing: one node films it "
-              "(source: video) through the blazepose backend, no synthetic visitors.")  # fmt: skip
-@click.option("--budget", default=120.0, show_default=True, type=click.FloatRange(min=1),
-              help="Fine-tune wall-clock budget per visitor, seconds.")  # fmt: skip
-@click.option("--resolution", default="128", show_default=True,
-              type=click.Choice(["128", "256", "512"]),
-              help="Model resolution; needs models/booth-<N>.safetensors (128 ships).")  # fmt: skip
+@click.option(
+    "--visitors",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="Synthetic visitors who register, dance and get a video.",
+)
+@click.option(
+    "--video",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A real video of one person dancing: one node films it "
+    "(source: video) through the blazepose backend, no synthetic visitors.",
+)
+@click.option(
+    "--budget",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Fine-tune wall-clock budget per visitor, seconds.",
+)
+@click.option(
+    "--resolution",
+    default="128",
+    show_default=True,
+    type=click.Choice(["128", "256", "512"]),
+    help="Model resolution; needs models/booth-<N>.safetensors (128 ships).",
+)
 @click.option("--dance", default=None, help="Reference dance (default: the first one).")
-@click.option("--dir", "directory", default=Path("var/demo"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Demo directory; each run starts a fresh database, store, outbox.")  # fmt: skip
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="API + UI port (a free one if taken).")  # fmt: skip
-@click.option("--capture", "capture_s", default=15.0, show_default=True,
-              type=click.FloatRange(1, 120), help="Seconds each visitor dances.")  # fmt: skip
-@click.option("--once", is_flag=True, help="Exit after every delivery (for CI) instead of "
-              "serving the UI until Ctrl-C.")  # fmt: skip
-@click.option("--hold", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="With --once: keep serving this long after the last delivery, s.")  # fmt: skip
-@click.option("--timeout", default=1800.0, show_default=True, type=click.FloatRange(min=1),
-              help="Give up (exit 1) if the deliveries take longer than this, s.")  # fmt: skip
-def demo(visitors: int, video: Path | None, budget: float, resolution: str, dance: str | None,
-         directory: Path, port: int, capture_s: float, once: bool, hold: float,
-         timeout: float) -> None:  # fmt: skip
+@click.option(
+    "--dir",
+    "directory",
+    default=Path("var/demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Demo directory; each run starts a fresh database, store, outbox.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="API + UI port (a free one if taken).",
+)
+@click.option(
+    "--capture",
+    "capture_s",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(1, 120),
+    help="Seconds each visitor dances.",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Exit after every delivery (for CI) instead of serving the UI until Ctrl-C.",
+)
+@click.option(
+    "--hold",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="With --once: keep serving this long after the last delivery, s.",
+)
+@click.option(
+    "--timeout",
+    default=1800.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Give up (exit 1) if the deliveries take longer than this, s.",
+)
+def demo(
+    visitors: int,
+    video: Path | None,
+    budget: float,
+    resolution: str,
+    dance: str | None,
+    directory: Path,
+    port: int,
+    capture_s: float,
+    once: bool,
+    hold: float,
+    timeout: float,
+) -> None:
     """Run the whole booth on this machine with the embedded defaults."""
-    opts = DemoOptions(directory=directory, port=port, visitors=visitors, budget_s=budget,
-                       resolution=int(resolution), dance=dance, video=video,
-                       capture_s=capture_s)  # fmt: skip
+    opts = DemoOptions(
+        directory=directory,
+        port=port,
+        visitors=visitors,
+        budget_s=budget,
+        resolution=int(resolution),
+        dance=dance,
+        video=video,
+        capture_s=capture_s,
+    )
     console = Console()
     booth = DemoBooth(opts)
     try:
@@ -129,12 +193,16 @@ def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
     console.print(f"[green]✓[/] MQTT broker (embedded) on 127.0.0.1:{mqtt_port}")
     booth.start_cloud(mqtt_port)
     assert booth.settings is not None
-    console.print(f"[green]✓[/] API + booth UI on [bold]{booth.url}[/] (kiosk /, operator "
-                  f"/operator); SQLite, local store and outbox in {opts.directory}")  # fmt: skip
+    console.print(
+        f"[green]✓[/] API + booth UI on [bold]{booth.url}[/] (kiosk /, operator "
+        f"/operator); SQLite, local store and outbox in {opts.directory}"
+    )
     console.print(f"  operator login: [bold]{OPERATOR}[/] / password [bold]{booth.password}[/]")
-    console.print(f"[green]✓[/] uploader and worker running (fine-tune budget {opts.budget_s:g} s "
-                  f"from {booth.settings.training.booth_checkpoint}, dance "
-                  f"{booth.settings.worker.dance})")  # fmt: skip
+    console.print(
+        f"[green]✓[/] uploader and worker running (fine-tune budget {opts.budget_s:g} s "
+        f"from {booth.settings.training.booth_checkpoint}, dance "
+        f"{booth.settings.worker.dance})"
+    )
     booth.start_nodes(mqtt_port)
     names = [n.node for n in booth.nodes]
     how = "video + blazepose" if opts.video else "synthetic visitors + replay pose"
@@ -165,7 +233,15 @@ def _report(console: Console, deliveries: list[Delivery], directory: Path) -> No
         console.print(f"  video:  {d.video}")
     first = min(d.seconds_from_start for d in deliveries)
     console.print(f"first delivery {first:.0f} s after start")
-    summary = [{"session_id": d.session_id, "email": d.email, "link": d.link, "eml": str(d.eml),
-                "video": str(d.video), "seconds_from_start": round(d.seconds_from_start, 1)}
-               for d in deliveries]  # fmt: skip
+    summary = [
+        {
+            "session_id": d.session_id,
+            "email": d.email,
+            "link": d.link,
+            "eml": str(d.eml),
+            "video": str(d.video),
+            "seconds_from_start": round(d.seconds_from_start, 1),
+        }
+        for d in deliveries
+    ]
     (directory / "deliveries.json").write_text(json.dumps(summary, indent=2) + "\n")

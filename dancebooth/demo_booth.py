@@ -28,9 +28,16 @@ NODES = ("cam-left", "cam-right")
 MARKER = ".dancebooth-demo"
 # Each run starts from nothing in these (the demo directory may hold other things).
 FRESH = (
-    "dancebooth.db", "dancebooth.db-wal", "dancebooth.db-shm", "store", "outbox", "spool",
-    "work", "deliveries.json", "demo.log",
-)  # fmt: skip
+    "dancebooth.db",
+    "dancebooth.db-wal",
+    "dancebooth.db-shm",
+    "store",
+    "outbox",
+    "spool",
+    "work",
+    "deliveries.json",
+    "demo.log",
+)
 
 
 class DemoError(RuntimeError):
@@ -241,8 +248,13 @@ class DemoBooth:
 
         link = MqttBoothLink(settings.mqtt, settings.booth)  # a fresh client id each run
         app = create_app(settings, engine=self.engine, link=link, storage=self.storage)
-        config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
-                                log_level="warning", timeout_graceful_shutdown=2)  # fmt: skip
+        config = uvicorn.Config(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="demo-api", daemon=True)
         thread.start()
@@ -269,8 +281,9 @@ class DemoBooth:
 
         queue = JobQueue(self.factory, settings.worker.lease_s)
         pipelines = default_pipelines(settings, self.factory, self.storage)
-        worker = Worker(queue, pipelines, "demo-worker", settings.worker.heartbeat_s,
-                        settings.worker.poll_s)  # fmt: skip
+        worker = Worker(
+            queue, pipelines, "demo-worker", settings.worker.heartbeat_s, settings.worker.poll_s
+        )
         thread = threading.Thread(target=worker.run_forever, name="demo-worker", daemon=True)
         thread.start()
 

@@ -134,20 +134,25 @@ class Driver:
         started = self._start_capture(visitor.session_id)
         start_at, duration = float(started["start_at"]), float(started["duration_s"])
         wait = max(start_at - time.time(), 0.1)
-        progress.console.print(f"{visitor.label} ({visitor.email}): every node starts "
-                               f"recording in {wait:.0f} s, for {duration:g} s")  # fmt: skip
+        progress.console.print(
+            f"{visitor.label} ({visitor.email}): every node starts "
+            f"recording in {wait:.0f} s, for {duration:g} s"
+        )
         task = progress.add_task(f"{visitor.label}: countdown", total=wait)
         while (left := start_at - time.time()) > 0:
-            progress.update(task, description=f"{visitor.label}: countdown {left:.0f} s",
-                            completed=wait - left)  # fmt: skip
+            progress.update(
+                task, description=f"{visitor.label}: countdown {left:.0f} s", completed=wait - left
+            )
             time.sleep(0.1)
         progress.update(task, total=duration, completed=0)
         while (done := time.time() - start_at) < duration:
-            progress.update(task, description=f"{visitor.label}: dancing {done:.0f} s",
-                            completed=done)  # fmt: skip
+            progress.update(
+                task, description=f"{visitor.label}: dancing {done:.0f} s", completed=done
+            )
             time.sleep(0.2)
-        progress.update(task, description=f"{visitor.label}: danced {duration:g} s",
-                        completed=duration)  # fmt: skip
+        progress.update(
+            task, description=f"{visitor.label}: danced {duration:g} s", completed=duration
+        )
 
     def _start_capture(self, session_id: str) -> Any:
         """POST the capture; a 503 (the broker link is reconnecting) is retried, as an
@@ -196,8 +201,9 @@ class Driver:
 
     def wait_delivered(self, visitors: list[Visitor], progress: Progress) -> list[Delivery]:
         by_sid = {v.session_id: v for v in visitors}
-        tasks = {v.session_id: progress.add_task(f"{v.label}: queued", total=100.0)
-                 for v in visitors}  # fmt: skip
+        tasks = {
+            v.session_id: progress.add_task(f"{v.label}: queued", total=100.0) for v in visitors
+        }
         done: dict[str, Delivery] = {}
         while len(done) < len(visitors):
             for job in self.jobs():
@@ -208,11 +214,13 @@ class Driver:
                 if job["state"] == "succeeded":
                     self._check_delivered(by_sid[sid], job)
                     done[sid] = self._delivery(sid, by_sid[sid].email)
-                    progress.update(tasks[sid], description=f"{by_sid[sid].label}: delivered",
-                                    completed=100)  # fmt: skip
+                    progress.update(
+                        tasks[sid], description=f"{by_sid[sid].label}: delivered", completed=100
+                    )
                 elif job["state"] in {"failed", "cancelled"}:
-                    raise DemoError(f"the job of {sid} {job['state']}: {job['error']}"
-                                    f"{_hint(job['error'])}")  # fmt: skip
+                    raise DemoError(
+                        f"the job of {sid} {job['state']}: {job['error']}{_hint(job['error'])}"
+                    )
             self._left("the deliveries")
             time.sleep(0.5)
         return [done[v.session_id] for v in visitors]
@@ -231,8 +239,10 @@ class Driver:
             ):
                 reason = job.get("error") or ""
                 why = f" ({reason})" if reason else ""
-                raise DemoError(f"{visitor.label}'s video was not delivered: the session is "
-                                f"{state}{why}{_hint(reason or state)}")  # fmt: skip
+                raise DemoError(
+                    f"{visitor.label}'s video was not delivered: the session is "
+                    f"{state}{why}{_hint(reason or state)}"
+                )
             time.sleep(0.2)
 
     def _show(
@@ -270,8 +280,10 @@ class Driver:
 
 def _hint(reason: str) -> str:
     if "review" in reason:
-        return (" (the quality gate held the video: a larger --budget trains longer; an "
-                "operator can review it in the UI)")  # fmt: skip
+        return (
+            " (the quality gate held the video: a larger --budget trains longer; an "
+            "operator can review it in the UI)"
+        )
     return ""
 
 

@@ -13,8 +13,9 @@ import click
 class LazyGroup(click.Group):
     """Subcommands given as ``{"name": ("module.path:attr", "one-line help")}``."""
 
-    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]] | None = None,
-                 **kwargs: object) -> None:  # fmt: skip
+    def __init__(
+        self, *args: object, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lazy = dict(lazy or {})
 

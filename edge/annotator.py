@@ -80,10 +80,17 @@ class Annotator:
     """Long-lived worker: every CAPTURED frame in the spool becomes a READY packet."""
 
     def __init__(
-        self, spool: Spool, estimator: PoseEstimator, stages: StageFactory, node: str, *,
-        cache_frames: int = 64, preview: PreviewHook | None = None,
-        on_ready: Callable[[], None] | None = None, offline: OfflinePass | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        spool: Spool,
+        estimator: PoseEstimator,
+        stages: StageFactory,
+        node: str,
+        *,
+        cache_frames: int = 64,
+        preview: PreviewHook | None = None,
+        on_ready: Callable[[], None] | None = None,
+        offline: OfflinePass | None = None,
+    ) -> None:
         self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
         self.cache = FrameCache(cache_frames)
         self.preview, self.on_ready, self.offline = preview, on_ready, offline
@@ -165,14 +172,24 @@ class Annotator:
         raw = raw_bytes(kps, extras) if self.offline is not None else None
         kps, extras, imputed = self._stage.process(kps, extras, t_s)
         packet = FramePacket(
-            session=row.session, node=self.node, seq=row.seq, capture_ns=row.capture_ns,
-            width=row.width, height=row.height, keypoints=sanitize(kps, row.width, row.height),
-            jpeg=row.jpeg, extras=sanitize(extras, row.width, row.height), imputed=imputed,
-            ready_ns=time.time_ns(), flags=self._flags, people=min(selection.people_seen, 255),
-        )  # fmt: skip
+            session=row.session,
+            node=self.node,
+            seq=row.seq,
+            capture_ns=row.capture_ns,
+            width=row.width,
+            height=row.height,
+            keypoints=sanitize(kps, row.width, row.height),
+            jpeg=row.jpeg,
+            extras=sanitize(extras, row.width, row.height),
+            imputed=imputed,
+            ready_ns=time.time_ns(),
+            flags=self._flags,
+            people=min(selection.people_seen, 255),
+        )
         try:
-            self.spool.set_packet(row.session, row.seq, self._encode(packet), raw=raw,
-                                  hold=self.offline is not None)  # fmt: skip
+            self.spool.set_packet(
+                row.session, row.seq, self._encode(packet), raw=raw, hold=self.offline is not None
+            )
         except SpoolError:  # the capture was cancelled (deleted) meanwhile
             logger.debug("frame %s/%d vanished from the spool", row.session, row.seq)
             return
@@ -187,8 +204,9 @@ class Annotator:
             return encode_packet(packet)
         except PacketError as exc:
             # Never lose the frame over its keypoints: send it with none instead.
-            logger.error("keypoints of %s/%d unusable (%s); sent unseen", packet.session,
-                         packet.seq, exc)  # fmt: skip
+            logger.error(
+                "keypoints of %s/%d unusable (%s); sent unseen", packet.session, packet.seq, exc
+            )
             packet.keypoints = np.zeros((NUM_KEYPOINTS, 3), np.float32)
             packet.extras = np.zeros((0, 3), np.float32)
             packet.imputed = 0

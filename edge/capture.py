@@ -104,9 +104,16 @@ class CaptureRun:
     """One session's capture; :meth:`start` it, then :meth:`wait` for its result."""
 
     def __init__(
-        self, source: FrameSource, spool: Spool, session: str, *, duration_s: float,
-        ring_frames: int, jpeg_quality: int, on_spooled: Callable[[str, Frame], None] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        source: FrameSource,
+        spool: Spool,
+        session: str,
+        *,
+        duration_s: float,
+        ring_frames: int,
+        jpeg_quality: int,
+        on_spooled: Callable[[str, Frame], None] | None = None,
+    ) -> None:
         self.source, self.spool, self.session = source, spool, session
         self.duration_ns = round(duration_s * 1e9)
         self.ring = FrameRing(ring_frames)
@@ -151,10 +158,14 @@ class CaptureRun:
         span = (self._last_ns - self._first_ns) / 1e9
         fps = (self._seq_count - 1) / span if self._seq_count > 1 and span > 0 else self.source.fps
         return CaptureResult(
-            session=self.session, seq_count=self._seq_count,
-            dropped=sorted(self.ring.dropped + self._spool_dropped), fps=fps,
-            started_at=self._first_ns / 1e9, ended_at=self._last_ns / 1e9, error=self._error,
-        )  # fmt: skip
+            session=self.session,
+            seq_count=self._seq_count,
+            dropped=sorted(self.ring.dropped + self._spool_dropped),
+            fps=fps,
+            started_at=self._first_ns / 1e9,
+            ended_at=self._last_ns / 1e9,
+            error=self._error,
+        )
 
     def _capture(self) -> None:
         try:
@@ -189,9 +200,14 @@ class CaptureRun:
             try:
                 jpeg = self.encoder.encode(frame.image)
                 self.spool.add_frame(
-                    self.session, frame.seq, frame.capture_ns, frame.width, frame.height,
-                    jpeg, truth_bytes(frame),
-                )  # fmt: skip
+                    self.session,
+                    frame.seq,
+                    frame.capture_ns,
+                    frame.width,
+                    frame.height,
+                    jpeg,
+                    truth_bytes(frame),
+                )
             except (SpoolFullError, EncodeError) as exc:
                 if not self._spool_dropped:
                     logger.error("capture %s: frame %d dropped: %s", self.session, frame.seq, exc)

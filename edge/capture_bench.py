@@ -70,20 +70,34 @@ class RunFigures:
     jpeg_kb: float
 
 
-def _run(frames: list[Frame], fps: float, seconds: float, live: bool, pose: PoseEstimator | None,
-         ring: int, quality: int, progress: Progress, label: str) -> RunFigures:  # fmt: skip
+def _run(
+    frames: list[Frame],
+    fps: float,
+    seconds: float,
+    live: bool,
+    pose: PoseEstimator | None,
+    ring: int,
+    quality: int,
+    progress: Progress,
+    label: str,
+) -> RunFigures:
     with tempfile.TemporaryDirectory(prefix="dancebooth-bench-") as tmp:
         spool = Spool(Path(tmp), max_mb=8192)
         annotator = None
         if pose is not None:
-            annotator = Annotator(spool, pose, smoothing_stages(SmoothingSettings()), "bench",
-                                  cache_frames=ring)  # fmt: skip
+            annotator = Annotator(
+                spool, pose, smoothing_stages(SmoothingSettings()), "bench", cache_frames=ring
+            )
             annotator.start()
         run = CaptureRun(
-            PrerenderedSource(frames, fps, live), spool, f"bench-{label}", duration_s=seconds,
-            ring_frames=ring, jpeg_quality=quality,
+            PrerenderedSource(frames, fps, live),
+            spool,
+            f"bench-{label}",
+            duration_s=seconds,
+            ring_frames=ring,
+            jpeg_quality=quality,
             on_spooled=annotator.offer if annotator is not None else None,
-        )  # fmt: skip
+        )
         total = round(seconds * fps)
         task = progress.add_task(label, total=total)
         start = time.perf_counter()
@@ -118,15 +132,23 @@ def _pose(name: str) -> PoseEstimator | None:
 @click.option("--height", default=480, show_default=True)
 @click.option("--quality", default=80, show_default=True, help="JPEG quality.")
 @click.option("--ring", default=64, show_default=True, help="Ring capacity in frames.")
-@click.option("--pose", "pose_name", default="replay", show_default=True,
-              help="Pose backend running meanwhile (replay, blazepose, ..., or none).")  # fmt: skip
-def bench_capture(fps: float, seconds: float, width: int, height: int, quality: int, ring: int,
-                  pose_name: str) -> None:  # fmt: skip
+@click.option(
+    "--pose",
+    "pose_name",
+    default="replay",
+    show_default=True,
+    help="Pose backend running meanwhile (replay, blazepose, ..., or none).",
+)
+def bench_capture(
+    fps: float, seconds: float, width: int, height: int, quality: int, ring: int, pose_name: str
+) -> None:
     """Capture -> spool fps with JPEG encoding, and frames dropped at --fps, while pose runs."""
     pose = _pose(pose_name)
     frames = render_frames(120, width, height, fps)
-    click.echo(f"scene: synthetic dancer (seed 0), {width}x{height}, JPEG q{quality}, "
-               f"ring {ring}, pose: {pose_name}")  # fmt: skip
+    click.echo(
+        f"scene: synthetic dancer (seed 0), {width}x{height}, JPEG q{quality}, "
+        f"ring {ring}, pose: {pose_name}"
+    )
     with Progress(transient=True) as progress:
         fast = _run(frames, fps, seconds, False, pose, ring, quality, progress, "throughput")
         live = _run(frames, fps, seconds, True, pose, ring, quality, progress, "live")
@@ -136,9 +158,11 @@ def bench_capture(fps: float, seconds: float, width: int, height: int, quality: 
         f"{f.seq_count / fast.seconds:.1f} fps (JPEG {fast.jpeg_kb:.1f} KB), "
         f"pose meanwhile {fast.posed / fast.seconds:.1f} fps, dropped {len(f.dropped)}"
     )
-    click.echo(f"live @ {fps:g} fps: {lv.seq_count} frames in {live.seconds:.2f} s wall = "
-               f"{lv.seq_count / live.seconds:.1f} fps, dropped {len(lv.dropped)}, "
-               f"pose meanwhile {live.posed / live.seconds:.1f} fps "
-               f"(the spool holds the rest until pose catches up)")  # fmt: skip
+    click.echo(
+        f"live @ {fps:g} fps: {lv.seq_count} frames in {live.seconds:.2f} s wall = "
+        f"{lv.seq_count / live.seconds:.1f} fps, dropped {len(lv.dropped)}, "
+        f"pose meanwhile {live.posed / live.seconds:.1f} fps "
+        f"(the spool holds the rest until pose catches up)"
+    )
     goal = "met" if f.seq_count / fast.seconds >= 120 and not lv.dropped else "NOT met"
     click.echo(f"goal (>= 120 fps capture->spool, 0 dropped while pose runs): {goal}")

@@ -10,9 +10,14 @@ from edge.settings import EdgeSettings
 from protocol.settings import ConfigError, load_settings
 
 config_option = click.option(
-    "-c", "--config", "config_path", type=click.Path(path_type=Path), default=None,
-    envvar="DANCEBOOTH_EDGE_CONFIG", help="YAML settings file (env: DANCEBOOTH_EDGE_CONFIG).",
-)  # fmt: skip
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="DANCEBOOTH_EDGE_CONFIG",
+    help="YAML settings file (env: DANCEBOOTH_EDGE_CONFIG).",
+)
 
 
 def build_settings(config_path: Path | None) -> EdgeSettings:
@@ -36,11 +41,19 @@ def check_config(config_path: Path | None) -> None:
 
 
 @edge.command("fetch-models")
-@click.option("--model-dir", type=click.Path(path_type=Path), default=None,
-              help="Where to cache the models (default: $DANCEBOOTH_MODEL_DIR or "
-                   "~/.cache/dancebooth/models).")  # fmt: skip
-@click.option("--wheel", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              default=None, help="Use this local mediapipe wheel (no download).")  # fmt: skip
+@click.option(
+    "--model-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to cache the models (default: $DANCEBOOTH_MODEL_DIR or "
+    "~/.cache/dancebooth/models).",
+)
+@click.option(
+    "--wheel",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Use this local mediapipe wheel (no download).",
+)
 def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
     """Obtain the BlazePose models from the mediapipe wheel, verify sha256, cache them."""
     from rich.console import Console
@@ -60,10 +73,19 @@ def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
 @edge.command("pose-sheet")
 @config_option
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--samples", is_flag=True, help="Add the built-in photos (astronaut, Grace "
-              "Hopper, both side by side, the swaying astronaut).")  # fmt: skip
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("pose-sheet.png"),
-              show_default=True)  # fmt: skip
+@click.option(
+    "--samples",
+    is_flag=True,
+    help="Add the built-in photos (astronaut, Grace "
+    "Hopper, both side by side, the swaying astronaut).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("pose-sheet.png"),
+    show_default=True,
+)
 def pose_sheet(
     config_path: Path | None, images: tuple[Path, ...], samples: bool, out: Path
 ) -> None:
@@ -88,10 +110,13 @@ def pose_sheet(
         inputs = [(name, np.asarray(img, dtype=np.uint8)) for name, img in read]
         if samples or not images:
             sway = sample_photos.swaying(46)
-            inputs += [("astronaut", sample_photos.astronaut()),
-                       ("grace_hopper", sample_photos.grace_hopper()),
-                       ("side by side", sample_photos.side_by_side()[0]),
-                       ("swaying #0", sway[0]), ("swaying #45", sway[45])]  # fmt: skip
+            inputs += [
+                ("astronaut", sample_photos.astronaut()),
+                ("grace_hopper", sample_photos.grace_hopper()),
+                ("side by side", sample_photos.side_by_side()[0]),
+                ("swaying #0", sway[0]),
+                ("swaying #45", sway[45]),
+            ]
         with create_estimator(pose) as estimator:
             tiles = [look(estimator, name, img) for name, img in inputs]
     except PoseError as exc:
@@ -114,8 +139,9 @@ def pose_sheet(
 )
 @click.option("--session", default=None, help="Session id of a standalone capture.")
 @click.option("--drain", is_flag=True, help="Send what the spool holds, then exit.")
-def run(config_path: Path | None, capture_s: float | None, session: str | None,
-        drain: bool) -> None:  # fmt: skip
+def run(
+    config_path: Path | None, capture_s: float | None, session: str | None, drain: bool
+) -> None:
     """Run the node: serve the booth's capture commands until stopped (Ctrl-C / SIGTERM)."""
     from edge.runner import run_node
 

@@ -34,7 +34,10 @@ def kernel(fn: F) -> F:
     except RuntimeError as exc:  # "cannot cache function ...: no locator available"
         if not _warned:
             _warned = True
-            logger.warning("numba cannot cache compiled code (%s): set NUMBA_CACHE_DIR to a "
-                           "writable directory, or each start compiles again", exc)  # fmt: skip
+            logger.warning(
+                "numba cannot cache compiled code (%s): set NUMBA_CACHE_DIR to a "
+                "writable directory, or each start compiles again",
+                exc,
+            )
         compiled = njit(fn)
     return cast(F, compiled)

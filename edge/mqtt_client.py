@@ -26,8 +26,11 @@ UNSUPPORTED_VERSION = 0x84
 
 def make_client(settings: MqttSettings, client_id: str, v5: bool) -> mqtt.Client:
     """A configured client (credentials, TLS), not yet connected."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)  # fmt: skip
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+    )
     settings.configure_client(client)
     return client
 
@@ -55,8 +58,9 @@ def speaks_v5(settings: MqttSettings, client_id: str, timeout: float) -> bool | 
             return None
         reason = answer[0]
         if reason.is_failure and reason.value == UNSUPPORTED_VERSION:
-            logger.info("MQTT broker %s:%d does not speak v5; using 3.1.1",
-                        settings.host, settings.port)  # fmt: skip
+            logger.info(
+                "MQTT broker %s:%d does not speak v5; using 3.1.1", settings.host, settings.port
+            )
             return False
         # Success, or a refusal the real connection will report (credentials).
         return True

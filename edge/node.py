@@ -52,26 +52,42 @@ class EdgeNode:
     """One booth node. :meth:`start` it, then capture by command or by :meth:`capture`."""
 
     def __init__(
-        self, settings: EdgeSettings, *, estimator: PoseEstimator | None = None,
-        stages: StageFactory | None = None, sources: SourceFactory | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        settings: EdgeSettings,
+        *,
+        estimator: PoseEstimator | None = None,
+        stages: StageFactory | None = None,
+        sources: SourceFactory | None = None,
+    ) -> None:
         self.settings = settings
         self.booth, self.node = settings.node.booth, settings.node.node
         self.spool = Spool(settings.spool.path, settings.spool.max_mb, settings.spool.keep_acked_s)
         self.estimator = estimator or create_estimator(settings.pose)
         self.sources = sources or self._settings_source
-        self.publisher = Publisher(settings.mqtt, settings.publisher, self.booth, self.node,
-                                   self.spool, on_command=self.handle_command)  # fmt: skip
-        preview = Previewer(settings.preview.fps, settings.preview.width,
-                            self.publisher.publish_preview)  # fmt: skip
+        self.publisher = Publisher(
+            settings.mqtt,
+            settings.publisher,
+            self.booth,
+            self.node,
+            self.spool,
+            on_command=self.handle_command,
+        )
+        preview = Previewer(
+            settings.preview.fps, settings.preview.width, self.publisher.publish_preview
+        )
         offline = None
         if settings.publisher.upload_keypoints == "offline":
             offline = OfflinePass(self.spool)
         self.annotator = Annotator(
-            self.spool, self.estimator, stages or smoothing_stages(settings.smoothing), self.node,
-            cache_frames=settings.capture.ring_frames, preview=preview,
-            on_ready=self.publisher.wake, offline=offline,
-        )  # fmt: skip
+            self.spool,
+            self.estimator,
+            stages or smoothing_stages(settings.smoothing),
+            self.node,
+            cache_frames=settings.capture.ring_frames,
+            preview=preview,
+            on_ready=self.publisher.wake,
+            offline=offline,
+        )
         self._run: CaptureRun | None = None
         self._counters: CaptureCounters | None = None  # of the current or last capture
         self._run_lock = threading.Lock()
@@ -120,9 +136,12 @@ class EdgeNode:
 
     # -- captures -------------------------------------------------------------------
     def capture(
-        self, session: str, duration_s: float, fps: float | None = None,
+        self,
+        session: str,
+        duration_s: float,
+        fps: float | None = None,
         start_at: float | None = None,
-    ) -> CaptureRun:  # fmt: skip
+    ) -> CaptureRun:
         """Open the source now, start capturing at ``start_at`` (Unix s; default now)."""
         with self._run_lock:
             if self._run is not None:
@@ -141,10 +160,14 @@ class EdgeNode:
                 source.close()
                 raise NodeError(f"capture {session} was cancelled before it started")
             run = CaptureRun(
-                source, self.spool, session, duration_s=duration_s,
+                source,
+                self.spool,
+                session,
+                duration_s=duration_s,
                 ring_frames=self.settings.capture.ring_frames,
-                jpeg_quality=self.settings.capture.jpeg_quality, on_spooled=self.annotator.offer,
-            )  # fmt: skip
+                jpeg_quality=self.settings.capture.jpeg_quality,
+                on_spooled=self.annotator.offer,
+            )
             run.start()
             self._run, self._counters = run, run.counters
         threading.Thread(target=self._finish, args=(run,), name="capture-end", daemon=True).start()
@@ -157,8 +180,13 @@ class EdgeNode:
         with self._run_lock:
             self._run = None
         if result is not None:
-            logger.info("capture %s ended: %d frames, %d dropped, %.1f fps", result.session,
-                        result.seq_count, len(result.dropped), result.fps)  # fmt: skip
+            logger.info(
+                "capture %s ended: %d frames, %d dropped, %.1f fps",
+                result.session,
+                result.seq_count,
+                len(result.dropped),
+                result.fps,
+            )
         self.publisher.wake()
         self.publish_status()
 
@@ -206,16 +234,21 @@ class EdgeNode:
         pose = self.annotator.counters
         capture_fps = run.counters.meter.rate() if run is not None else 0.0
         stats = NodeStats(
-            capture_fps=min(1000.0, capture_fps), pose_fps=min(1000.0, pose.meter.rate()),
+            capture_fps=min(1000.0, capture_fps),
+            pose_fps=min(1000.0, pose.meter.rate()),
             inference_ms=min(1e5, pose.inference_ms),
             dropped_frames=counters.dropped if counters is not None else 0,
-            spool_depth=self.spool.depth(), people_seen=min(100, pose.people_seen),
-        )  # fmt: skip
+            spool_depth=self.spool.depth(),
+            people_seen=min(100, pose.people_seen),
+        )
         return NodeStatus(
-            node=self.node, state=NodeState.CAPTURING if run is not None else NodeState.ONLINE,
-            at=time.time(), session=run.session if run is not None else None,
-            backend=self.estimator.name[:32], stats=stats,
-        )  # fmt: skip
+            node=self.node,
+            state=NodeState.CAPTURING if run is not None else NodeState.ONLINE,
+            at=time.time(),
+            session=run.session if run is not None else None,
+            backend=self.estimator.name[:32],
+            stats=stats,
+        )
 
     def publish_status(self) -> None:
         if self._stop.is_set():

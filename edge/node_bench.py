@@ -49,10 +49,13 @@ def private_mosquitto() -> Iterator[tuple[str, int]]:
         port = int(s.getsockname()[1])
         s.close()
         conf = Path(tmp) / "mosquitto.conf"
-        conf.write_text(MOSQUITTO_CONF.read_text() + f"\npersistence false\n"
-                        f"listener {port} 127.0.0.1\nallow_anonymous true\n")  # fmt: skip
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        conf.write_text(
+            MOSQUITTO_CONF.read_text() + f"\npersistence false\n"
+            f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        )
+        proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             for _ in range(100):
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
@@ -75,8 +78,9 @@ class Arrivals:
         self.manifest_at = 0.0
         self._ready = threading.Event()
         topics = Topics()
-        self._filters = [topics.channel_filter(c) for c in (NodeChannel.FRAMES,
-                                                            NodeChannel.MANIFEST)]  # fmt: skip
+        self._filters = [
+            topics.channel_filter(c) for c in (NodeChannel.FRAMES, NodeChannel.MANIFEST)
+        ]
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self._ready.set()
@@ -107,17 +111,22 @@ class Arrivals:
         self.client.loop_stop()
 
 
-def _settings(host: str, port: int, spool: Path, pose: str, width: int, height: int,
-              fps: float) -> EdgeSettings:  # fmt: skip
+def _settings(
+    host: str, port: int, spool: Path, pose: str, width: int, height: int, fps: float
+) -> EdgeSettings:
     try:
         pose_settings = TypeAdapter(PoseSettings).validate_python({"type": pose})
     except ValueError as exc:
         raise click.ClickException(f"pose backend {pose!r}: {exc}") from None
-    return EdgeSettings.model_validate({
-        "mqtt": MqttSettings(host=host, port=port), "spool": SpoolSettings(path=spool),
-        "source": SyntheticSource(realtime=True), "pose": pose_settings,
-        "capture": {"width": width, "height": height, "fps": fps},
-    })  # fmt: skip
+    return EdgeSettings.model_validate(
+        {
+            "mqtt": MqttSettings(host=host, port=port),
+            "spool": SpoolSettings(path=spool),
+            "source": SyntheticSource(realtime=True),
+            "pose": pose_settings,
+            "capture": {"width": width, "height": height, "fps": fps},
+        }
+    )
 
 
 @click.command("node")
@@ -125,11 +134,17 @@ def _settings(host: str, port: int, spool: Path, pose: str, width: int, height: 
 @click.option("--seconds", default=15.0, show_default=True)
 @click.option("--width", default=640, show_default=True)
 @click.option("--height", default=480, show_default=True)
-@click.option("--pose", "pose_name", default="replay", show_default=True,
-              help="Pose backend (replay, blazepose, ...).")  # fmt: skip
+@click.option(
+    "--pose",
+    "pose_name",
+    default="replay",
+    show_default=True,
+    help="Pose backend (replay, blazepose, ...).",
+)
 @click.option("--broker", default=None, help="HOST:PORT (default: a private Mosquitto).")
-def bench_node(fps: float, seconds: float, width: int, height: int, pose_name: str,
-               broker: str | None) -> None:  # fmt: skip
+def bench_node(
+    fps: float, seconds: float, width: int, height: int, pose_name: str, broker: str | None
+) -> None:
     """A node end to end: live capture -> pose -> spool -> broker -> a subscriber."""
     with contextlib.ExitStack() as stack:
         if broker:
@@ -144,8 +159,10 @@ def bench_node(fps: float, seconds: float, width: int, height: int, pose_name: s
         node = EdgeNode(_settings(host, port, spool, pose_name, width, height, fps))
         node.start()
         stack.callback(node.stop)
-        click.echo(f"node: {width}x{height} synthetic dancer live at {fps:g} fps for "
-                   f"{seconds:g} s, pose {pose_name}, broker {host}:{port}")  # fmt: skip
+        click.echo(
+            f"node: {width}x{height} synthetic dancer live at {fps:g} fps for "
+            f"{seconds:g} s, pose {pose_name}, broker {host}:{port}"
+        )
         run = node.capture(session, seconds)
         result = run.wait()
         assert result is not None
@@ -162,8 +179,10 @@ def _report(captured: int, dropped: int, arrivals: Arrivals, ended: float, node:
     pose = node.annotator.counters
     click.echo(f"captured {captured} frames, dropped {dropped}, arrived {len(arrivals.latency_ms)}")
     click.echo(f"pose: {pose.inference_ms:.1f} ms per frame (recent mean)")
-    click.echo(f"capture -> subscriber latency: median {np.median(lat):.0f} ms, "
-               f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms")  # fmt: skip
+    click.echo(
+        f"capture -> subscriber latency: median {np.median(lat):.0f} ms, "
+        f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms"
+    )
     tail = arrivals.last_frame_at - ended
     manifest = "never" if arrivals.manifest is None else f"{arrivals.manifest_at - ended:.2f} s"
     click.echo(f"after the capture ended: last frame {tail:.2f} s, manifest {manifest}")

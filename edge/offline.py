@@ -54,8 +54,9 @@ class OfflinePass:
             self.smoother(seq, fps), dtype=np.float32
         )
         if smooth is None or smooth.shape != seq.shape or not np.isfinite(smooth[:, :, :2]).all():
-            logger.error("offline smoothing of %s gave unusable output; sending online keypoints",
-                         session)  # fmt: skip
+            logger.error(
+                "offline smoothing of %s gave unusable output; sending online keypoints", session
+            )
             smooth = None
         out = []
         for i, (q, packet_bytes, _) in enumerate(rows):

@@ -64,21 +64,32 @@ def manifest_for(record: CaptureRecord, node: str) -> CaptureManifest:
     """The end-of-capture manifest of a closed capture."""
     count = record.seq_count or 0
     return CaptureManifest(
-        session=record.session, node=node, first_seq=0, last_seq=max(0, count - 1),
+        session=record.session,
+        node=node,
+        first_seq=0,
+        last_seq=max(0, count - 1),
         frame_count=count - len(record.dropped) if count else 0,
-        dropped=record.dropped if count else [], width=record.width, height=record.height,
-        fps=min(1000.0, record.fps), started_at=record.started_at,
+        dropped=record.dropped if count else [],
+        width=record.width,
+        height=record.height,
+        fps=min(1000.0, record.fps),
+        started_at=record.started_at,
         ended_at=record.ended_at or record.started_at,
-    )  # fmt: skip
+    )
 
 
 class Publisher:
     """One node's MQTT connection: :meth:`start`, then it runs until :meth:`stop`."""
 
     def __init__(
-        self, mqtt_settings: MqttSettings, settings: PublisherSettings, booth: str, node: str,
-        spool: Spool, on_command: CommandHandler | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        mqtt_settings: MqttSettings,
+        settings: PublisherSettings,
+        booth: str,
+        node: str,
+        spool: Spool,
+        on_command: CommandHandler | None = None,
+    ) -> None:
         self.mqtt, self.settings, self.booth, self.node = mqtt_settings, settings, booth, node
         self.spool, self.on_command = spool, on_command
         self.topics = Topics(mqtt_settings.prefix)
@@ -143,8 +154,11 @@ class Publisher:
                 " DANCEBOOTH_EDGE_MQTT__USERNAME / __PASSWORD) and the broker's passwd/ACL files"
             )
         if not self.connected.is_set():
-            logger.warning("MQTT broker %s:%d not reachable yet; spooling and retrying",
-                           self.mqtt.host, self.mqtt.port)  # fmt: skip
+            logger.warning(
+                "MQTT broker %s:%d not reachable yet; spooling and retrying",
+                self.mqtt.host,
+                self.mqtt.port,
+            )
         self._sender.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -188,8 +202,13 @@ class Publisher:
             wanted = rng.last - rng.first + 1
             if len(seqs) < wanted:
                 missing = wanted - len(seqs)
-                logger.warning("resend %s [%d, %d]: %d frames are not in the spool",
-                               request.session, rng.first, rng.last, missing)  # fmt: skip
+                logger.warning(
+                    "resend %s [%d, %d]: %d frames are not in the spool",
+                    request.session,
+                    rng.first,
+                    rng.last,
+                    missing,
+                )
         self._wake.set()
         return found
 
@@ -202,12 +221,19 @@ class Publisher:
         """Nothing waiting: every packet and manifest acknowledged, no resend queued."""
         with self._lock:
             busy = bool(self._inflight or self._resends or self._acked)
-        return (not busy and self.spool.depth() == 0
-                and not self.spool.manifests_due(first_only=True))  # fmt: skip
+        return (
+            not busy and self.spool.depth() == 0 and not self.spool.manifests_due(first_only=True)
+        )
 
     # -- paho callbacks (network thread; never call back into paho while holding _lock) --
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: ReasonCode, properties: object) -> None:  # fmt: skip
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
         if reason.is_failure:
             logger.error("MQTT broker refused the connection: %s", reason)
             if reason.value in _FATAL_CONNACK:
@@ -221,15 +247,27 @@ class Publisher:
         self._first_connack.set()
         self._wake.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
-                       reason: ReasonCode, properties: object) -> None:  # fmt: skip
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
         was = self.connected.is_set()
         self.connected.clear()
         if was and not self._stop.is_set():
             logger.warning("lost the MQTT broker (%s); reconnecting with backoff", reason)
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
-                    reason: ReasonCode, properties: object) -> None:  # fmt: skip
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: object,
+    ) -> None:
         with self._lock:
             entry = self._inflight.pop(mid, None)
             if entry is None:  # acked before publish() returned its mid to us
@@ -260,15 +298,22 @@ class Publisher:
             self.refusals += 1
             if now - self._last_refusal_log > 10:  # one line per burst, not one per frame
                 self._last_refusal_log = now
-                logger.error("broker refused %s %s/%d: %s (check the ACL; %d refusals so far);"
-                             " kept in the spool, retried every %d s", entry.kind, *entry.key,
-                             reason, self.refusals, self.settings.reconnect_max_s)  # fmt: skip
+                logger.error(
+                    "broker refused %s %s/%d: %s (check the ACL; %d refusals so far);"
+                    " kept in the spool, retried every %d s",
+                    entry.kind,
+                    *entry.key,
+                    reason,
+                    self.refusals,
+                    self.settings.reconnect_max_s,
+                )
             self._held[entry.key] = now + self.settings.reconnect_max_s
             return
         self._acked.append(entry)
 
-    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool, kind: str,
-                 key: Key) -> bool:  # fmt: skip
+    def _publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool, kind: str, key: Key
+    ) -> bool:
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False
@@ -330,8 +375,11 @@ class Publisher:
             self._early = {m: v for m, v in self._early.items() if now - v[1] < 60}
             self._held = {k: t for k, t in self._held.items() if t > now}
         if late:
-            logger.warning("%d packets unacknowledged for %.0f s; publishing them again",
-                           len(late), self.settings.ack_timeout_s)  # fmt: skip
+            logger.warning(
+                "%d packets unacknowledged for %.0f s; publishing them again",
+                len(late),
+                self.settings.ack_timeout_s,
+            )
 
     def _free_slots(self) -> tuple[int, set[Key]]:
         with self._lock:

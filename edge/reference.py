@@ -86,11 +86,20 @@ class ReferenceDance:
                 shutil.copyfile(self.audio, target / audio_name)
         (target / "keypoints.csv").write_text(_to_csv(self.keypoints, self.extras))
         meta = {
-            "format": FORMAT_VERSION, "name": self.name, "title": self.title, "bpm": self.bpm,
-            "fps": self.fps, "width": self.width, "height": self.height, "frames": self.frames,
-            "duration_s": round(self.duration_s, 3), "audio": audio_name, "source": self.source,
-            "keypoints": "keypoints.csv", "metadata": self.metadata,
-        }  # fmt: skip
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "title": self.title,
+            "bpm": self.bpm,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "duration_s": round(self.duration_s, 3),
+            "audio": audio_name,
+            "source": self.source,
+            "keypoints": "keypoints.csv",
+            "metadata": self.metadata,
+        }
         (target / "dance.json").write_text(json.dumps(meta, indent=2) + "\n")
         if audio_name is not None:
             self.audio = target / audio_name
@@ -103,8 +112,9 @@ def _to_csv(kps: Keypoints, extras: Keypoints) -> str:
     w.writerow(COLUMNS)
     both = np.concatenate([kps, extras], axis=1)
     for i, frame in enumerate(both):
-        w.writerow([i, *(f"{v:.2f}" if k % 3 < 2 else f"{v:.3g}" for k, v in
-                         enumerate(frame.reshape(-1)))])  # fmt: skip
+        w.writerow(
+            [i, *(f"{v:.2f}" if k % 3 < 2 else f"{v:.3g}" for k, v in enumerate(frame.reshape(-1)))]
+        )
     return buf.getvalue()
 
 
@@ -170,12 +180,18 @@ def load_reference(name_or_path: str | Path, root: str | Path = REFERENCE_DIR) -
         if audio is not None and not audio.is_file():
             raise ReferenceDanceError(f"{target}: audio file {meta['audio']} is missing")
         return ReferenceDance(
-            name=str(meta["name"]), title=str(meta.get("title", meta["name"])),
-            bpm=None if meta.get("bpm") is None else float(meta["bpm"]), fps=float(meta["fps"]),
-            width=int(meta["width"]), height=int(meta["height"]),
-            keypoints=joints[:, :NUM_KEYPOINTS], extras=joints[:, NUM_KEYPOINTS:], audio=audio,
-            metadata=dict(meta.get("metadata", {})), source=str(meta.get("source", "")),
-        )  # fmt: skip
+            name=str(meta["name"]),
+            title=str(meta.get("title", meta["name"])),
+            bpm=None if meta.get("bpm") is None else float(meta["bpm"]),
+            fps=float(meta["fps"]),
+            width=int(meta["width"]),
+            height=int(meta["height"]),
+            keypoints=joints[:, :NUM_KEYPOINTS],
+            extras=joints[:, NUM_KEYPOINTS:],
+            audio=audio,
+            metadata=dict(meta.get("metadata", {})),
+            source=str(meta.get("source", "")),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ReferenceDanceError):
             raise

@@ -19,16 +19,31 @@ from edge.reference_cli import root_option
 @click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="Dance name (letters, digits, - and _); default: the file name.")
 @click.option("--title", help="Human title; default: from the name.")
-@click.option("--backend", type=click.Choice(["blazepose", "replay"]), default="blazepose",
-              show_default=True, help="Pose backend; replay reads --keypoints.")  # fmt: skip
-@click.option("--keypoints", "keypoints_path", type=click.Path(exists=True, path_type=Path),
-              help="For replay: .npy [T,17|21,3] or a reference dance directory.")  # fmt: skip
+@click.option(
+    "--backend",
+    type=click.Choice(["blazepose", "replay"]),
+    default="blazepose",
+    show_default=True,
+    help="Pose backend; replay reads --keypoints.",
+)
+@click.option(
+    "--keypoints",
+    "keypoints_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="For replay: .npy [T,17|21,3] or a reference dance directory.",
+)
 @click.option("--no-audio", is_flag=True, help="Do not store the video's audio track.")
 @click.option("--force", is_flag=True, help="Replace a dance of the same name.")
 def add_cmd(
-    root: Path, video: Path, name: str | None, title: str | None, backend: str,
-    keypoints_path: Path | None, no_audio: bool, force: bool,
-) -> None:  # fmt: skip
+    root: Path,
+    video: Path,
+    name: str | None,
+    title: str | None,
+    backend: str,
+    keypoints_path: Path | None,
+    no_audio: bool,
+    force: bool,
+) -> None:
     """Build a reference dance from VIDEO: pose, follow the dancer, repair + smooth, music."""
     from edge.pose import create_estimator
     from edge.pose.base import PoseError
@@ -51,9 +66,16 @@ def add_cmd(
                 progress.update(task, completed=done, total=expected or None)
 
             path = build_reference(
-                video, dance, estimator, backend, root=root, title=title, keypoints=truth,
-                audio=not no_audio, progress=advance,
-            )  # fmt: skip
+                video,
+                dance,
+                estimator,
+                backend,
+                root=root,
+                title=title,
+                keypoints=truth,
+                audio=not no_audio,
+                progress=advance,
+            )
     except (ReferenceBuildError, PoseError, ReferenceDanceError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {path}; check it with: dancebooth reference show {path}")

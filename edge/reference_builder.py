@@ -102,9 +102,11 @@ def read_frames(path: Path, fps: float, truth: FloatArray | None = None) -> Iter
 
 
 def estimate_dancer(
-    frames: Iterator[Frame], estimator: PoseEstimator, progress: Progress | None = None,
+    frames: Iterator[Frame],
+    estimator: PoseEstimator,
+    progress: Progress | None = None,
     expected: int = 0,
-) -> Estimated:  # fmt: skip
+) -> Estimated:
     """Run the backend on every frame and keep the dancer (unseen frames: confidence 0)."""
     from edge.pose.tracking import FollowDancer
 
@@ -236,18 +238,35 @@ def build_reference(
     frames = read_frames(video, info.fps, keypoints)
     est = estimate_dancer(frames, estimator, progress, info.frames)
     kps, extras, imputed = clean(est, info.fps, s)
-    logger.info("%s: %d frames, %.1f%% joints imputed, %d without a dancer",
-                video, len(kps), 100 * imputed, est.missing)  # fmt: skip
+    logger.info(
+        "%s: %d frames, %.1f%% joints imputed, %d without a dancer",
+        video,
+        len(kps),
+        100 * imputed,
+        est.missing,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         music = extract_audio(video, Path(tmp) / "music.m4a") if audio else None
         dance = ReferenceDance(
-            name=name, title=title or name.replace("-", " ").title(), bpm=None,
-            fps=info.fps, width=info.width, height=info.height, keypoints=kps,
-            extras=extras, audio=music, source=f"video {video.name} ({backend} backend)",
-            metadata={"video": video.name, "backend": backend,
-                      "imputed_fraction": round(imputed, 4), "frames_without_dancer": est.missing,
-                      "people_max": est.people_max, "smoothing": s.model_dump()},
-        )  # fmt: skip
+            name=name,
+            title=title or name.replace("-", " ").title(),
+            bpm=None,
+            fps=info.fps,
+            width=info.width,
+            height=info.height,
+            keypoints=kps,
+            extras=extras,
+            audio=music,
+            source=f"video {video.name} ({backend} backend)",
+            metadata={
+                "video": video.name,
+                "backend": backend,
+                "imputed_fraction": round(imputed, 4),
+                "frames_without_dancer": est.missing,
+                "people_max": est.people_max,
+                "smoothing": s.model_dump(),
+            },
+        )
         return Path(dance.save(root))
 
 

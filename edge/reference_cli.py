@@ -16,9 +16,12 @@ from dancebooth.lazy import LazyGroup
 from edge.reference import REFERENCE_DIR, ReferenceDanceError, list_references, load_reference
 
 root_option = click.option(
-    "--root", type=click.Path(file_okay=False, path_type=Path), default=REFERENCE_DIR,
-    show_default=True, help="Directory holding the reference dances.",
-)  # fmt: skip
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REFERENCE_DIR,
+    show_default=True,
+    help="Directory holding the reference dances.",
+)
 
 
 # Subcommands living in other modules: name -> ("module:attr", "one-line help").
@@ -43,20 +46,29 @@ def list_cmd(root: Path) -> None:
     if not dances:
         click.echo(f"no reference dances in {root}; run: dancebooth reference generate")
         return
-    click.echo(f"{'name':16s} {'title':18s} {'bpm':>5s} {'fps':>5s} {'frames':>6s} "
-               f"{'seconds':>7s} {'size':>9s}  music")  # fmt: skip
+    click.echo(
+        f"{'name':16s} {'title':18s} {'bpm':>5s} {'fps':>5s} {'frames':>6s} "
+        f"{'seconds':>7s} {'size':>9s}  music"
+    )
     for d in dances:
         bpm = f"{d.bpm:g}" if d.bpm else "-"
         music = d.audio.name if d.audio else "-"
-        click.echo(f"{d.name:16s} {d.title[:18]:18s} {bpm:>5s} {d.fps:5g} {d.frames:6d} "
-                   f"{d.duration_s:7.1f} {d.width:4d}x{d.height:<4d}  {music}")  # fmt: skip
+        click.echo(
+            f"{d.name:16s} {d.title[:18]:18s} {bpm:>5s} {d.fps:5g} {d.frames:6d} "
+            f"{d.duration_s:7.1f} {d.width:4d}x{d.height:<4d}  {music}"
+        )
 
 
 @reference.command("generate")
 @root_option
 @click.option("--name", "names", multiple=True, help="Only this routine (repeatable).")
-@click.option("--size", default=512, show_default=True, type=click.IntRange(64, 4096),
-              help="Frame size (square) the keypoints are given in.")  # fmt: skip
+@click.option(
+    "--size",
+    default=512,
+    show_default=True,
+    type=click.IntRange(64, 4096),
+    help="Frame size (square) the keypoints are given in.",
+)
 @click.option("--fps", default=30.0, show_default=True, type=click.FloatRange(1, 120))
 def generate_cmd(root: Path, names: tuple[str, ...], size: int, fps: float) -> None:
     """Generate the shipped synthetic reference dances (keypoints + music)."""
@@ -84,6 +96,8 @@ def show_cmd(root: Path, name: str) -> None:
     except ReferenceDanceError as exc:
         raise click.ClickException(str(exc)) from None
     seen = float((d.keypoints[..., 2] > 0).mean())
-    click.echo(f"{d.name}: {d.title}, {d.frames} frames at {d.fps:g} fps ({d.duration_s:.1f} s), "
-               f"{d.width}x{d.height}, bpm {d.bpm}, music {d.audio}, {seen:.0%} joints visible, "
-               f"source: {d.source}")  # fmt: skip
+    click.echo(
+        f"{d.name}: {d.title}, {d.frames} frames at {d.fps:g} fps ({d.duration_s:.1f} s), "
+        f"{d.width}x{d.height}, bpm {d.bpm}, music {d.audio}, {seen:.0%} joints visible, "
+        f"source: {d.source}"
+    )

@@ -157,9 +157,15 @@ class Repairer:
         self._sc = np.zeros(_SCALARS)
         self._sc[[_HEAD, _COUNT, _TORSO]] = -1, count, math.nan
         self._sc[_MIN_CONFIDENCE:] = (
-            s.min_confidence, s.track_gate_torso, s.short_gap_s, s.outlier_torso,
-            s.max_rejected_frames, s.fix_swaps, s.imputed_confidence, self.fps,
-        )  # fmt: skip
+            s.min_confidence,
+            s.track_gate_torso,
+            s.short_gap_s,
+            s.outlier_torso,
+            s.max_rejected_frames,
+            s.fix_swaps,
+            s.imputed_confidence,
+            self.fps,
+        )
         self._ring_z = np.zeros((s.buffer_frames, n), dtype=np.complex128)  # repaired
         self._ring_obs = np.zeros((s.buffer_frames, n), dtype=bool)  # observed (not imputed)
         self._ring_t = np.zeros(s.buffer_frames)
@@ -211,9 +217,17 @@ class Repairer:
             arr[...] = frame
             return bits
         mask: int = _step(
-            arr, float(t_s), self._imputed, self._zj, self._fj, self._ij, self._sc,
-            self._ring_z, self._ring_obs, self._ring_t,
-        )  # fmt: skip
+            arr,
+            float(t_s),
+            self._imputed,
+            self._zj,
+            self._fj,
+            self._ij,
+            self._sc,
+            self._ring_z,
+            self._ring_obs,
+            self._ring_t,
+        )
         return mask
 
 
@@ -237,10 +251,17 @@ def warm_up() -> None:
 
 @kernel
 def _step(
-    arr: FloatArray, t_s: float, imputed: BoolArray, zj: ComplexArray, fj: FloatArray,
-    ij: IntArray, sc: FloatArray, ring_z: ComplexArray, ring_obs: BoolArray,
+    arr: FloatArray,
+    t_s: float,
+    imputed: BoolArray,
+    zj: ComplexArray,
+    fj: FloatArray,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
     ring_t: FloatArray,
-) -> int:  # fmt: skip
+) -> int:
     """One frame: classify, learn, impute, remember it. Returns the imputed bit mask."""
     n = arr.shape[0]
     z, conf = zj[_Z], arr[:, 2]
@@ -271,10 +292,17 @@ def _step(
 
 @kernel
 def _classify(
-    z: ComplexArray, conf: FloatArray, t_s: float, zj: ComplexArray, fj: FloatArray,
-    ij: IntArray, sc: FloatArray, ring_z: ComplexArray, ring_obs: BoolArray,
+    z: ComplexArray,
+    conf: FloatArray,
+    t_s: float,
+    zj: ComplexArray,
+    fj: FloatArray,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
     ring_t: FloatArray,
-) -> None:  # fmt: skip
+) -> None:
     """Which joints are observed (row OBSERVED); swaps left/right pairs back in place
     (``z``, ``conf``)."""
     n = len(z)
@@ -342,9 +370,13 @@ def _classify(
 
 @kernel
 def _predict(
-    t_s: float, pred: ComplexArray, sc: FloatArray, ring_z: ComplexArray,
-    ring_obs: BoolArray, ring_t: FloatArray,
-) -> None:  # fmt: skip
+    t_s: float,
+    pred: ComplexArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
+    ring_t: FloatArray,
+) -> None:
     """Where each joint should be at ``t_s``: at constant velocity from the last two
     frames where both were observed (an imputed frame's velocity is no evidence)."""
     i = int(sc[_HEAD])
@@ -389,9 +421,14 @@ def _fix_swaps(
 
 @kernel
 def _learn(
-    z: ComplexArray, t_s: float, everything: bool, zj: ComplexArray, fj: FloatArray,
-    ij: IntArray, sc: FloatArray,
-) -> None:  # fmt: skip
+    z: ComplexArray,
+    t_s: float,
+    everything: bool,
+    zj: ComplexArray,
+    fj: FloatArray,
+    ij: IntArray,
+    sc: FloatArray,
+) -> None:
     """Update the torso length, each bone's last offset and its learnt length."""
     offset, offset_t, bone = zj[_OFFSET], fj[_OFFSET_T], fj[_BONE]
     observed, anchor_a, anchor_b = ij[_OBSERVED], ij[_ANCHOR_A], ij[_ANCHOR_B]
@@ -437,9 +474,16 @@ def _all_anchored(flags: IntArray, anchor_a: IntArray) -> bool:
 
 @kernel
 def _impute(
-    z: ComplexArray, t_s: float, zj: ComplexArray, fj: FloatArray, ij: IntArray,
-    sc: FloatArray, ring_z: ComplexArray, ring_obs: BoolArray, ring_t: FloatArray,
-) -> None:  # fmt: skip
+    z: ComplexArray,
+    t_s: float,
+    zj: ComplexArray,
+    fj: FloatArray,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
+    ring_t: FloatArray,
+) -> None:
     """Place every joint this frame did not observe."""
     observed, anchor_a, anchor_b = ij[_OBSERVED], ij[_ANCHOR_A], ij[_ANCHOR_B]
     if not observed[_LS] or not observed[_RS]:
@@ -488,9 +532,14 @@ def _impute_shoulders(z: ComplexArray, ij: IntArray, sc: FloatArray, ring_z: Com
 
 @kernel
 def _first_frame_shoulder(
-    z: ComplexArray, observed: IntArray, j: int, other: int, hip: int, side: float,
+    z: ComplexArray,
+    observed: IntArray,
+    j: int,
+    other: int,
+    hip: int,
+    side: float,
     torso: float,
-) -> None:  # fmt: skip
+) -> None:
     """A shoulder on the very first frame: above its hip, beside the other shoulder,
     else the centre of whatever was seen (the dancer is somewhere there)."""
     if observed[j]:
@@ -511,9 +560,16 @@ def _first_frame_shoulder(
 
 @kernel
 def _bone_offset(
-    j: int, t_s: float, zj: ComplexArray, fj: FloatArray, ij: IntArray, sc: FloatArray,
-    ring_z: ComplexArray, ring_obs: BoolArray, ring_t: FloatArray,
-) -> complex:  # fmt: skip
+    j: int,
+    t_s: float,
+    zj: ComplexArray,
+    fj: FloatArray,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
+    ring_t: FloatArray,
+) -> complex:
     """The offset from its anchor at which a lost joint is placed: its pose when the
     gap began, at the bone's learnt length, coasting on the offset's velocity for at
     most ``short_gap_s`` (in time), then held (from the skeleton)."""
@@ -531,9 +587,15 @@ def _bone_offset(
 
 @kernel
 def _start_gap(
-    j: int, zj: ComplexArray, fj: FloatArray, ij: IntArray, sc: FloatArray,
-    ring_z: ComplexArray, ring_obs: BoolArray, ring_t: FloatArray,
-) -> None:  # fmt: skip
+    j: int,
+    zj: ComplexArray,
+    fj: FloatArray,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
+    ring_t: FloatArray,
+) -> None:
     """Set up a gap of joint ``j``: its last pose at the pair's bone length, else
     (never seen) the mirror joint's pose mirrored, else the standing template."""
     bone, bone_known, mirror = fj[_BONE], ij[_BONE_KNOWN], ij[_FLIP, j]
@@ -558,9 +620,13 @@ def _start_gap(
 
 @kernel
 def _offset_velocity(
-    j: int, ij: IntArray, sc: FloatArray, ring_z: ComplexArray, ring_obs: BoolArray,
+    j: int,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
     ring_t: FloatArray,
-) -> complex:  # fmt: skip
+) -> complex:
     """Joint ``j``'s offset velocity (px/s) over the last frames of the buffer, from the
     oldest and newest frames where it and its anchor were observed (a span of frames
     averages the jitter a one-frame difference keeps); 0 without two such frames."""
@@ -583,9 +649,14 @@ def _offset_velocity(
 
 @kernel
 def _push(
-    z: ComplexArray, t_s: float, ij: IntArray, sc: FloatArray, ring_z: ComplexArray,
-    ring_obs: BoolArray, ring_t: FloatArray,
-) -> None:  # fmt: skip
+    z: ComplexArray,
+    t_s: float,
+    ij: IntArray,
+    sc: FloatArray,
+    ring_z: ComplexArray,
+    ring_obs: BoolArray,
+    ring_t: FloatArray,
+) -> None:
     """Remember the repaired frame in the ring buffer."""
     head = (int(sc[_HEAD]) + 1) % ring_z.shape[0]
     for j in range(len(z)):

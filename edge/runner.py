@@ -22,9 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 def run_node(
-    settings: EdgeSettings, *, capture_s: float | None = None, session: str | None = None,
-    drain: bool = False, node: EdgeNode | None = None,
-) -> None:  # fmt: skip
+    settings: EdgeSettings,
+    *,
+    capture_s: float | None = None,
+    session: str | None = None,
+    drain: bool = False,
+    node: EdgeNode | None = None,
+) -> None:
     """Start the node; capture standalone or serve commands; stop cleanly on SIGINT/SIGTERM."""
     stop = threading.Event()
 
@@ -39,8 +43,14 @@ def run_node(
             signal.signal(sig, handler)
 
 
-def _serve(settings: EdgeSettings, stop: threading.Event, capture_s: float | None,
-           session: str | None, drain: bool, node: EdgeNode | None) -> None:  # fmt: skip
+def _serve(
+    settings: EdgeSettings,
+    stop: threading.Event,
+    capture_s: float | None,
+    session: str | None,
+    drain: bool,
+    node: EdgeNode | None,
+) -> None:
     try:
         node = node or EdgeNode(settings)
         node.start()

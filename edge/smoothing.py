@@ -94,16 +94,23 @@ class OneEuroFilter:
         if not dt > 0:  # repeated or reordered timestamp: assume the nominal frame period
             dt = self.default_dt
         self._t = t_s
-        _one_euro(self._x, self._dx, points, dt, self.min_cutoff, self.beta, self.d_cutoff,
-                  float(scale))  # fmt: skip
+        _one_euro(
+            self._x, self._dx, points, dt, self.min_cutoff, self.beta, self.d_cutoff, float(scale)
+        )
         return self._x
 
 
 @kernel
 def _one_euro(
-    x: FloatArray, dx: FloatArray, value: FloatArray, dt: float, min_cutoff: float,
-    beta: float, d_cutoff: float, scale: float,
-) -> None:  # fmt: skip
+    x: FloatArray,
+    dx: FloatArray,
+    value: FloatArray,
+    dt: float,
+    min_cutoff: float,
+    beta: float,
+    d_cutoff: float,
+    scale: float,
+) -> None:
     """One step of the filter, in place: each point of ``x [M, D]`` moves towards
     ``value`` by the smoothing factor of its cutoff, which rises with its speed."""
     r_d = 2 * math.pi * d_cutoff * dt

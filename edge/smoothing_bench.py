@@ -78,9 +78,14 @@ Method = Callable[[FloatArray, float, SmoothingSettings], Result]
 
 
 def make_captures(
-    visitors: int, fps: float, duration_s: float, width: int, height: int, seed: int,
+    visitors: int,
+    fps: float,
+    duration_s: float,
+    width: int,
+    height: int,
+    seed: int,
     extras: bool = True,
-) -> list[Capture]:  # fmt: skip
+) -> list[Capture]:
     """Synthetic visitors' dances with the default noise model, ``visitors`` of them;
     ``[T, 21, 3]`` with the foot extras (as BlazePose gives), else ``[T, 17, 3]``."""
     try:
@@ -295,8 +300,16 @@ def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) 
         for (name, est), style in zip(series.items(), ("r.", "b-", "g-"), strict=True):
             ax.plot(t, est[frames, wrist, axis], style, ms=3, lw=1.2, label=name)
         lost = capture.lost[frames, wrist]
-        ax.fill_between(t, 0, 1, where=lost, color="orange", alpha=0.25,
-                        transform=ax.get_xaxis_transform(), label="imputed")  # fmt: skip
+        ax.fill_between(
+            t,
+            0,
+            1,
+            where=lost,
+            color="orange",
+            alpha=0.25,
+            transform=ax.get_xaxis_transform(),
+            label="imputed",
+        )
         ax.set_ylabel(f"left wrist {label} (px)")
     axes[0].legend(loc="upper right", fontsize=8, ncol=3)
     axes[1].set_xlabel("time (s)")
@@ -311,15 +324,29 @@ def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) 
 @click.option("--fps", default=30.0, show_default=True)
 @click.option("--duration", "duration_s", default=15.0, show_default=True, help="Seconds each.")
 @click.option("--size", default="640x480", show_default=True, help="Camera WIDTHxHEIGHT.")
-@click.option("--extras/--no-extras", default=True, show_default=True,
-              help="Include the 4 foot points (heels, toes), as BlazePose nodes send.")  # fmt: skip
+@click.option(
+    "--extras/--no-extras",
+    default=True,
+    show_default=True,
+    help="Include the 4 foot points (heels, toes), as BlazePose nodes send.",
+)
 @click.option("--tune", "do_tune", is_flag=True, help="Grid-search the parameters instead.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also save a PNG of a joint's track: truth, raw, online, offline.")  # fmt: skip
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save a PNG of a joint's track: truth, raw, online, offline.",
+)
 def bench_smoothing(
-    visitors: int, seed: int, fps: float, duration_s: float, size: str, extras: bool,
-    do_tune: bool, plot_path: Path | None,
-) -> None:  # fmt: skip
+    visitors: int,
+    seed: int,
+    fps: float,
+    duration_s: float,
+    size: str,
+    extras: bool,
+    do_tune: bool,
+    plot_path: Path | None,
+) -> None:
     """Repair/smoothing accuracy (vs ground truth) and cost per frame."""
     try:
         width, height = (int(v) for v in size.lower().split("x"))

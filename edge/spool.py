@@ -139,7 +139,7 @@ class Spool:
                 f" AND (manifest_sends = 0{repeat}) AND NOT EXISTS (SELECT 1 FROM frames f"
                 " WHERE f.session = c.session AND f.state != ?)",
                 args,
-            ).fetchall()  # fmt: skip
+            ).fetchall()
         return [capture_record(r) for r in rows]
 
     def manifest_sent(self, session: str, next_at: float | None) -> None:
@@ -163,9 +163,15 @@ class Spool:
 
     # -- frames ---------------------------------------------------------------------
     def add_frame(
-        self, session: str, seq: int, capture_ns: int, width: int, height: int,
-        jpeg: bytes, truth: bytes | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        session: str,
+        seq: int,
+        capture_ns: int,
+        width: int,
+        height: int,
+        jpeg: bytes,
+        truth: bytes | None = None,
+    ) -> None:
         """Store a captured frame; raise :class:`SpoolFullError` if there is no room for it."""
         size = len(jpeg) + len(truth or b"")
         with self._lock:
@@ -179,9 +185,18 @@ class Spool:
             self._db.execute(
                 "INSERT INTO frames (session, seq, capture_ns, width, height, state, jpeg,"
                 " truth, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session, seq, capture_ns, width, height, int(FrameState.CAPTURED), jpeg,
-                 truth, size),
-            )  # fmt: skip
+                (
+                    session,
+                    seq,
+                    capture_ns,
+                    width,
+                    height,
+                    int(FrameState.CAPTURED),
+                    jpeg,
+                    truth,
+                    size,
+                ),
+            )
             self._bytes += size
 
     def captured(self, limit: int = 64) -> list[CapturedFrame]:
@@ -195,9 +210,14 @@ class Spool:
         return [CapturedFrame(*r) for r in rows]
 
     def set_packet(
-        self, session: str, seq: int, packet: bytes, *, raw: bytes | None = None,
+        self,
+        session: str,
+        seq: int,
+        packet: bytes,
+        *,
+        raw: bytes | None = None,
         hold: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Store the encoded packet of a captured frame: READY to publish, or HELD (with
         the backend's ``raw`` keypoints) for the offline pass."""
         state = FrameState.HELD if hold else FrameState.READY
@@ -244,9 +264,11 @@ class Spool:
             self._db.executemany(
                 "UPDATE frames SET state = ?, packet = ?, raw = NULL, bytes = ?"
                 " WHERE session = ? AND seq = ? AND state = ?",
-                [(int(FrameState.READY), p, len(p), session, q, int(FrameState.HELD))
-                 for q, p in packets],
-            )  # fmt: skip
+                [
+                    (int(FrameState.READY), p, len(p), session, q, int(FrameState.HELD))
+                    for q, p in packets
+                ],
+            )
             self._db.execute("COMMIT")
             self._recount()
 
@@ -355,8 +377,10 @@ class Spool:
         )
         logger.warning(
             "recovered interrupted capture %s: %d frames spooled, %d missing",
-            session, len(seqs), len(dropped),
-        )  # fmt: skip
+            session,
+            len(seqs),
+            len(dropped),
+        )
 
     def _recount(self) -> None:
         row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()

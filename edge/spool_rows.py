@@ -81,8 +81,13 @@ Key = tuple[str, int]  # (session, seq)
 def capture_record(row: tuple[Any, ...]) -> CaptureRecord:
     session, width, height, fps, started, ended, count, dropped, acked = row
     return CaptureRecord(
-        session=str(session), width=int(width), height=int(height), fps=float(fps),
-        started_at=float(started), ended_at=None if ended is None else float(ended),
-        seq_count=None if count is None else int(count), dropped=json.loads(dropped),
+        session=str(session),
+        width=int(width),
+        height=int(height),
+        fps=float(fps),
+        started_at=float(started),
+        ended_at=None if ended is None else float(ended),
+        seq_count=None if count is None else int(count),
+        dropped=json.loads(dropped),
         manifest_sends=int(acked),
-    )  # fmt: skip
+    )

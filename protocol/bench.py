@@ -18,9 +18,15 @@ def sample_packet(seq: int, jpeg_bytes: int = 40_000, seed: int = 0) -> FramePac
     body = rng.integers(0, 256, jpeg_bytes - 4, dtype=np.uint8).tobytes()
     kps = np.column_stack([rng.uniform(0, 640, 17), rng.uniform(0, 480, 17), rng.uniform(0, 1, 17)])
     return FramePacket(
-        session="sbench", node="node1", seq=seq, capture_ns=time.time_ns(), width=640,
-        height=480, keypoints=kps.astype(np.float32), jpeg=b"\xff\xd8" + body + b"\xff\xd9",
-    )  # fmt: skip
+        session="sbench",
+        node="node1",
+        seq=seq,
+        capture_ns=time.time_ns(),
+        width=640,
+        height=480,
+        keypoints=kps.astype(np.float32),
+        jpeg=b"\xff\xd8" + body + b"\xff\xd9",
+    )
 
 
 @click.command("protocol")
@@ -41,6 +47,10 @@ def bench_protocol(packets: int, jpeg_kb: int) -> None:
     t4 = time.perf_counter()
     assert n_read == packets
     mb = sum(map(len, wire)) / 1e6
-    for name, dt in (("encode", t1 - t0), ("decode", t2 - t1), ("shard write", t3 - t2),
-                     ("shard read", t4 - t3)):  # fmt: skip
+    for name, dt in (
+        ("encode", t1 - t0),
+        ("decode", t2 - t1),
+        ("shard write", t3 - t2),
+        ("shard read", t4 - t3),
+    ):
         click.echo(f"{name:12s} {packets / dt:10.0f} packets/s {mb / dt:8.0f} MB/s")

@@ -71,9 +71,12 @@ def video_key(db: Db, session_id: str) -> str:
 
 
 def approve(
-    factory: sessionmaker[Db], storage: Storage, settings: CloudSettings, mailer: Mailer,
+    factory: sessionmaker[Db],
+    storage: Storage,
+    settings: CloudSettings,
+    mailer: Mailer,
     session_id: str,
-) -> Approved:  # fmt: skip
+) -> Approved:
     """Deliver a held rendition: token and ``delivered`` committed, then the email."""
     email = _commit_approval(factory, storage, settings, session_id)
     try:

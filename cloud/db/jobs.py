@@ -64,14 +64,22 @@ def claim_job(
 
 
 def heartbeat(
-    factory: sessionmaker[Db], job_id: int, owner: str, lease_s: float = 60.0,
-    progress: float | None = None, eta_s: float | None = None, checkpoint_key: str | None = None,
-) -> bool:  # fmt: skip
+    factory: sessionmaker[Db],
+    job_id: int,
+    owner: str,
+    lease_s: float = 60.0,
+    progress: float | None = None,
+    eta_s: float | None = None,
+    checkpoint_key: str | None = None,
+) -> bool:
     """Extend the lease and record progress; False if ``owner`` no longer holds the job
     (it expired and another worker took it, or it was cancelled): stop working on it."""
     now = utcnow()
-    values: dict[str, object] = {"heartbeat_at": now, "updated_at": now,
-                                 "lease_expires_at": now + timedelta(seconds=lease_s)}  # fmt: skip
+    values: dict[str, object] = {
+        "heartbeat_at": now,
+        "updated_at": now,
+        "lease_expires_at": now + timedelta(seconds=lease_s),
+    }
     if progress is not None:
         values["progress"] = min(1.0, max(0.0, progress))
     if eta_s is not None:

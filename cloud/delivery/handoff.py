@@ -62,10 +62,17 @@ def link_email(
     """The email carrying ``token``'s link (with its expiry and how to delete the data)."""
     link = rendition_link(policy.public_url, token.token)
     return RenditionEmail(
-        session_id=visitor.session_id, to=visitor.email, link=link,
-        expires_at=token.expires_at, dance=dance, delete_link=f"{link}#delete",
-        name=visitor.name, event=policy.event, contact=policy.contact, kind=kind,
-    )  # fmt: skip
+        session_id=visitor.session_id,
+        to=visitor.email,
+        link=link,
+        expires_at=token.expires_at,
+        dance=dance,
+        delete_link=f"{link}#delete",
+        name=visitor.name,
+        event=policy.event,
+        contact=policy.contact,
+        kind=kind,
+    )
 
 
 def send_link(

@@ -27,8 +27,13 @@ def record(db: Db, refusals: list[Refusal], keep_bytes: int) -> None:
     """Add one dead-letter row per refusal; the payload is kept if not above ``keep_bytes``."""
     for r in refusals:
         digest = hashlib.sha256(r.payload).hexdigest()
-        logger.warning("dead letter on %s (%d bytes, %s): %s",
-                       r.topic[:200], len(r.payload), digest[:12], r.reason)  # fmt: skip
+        logger.warning(
+            "dead letter on %s (%d bytes, %s): %s",
+            r.topic[:200],
+            len(r.payload),
+            digest[:12],
+            r.reason,
+        )
         db.add(
             DeadLetter(
                 # Topics are UTF-8 from the broker; keep them printable and bounded.

@@ -43,10 +43,18 @@ logger = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # bound IN (...) lists; SQLite limits bound parameters per statement
 _ACCEPTING = frozenset(
-    {SessionState.REGISTERED, SessionState.CAPTURING, SessionState.RETAKE, SessionState.UPLOADED,
-     SessionState.QUEUED, SessionState.TRAINING, SessionState.RENDERING, SessionState.DELIVERED,
-     SessionState.FAILED}
-)  # fmt: skip
+    {
+        SessionState.REGISTERED,
+        SessionState.CAPTURING,
+        SessionState.RETAKE,
+        SessionState.UPLOADED,
+        SessionState.QUEUED,
+        SessionState.TRAINING,
+        SessionState.RENDERING,
+        SessionState.DELIVERED,
+        SessionState.FAILED,
+    }
+)
 
 
 @dataclass
@@ -145,11 +153,18 @@ class FrameStore:
 
     def _insert_rows(self, db: Db, group: _Group) -> int:
         rows = [
-            {"session_id": p.session, "node_id": p.node, "seq": p.seq, "shard_key": group.key,
-             "capture_ns": p.capture_ns, "jpeg_bytes": len(p.jpeg), "flags": p.flags,
-             "stored_at": utcnow()}
+            {
+                "session_id": p.session,
+                "node_id": p.node,
+                "seq": p.seq,
+                "shard_key": group.key,
+                "capture_ns": p.capture_ns,
+                "jpeg_bytes": len(p.jpeg),
+                "flags": p.flags,
+                "stored_at": utcnow(),
+            }
             for p in group.packets
-        ]  # fmt: skip
+        ]
         # One cached statement, executed many times ("insertmanyvalues" batches it);
         # RETURNING counts what was inserted on every backend (rowcount may be -1).
         stmt = _insert_ignoring_duplicates(db).returning(Frame.seq)
@@ -191,8 +206,15 @@ def _reserve_index(db: Db, session: str, node: str, owner: str) -> int:
         index = 0 if last is None else last + 1
         try:
             with db.begin_nested():
-                db.add(Shard(session_id=session, node_id=node, index=index,
-                             key=shard_key(session, node, index), owner=owner))  # fmt: skip
+                db.add(
+                    Shard(
+                        session_id=session,
+                        node_id=node,
+                        index=index,
+                        key=shard_key(session, node, index),
+                        owner=owner,
+                    )
+                )
             return index
         except IntegrityError:
             continue

@@ -67,9 +67,13 @@ class Ingestor:
     """Validates, routes and stores one batch at a time, for one booth."""
 
     def __init__(
-        self, booth: str, topics: Topics, store: FrameStore, factory: sessionmaker[Db],
+        self,
+        booth: str,
+        topics: Topics,
+        store: FrameStore,
+        factory: sessionmaker[Db],
         keep_bytes: int,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.booth = booth
         self.topics = topics
         self.store = store

@@ -58,8 +58,14 @@ def record_manifest(db: Db, booth: str, manifest: CaptureManifest) -> None:
     row = db.get(Manifest, (manifest.session, manifest.node))
     expected = len(manifest.expected_seqs())
     if row is None:
-        db.add(Manifest(session_id=manifest.session, node_id=manifest.node,
-                        body=manifest.model_dump(mode="json"), expected=expected))  # fmt: skip
+        db.add(
+            Manifest(
+                session_id=manifest.session,
+                node_id=manifest.node,
+                body=manifest.model_dump(mode="json"),
+                expected=expected,
+            )
+        )
     elif row.body != manifest.model_dump(mode="json"):
         row.body, row.expected, row.complete = manifest.model_dump(mode="json"), expected, False
         row.received_at = utcnow()
@@ -99,9 +105,11 @@ class CompletenessChecker:
             if row is None or row.complete:
                 return
             manifest = CaptureManifest.model_validate(row.body)
-            have = set(db.scalars(
-                select(Frame.seq).where(Frame.session_id == session, Frame.node_id == node)
-            ))  # fmt: skip
+            have = set(
+                db.scalars(
+                    select(Frame.seq).where(Frame.session_id == session, Frame.node_id == node)
+                )
+            )
             missing = manifest.expected_seqs() - have
             row.received = row.expected - len(missing)
             if not missing:
@@ -115,8 +123,13 @@ class CompletenessChecker:
                     requests.append(ResendRequest(session=session, node=node, ranges=chunk))
                 row.resend_requests += 1
                 row.last_resend_at = now
-                logger.info("session %s node %s: %d frames missing, resend request %d",
-                            session, node, len(missing), row.resend_requests)  # fmt: skip
+                logger.info(
+                    "session %s node %s: %d frames missing, resend request %d",
+                    session,
+                    node,
+                    len(missing),
+                    row.resend_requests,
+                )
             elif row.resend_requests >= self.policy.max_resend_requests:
                 self._give_up(db, session, node, len(missing))
         for request in requests:
@@ -155,9 +168,13 @@ class CompletenessChecker:
             if state not in _WAITING:
                 return False
             nodes = participants(db, session)
-            complete = set(db.scalars(select(Manifest.node_id).where(
-                Manifest.session_id == session, Manifest.complete.is_(True)
-            )))  # fmt: skip
+            complete = set(
+                db.scalars(
+                    select(Manifest.node_id).where(
+                        Manifest.session_id == session, Manifest.complete.is_(True)
+                    )
+                )
+            )
             if not nodes or nodes - complete:
                 return False
             if state is not SessionState.CAPTURING:

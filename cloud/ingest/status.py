@@ -36,9 +36,18 @@ class SessionView:
 
 def nodes(db: Db) -> list[NodeView]:
     rows = db.scalars(select(Node).order_by(Node.booth_id, Node.id)).all()
-    return [NodeView(n.booth_id, n.id, n.state, n.session_id, n.seen_at,
-                     float(n.stats.get("capture_fps", 0.0)), int(n.stats.get("dropped_frames", 0)))
-            for n in rows]  # fmt: skip
+    return [
+        NodeView(
+            n.booth_id,
+            n.id,
+            n.state,
+            n.session_id,
+            n.seen_at,
+            float(n.stats.get("capture_fps", 0.0)),
+            int(n.stats.get("dropped_frames", 0)),
+        )
+        for n in rows
+    ]
 
 
 def recent_sessions(db: Db, limit: int = 20) -> list[SessionView]:
@@ -51,10 +60,16 @@ def recent_sessions(db: Db, limit: int = 20) -> list[SessionView]:
             .group_by(Frame.node_id)
         ).all()
         manifests = db.scalars(select(Manifest).where(Manifest.session_id == s.id)).all()
-        out.append(SessionView(
-            s.id, s.state.value, s.created_at, {n: int(c) for n, c in counts},
-            {m.node_id: m.expected for m in manifests}, sum(m.resend_requests for m in manifests),
-        ))  # fmt: skip
+        out.append(
+            SessionView(
+                s.id,
+                s.state.value,
+                s.created_at,
+                {n: int(c) for n, c in counts},
+                {m.node_id: m.expected for m in manifests},
+                sum(m.resend_requests for m in manifests),
+            )
+        )
     return out
 
 

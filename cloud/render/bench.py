@@ -18,15 +18,24 @@ from protocol.skeleton import KP
 
 # A standing pose as (dx, dy) fractions of body height from the ankle midpoint.
 _POSE = {
-    "nose": (0.0, -0.93), "left_eye": (0.02, -0.95), "right_eye": (-0.02, -0.95),
-    "left_ear": (0.05, -0.94), "right_ear": (-0.05, -0.94),
-    "left_shoulder": (0.12, -0.80), "right_shoulder": (-0.12, -0.80),
-    "left_elbow": (0.17, -0.62), "right_elbow": (-0.17, -0.62),
-    "left_wrist": (0.19, -0.46), "right_wrist": (-0.19, -0.46),
-    "left_hip": (0.08, -0.50), "right_hip": (-0.08, -0.50),
-    "left_knee": (0.09, -0.26), "right_knee": (-0.09, -0.26),
-    "left_ankle": (0.09, 0.0), "right_ankle": (-0.09, 0.0),
-}  # fmt: skip
+    "nose": (0.0, -0.93),
+    "left_eye": (0.02, -0.95),
+    "right_eye": (-0.02, -0.95),
+    "left_ear": (0.05, -0.94),
+    "right_ear": (-0.05, -0.94),
+    "left_shoulder": (0.12, -0.80),
+    "right_shoulder": (-0.12, -0.80),
+    "left_elbow": (0.17, -0.62),
+    "right_elbow": (-0.17, -0.62),
+    "left_wrist": (0.19, -0.46),
+    "right_wrist": (-0.19, -0.46),
+    "left_hip": (0.08, -0.50),
+    "right_hip": (-0.08, -0.50),
+    "left_knee": (0.09, -0.26),
+    "right_knee": (-0.09, -0.26),
+    "left_ankle": (0.09, 0.0),
+    "right_ankle": (-0.09, 0.0),
+}
 
 
 def bench_dance(frames: int, size: int, fps: float = 25.0) -> npt.NDArray[np.float32]:
@@ -88,13 +97,18 @@ def _generator(name: str, size: int, checkpoint: Path | None) -> Generator:
 @click.option("--size", "sizes", multiple=True, type=int, default=(128, 256), show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
 @click.option(
-    "--generator", "names", multiple=True, default=("painter",), show_default=True,
+    "--generator",
+    "names",
+    multiple=True,
+    default=("painter",),
+    show_default=True,
     type=click.Choice(["painter", "painter-temporal", "pix2pix", "pix2pix-temporal"]),
-)  # fmt: skip
+)
 @click.option(
-    "--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A fine-tuned checkpoint for the pix2pix rows (default: fresh weights, same cost).",
-)  # fmt: skip
+)
 def bench_render(
     frames: int,
     sizes: tuple[int, ...],
@@ -129,9 +143,13 @@ def bench_render(
                 g.generate(warm_maps, None)
                 warm_s = time.perf_counter() - start
                 result = render(
-                    g, dance, tmp / f"{name}{size}.mp4", fps=fps, tags=tags,
+                    g,
+                    dance,
+                    tmp / f"{name}{size}.mp4",
+                    fps=fps,
+                    tags=tags,
                     batch_size=batch_size,
-                )  # fmt: skip
+                )
                 gen_fps, enc_fps = _split_timing(g, dance, fps, batch_size, tmp)
                 click.echo(
                     f"{g.model_version:<28} {size:>5} {result.fps:>11.1f} "

@@ -106,9 +106,13 @@ def _dance(name: str | None, kps: Path | None, fps: float | None, music: Path | 
 @click.option("--music", type=_file, help="Music of --reference-keypoints (any audio format).")
 @click.option("--checkpoint", type=_file, help="The visitor's fine-tuned generator.")
 @click.option(
-    "--generator", "generator_name", default="painter", show_default=True,
-    type=click.Choice(["painter", "painter-temporal"]), help="Model-free one, if no checkpoint.",
-)  # fmt: skip
+    "--generator",
+    "generator_name",
+    default="painter",
+    show_default=True,
+    type=click.Choice(["painter", "painter-temporal"]),
+    help="Model-free one, if no checkpoint.",
+)
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--out", type=_out, help="Write the MP4 here (with a SESSION: also stored).")
@@ -203,7 +207,14 @@ def _render_with_bar(
     with Progress(*columns) as bar:
         task = bar.add_task("rendering", total=len(kps))
         return render(
-            generator, kps, out, fps=dance.fps, tags=tags, music=dance.music,
-            batch_size=settings.batch_size, crf=settings.crf, preset=settings.preset,
+            generator,
+            kps,
+            out,
+            fps=dance.fps,
+            tags=tags,
+            music=dance.music,
+            batch_size=settings.batch_size,
+            crf=settings.crf,
+            preset=settings.preset,
             progress=lambda done, total: bar.update(task, completed=done),
-        )  # fmt: skip
+        )

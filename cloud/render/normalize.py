@@ -205,11 +205,17 @@ def fit_normalization(
     logger.info(
         "pose normalisation: source ankles %.1f-%.1f (h %.1f-%.1f%s), target %.1f-%.1f "
         "(h %.1f-%.1f%s)",
-        src.far_y, src.close_y, src.far_height, src.close_height,
+        src.far_y,
+        src.close_y,
+        src.far_height,
+        src.close_height,
         ", one depth" if src.collapsed else "",
-        tgt.far_y, tgt.close_y, tgt.far_height, tgt.close_height,
+        tgt.far_y,
+        tgt.close_y,
+        tgt.far_height,
+        tgt.close_height,
         ", one depth" if tgt.collapsed else "",
-    )  # fmt: skip
+    )
     return Normalization(src, tgt)
 
 

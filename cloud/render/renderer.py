@@ -117,8 +117,11 @@ def render(
     result = RenderResult(Path(out), len(kps), time.perf_counter() - start, meter.report())
     logger.info(
         "rendered %d frames in %.1f s (%.1f fps), flicker %.2f",
-        result.frames, result.seconds, result.fps, result.flicker.flicker,
-    )  # fmt: skip
+        result.frames,
+        result.seconds,
+        result.fps,
+        result.flicker.flicker,
+    )
     return result
 
 

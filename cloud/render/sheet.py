@@ -29,8 +29,16 @@ def contact_sheet(
             w = tile.shape[1]
             strip = np.zeros((max(12, w // 10), w, 3), np.uint8)
             scale = strip.shape[0] / 30
-            cv2.putText(strip, f"frame {i}", (3, strip.shape[0] - 3), cv2.FONT_HERSHEY_SIMPLEX,
-                        scale, (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+            cv2.putText(
+                strip,
+                f"frame {i}",
+                (3, strip.shape[0] - 3),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                scale,
+                (255, 255, 255),
+                1,
+                cv2.LINE_AA,
+            )
             tile = np.vstack([tile, strip])
         tiles.append(tile)
     while len(tiles) % columns:

@@ -68,9 +68,11 @@ class Storage(ABC):
         """Store ``data`` under ``key``, replacing any previous object, durably."""
 
     def put_stream(
-        self, key: str, write: Callable[[BinaryIO], object],
+        self,
+        key: str,
+        write: Callable[[BinaryIO], object],
         content_type: str = "application/octet-stream",
-    ) -> int:  # fmt: skip
+    ) -> int:
         """Store what ``write`` writes to the file it is given; return the size.
 
         Same guarantees as :meth:`put`. Stores that can write in place override this

@@ -32,9 +32,11 @@ class LocalStorage(Storage):
         self.put_stream(key, lambda f: f.write(data), content_type)
 
     def put_stream(
-        self, key: str, write: Callable[[BinaryIO], object],
+        self,
+        key: str,
+        write: Callable[[BinaryIO], object],
         content_type: str = "application/octet-stream",
-    ) -> int:  # fmt: skip
+    ) -> int:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write a temporary file, fsync it, rename over the target, fsync the directory:

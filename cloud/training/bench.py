@@ -179,13 +179,24 @@ def _fit_pair(
     also_score: dict[str, FrameSet],
 ) -> tuple[FinetuneResult, FinetuneResult]:
     warm = finetune(
-        session.shards, booth, budget, 10**9, work_dir=tmp / "warm", options=opts,
+        session.shards,
+        booth,
+        budget,
+        10**9,
+        work_dir=tmp / "warm",
+        options=opts,
         also_score=also_score,
-    )  # fmt: skip
+    )
     scratch = finetune(
-        session.shards, None, budget, 10**9, work_dir=tmp / "scratch", options=opts, config=cfg,
+        session.shards,
+        None,
+        budget,
+        10**9,
+        work_dir=tmp / "scratch",
+        options=opts,
+        config=cfg,
         also_score=also_score,
-    )  # fmt: skip
+    )
     return warm, scratch
 
 

@@ -116,9 +116,13 @@ def tflite_models(est: PoseEstimator) -> dict[str, TfliteModel]:
 
 
 def run_pipeline(
-    est: PoseEstimator, jpegs: list[bytes], smoother: Smoother | None, label: str, warmup: int,
+    est: PoseEstimator,
+    jpegs: list[bytes],
+    smoother: Smoother | None,
+    label: str,
+    warmup: int,
     raw_every: int = 5,
-) -> Run:  # fmt: skip
+) -> Run:
     """Time every stage per frame; every ``raw_every`` frames, also time one bare
     ``invoke()`` of each model (outside the frame's time), so the raw figure sees the
     same machine load as the pipeline does."""
@@ -171,19 +175,29 @@ def report(run: Run) -> None:
     stages = "  ".join(f"{k} {v / run.frames * 1000:.2f}" for k, v in run.stage_s.items())
     runs = ", ".join(f"{k} ×{v}" for k, v in run.invokes.items())
     click.echo(f"{run.label}")
-    click.echo(f"  end-to-end   {run.frames / run.wall_s:7.1f} fps  {ms:6.2f} ms/frame  "
-               f"(dancer found in {run.people}/{run.frames} frames)")  # fmt: skip
-    click.echo(f"  cpu time     {run.cpu_s / run.frames * 1000:6.2f} ms/frame (all threads; "
-               f"wall/cpu {run.wall_s / max(run.cpu_s, 1e-9):.2f})")  # fmt: skip
+    click.echo(
+        f"  end-to-end   {run.frames / run.wall_s:7.1f} fps  {ms:6.2f} ms/frame  "
+        f"(dancer found in {run.people}/{run.frames} frames)"
+    )
+    click.echo(
+        f"  cpu time     {run.cpu_s / run.frames * 1000:6.2f} ms/frame (all threads; "
+        f"wall/cpu {run.wall_s / max(run.cpu_s, 1e-9):.2f})"
+    )
     click.echo(f"  stages ms    {stages}")
     click.echo(f"  model runs   {runs}")
-    click.echo("  invoke ms    " + "  ".join(f"{k} {v:.2f}" for k, v in run.raw_ms.items())
-               + f"  -> {raw:.2f} ms/frame raw ({1000 / raw:.1f} fps)"
-               if raw > 0 else "  invoke ms    n/a")  # fmt: skip
+    click.echo(
+        "  invoke ms    "
+        + "  ".join(f"{k} {v:.2f}" for k, v in run.raw_ms.items())
+        + f"  -> {raw:.2f} ms/frame raw ({1000 / raw:.1f} fps)"
+        if raw > 0
+        else "  invoke ms    n/a"
+    )
     if raw > 0:
         inside = run.pipeline_invoke_s / run.frames * 1000
-        click.echo(f"  overhead     {100 * (ms / raw - 1):+6.1f} % over raw invoke "
-                   f"(invoke inside the pipeline: {inside:.2f} ms/frame)")  # fmt: skip
+        click.echo(
+            f"  overhead     {100 * (ms / raw - 1):+6.1f} % over raw invoke "
+            f"(invoke inside the pipeline: {inside:.2f} ms/frame)"
+        )
 
 
 def explain_blazepose(threads_options: tuple[int, ...] = (1, 2), repeats: int = 50) -> None:
@@ -205,8 +219,9 @@ def explain_blazepose(threads_options: tuple[int, ...] = (1, 2), repeats: int = 
                     if xnn
                     else (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
                 )
-                it = Interpreter(model_path=path, num_threads=threads,
-                                 experimental_op_resolver_type=resolver)  # fmt: skip
+                it = Interpreter(
+                    model_path=path, num_threads=threads, experimental_op_resolver_type=resolver
+                )
                 it.allocate_tensors()
                 inp = it.get_input_details()[0]
                 it.set_tensor(inp["index"], rng.random(inp["shape"], dtype=np.float32))
@@ -240,27 +255,64 @@ def backend_settings(
 @click.command("pose")
 @click.option("--frames", default=600, show_default=True, help="Frames per backend.")
 @click.option("--warmup", default=30, show_default=True)
-@click.option("--threads", "threads_list", multiple=True, type=int, default=(2,), show_default=True,
-              help="Interpreter threads; repeat to compare them.")  # fmt: skip
-@click.option("--video", type=click.Path(path_type=Path, exists=True), default=None,
-              help="Frames from this video (resized to 640x480).")  # fmt: skip
-@click.option("--movenet-model", type=click.Path(path_type=Path), default=None,
-              help="Also run MoveNet from this .tflite.")  # fmt: skip
-@click.option("--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu",
-              show_default=True)  # fmt: skip
-@click.option("--posenet-model", type=click.Path(path_type=Path), default=None,
-              help="Also run Coral PoseNet (Edge TPU) from this .tflite.")  # fmt: skip
-@click.option("--posenet-decoder", type=click.Path(path_type=Path), default=None,
-              help="PoseNet's posenet_decoder.so.")  # fmt: skip
-@click.option("--people", type=click.IntRange(1, 2), default=1, show_default=True,
-              help="People in the built-in input (2: a friend beside the dancer).")  # fmt: skip
-@click.option("--explain", is_flag=True,
-              help="Also time the BlazePose models alone: threads, XNNPACK on/off.")  # fmt: skip
+@click.option(
+    "--threads",
+    "threads_list",
+    multiple=True,
+    type=int,
+    default=(2,),
+    show_default=True,
+    help="Interpreter threads; repeat to compare them.",
+)
+@click.option(
+    "--video",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Frames from this video (resized to 640x480).",
+)
+@click.option(
+    "--movenet-model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also run MoveNet from this .tflite.",
+)
+@click.option(
+    "--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu", show_default=True
+)
+@click.option(
+    "--posenet-model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also run Coral PoseNet (Edge TPU) from this .tflite.",
+)
+@click.option(
+    "--posenet-decoder",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PoseNet's posenet_decoder.so.",
+)
+@click.option(
+    "--people",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="People in the built-in input (2: a friend beside the dancer).",
+)
+@click.option(
+    "--explain", is_flag=True, help="Also time the BlazePose models alone: threads, XNNPACK on/off."
+)
 def bench_pose(
-    frames: int, warmup: int, threads_list: tuple[int, ...], video: Path | None,
-    movenet_model: Path | None, movenet_device: str, posenet_model: Path | None,
-    posenet_decoder: Path | None, people: int, explain: bool,
-) -> None:  # fmt: skip
+    frames: int,
+    warmup: int,
+    threads_list: tuple[int, ...],
+    video: Path | None,
+    movenet_model: Path | None,
+    movenet_device: str,
+    posenet_model: Path | None,
+    posenet_decoder: Path | None,
+    people: int,
+    explain: bool,
+) -> None:
     """Pose fps per backend at 640x480, end to end, next to the raw invoke time."""
     jpegs = (
         video_frames(video, frames, 640, 480, 80) if video else swaying_frames(frames, 80, people)
@@ -268,8 +320,10 @@ def bench_pose(
     _, smooth_note = make_smoother(30.0)
     load = os.getloadavg()[0]
     source = video or f"{people} photographed {'person' if people == 1 else 'people'}, swaying"
-    click.echo(f"input: {len(jpegs)} JPEG frames 640x480 ({source}); {smooth_note}; "
-               f"load average {load:.2f} at start")  # fmt: skip
+    click.echo(
+        f"input: {len(jpegs)} JPEG frames 640x480 ({source}); {smooth_note}; "
+        f"load average {load:.2f} at start"
+    )
     for threads in threads_list:
         for label, settings in backend_settings(
             threads, movenet_model, movenet_device, posenet_model, posenet_decoder

@@ -46,9 +46,13 @@ class Letterbox:
 
     def apply(self, image: Image) -> Image:
         out = cv2.warpAffine(
-            image, self.matrix(), (self.size, self.size), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
-        )  # fmt: skip
+            image,
+            self.matrix(),
+            (self.size, self.size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
         return np.asarray(out, dtype=np.uint8)
 
     def to_image(self, points: FloatArray) -> FloatArray:

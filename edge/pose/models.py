@@ -121,9 +121,18 @@ FALLBACK_PLATFORM = "manylinux_2_28_x86_64"
 def pip_download(requirement: str, dest: Path) -> Path:
     """Download the wheel of ``requirement`` (no dependencies) with pip into ``dest``."""
     base = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.11", "--quiet", "--dest", str(dest),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--quiet",
+        "--dest",
+        str(dest),
+    ]
     logger.info("downloading %s with pip (once; pip caches it)", requirement)
     done = subprocess.run([*base, requirement], capture_output=True, text=True, check=False)
     if done.returncode != 0:

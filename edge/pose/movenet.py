@@ -100,11 +100,13 @@ class MoveNet(PoseEstimator):
         self.settings = settings
         self.model = TfliteModel(
             load_interpreter(
-                settings.model_path, threads=settings.threads, device=settings.device,
+                settings.model_path,
+                threads=settings.threads,
+                device=settings.device,
                 edgetpu_device=settings.edgetpu_device,
                 runtime=runtime,
             )
-        )  # fmt: skip
+        )
         w, h = self.model.input_size
         out_shape = tuple(int(v) for v in self.model.outputs[0]["shape"])
         if w != h or out_shape[-2:] != (NUM_KEYPOINTS, 3):

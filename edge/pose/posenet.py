@@ -85,11 +85,14 @@ class PoseNet(PoseEstimator):
         self.settings = settings
         self.model = TfliteModel(
             load_interpreter(
-                settings.model_path, threads=settings.threads, device=settings.device,
+                settings.model_path,
+                threads=settings.threads,
+                device=settings.device,
                 edgetpu_device=settings.edgetpu_device,
-                custom_op_libraries=[settings.decoder_library], runtime=runtime,
+                custom_op_libraries=[settings.decoder_library],
+                runtime=runtime,
             )
-        )  # fmt: skip
+        )
         self.order = order_outputs(self.model.outputs)
         if self.model.input_dtype != np.uint8:
             raise PoseError(f"{settings.model_path}: expected a uint8 (quantised) input")

@@ -61,10 +61,13 @@ class RotatedRect:
     def crop(self, image: Image, input_size: int) -> Image:
         """The ROI resampled to ``input_size`` square (outside the frame: black)."""
         out = cv2.warpAffine(
-            image, self.crop_to_image(input_size), (input_size, input_size),
+            image,
+            self.crop_to_image(input_size),
+            (input_size, input_size),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
-        )  # fmt: skip
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
         return np.asarray(out, dtype=np.uint8)
 
     def project(self, points: FloatArray, input_size: int) -> FloatArray:

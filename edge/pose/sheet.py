@@ -53,8 +53,9 @@ def draw_tile(tile: Tile, height: int) -> Image:
     score = f", dancer {tile.people[tile.dancer].score:.2f}" if tile.dancer is not None else ""
     caption = f"{tile.label}: {n} {'person' if n == 1 else 'people'}{score}"
     cv2.rectangle(out, (0, 0), (out.shape[1], 26), (0, 0, 0), -1)
-    cv2.putText(out, caption, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1,
-                cv2.LINE_AA)  # fmt: skip
+    cv2.putText(
+        out, caption, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA
+    )
     return np.asarray(out, dtype=np.uint8)
 
 

@@ -62,8 +62,14 @@ class CameraFrameSource(FrameSource):
         if (w, h) != (self.width, self.height) or abs(f - self.fps) > 0.5:
             logger.warning(
                 "camera %s gives %dx%d at %.1f fps (asked %dx%d at %.1f); frames are scaled",
-                _device_name(self.device), w, h, f, self.width, self.height, self.fps,
-            )  # fmt: skip
+                _device_name(self.device),
+                w,
+                h,
+                f,
+                self.width,
+                self.height,
+                self.fps,
+            )
         self._cap = cap
 
     def read(self) -> Frame | None:

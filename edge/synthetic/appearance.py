@@ -15,13 +15,24 @@ Legwear = Literal["trousers", "shorts", "skirt"]
 
 # Skin tones from light to dark (BGR), roughly spanning the Fitzpatrick scale.
 SKIN_TONES: tuple[BGR, ...] = (
-    (189, 214, 244), (163, 197, 234), (141, 180, 224), (116, 160, 208), (96, 137, 189),
-    (77, 112, 160), (60, 88, 130), (45, 66, 101),
-)  # fmt: skip
+    (189, 214, 244),
+    (163, 197, 234),
+    (141, 180, 224),
+    (116, 160, 208),
+    (96, 137, 189),
+    (77, 112, 160),
+    (60, 88, 130),
+    (45, 66, 101),
+)
 HAIR_COLOURS: tuple[BGR, ...] = (
-    (20, 20, 25), (25, 40, 60), (35, 65, 105), (60, 110, 170), (100, 160, 210), (150, 150, 155),
+    (20, 20, 25),
+    (25, 40, 60),
+    (35, 65, 105),
+    (60, 110, 170),
+    (100, 160, 210),
+    (150, 150, 155),
     (40, 30, 140),
-)  # fmt: skip
+)
 
 
 def _colour(rng: np.random.Generator, sat: tuple[float, float], val: tuple[float, float]) -> BGR:

@@ -58,14 +58,35 @@ def background_plate(width: int, height: int, seed: int = 0) -> Image:
 def _planks(img: Image, camera: Camera, floor: np.ndarray, rng: np.random.Generator) -> None:
     seam = tuple(int(c) for c in floor * 0.55)
     for x in np.arange(-4.0, 4.01, 0.25):  # boards run toward the camera
-        cv2.line(img, _pixel(camera, x, 0, WALL_Z), _pixel(camera, x, 0, FLOOR_FRONT_Z), seam, 1,
-                 cv2.LINE_AA, 4)  # fmt: skip
+        cv2.line(
+            img,
+            _pixel(camera, x, 0, WALL_Z),
+            _pixel(camera, x, 0, FLOOR_FRONT_Z),
+            seam,
+            1,
+            cv2.LINE_AA,
+            4,
+        )
         for z in rng.uniform(WALL_Z, FLOOR_FRONT_Z, 2):  # board ends
-            cv2.line(img, _pixel(camera, x, 0, z), _pixel(camera, x + 0.25, 0, z), seam, 1,
-                     cv2.LINE_AA, 4)  # fmt: skip
+            cv2.line(
+                img,
+                _pixel(camera, x, 0, z),
+                _pixel(camera, x + 0.25, 0, z),
+                seam,
+                1,
+                cv2.LINE_AA,
+                4,
+            )
     edge = tuple(int(c) for c in floor * 0.35)
-    cv2.line(img, _pixel(camera, -5, 0, WALL_Z), _pixel(camera, 5, 0, WALL_Z), edge,
-             max(1, img.shape[0] // 128), cv2.LINE_AA, 4)  # fmt: skip
+    cv2.line(
+        img,
+        _pixel(camera, -5, 0, WALL_Z),
+        _pixel(camera, 5, 0, WALL_Z),
+        edge,
+        max(1, img.shape[0] // 128),
+        cv2.LINE_AA,
+        4,
+    )
 
 
 def _banner(img: Image, camera: Camera, hue: float, rng: np.random.Generator) -> None:

@@ -52,8 +52,16 @@ NUM_DOFS: Final = len(DOFS)
 
 # The relaxed standing pose every move starts from and returns to.
 NEUTRAL: Final[npt.NDArray[np.float64]] = np.zeros(NUM_DOFS)
-_RELAXED = {"l_sh_abd": 0.18, "r_sh_abd": 0.18, "l_elbow": 0.25, "r_elbow": 0.25,
-            "l_hip_abd": 0.05, "r_hip_abd": 0.05, "l_knee": 0.05, "r_knee": 0.05}  # fmt: skip
+_RELAXED = {
+    "l_sh_abd": 0.18,
+    "r_sh_abd": 0.18,
+    "l_elbow": 0.25,
+    "r_elbow": 0.25,
+    "l_hip_abd": 0.05,
+    "r_hip_abd": 0.05,
+    "l_knee": 0.05,
+    "r_knee": 0.05,
+}
 for _name, _value in _RELAXED.items():
     NEUTRAL[DOF[_name]] = _value
 
@@ -148,9 +156,13 @@ def pose(shape: BodyShape, dofs: npt.ArrayLike) -> Posed:
     head = chain(torso, rot_y(d["head_yaw"]), rot_x(d["head_pitch"]), rot_z(-d["head_roll"]))
     head_c = neck + apply(head, [0.0, shape.head_up, 0.01 * shape.height])
     r = shape.head_r
-    face = {"nose": (0.0, -0.1 * r, 0.95 * r), "left_eye": (0.3 * r, 0.25 * r, 0.8 * r),
-            "right_eye": (-0.3 * r, 0.25 * r, 0.8 * r), "left_ear": (0.72 * r, 0.05 * r, -0.05 * r),
-            "right_ear": (-0.72 * r, 0.05 * r, -0.05 * r)}  # fmt: skip
+    face = {
+        "nose": (0.0, -0.1 * r, 0.95 * r),
+        "left_eye": (0.3 * r, 0.25 * r, 0.8 * r),
+        "right_eye": (-0.3 * r, 0.25 * r, 0.8 * r),
+        "left_ear": (0.72 * r, 0.05 * r, -0.05 * r),
+        "right_ear": (-0.72 * r, 0.05 * r, -0.05 * r),
+    }
     for name, offset in face.items():
         out[:, KP[name]] = head_c + apply(head, offset)
     for sign, side in ((1.0, "left"), (-1.0, "right")):
@@ -170,9 +182,14 @@ def pose(shape: BodyShape, dofs: npt.ArrayLike) -> Posed:
         foot = chain(pelvis, rot_y(sign * 0.15), rot_x(tilt))
         heel = ankle + apply(foot, [0.0, -shape.ankle_h, -shape.heel_back])
         toe = ankle + apply(foot, [0.0, -shape.ankle_h, shape.toe_len])
-        for joint, value in ((f"{side}_shoulder", sh), (f"{side}_elbow", elbow),
-                             (f"{side}_wrist", wrist), (f"{side}_hip", hip),
-                             (f"{side}_knee", knee), (f"{side}_ankle", ankle)):  # fmt: skip
+        for joint, value in (
+            (f"{side}_shoulder", sh),
+            (f"{side}_elbow", elbow),
+            (f"{side}_wrist", wrist),
+            (f"{side}_hip", hip),
+            (f"{side}_knee", knee),
+            (f"{side}_ankle", ankle),
+        ):
             out[:, KP[joint]] = value
         out[:, L_HEEL if sign > 0 else R_HEEL] = heel
         out[:, L_TOE if sign > 0 else R_TOE] = toe

@@ -30,21 +30,37 @@ def synth() -> None:
     help="FrameMeta.keypoints: truth or noisy (truth always kept).",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def corpus_cmd(staff: int, visitors: int, resolution: int, fps: float, duration: float,
-               keypoints: str, out: Path) -> None:  # fmt: skip
+def corpus_cmd(
+    staff: int,
+    visitors: int,
+    resolution: int,
+    fps: float,
+    duration: float,
+    keypoints: str,
+    out: Path,
+) -> None:
     """Write staff dancers and held-out visitors as shards plus OUT/corpus.json."""
     if staff + visitors == 0:
         raise click.UsageError("ask for at least one --staff or --visitors")
     total = frames_planned(staff, visitors, fps, duration)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-               "{task.total} frames"), TimeRemainingColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} frames"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns) as progress:
         task = progress.add_task("rendering", total=total)
         corpus = write_corpus(
-            out, staff=staff, visitors=visitors, resolution=resolution, fps=fps,
-            duration_s=duration, keypoints=keypoints,  # type: ignore[arg-type]
+            out,
+            staff=staff,
+            visitors=visitors,
+            resolution=resolution,
+            fps=fps,
+            duration_s=duration,
+            keypoints=keypoints,  # type: ignore[arg-type]
             progress=lambda n: progress.advance(task, n),
-        )  # fmt: skip
+        )
     frames = sum(s.frames for s in corpus.sessions)
     click.echo(f"wrote {len(corpus.sessions)} sessions, {frames} frames to {out}/corpus.json")
 
@@ -55,8 +71,13 @@ def corpus_cmd(staff: int, visitors: int, resolution: int, fps: float, duration:
 @click.option("--staff", default=2, show_default=True, type=click.IntRange(0, 64))
 @click.option("--cols", default=6, show_default=True, type=click.IntRange(1, 32))
 @click.option("--resolution", default=192, show_default=True, type=click.IntRange(128, 512))
-@click.option("--overlay", type=click.Choice(["truth", "noisy", "none"]), default="truth",
-              show_default=True, help="Skeleton drawn on each frame.")  # fmt: skip
+@click.option(
+    "--overlay",
+    type=click.Choice(["truth", "noisy", "none"]),
+    default="truth",
+    show_default=True,
+    help="Skeleton drawn on each frame.",
+)
 @click.option("--seed", "start_seed", default=0, show_default=True, help="First dancer seed.")
 @click.option(
     "--reference",

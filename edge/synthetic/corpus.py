@@ -72,22 +72,45 @@ class Corpus:
         return [s for s in self.sessions if s.role == role]
 
 
-def _meta(session: str, seq: int, capture_ns: int, size: tuple[int, int], kps: np.ndarray,
-          extras: np.ndarray, truth: np.ndarray) -> FrameMeta:  # fmt: skip
+def _meta(
+    session: str,
+    seq: int,
+    capture_ns: int,
+    size: tuple[int, int],
+    kps: np.ndarray,
+    extras: np.ndarray,
+    truth: np.ndarray,
+) -> FrameMeta:
     def pts(a: np.ndarray) -> list[tuple[float, float, float]]:
         return [(float(x), float(y), float(c)) for x, y, c in a]
 
     return FrameMeta(
-        session=session, node=NODE, seq=seq, capture_ns=capture_ns, ready_ns=capture_ns,
-        width=size[0], height=size[1], keypoints=pts(kps), extras=pts(extras), truth=pts(truth),
-    )  # fmt: skip
+        session=session,
+        node=NODE,
+        seq=seq,
+        capture_ns=capture_ns,
+        ready_ns=capture_ns,
+        width=size[0],
+        height=size[1],
+        keypoints=pts(kps),
+        extras=pts(extras),
+        truth=pts(truth),
+    )
 
 
 def write_session(
-    dancer: SyntheticVisitor, session: str, root: Path, *, resolution: int, fps: float,
-    duration_s: float, keypoints: KeypointSource, noise: NoiseModel, jpeg_quality: int = 90,
+    dancer: SyntheticVisitor,
+    session: str,
+    root: Path,
+    *,
+    resolution: int,
+    fps: float,
+    duration_s: float,
+    keypoints: KeypointSource,
+    noise: NoiseModel,
+    jpeg_quality: int = 90,
     progress: Progress | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Render one dancer into its shard (written to a temporary name, then renamed)."""
     path = root / shard_key(session, NODE, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,10 +138,18 @@ def write_session(
 
 
 def write_corpus(
-    out: str | Path, *, staff: int, visitors: int, resolution: int = 256, fps: float = 30.0,
-    duration_s: float = 15.0, keypoints: KeypointSource = "truth", noise: NoiseModel | None = None,
-    jpeg_quality: int = 90, progress: Progress | None = None,
-) -> Corpus:  # fmt: skip
+    out: str | Path,
+    *,
+    staff: int,
+    visitors: int,
+    resolution: int = 256,
+    fps: float = 30.0,
+    duration_s: float = 15.0,
+    keypoints: KeypointSource = "truth",
+    noise: NoiseModel | None = None,
+    jpeg_quality: int = 90,
+    progress: Progress | None = None,
+) -> Corpus:
     """Render ``staff`` staff dancers and ``visitors`` held-out visitors into ``out``."""
     if staff < 0 or visitors < 0 or staff + visitors == 0:
         raise ValueError("ask for at least one staff dancer or visitor")
@@ -130,9 +161,11 @@ def write_corpus(
     plan: list[tuple[str, Literal["staff", "visitor", "transfer"], int]] = [
         *((f"staff-{i:04d}", "staff", STAFF_SEED_BASE + i) for i in range(staff)),
         *((f"visitor-{i:04d}", "visitor", VISITOR_SEED_BASE + i) for i in range(visitors)),
-        *((f"visitor-{i:04d}-transfer", "transfer", VISITOR_SEED_BASE + i)
-          for i in range(visitors)),
-    ]  # fmt: skip
+        *(
+            (f"visitor-{i:04d}-transfer", "transfer", VISITOR_SEED_BASE + i)
+            for i in range(visitors)
+        ),
+    ]
     sessions = []
     for session, role, seed in plan:
         dancer = make_staff(seed, duration_s) if role == "staff" else make_visitor(seed, duration_s)
@@ -145,17 +178,34 @@ def write_corpus(
                 seed=seed,
                 freestyle=False,
             )
-        n = write_session(dancer, session, root, resolution=resolution, fps=fps,
-                          duration_s=duration_s, keypoints=keypoints, noise=model,
-                          jpeg_quality=jpeg_quality, progress=progress)  # fmt: skip
-        sessions.append(CorpusSession(session, role, seed, shard_key(session, NODE, 0), n,
-                                      resolution, resolution, fps))  # fmt: skip
+        n = write_session(
+            dancer,
+            session,
+            root,
+            resolution=resolution,
+            fps=fps,
+            duration_s=duration_s,
+            keypoints=keypoints,
+            noise=model,
+            jpeg_quality=jpeg_quality,
+            progress=progress,
+        )
+        sessions.append(
+            CorpusSession(
+                session, role, seed, shard_key(session, NODE, 0), n, resolution, resolution, fps
+            )
+        )
     corpus = Corpus(root, resolution, fps, duration_s, keypoints, tuple(sessions))
     index: dict[str, Any] = {
-        "format": CORPUS_FORMAT, "resolution": resolution, "fps": fps, "duration_s": duration_s,
-        "keypoints": keypoints, "noise": model.model_dump() if keypoints == "noisy" else None,
-        "node": NODE, "sessions": [asdict(s) for s in sessions],
-    }  # fmt: skip
+        "format": CORPUS_FORMAT,
+        "resolution": resolution,
+        "fps": fps,
+        "duration_s": duration_s,
+        "keypoints": keypoints,
+        "noise": model.model_dump() if keypoints == "noisy" else None,
+        "node": NODE,
+        "sessions": [asdict(s) for s in sessions],
+    }
     (root / "corpus.json").write_text(json.dumps(index, indent=2) + "\n")
     return corpus
 
@@ -172,8 +222,14 @@ def load_corpus(root: str | Path) -> Corpus:
         if index.get("format") != CORPUS_FORMAT:
             raise ValueError(f"format {index.get('format')!r}, expected {CORPUS_FORMAT}")
         sessions = tuple(CorpusSession(**s) for s in index["sessions"])
-        corpus = Corpus(base, int(index["resolution"]), float(index["fps"]),
-                        float(index["duration_s"]), index["keypoints"], sessions)  # fmt: skip
+        corpus = Corpus(
+            base,
+            int(index["resolution"]),
+            float(index["fps"]),
+            float(index["duration_s"]),
+            index["keypoints"],
+            sessions,
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{base / 'corpus.json'} is not a readable corpus index: {exc}") from None
     missing = [s.shard for s in sessions if not corpus.shard_path(s).is_file()]

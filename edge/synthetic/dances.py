@@ -13,14 +13,22 @@ from edge.synthetic.moves import MOVES, keyframes, random_stage
 
 # Free-style ranges per parameter: (low, high), drawn independently per keyframe.
 _FREESTYLE_RANGES: dict[str, tuple[float, float]] = {
-    "l_sh_abd": (0.0, 2.4), "r_sh_abd": (0.0, 2.4),
-    "l_sh_flex": (-0.3, 1.4), "r_sh_flex": (-0.3, 1.4),
-    "l_sh_twist": (-0.3, 1.4), "r_sh_twist": (-0.3, 1.4),
-    "l_elbow": (0.0, 2.0), "r_elbow": (0.0, 2.0),
-    "pelvis_roll": (-0.12, 0.12), "torso_roll": (-0.12, 0.12), "torso_yaw": (-0.3, 0.3),
-    "torso_pitch": (-0.05, 0.25), "head_pitch": (-0.2, 0.25), "head_yaw": (-0.4, 0.4),
+    "l_sh_abd": (0.0, 2.4),
+    "r_sh_abd": (0.0, 2.4),
+    "l_sh_flex": (-0.3, 1.4),
+    "r_sh_flex": (-0.3, 1.4),
+    "l_sh_twist": (-0.3, 1.4),
+    "r_sh_twist": (-0.3, 1.4),
+    "l_elbow": (0.0, 2.0),
+    "r_elbow": (0.0, 2.0),
+    "pelvis_roll": (-0.12, 0.12),
+    "torso_roll": (-0.12, 0.12),
+    "torso_yaw": (-0.3, 0.3),
+    "torso_pitch": (-0.05, 0.25),
+    "head_pitch": (-0.2, 0.25),
+    "head_yaw": (-0.4, 0.4),
     "head_roll": (-0.15, 0.15),
-}  # fmt: skip
+}
 
 
 def routine(seed: int, bpm: float, moves: Sequence[str], *, lead_in_beats: int = 2) -> Choreography:

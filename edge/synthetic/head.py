@@ -18,8 +18,9 @@ from edge.synthetic.rotation import Array
 from protocol.skeleton import KP
 
 
-def head_parts(camera: Camera, shape: BodyShape, look: Appearance, rot: Array,
-               joints: Array) -> list[Part]:  # fmt: skip
+def head_parts(
+    camera: Camera, shape: BodyShape, look: Appearance, rot: Array, joints: Array
+) -> list[Part]:
     """Parts of the head posed by ``rot`` (its orientation) and world ``joints [21, 3]``."""
     r = shape.head_r
     centre = (joints[KP["left_ear"]] + joints[KP["right_ear"]]) / 2 + rot @ [0, 0, 0.05 * r]
@@ -29,20 +30,24 @@ def head_parts(camera: Camera, shape: BodyShape, look: Appearance, rot: Array,
     angle = math.degrees(math.atan2(float(up[0]), float(-up[1])))
     to_cam = np.array([0.0, camera.eye_height, camera.distance]) - centre
     facing = float(rot[:, 2] @ (to_cam / np.linalg.norm(to_cam)))
-    parts = [_neck(camera, shape, look, joints, centre, rot), _face(c, r * scale, angle, facing,
-             look, camera, centre, rot, r)]  # fmt: skip
+    parts = [
+        _neck(camera, shape, look, joints, centre, rot),
+        _face(c, r * scale, angle, facing, look, camera, centre, rot, r),
+    ]
     parts += _hair(camera, look, centre, rot, r, angle)
     return parts
 
 
-def _ellipse(img: Image, centre: Array, axes: tuple[float, float], angle: float,
-             colour: tuple[int, int, int]) -> None:  # fmt: skip
+def _ellipse(
+    img: Image, centre: Array, axes: tuple[float, float], angle: float, colour: tuple[int, int, int]
+) -> None:
     ax = (max(1, round(axes[0] * (1 << SHIFT))), max(1, round(axes[1] * (1 << SHIFT))))
     cv2.ellipse(img, pt(centre), ax, angle, 0, 360, colour, -1, cv2.LINE_AA, SHIFT)
 
 
-def _neck(camera: Camera, shape: BodyShape, look: Appearance, joints: Array, centre: Array,
-          rot: Array) -> Part:  # fmt: skip
+def _neck(
+    camera: Camera, shape: BodyShape, look: Appearance, joints: Array, centre: Array, rot: Array
+) -> Part:
     base = (joints[KP["left_shoulder"]] + joints[KP["right_shoulder"]]) / 2
     top = centre - rot @ [0, 0.5 * shape.head_r, 0.1 * shape.head_r]
     a, b = camera.project(base), camera.project(top)
@@ -55,8 +60,17 @@ def _neck(camera: Camera, shape: BodyShape, look: Appearance, joints: Array, cen
     return Part(float(a[2] + b[2]) / 2 + 0.02, draw)
 
 
-def _face(c: Array, radius: float, angle: float, facing: float, look: Appearance, camera: Camera,
-          centre: Array, rot: Array, r: float) -> Part:  # fmt: skip
+def _face(
+    c: Array,
+    radius: float,
+    angle: float,
+    facing: float,
+    look: Appearance,
+    camera: Camera,
+    centre: Array,
+    rot: Array,
+    r: float,
+) -> Part:
     features = []
     if facing > 0.25:  # eyes and mouth only when the face is toward the camera
         for dx in (-0.33, 0.33):
@@ -73,22 +87,39 @@ def _face(c: Array, radius: float, angle: float, facing: float, look: Appearance
         hl = c[:2] + np.array([-0.25, -0.3]) * radius
         _ellipse(img, hl, (radius * 0.45, radius * 0.5), angle, lighten(look.skin, 0.12))
         if fringe is not None:  # hair over the forehead, seen from the front
-            cv2.ellipse(img, pt(fringe), (max(1, round(radius * 0.93 * 16)),
-                        max(1, round(radius * 0.62 * 16))), angle, 180, 360, look.hair, -1,
-                        cv2.LINE_AA, SHIFT)  # fmt: skip
+            cv2.ellipse(
+                img,
+                pt(fringe),
+                (max(1, round(radius * 0.93 * 16)), max(1, round(radius * 0.62 * 16))),
+                angle,
+                180,
+                360,
+                look.hair,
+                -1,
+                cv2.LINE_AA,
+                SHIFT,
+            )
         for e in features:
             _ellipse(img, e, (eye_r, eye_r), 0, (30, 25, 25))
         if features:
             w = max(1, round(radius * 0.08))
             d = np.array([radius * 0.22, 0.0])
-            cv2.line(img, pt(mouth[:2] - d), pt(mouth[:2] + d), shade(look.skin, 0.55), w,
-                     cv2.LINE_AA, SHIFT)  # fmt: skip
+            cv2.line(
+                img,
+                pt(mouth[:2] - d),
+                pt(mouth[:2] + d),
+                shade(look.skin, 0.55),
+                w,
+                cv2.LINE_AA,
+                SHIFT,
+            )
 
     return Part(float(c[2]), draw)
 
 
-def _hair(camera: Camera, look: Appearance, centre: Array, rot: Array, r: float,
-          angle: float) -> list[Part]:  # fmt: skip
+def _hair(
+    camera: Camera, look: Appearance, centre: Array, rot: Array, r: float, angle: float
+) -> list[Part]:
     style = look.hair_style
     colour = look.hair if style != "shaved" else shade(look.hair, 0.5 * 1.0)
     shells: list[tuple[Array, float]] = []  # (world centre, radius in metres)

@@ -34,12 +34,23 @@ def _sway(s: Stage) -> list[Key]:
     keys: list[Key] = [(0.0, {})]
     for b in (1, 2, 3):
         d = 1.0 if b % 2 else -1.0
-        keys.append((float(b), {
-            "pelvis_roll": 0.14 * d * s.amp, "torso_roll": -0.08 * d * s.amp,
-            "root_x": s.root_x + 0.05 * d, "head_roll": 0.1 * d,
-            "a_sh_abd": 0.45 + 0.2 * d, "o_sh_abd": 0.45 - 0.2 * d,
-            "a_elbow": 0.9, "o_elbow": 0.9, "a_knee": 0.25 - 0.1 * d, "o_knee": 0.25 + 0.1 * d,
-        }))  # fmt: skip
+        keys.append(
+            (
+                float(b),
+                {
+                    "pelvis_roll": 0.14 * d * s.amp,
+                    "torso_roll": -0.08 * d * s.amp,
+                    "root_x": s.root_x + 0.05 * d,
+                    "head_roll": 0.1 * d,
+                    "a_sh_abd": 0.45 + 0.2 * d,
+                    "o_sh_abd": 0.45 - 0.2 * d,
+                    "a_elbow": 0.9,
+                    "o_elbow": 0.9,
+                    "a_knee": 0.25 - 0.1 * d,
+                    "o_knee": 0.25 + 0.1 * d,
+                },
+            )
+        )
     keys.append((4.0, {}))
     return keys
 
@@ -48,11 +59,21 @@ def _arm_wave(s: Stage) -> list[Key]:
     keys: list[Key] = [(0.0, {})]
     for i in range(1, 8):
         up = i % 2 == 1
-        keys.append((i * 0.5, {
-            "a_sh_abd": 1.9 * s.amp + (0.15 if up else -0.15), "a_sh_twist": 1.3,
-            "a_elbow": 0.35 if up else 1.2, "torso_roll": -0.1, "head_yaw": 0.25,
-            "o_sh_abd": 0.3, "o_elbow": 0.6, "pelvis_roll": 0.06 if up else -0.06,
-        }))  # fmt: skip
+        keys.append(
+            (
+                i * 0.5,
+                {
+                    "a_sh_abd": 1.9 * s.amp + (0.15 if up else -0.15),
+                    "a_sh_twist": 1.3,
+                    "a_elbow": 0.35 if up else 1.2,
+                    "torso_roll": -0.1,
+                    "head_yaw": 0.25,
+                    "o_sh_abd": 0.3,
+                    "o_elbow": 0.6,
+                    "pelvis_roll": 0.06 if up else -0.06,
+                },
+            )
+        )
     keys.append((4.0, {}))
     return keys
 
@@ -63,8 +84,12 @@ def _raise_the_roof(s: Stage) -> list[Key]:
         up = b % 2 == 1
         arm = {"sh_abd": 2.55 * s.amp if up else 2.1, "sh_twist": 1.4, "elbow": 0.25 if up else 1.5}
         pose = {f"{p}_{k}": v for p in ("a", "o") for k, v in arm.items()}
-        pose.update(a_knee=0.1 if up else 0.45, o_knee=0.1 if up else 0.45,
-                    a_hip_flex=0.0 if up else 0.25, o_hip_flex=0.0 if up else 0.25)  # fmt: skip
+        pose.update(
+            a_knee=0.1 if up else 0.45,
+            o_knee=0.1 if up else 0.45,
+            a_hip_flex=0.0 if up else 0.25,
+            o_hip_flex=0.0 if up else 0.25,
+        )
         keys.append((float(b), pose))
     keys.append((4.0, {}))
     return keys
@@ -92,11 +117,21 @@ def _march(s: Stage) -> list[Key]:
     for b in (1, 2, 3):
         a, o = ("a", "o") if b % 2 else ("o", "a")
         keys.append((float(b) - 0.5, {}))
-        keys.append((float(b), {
-            f"{a}_hip_flex": 1.05 * s.amp, f"{a}_knee": 1.4, f"{o}_knee": 0.1,
-            f"{o}_sh_flex": 0.8, f"{o}_elbow": 1.3, f"{a}_sh_flex": -0.35, f"{a}_elbow": 0.4,
-            "torso_yaw": 0.15 if b % 2 else -0.15,
-        }))  # fmt: skip
+        keys.append(
+            (
+                float(b),
+                {
+                    f"{a}_hip_flex": 1.05 * s.amp,
+                    f"{a}_knee": 1.4,
+                    f"{o}_knee": 0.1,
+                    f"{o}_sh_flex": 0.8,
+                    f"{o}_elbow": 1.3,
+                    f"{a}_sh_flex": -0.35,
+                    f"{a}_elbow": 0.4,
+                    "torso_yaw": 0.15 if b % 2 else -0.15,
+                },
+            )
+        )
     keys.append((4.0, {}))
     return keys
 
@@ -122,23 +157,57 @@ def _back_shake(s: Stage) -> list[Key]:
 
 
 def _squat_pump(s: Stage) -> list[Key]:
-    down = {"a_hip_flex": 0.75 * s.amp, "o_hip_flex": 0.75 * s.amp, "a_knee": 1.3 * s.amp,
-            "o_knee": 1.3 * s.amp, "torso_pitch": 0.35, "a_hip_abd": 0.25, "o_hip_abd": 0.25,
-            "a_sh_flex": 1.3, "o_sh_flex": 1.3, "a_elbow": 0.3, "o_elbow": 0.3}  # fmt: skip
+    down = {
+        "a_hip_flex": 0.75 * s.amp,
+        "o_hip_flex": 0.75 * s.amp,
+        "a_knee": 1.3 * s.amp,
+        "o_knee": 1.3 * s.amp,
+        "torso_pitch": 0.35,
+        "a_hip_abd": 0.25,
+        "o_hip_abd": 0.25,
+        "a_sh_flex": 1.3,
+        "o_sh_flex": 1.3,
+        "a_elbow": 0.3,
+        "o_elbow": 0.3,
+    }
     return [(0.0, {}), (1.0, down), (2.0, {}), (3.0, down), (4.0, {})]
 
 
 def _disco_point(s: Stage) -> list[Key]:
-    up = {"a_sh_abd": 2.35 * s.amp, "a_sh_flex": 0.35, "a_elbow": 0.05, "head_yaw": 0.35,
-          "head_pitch": -0.25, "o_sh_abd": 0.55, "o_elbow": 1.8, "pelvis_roll": 0.1}  # fmt: skip
-    down = {"a_sh_abd": -0.2, "a_sh_flex": 0.7, "a_elbow": 0.05, "head_yaw": -0.3,
-            "head_pitch": 0.2, "o_sh_abd": 0.55, "o_elbow": 1.8, "pelvis_roll": -0.1}  # fmt: skip
+    up = {
+        "a_sh_abd": 2.35 * s.amp,
+        "a_sh_flex": 0.35,
+        "a_elbow": 0.05,
+        "head_yaw": 0.35,
+        "head_pitch": -0.25,
+        "o_sh_abd": 0.55,
+        "o_elbow": 1.8,
+        "pelvis_roll": 0.1,
+    }
+    down = {
+        "a_sh_abd": -0.2,
+        "a_sh_flex": 0.7,
+        "a_elbow": 0.05,
+        "head_yaw": -0.3,
+        "head_pitch": 0.2,
+        "o_sh_abd": 0.55,
+        "o_elbow": 1.8,
+        "pelvis_roll": -0.1,
+    }
     return [(0.0, {}), (1.0, up), (2.0, down), (3.0, up), (4.0, {})]
 
 
 def _kick(s: Stage) -> list[Key]:
-    kick = {"a_hip_flex": 1.15 * s.amp, "a_knee": 0.1, "o_knee": 0.2, "torso_pitch": -0.1,
-            "a_sh_abd": 1.1, "o_sh_abd": 1.1, "a_elbow": 0.3, "o_elbow": 0.3}  # fmt: skip
+    kick = {
+        "a_hip_flex": 1.15 * s.amp,
+        "a_knee": 0.1,
+        "o_knee": 0.2,
+        "torso_pitch": -0.1,
+        "a_sh_abd": 1.1,
+        "o_sh_abd": 1.1,
+        "a_elbow": 0.3,
+        "o_elbow": 0.3,
+    }
     chamber = {"a_hip_flex": 0.9, "a_knee": 1.4, "o_knee": 0.2, "a_sh_abd": 0.8, "o_sh_abd": 0.8}
     return [(0.0, {}), (0.5, chamber), (1.0, kick), (1.5, chamber), (2.0, {})]
 
@@ -147,10 +216,23 @@ def _shimmy(s: Stage) -> list[Key]:
     keys: list[Key] = [(0.0, {})]
     for i in range(1, 8):
         d = 1.0 if i % 2 else -1.0
-        keys.append((i * 0.5, {"torso_yaw": 0.35 * d * s.amp, "torso_pitch": 0.12,
-                               "a_sh_flex": 0.6, "o_sh_flex": 0.6, "a_elbow": 1.6, "o_elbow": 1.6,
-                               "a_knee": 0.3, "o_knee": 0.3, "a_hip_flex": 0.15,
-                               "o_hip_flex": 0.15}))  # fmt: skip
+        keys.append(
+            (
+                i * 0.5,
+                {
+                    "torso_yaw": 0.35 * d * s.amp,
+                    "torso_pitch": 0.12,
+                    "a_sh_flex": 0.6,
+                    "o_sh_flex": 0.6,
+                    "a_elbow": 1.6,
+                    "o_elbow": 1.6,
+                    "a_knee": 0.3,
+                    "o_knee": 0.3,
+                    "a_hip_flex": 0.15,
+                    "o_hip_flex": 0.15,
+                },
+            )
+        )
     keys.append((4.0, {}))
     return keys
 

@@ -108,8 +108,9 @@ def encode_m4a(pcm: Pcm, path: str | Path, bit_rate: int = 48_000) -> Path:
     with av.open(str(out), "w", format="ipod") as container:
         stream = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
         stream.bit_rate = bit_rate
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[None, :]), format="flt",
-                                           layout="mono")  # fmt: skip
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm[None, :]), format="flt", layout="mono"
+        )
         frame.rate = SAMPLE_RATE
         for packet in stream.encode(frame):
             container.mux(packet)

@@ -27,8 +27,11 @@ def shade(c: BGR, k: float) -> BGR:
 
 
 def lighten(c: BGR, k: float) -> BGR:
-    return (round(c[0] + (255 - c[0]) * k), round(c[1] + (255 - c[1]) * k),
-            round(c[2] + (255 - c[2]) * k))  # fmt: skip
+    return (
+        round(c[0] + (255 - c[0]) * k),
+        round(c[1] + (255 - c[1]) * k),
+        round(c[2] + (255 - c[2]) * k),
+    )
 
 
 def pt(p: Array) -> tuple[int, int]:

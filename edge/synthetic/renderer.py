@@ -51,8 +51,14 @@ def _seq(*draws: Draw) -> Draw:
 class Renderer:
     """Renders one dancer (appearance + body) for one camera size."""
 
-    def __init__(self, width: int, height: int, appearance: Appearance, shape: BodyShape,
-                 background_seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        appearance: Appearance,
+        shape: BodyShape,
+        background_seed: int = 0,
+    ) -> None:
         # Made for 128-512 (training sizes); camera sizes up to 1920 work, just slower.
         if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
             raise ValueError(
@@ -96,8 +102,9 @@ class Renderer:
 
         def light(img: Image) -> None:
             if r >= 2.5:
-                cv2.line(img, ha, hb, lighten(colour, 0.25), max(1, round(0.6 * r)), cv2.LINE_AA,
-                         SHIFT)  # fmt: skip
+                cv2.line(
+                    img, ha, hb, lighten(colour, 0.25), max(1, round(0.6 * r)), cv2.LINE_AA, SHIFT
+                )
 
         return depth, rim, fill, light
 
@@ -122,13 +129,17 @@ class Renderer:
         s, look = self.shape, self.look
         parts: list[Part] = []
         for side, heel, toe in (("left", L_HEEL, L_TOE), ("right", R_HEEL, R_TOE)):
-            j = {n: proj[KP[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist", "hip", "knee",
-                                                       "ankle")}  # fmt: skip
+            j = {
+                n: proj[KP[f"{side}_{n}"]]
+                for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+            }
             hand = j["wrist"] + (j["wrist"] - j["elbow"]) * 0.22
             arm = [Segment(j["wrist"], hand, s.arm_r * 0.85, look.skin)]
             if look.long_sleeves:
-                arm += [Segment(j["shoulder"], j["elbow"], s.arm_r * 1.1, look.shirt),
-                        Segment(j["elbow"], j["wrist"], s.arm_r * 0.9, look.shirt)]  # fmt: skip
+                arm += [
+                    Segment(j["shoulder"], j["elbow"], s.arm_r * 1.1, look.shirt),
+                    Segment(j["elbow"], j["wrist"], s.arm_r * 0.9, look.shirt),
+                ]
             else:
                 hem = j["shoulder"] + (j["elbow"] - j["shoulder"]) * 0.45
                 sleeve = Segment(j["shoulder"], hem, s.arm_r * 1.1, look.shirt, over=True)
@@ -144,10 +155,14 @@ class Renderer:
     def _leg(self, hip: Array, knee: Array, ankle: Array) -> list[Segment]:
         s, look = self.shape, self.look
         if look.legwear == "trousers":
-            return [Segment(hip, knee, s.leg_r, look.legwear_colour),
-                    Segment(knee, ankle, s.leg_r * 0.78, look.legwear_colour)]  # fmt: skip
-        legs = [Segment(hip, knee, s.leg_r * 0.9, look.skin),
-                Segment(knee, ankle, s.leg_r * 0.68, look.skin)]  # fmt: skip
+            return [
+                Segment(hip, knee, s.leg_r, look.legwear_colour),
+                Segment(knee, ankle, s.leg_r * 0.78, look.legwear_colour),
+            ]
+        legs = [
+            Segment(hip, knee, s.leg_r * 0.9, look.skin),
+            Segment(knee, ankle, s.leg_r * 0.68, look.skin),
+        ]
         if look.legwear == "shorts":
             hem = hip + (knee - hip) * 0.55
             legs.append(Segment(hip, hem, s.leg_r * 1.02, look.legwear_colour, over=True))
@@ -158,8 +173,14 @@ class Renderer:
         hips = (proj[KP["left_hip"]] + proj[KP["right_hip"]]) / 2
         neck = (proj[KP["left_shoulder"]] + proj[KP["right_shoulder"]]) / 2
         torso, pelvis = posed.torso[index], posed.pelvis[index]
-        hb = self._px(float(np.hypot((s.shoulder_half + 0.3 * s.arm_r) * torso[0, 0],
-                                     s.torso_depth * torso[0, 2])), neck[2])  # fmt: skip
+        hb = self._px(
+            float(
+                np.hypot(
+                    (s.shoulder_half + 0.3 * s.arm_r) * torso[0, 0], s.torso_depth * torso[0, 2]
+                )
+            ),
+            neck[2],
+        )
         waist = np.hypot(s.waist_half * pelvis[0, 0], 0.9 * s.torso_depth * pelvis[0, 2])
         ha = self._px(float(waist), hips[2])
         axis = neck[:2] - hips[:2]
@@ -181,8 +202,9 @@ class Renderer:
         top = neck + (neck - hips) * 0.06
         poly = np.array([waist + perp * ha, top + perp * hb, top - perp * hb, waist - perp * ha])
         pts = np.round(poly * ONE).astype(np.int32)
-        dark = np.array([waist + perp * ha * 0.55, top + perp * hb * 0.55, top + perp * hb,
-                          waist + perp * ha])  # fmt: skip
+        dark = np.array(
+            [waist + perp * ha * 0.55, top + perp * hb * 0.55, top + perp * hb, waist + perp * ha]
+        )
         dark_pts = np.round(dark * ONE).astype(np.int32)
         unit = max(2.0, hb * 0.35)  # pattern size follows the dancer's size on screen
 
@@ -201,8 +223,9 @@ class Renderer:
         w = ha * 0.95
         down = -axis / max(float(np.linalg.norm(axis)), 1e-6) * w * 0.45
         waist = hips + axis * 0.2
-        poly = np.array([waist + perp * w, waist - perp * w, hips - perp * w + down,
-                         hips + perp * w + down])  # fmt: skip
+        poly = np.array(
+            [waist + perp * w, waist - perp * w, hips - perp * w + down, hips + perp * w + down]
+        )
         pts = np.round(poly * ONE).astype(np.int32)
 
         def draw(img: Image) -> None:
@@ -212,8 +235,10 @@ class Renderer:
 
     def _skirt(self, proj: Array, hips: Array, axis: Array, perp: Array, ha: float) -> Part:
         colour = self.look.legwear_colour
-        hem = [proj[KP[f"{s}_hip"]] + (proj[KP[f"{s}_knee"]] - proj[KP[f"{s}_hip"]]) * 0.6
-               for s in ("left", "right")]  # fmt: skip
+        hem = [
+            proj[KP[f"{s}_hip"]] + (proj[KP[f"{s}_knee"]] - proj[KP[f"{s}_hip"]]) * 0.6
+            for s in ("left", "right")
+        ]
         waist = hips[:2] + axis * 0.18
         pts2 = [waist + perp * ha, waist - perp * ha]
         for h in hem:

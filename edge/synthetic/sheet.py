@@ -19,8 +19,14 @@ from edge.synthetic.visitor import SyntheticVisitor, make_staff, make_visitor
 Overlay = Literal["truth", "noisy", "none"]
 
 
-def dancer_row(dancer: SyntheticVisitor, cols: int, resolution: int, fps: float,
-               duration_s: float, overlay: Overlay) -> list[Image]:  # fmt: skip
+def dancer_row(
+    dancer: SyntheticVisitor,
+    cols: int,
+    resolution: int,
+    fps: float,
+    duration_s: float,
+    overlay: Overlay,
+) -> list[Image]:
     """``cols`` frames spread over the dance, each with its skeleton drawn."""
     n = max(1, round(fps * duration_s))
     picks = set(np.linspace(0, n - 1, cols).round().astype(int).tolist())
@@ -34,11 +40,23 @@ def dancer_row(dancer: SyntheticVisitor, cols: int, resolution: int, fps: float,
         img = frame.image.copy()
         if overlay != "none":
             # Thin lines so the dancer under the skeleton stays visible.
-            draw_pose(img, frame.truth if overlay == "truth" else noisy, min_conf=0.5,
-                      thickness=max(1, resolution // 128))  # fmt: skip
+            draw_pose(
+                img,
+                frame.truth if overlay == "truth" else noisy,
+                min_conf=0.5,
+                thickness=max(1, resolution // 128),
+            )
         label = f"{'visitor' if dancer.freestyle else 'staff'} {dancer.seed} #{frame.seq}"
-        cv2.putText(img, label, (4, resolution - 6), cv2.FONT_HERSHEY_SIMPLEX,
-                    resolution / 640, (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            img,
+            label,
+            (4, resolution - 6),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            resolution / 640,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         tiles.append(img)
     return tiles
 
@@ -54,8 +72,16 @@ def reference_row(dance: ReferenceDance, cols: int, resolution: int) -> list[Ima
         kps[:, :2] *= scale
         img = plate.copy()
         draw_pose(img, kps, min_conf=0.5, thickness=max(2, resolution // 64))
-        cv2.putText(img, f"{dance.name} #{i}", (4, resolution - 6), cv2.FONT_HERSHEY_SIMPLEX,
-                    resolution / 640, (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            img,
+            f"{dance.name} #{i}",
+            (4, resolution - 6),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            resolution / 640,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         tiles.append(img)
     return tiles
 

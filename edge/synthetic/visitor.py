@@ -127,5 +127,10 @@ def make_staff(seed: int, duration_s: float = VISITOR_DURATION_S) -> SyntheticVi
     moves: list[str] = []
     while sum(MOVES[m.split(":")[0]][0] for m in moves) * 60.0 / bpm < duration_s:
         moves.append(f"{names[int(rng.integers(len(names)))]}:{'lr'[int(rng.integers(2))]}")
-    return SyntheticVisitor(shape=shape, choreography=routine(seed, bpm, moves),
-                            appearance=appearance, seed=seed, freestyle=False)  # fmt: skip
+    return SyntheticVisitor(
+        shape=shape,
+        choreography=routine(seed, bpm, moves),
+        appearance=appearance,
+        seed=seed,
+        freestyle=False,
+    )

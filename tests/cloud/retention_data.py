@@ -84,10 +84,16 @@ def add_visitor(
         ensure_booth(db, "booth1")
         db.add(
             Session(
-                id=sid, booth_id="booth1", email=f"{sid}@example.com", consent=True,
-                state=state, created_at=captured, captured_at=captured, uploaded_at=captured,
+                id=sid,
+                booth_id="booth1",
+                email=f"{sid}@example.com",
+                consent=True,
+                state=state,
+                created_at=captured,
+                captured_at=captured,
+                uploaded_at=captured,
             )
-        )  # fmt: skip
+        )
         db.flush()
         for n, key in enumerate(keys):
             node = key.split("/")[2]
@@ -122,10 +128,13 @@ def add_visitor(
         expires = None if link_days is None else now + timedelta(days=link_days)
         db.add(
             Rendition(
-                session_id=sid, video_key=f"{prefix}renditions/wave.mp4", dance="wave",
-                token_digest=None if expires is None else f"{sid:0<64}"[:64], expires_at=expires,
+                session_id=sid,
+                video_key=f"{prefix}renditions/wave.mp4",
+                dance="wave",
+                token_digest=None if expires is None else f"{sid:0<64}"[:64],
+                expires_at=expires,
             )
-        )  # fmt: skip
+        )
         db.add(DeadLetter(topic=frames_topic(sid), reason="bad", size=3, sha256="0" * 64))
     # fmt: on
 

@@ -27,21 +27,27 @@ from tests.cloud.traffic import (
     manifest_for,
     packet,
     wait_for,
-)  # fmt: skip
+)
 from tests.services import Mosquitto
 
 
 def cloud_settings(
     tmp_path: Path, port: int, db_url: str | None = None, **uploader: object
 ) -> CloudSettings:
-    return CloudSettings.model_validate({
-        "booth": BOOTH,
-        "database": {"url": db_url or f"sqlite:///{tmp_path / 'db.sqlite'}"},
-        "storage": {"type": "local", "root": str(tmp_path / "store")},
-        "mqtt": {"host": "127.0.0.1", "port": port},
-        "uploader": {"batch_seconds": 0.05, "resend_after_s": 0.3, "resend_interval_s": 1.0,
-                     **uploader},
-    })  # fmt: skip
+    return CloudSettings.model_validate(
+        {
+            "booth": BOOTH,
+            "database": {"url": db_url or f"sqlite:///{tmp_path / 'db.sqlite'}"},
+            "storage": {"type": "local", "root": str(tmp_path / "store")},
+            "mqtt": {"host": "127.0.0.1", "port": port},
+            "uploader": {
+                "batch_seconds": 0.05,
+                "resend_after_s": 0.3,
+                "resend_interval_s": 1.0,
+                **uploader,
+            },
+        }
+    )
 
 
 class Running:

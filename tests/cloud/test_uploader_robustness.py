@@ -50,9 +50,10 @@ bad_frames = st.one_of(
     st.builds(_flip, st.just(VALID), st.integers(0, len(VALID) - 1), st.integers(0, 7)),
     st.integers(0, len(VALID) - 1).map(lambda k: VALID[:k]),
     st.binary(min_size=1, max_size=50).map(lambda extra: VALID + extra),
-    st.lists(st.sampled_from([float("nan"), float("inf"), -1e9, 2.0, -0.5]), min_size=3,
-             max_size=3).map(_bad_keypoints),
-).map(lambda payload: (FRAMES_TOPIC, payload))  # fmt: skip
+    st.lists(
+        st.sampled_from([float("nan"), float("inf"), -1e9, 2.0, -0.5]), min_size=3, max_size=3
+    ).map(_bad_keypoints),
+).map(lambda payload: (FRAMES_TOPIC, payload))
 bad_json = st.dictionaries(
     st.text(max_size=8),
     st.one_of(st.integers(), st.text(max_size=12), st.floats(), st.none()),
@@ -74,8 +75,14 @@ def test_ten_thousand_bad_payloads_are_dead_lettered_and_the_uploader_serves_on(
     pub = Publisher(mosquitto.host, mosquitto.port)
     sent: list[int] = []
 
-    @settings(max_examples=N_BAD, database=None, derandomize=True, deadline=None,
-              phases=[Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=N_BAD,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(bad_messages)
     def publish_bad(message: tuple[str, bytes]) -> None:
         pub.publish(*message)
@@ -102,8 +109,17 @@ def test_ten_thousand_bad_payloads_are_dead_lettered_and_the_uploader_serves_on(
 
 def _start_uploader(config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "dancebooth", "cloud", "uploader", "-c", str(config),
-           "--stats-every", "0.5"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "dancebooth",
+        "cloud",
+        "uploader",
+        "-c",
+        str(config),
+        "--stats-every",
+        "0.5",
+    ]
     return subprocess.Popen(cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -120,8 +136,9 @@ def test_uploader_killed_mid_session_and_restarted_loses_nothing(
     wait_for(lambda: b"running" in log.read_bytes(), what="uploader start")
     total = 1500
     pub = Publisher(mosquitto.host, mosquitto.port)
-    sender = threading.Thread(target=lambda: (pub.frames(packet(s) for s in range(total)),
-                                              pub.flush()))  # fmt: skip
+    sender = threading.Thread(
+        target=lambda: (pub.frames(packet(s) for s in range(total)), pub.flush())
+    )
     sender.start()
     wait_for(lambda: probe.frames() > 100, what="frames stored before the kill")
     proc.send_signal(signal.SIGKILL)
@@ -149,8 +166,15 @@ def test_ten_thousand_40kb_packets_queued_for_an_offline_uploader_all_arrive(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     # Debian's default (max_queued_messages 1000) would drop 9,000 of these silently.
-    r = Running(cloud_settings(tmp_path, mosquitto.port, client_id="uploader-backlog",
-                               batch_frames=1000, batch_seconds=0.5))  # fmt: skip
+    r = Running(
+        cloud_settings(
+            tmp_path,
+            mosquitto.port,
+            client_id="uploader-backlog",
+            batch_frames=1000,
+            batch_seconds=0.5,
+        )
+    )
     r.uploader.start()
     r.uploader.stop()  # its persistent session stays subscribed
     pub = Publisher(mosquitto.host, mosquitto.port)

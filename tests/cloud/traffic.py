@@ -28,9 +28,17 @@ def packet(seq: int, session: str = "s1", node: str = "node1", size: int = 4000)
 
 def manifest_for(session: str, node: str, count: int) -> CaptureManifest:
     return CaptureManifest(
-        session=session, node=node, first_seq=0, last_seq=count - 1, frame_count=count,
-        width=640, height=480, fps=30, started_at=1.0, ended_at=2.0,
-    )  # fmt: skip
+        session=session,
+        node=node,
+        first_seq=0,
+        last_seq=count - 1,
+        frame_count=count,
+        width=640,
+        height=480,
+        fps=30,
+        started_at=1.0,
+        ended_at=2.0,
+    )
 
 
 class Publisher:

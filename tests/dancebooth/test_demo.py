@@ -90,8 +90,10 @@ def test_the_link_is_found_in_the_visitors_email(tmp_path: Path) -> None:
     url = "http://127.0.0.1:8123"
     outbox = OutboxMailer(tmp_path, "dancebooth <booth@localhost>")
     expires = datetime.now(UTC) + timedelta(days=30)
-    for sid, to, token in [("s1", "ben@example.com", "OTHER_token"),
-                           ("s2", "ana@example.com", "abc-DEF_123")]:  # fmt: skip
+    for sid, to, token in [
+        ("s1", "ben@example.com", "OTHER_token"),
+        ("s2", "ana@example.com", "abc-DEF_123"),
+    ]:
         link = f"{url}/r/{token}"
         outbox.send(RenditionEmail(sid, to, link, expires, "disco-steps", f"{link}/delete"))
     path, link = find_link(tmp_path, "ana@example.com", url)
@@ -162,21 +164,40 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float) -> None:
 @pytest.mark.slow
 def test_demo_once_delivers_a_playable_video_and_a_working_link(tmp_path: Path) -> None:
     port = free_port()
-    args = ["--once", "--hold", "120", "--budget", str(BUDGET_S), "--capture", str(CAPTURE_S),
-            "--visitors", "1", "--dir", str(tmp_path / "demo"), "--port", str(port),
-            "--timeout", "300"]  # fmt: skip
+    args = [
+        "--once",
+        "--hold",
+        "120",
+        "--budget",
+        str(BUDGET_S),
+        "--capture",
+        str(CAPTURE_S),
+        "--visitors",
+        "1",
+        "--dir",
+        str(tmp_path / "demo"),
+        "--port",
+        str(port),
+        "--timeout",
+        "300",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dancebooth", "demo", *args], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "dancebooth", "demo", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         summary = tmp_path / "demo" / "deliveries.json"
         _wait_for(summary, proc, 330)
         (delivery,) = json.loads(summary.read_text())
         _check_video(Path(delivery["video"]), delivery["session_id"])
-        _check_email_and_link(Path(delivery["eml"]), delivery["link"], port,
-                              Path(delivery["video"]))  # fmt: skip
+        _check_email_and_link(
+            Path(delivery["eml"]), delivery["link"], port, Path(delivery["video"])
+        )
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C: stops the booth cleanly

@@ -17,8 +17,15 @@ from protocol.topics import Command, NodeChannel, Topics
 
 
 class Collector:
-    def __init__(self, host: str, port: int, booth: str = "booth1", v5: bool = True,
-                 username: str | None = None, password: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        booth: str = "booth1",
+        v5: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.booth, self.topics = booth, Topics()
         self.frames: dict[tuple[str, str, int], FramePacket] = {}
         self.deliveries: Counter[tuple[str, str, int]] = Counter()

@@ -14,11 +14,27 @@ from edge.sources.base import FrameSource, Pacer
 
 # A standing figure in a 1x1 box (x, y), COCO order.
 _STANDING = np.array(
-    [[0.5, 0.1], [0.47, 0.08], [0.53, 0.08], [0.44, 0.1], [0.56, 0.1], [0.4, 0.25],
-     [0.6, 0.25], [0.35, 0.4], [0.65, 0.4], [0.33, 0.55], [0.67, 0.55], [0.43, 0.55],
-     [0.57, 0.55], [0.43, 0.75], [0.57, 0.75], [0.43, 0.95], [0.57, 0.95]],
+    [
+        [0.5, 0.1],
+        [0.47, 0.08],
+        [0.53, 0.08],
+        [0.44, 0.1],
+        [0.56, 0.1],
+        [0.4, 0.25],
+        [0.6, 0.25],
+        [0.35, 0.4],
+        [0.65, 0.4],
+        [0.33, 0.55],
+        [0.67, 0.55],
+        [0.43, 0.55],
+        [0.57, 0.55],
+        [0.43, 0.75],
+        [0.57, 0.75],
+        [0.43, 0.95],
+        [0.57, 0.95],
+    ],
     dtype=np.float32,
-)  # fmt: skip
+)
 
 
 def standing(width: int, height: int, shift: float = 0.0) -> np.ndarray:
@@ -33,8 +49,14 @@ class PatternSource(FrameSource):
 
     name = "pattern"
 
-    def __init__(self, width: int = 64, height: int = 48, fps: float = 30.0,
-                 count: int | None = None, realtime: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        width: int = 64,
+        height: int = 48,
+        fps: float = 30.0,
+        count: int | None = None,
+        realtime: bool = False,
+    ) -> None:
         super().__init__(width, height, fps)
         self.count = count
         self._pacer = Pacer(fps, realtime)
@@ -95,8 +117,9 @@ def write_video(
 class Unchanged:
     """A keypoint stage that returns the backend's keypoints as they are."""
 
-    def process(self, keypoints: Keypoints, extras: Keypoints, t_s: float
-                ) -> tuple[Keypoints, Keypoints, int]:  # fmt: skip
+    def process(
+        self, keypoints: Keypoints, extras: Keypoints, t_s: float
+    ) -> tuple[Keypoints, Keypoints, int]:
         return keypoints, extras, 0
 
     def reset(self) -> None:

@@ -21,8 +21,15 @@ def _spool_frames(spool: Spool, n: int, session: str = "s1") -> list[Frame]:
     frames = []
     encoder = JpegEncoder(80)
     while (frame := source.read()) is not None:
-        spool.add_frame(session, frame.seq, frame.capture_ns, 64, 48,
-                        encoder.encode(frame.image), truth_bytes(frame))  # fmt: skip
+        spool.add_frame(
+            session,
+            frame.seq,
+            frame.capture_ns,
+            64,
+            48,
+            encoder.encode(frame.image),
+            truth_bytes(frame),
+        )
         frames.append(frame)
     return frames
 
@@ -34,8 +41,9 @@ class Shift:
         self.resets = 0
         self.times: list[float] = []
 
-    def process(self, keypoints: Keypoints, extras: Keypoints, t_s: float
-                ) -> tuple[Keypoints, Keypoints, int]:  # fmt: skip
+    def process(
+        self, keypoints: Keypoints, extras: Keypoints, t_s: float
+    ) -> tuple[Keypoints, Keypoints, int]:
         self.times.append(t_s)
         out = keypoints.copy()
         out[:, 0] += 1
@@ -92,8 +100,13 @@ def test_cached_frames_skip_decoding_and_previews_see_them(tmp_path: Path) -> No
     spool = Spool(tmp_path)
     frames = _spool_frames(spool, 2)
     seen: list[int] = []
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
-                          preview=lambda frame, kps: seen.append(id(frame)))  # fmt: skip
+    annotator = Annotator(
+        spool,
+        TruthEstimator(),
+        lambda fps: (Unchanged(), 0),
+        "node1",
+        preview=lambda frame, kps: seen.append(id(frame)),
+    )
     for frame in frames:
         annotator.offer("s1", frame)
     annotator.run_once()

@@ -46,9 +46,12 @@ def test_run_captures_a_video_standalone_and_exits_when_sent(
 ) -> None:
     video = write_video(tmp_path / "clip.avi", 60)
     config = _config(
-        tmp_path, mosquitto.port, source={"type": "video", "path": str(video), "realtime": False},
-        pose={"type": "replay"}, capture={"width": 64, "height": 48, "fps": 30},
-    )  # fmt: skip
+        tmp_path,
+        mosquitto.port,
+        source={"type": "video", "path": str(video), "realtime": False},
+        pose={"type": "replay"},
+        capture={"width": 64, "height": 48, "fps": 30},
+    )
     collector = Collector(mosquitto.host, mosquitto.port)
     try:
         args = ["edge", "run", "-c", str(config), "--capture", "1", "--session", "scli"]

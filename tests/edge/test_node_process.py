@@ -31,11 +31,15 @@ pytestmark = pytest.mark.services
 
 def _config(tmp_path: Path, broker: Mosquitto) -> Path:
     path = tmp_path / "node.yaml"
-    path.write_text(yaml.safe_dump({
-        "mqtt": {"host": broker.host, "port": broker.port},
-        "spool": {"path": str(tmp_path / "spool")},
-        "publisher": {"stats_interval_s": 0.5, "reconnect_max_s": 1},
-    }))  # fmt: skip
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt": {"host": broker.host, "port": broker.port},
+                "spool": {"path": str(tmp_path / "spool")},
+                "publisher": {"stats_interval_s": 0.5, "reconnect_max_s": 1},
+            }
+        )
+    )
     return path
 
 
@@ -100,16 +104,16 @@ def test_bad_credentials_are_refused_with_a_clear_error(tmp_path: Path, passwd: 
     with run_mosquitto(f"password_file {passwd}\n", anonymous=False) as broker:
         spool = Spool(tmp_path / "spool")
         settings = PublisherSettings(connect_timeout_s=5)
-        wrong = MqttSettings(host=broker.host, port=broker.port, username="node1",
-                             password="nope")  # type: ignore[arg-type]  # fmt: skip
+        wrong = MqttSettings(host=broker.host, port=broker.port, username="node1", password="nope")  # type: ignore[arg-type]
         publisher = Publisher(wrong, settings, "booth1", "node1", spool)
         with pytest.raises(BrokerRefusedError, match=r"mqtt\.username / mqtt\.password"):
             publisher.start()
         anonymous = MqttSettings(host=broker.host, port=broker.port)
         with pytest.raises(BrokerRefusedError, match="refused node node1"):
             Publisher(anonymous, settings, "booth1", "node1", spool).start()
-        right = MqttSettings(host=broker.host, port=broker.port, username="node1",
-                             password="s3cret")  # type: ignore[arg-type]  # fmt: skip
+        right = MqttSettings(
+            host=broker.host, port=broker.port, username="node1", password="s3cret"
+        )  # type: ignore[arg-type]
         publisher = Publisher(right, settings, "booth1", "node1", spool)
         publisher.start()
         try:
@@ -121,12 +125,20 @@ def test_bad_credentials_are_refused_with_a_clear_error(tmp_path: Path, passwd: 
 def test_edge_run_reports_refused_credentials(tmp_path: Path, passwd: str) -> None:
     with run_mosquitto(f"password_file {passwd}\n", anonymous=False) as broker:
         config = tmp_path / "node.yaml"
-        config.write_text(yaml.safe_dump({
-            "mqtt": {"host": broker.host, "port": broker.port, "username": "node1",
-                     "password": "wrong"},
-            "spool": {"path": str(tmp_path / "spool")},
-            "publisher": {"connect_timeout_s": 5},
-        }))  # fmt: skip
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "mqtt": {
+                        "host": broker.host,
+                        "port": broker.port,
+                        "username": "node1",
+                        "password": "wrong",
+                    },
+                    "spool": {"path": str(tmp_path / "spool")},
+                    "publisher": {"connect_timeout_s": 5},
+                }
+            )
+        )
         proc = _node(config)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode != 0
@@ -145,14 +157,18 @@ def test_edge_run_serves_a_capture_command_survives_sigkill_and_drains(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     config = tmp_path / "node.yaml"
-    config.write_text(yaml.safe_dump({
-        "mqtt": {"host": mosquitto.host, "port": mosquitto.port},
-        "spool": {"path": str(tmp_path / "spool")},
-        "source": {"type": "synthetic", "seed": 3},
-        "pose": {"type": "replay"},
-        "capture": {"width": 320, "height": 240, "fps": 30},
-        "publisher": {"stats_interval_s": 0.5, "reconnect_max_s": 1},
-    }))  # fmt: skip
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt": {"host": mosquitto.host, "port": mosquitto.port},
+                "spool": {"path": str(tmp_path / "spool")},
+                "source": {"type": "synthetic", "seed": 3},
+                "pose": {"type": "replay"},
+                "capture": {"width": 320, "height": 240, "fps": 30},
+                "publisher": {"stats_interval_s": 0.5, "reconnect_max_s": 1},
+            }
+        )
+    )
     collector = Collector(mosquitto.host, mosquitto.port)
     node = _cli(config)
     try:

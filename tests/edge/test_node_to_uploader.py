@@ -71,8 +71,11 @@ def test_broker_killed_mid_capture_the_uploader_still_gets_everything(
         mosquitto.start()
         # Frames the broker acknowledged and then lost are asked for again by the
         # uploader's completeness check (resend requests), and served from the spool.
-        wait_for(lambda: uploader.state() is SessionState.QUEUED, timeout=15,
-                 what="session complete after the outage")  # fmt: skip
+        wait_for(
+            lambda: uploader.state() is SessionState.QUEUED,
+            timeout=15,
+            what="session complete after the outage",
+        )
     finally:
         node.stop()
     assert uploader.frames() == 90

@@ -23,8 +23,13 @@ def _mean_smoother(seq: npt.NDArray[np.float32], fps: float) -> npt.NDArray[np.f
 def test_packets_are_held_until_the_capture_ends_then_released_smoothed(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     frames = _spool_frames(spool, 8)
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
-                          offline=OfflinePass(spool, _mean_smoother))  # fmt: skip
+    annotator = Annotator(
+        spool,
+        TruthEstimator(),
+        lambda fps: (Unchanged(), 0),
+        "node1",
+        offline=OfflinePass(spool, _mean_smoother),
+    )
     assert annotator.run_once() == 8
     assert spool.counts()[FrameState.HELD] == 8
     assert spool.ready(10) == [] and spool.depth() == 8
@@ -48,8 +53,13 @@ def test_a_broken_smoother_falls_back_to_online_keypoints(tmp_path: Path) -> Non
     def broken(seq: npt.NDArray[np.float32], fps: float) -> npt.NDArray[np.float32]:
         return np.full_like(seq, np.nan)
 
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
-                          offline=OfflinePass(spool, broken))  # fmt: skip
+    annotator = Annotator(
+        spool,
+        TruthEstimator(),
+        lambda fps: (Unchanged(), 0),
+        "node1",
+        offline=OfflinePass(spool, broken),
+    )
     annotator.run_once()
     spool.end_capture("s1", 2.0, 3, [], 30.0)
     annotator.run_once()
@@ -61,8 +71,9 @@ def test_the_real_offline_smoother_runs_on_a_capture(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     _spool_frames(spool, 30)
     offline = OfflinePass(spool)  # edge.smoothing.smooth_offline
-    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1",
-                          offline=offline)  # fmt: skip
+    annotator = Annotator(
+        spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1", offline=offline
+    )
     annotator.run_once()
     spool.end_capture("s1", 2.0, 30, [], 30.0)
     annotator.run_once()

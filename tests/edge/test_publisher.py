@@ -48,11 +48,27 @@ def tls_files() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="dancebooth-tls-"))
     directory.chmod(0o711)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(directory / "key.pem"),
+            "-out",
+            str(directory / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     if os.geteuid() == 0:
         with contextlib.suppress(KeyError):
             uid = pwd.getpwnam("mosquitto").pw_uid
@@ -64,8 +80,10 @@ def tls_files() -> Iterator[Path]:
 
 def test_publishes_over_tls(tls_files: Path, tmp_path: Path) -> None:
     port = free_port()
-    conf = (f"listener {port} 127.0.0.1\ncafile {tls_files}/cert.pem\n"
-            f"certfile {tls_files}/cert.pem\nkeyfile {tls_files}/key.pem\n")  # fmt: skip
+    conf = (
+        f"listener {port} 127.0.0.1\ncafile {tls_files}/cert.pem\n"
+        f"certfile {tls_files}/cert.pem\nkeyfile {tls_files}/key.pem\n"
+    )
     with run_mosquitto(conf) as broker:
         wait_for_port(port)
         collector = Collector(broker.host, broker.port)  # plain listener, same broker

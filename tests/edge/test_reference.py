@@ -15,15 +15,16 @@ from edge.reference import (
     ReferenceDanceError,
     list_references,
     load_reference,
-)  # fmt: skip
+)
 from edge.synthetic.music import decode_audio
 from edge.synthetic.routines import ROUTINES, generate_reference
 
 
 @pytest.fixture(scope="module")
 def dance(tmp_path_factory: pytest.TempPathFactory) -> ReferenceDance:
-    return generate_reference("disco-steps", width=256, height=256, fps=25,
-                              audio_dir=tmp_path_factory.mktemp("audio"))  # fmt: skip
+    return generate_reference(
+        "disco-steps", width=256, height=256, fps=25, audio_dir=tmp_path_factory.mktemp("audio")
+    )
 
 
 def test_generated_dance_is_beat_aligned_framed_and_has_music(dance: ReferenceDance) -> None:
@@ -52,7 +53,12 @@ def test_save_load_round_trip(dance: ReferenceDance, tmp_path: Path) -> None:
     assert 10_000 < (path / "music.m4a").stat().st_size < 400_000
     back = load_reference("disco-steps", tmp_path)
     assert (back.name, back.bpm, back.fps, back.width, back.frames) == (
-        dance.name, dance.bpm, dance.fps, dance.width, dance.frames)  # fmt: skip
+        dance.name,
+        dance.bpm,
+        dance.fps,
+        dance.width,
+        dance.frames,
+    )
     np.testing.assert_allclose(back.keypoints, dance.keypoints, atol=0.006)
     np.testing.assert_allclose(back.extras, dance.extras, atol=0.006)
     assert back.metadata["moves"] == list(ROUTINES["disco-steps"].moves)
@@ -128,8 +134,10 @@ def test_cli_generate_list_show(tmp_path: Path) -> None:
     root = ["--root", str(tmp_path)]
     res = runner.invoke(cli, ["reference", "list", *root])
     assert res.exit_code == 0 and "dancebooth reference generate" in res.output
-    res = runner.invoke(cli, ["reference", "generate", *root, "--name", "spin-groove", "--size",
-                              "128", "--fps", "10"])  # fmt: skip
+    res = runner.invoke(
+        cli,
+        ["reference", "generate", *root, "--name", "spin-groove", "--size", "128", "--fps", "10"],
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["reference", "list", *root])
     assert "spin-groove" in res.output and "96" in res.output and "music.m4a" in res.output
@@ -143,8 +151,9 @@ def test_shipped_keypoints_match_the_generator(tmp_path: Path) -> None:
     # The committed data is exactly what `dancebooth reference generate` makes.
     name = "wave-party"
     shipped = load_reference(name)
-    fresh = generate_reference(name, width=shipped.width, height=shipped.height,
-                               fps=shipped.fps, audio_dir=tmp_path)  # fmt: skip
+    fresh = generate_reference(
+        name, width=shipped.width, height=shipped.height, fps=shipped.fps, audio_dir=tmp_path
+    )
     path = fresh.save(tmp_path / "out")
     assert (path / "keypoints.csv").read_bytes() == (
         REFERENCE_DIR / name / "keypoints.csv"

@@ -38,8 +38,9 @@ def write_video(
             tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             step = sound.codec_context.frame_size or 1024
             for k in range(0, len(tone), step):
-                chunk = av.AudioFrame.from_ndarray(tone[None, k : k + step], format="fltp",
-                                                   layout="mono")  # fmt: skip
+                chunk = av.AudioFrame.from_ndarray(
+                    tone[None, k : k + step], format="fltp", layout="mono"
+                )
                 chunk.sample_rate = 44100
                 for packet in sound.encode(chunk):
                     out.mux(packet)

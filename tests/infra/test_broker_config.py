@@ -20,8 +20,7 @@ def check_hash(line: str, password: str) -> bool:
     _user, _, h = line.partition(":")
     _, kind, iterations, salt, digest = h.split("$")
     assert kind == "7"
-    mine = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt),
-                               int(iterations))  # fmt: skip
+    mine = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
     return mine == base64.b64decode(digest)
 
 
@@ -31,8 +30,16 @@ def passwd_lines(out: Path) -> dict[str, str]:
 
 def test_cloud_password_from_the_environment_wins_and_node_passwords_stay(tmp_path: Path) -> None:
     runner = CliRunner()
-    args = ["cloud", "broker-config", "--booth", "booth1", "--nodes", "node1,node2",
-            "--out", str(tmp_path)]  # fmt: skip
+    args = [
+        "cloud",
+        "broker-config",
+        "--booth",
+        "booth1",
+        "--nodes",
+        "node1,node2",
+        "--out",
+        str(tmp_path),
+    ]
     first = runner.invoke(cli, args)
     assert first.exit_code == 0, first.output
     before = yaml.safe_load((tmp_path / "credentials.yaml").read_text())
@@ -55,7 +62,17 @@ def test_unknown_accounts_and_empty_passwords_are_refused(tmp_path: Path) -> Non
     with pytest.raises(ProtocolError, match="empty password"):
         write_broker_config(accounts, tmp_path, {"cloud": ""})
     assert not (tmp_path / "passwd").exists()  # nothing half-written
-    args = ["cloud", "broker-config", "--booth", "booth1", "--nodes", "node1",
-            "--out", str(tmp_path), "--cloud-password", ""]  # fmt: skip
+    args = [
+        "cloud",
+        "broker-config",
+        "--booth",
+        "booth1",
+        "--nodes",
+        "node1",
+        "--out",
+        str(tmp_path),
+        "--cloud-password",
+        "",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code != 0 and "empty password" in result.output

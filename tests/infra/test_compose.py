@@ -37,8 +37,18 @@ from tests.infra.deploy import (
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / "infra" / "env.example"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_USER$|USERNAME")
-SERVICES = {"broker-config", "mosquitto", "postgres", "minio", "minio-init", "migrate",
-            "api", "uploader", "worker", "mail-relay"}  # fmt: skip
+SERVICES = {
+    "broker-config",
+    "mosquitto",
+    "postgres",
+    "minio",
+    "minio-init",
+    "migrate",
+    "api",
+    "uploader",
+    "worker",
+    "mail-relay",
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +66,11 @@ def compose(example_env: dict[str, str]) -> dict[str, Any]:
 
 
 def cloud_image_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in compose["services"].items()
-            if s.get("build", {}).get("dockerfile") == "infra/docker/cloud.Dockerfile"}  # fmt: skip
+    return {
+        name: s
+        for name, s in compose["services"].items()
+        if s.get("build", {}).get("dockerfile") == "infra/docker/cloud.Dockerfile"
+    }
 
 
 def image_entrypoint(dockerfile: str) -> list[str]:
@@ -67,8 +80,13 @@ def image_entrypoint(dockerfile: str) -> list[str]:
 
 def test_every_part_of_the_stack_is_there(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) >= SERVICES
-    assert set(cloud_image_services(compose)) == {"broker-config", "migrate", "api",
-                                                  "uploader", "worker"}  # fmt: skip
+    assert set(cloud_image_services(compose)) == {
+        "broker-config",
+        "migrate",
+        "api",
+        "uploader",
+        "worker",
+    }
 
 
 def test_every_variable_is_documented_in_env_example_and_used(example_env: dict[str, str]) -> None:
@@ -84,8 +102,13 @@ def test_secrets_have_no_defaults_and_missing_ones_stop_compose(
 
     refs = variables(COMPOSE.read_text())
     secrets = {name for name, _ in refs if SECRET_NAME.search(name)}
-    assert {"POSTGRES_PASSWORD", "MQTT_CLOUD_PASSWORD", "API_SECRET_KEY",
-            "MINIO_ROOT_PASSWORD", "MAIL_RELAY_PASSWORD"} <= secrets  # fmt: skip
+    assert {
+        "POSTGRES_PASSWORD",
+        "MQTT_CLOUD_PASSWORD",
+        "API_SECRET_KEY",
+        "MINIO_ROOT_PASSWORD",
+        "MAIL_RELAY_PASSWORD",
+    } <= secrets
     for name, op in refs:
         if name in secrets:
             assert op == ":?", f"${{{name}}} must be written ${{{name}:?message}}"
@@ -212,8 +235,14 @@ def test_mosquitto_gets_its_config_passwd_acl_and_certificates(compose: dict[str
             assert (REPO / source).exists(), source
     # Every file the config names lies in a mounted directory...
     paths = _conf_paths(REPO / config)
-    assert set(paths) == {"password_file", "acl_file", "certfile", "keyfile", "cafile",
-                          "persistence_location"}  # fmt: skip
+    assert set(paths) == {
+        "password_file",
+        "acl_file",
+        "certfile",
+        "keyfile",
+        "cafile",
+        "persistence_location",
+    }
     for key, path in paths.items():
         parents = [t for t in mounts if PurePosixPath(path).is_relative_to(t)]
         assert parents, f"{key} {path} is not inside any volume of the mosquitto service"
@@ -258,8 +287,12 @@ STACKS = [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.staging
 def test_docker_compose_config_accepts_the_files_with_env_example(files: list[str]) -> None:
     """Compose's own schema check and interpolation, with infra/env.example as the .env."""
     args = [*compose_client(), *(a for f in files for a in ("-f", f))]
-    result = subprocess.run([*args, "--env-file", str(ENV_EXAMPLE), "config", "--quiet"],
-                            capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    result = subprocess.run(
+        [*args, "--env-file", str(ENV_EXAMPLE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -41,8 +41,12 @@ def test_settings_field_walks_nested_groups_and_unions() -> None:
     # A member of the discriminated union (S3 storage) has the key; local storage does not.
     settings_field("DANCEBOOTH_CLOUD_STORAGE__ENDPOINT_URL")
     settings_field("DANCEBOOTH_EDGE_MQTT__TLS__CA_FILE")  # through Optional[TlsSettings]
-    for bad in ("DANCEBOOTH_CLOUD_API__SECRET", "DANCEBOOTH_EDGE_MQTT__TLS__CA",
-                "DANCEBOOTH_CLOUDY_BOOTH", "DANCEBOOTH_CLOUD_BOOTH__NAME"):  # fmt: skip
+    for bad in (
+        "DANCEBOOTH_CLOUD_API__SECRET",
+        "DANCEBOOTH_EDGE_MQTT__TLS__CA",
+        "DANCEBOOTH_CLOUDY_BOOTH",
+        "DANCEBOOTH_CLOUD_BOOTH__NAME",
+    ):
         with pytest.raises(DeployError):
             settings_field(bad)
 
@@ -71,8 +75,11 @@ def test_dotenv_and_dockerfile_parsing(tmp_path: Path) -> None:
     )
     steps = parse_dockerfile(tmp_path / "Dockerfile")
     assert [(s.keyword, s.stage) for s in steps] == [
-        ("FROM", "build"), ("RUN", "build"), ("FROM", "build"), ("COPY", "build")
-    ]  # fmt: skip
+        ("FROM", "build"),
+        ("RUN", "build"),
+        ("FROM", "build"),
+        ("COPY", "build"),
+    ]
     assert steps[1].args == "a  && b"
     assert dancebooth_args(["tini", "--", "/opt/venv/bin/dancebooth", "edge", "run"]) == [
         "edge",

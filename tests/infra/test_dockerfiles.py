@@ -75,9 +75,11 @@ def test_copy_sources_exist_and_are_in_the_build_context(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "packages"),
-    [("cloud", {"protocol", "edge", "cloud", "dancebooth"}),
-     ("edge", {"protocol", "edge", "dancebooth"})],
-)  # fmt: skip
+    [
+        ("cloud", {"protocol", "edge", "cloud", "dancebooth"}),
+        ("edge", {"protocol", "edge", "dancebooth"}),
+    ],
+)
 def test_images_hold_the_packages_and_the_data_the_code_looks_for(
     name: str, packages: set[str]
 ) -> None:
@@ -133,11 +135,15 @@ def test_edge_image_fetches_the_models_at_build_time() -> None:
 
 
 def test_cloud_torch_is_the_projects_pin_from_a_cuda_index() -> None:
-    pins = [d for d in PYPROJECT["project"]["optional-dependencies"]["cloud"]
-            if d.startswith("torch==")]  # fmt: skip
+    pins = [
+        d for d in PYPROJECT["project"]["optional-dependencies"]["cloud"] if d.startswith("torch==")
+    ]
     assert len(pins) == 1
-    args = {s.args.split("=")[0]: s.args.split("=", 1)[1] for s in steps("cloud")
-            if s.keyword == "ARG" and "=" in s.args}  # fmt: skip
+    args = {
+        s.args.split("=")[0]: s.args.split("=", 1)[1]
+        for s in steps("cloud")
+        if s.keyword == "ARG" and "=" in s.args
+    }
     assert f"torch=={args['TORCH_VERSION']}" == pins[0]
     assert re.fullmatch(r"cu\d{3}", args["TORCH_CUDA"])
     torch_runs = [c for c in pip_installs("cloud") if '"torch==${TORCH_VERSION}"' in c]

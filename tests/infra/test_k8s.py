@@ -49,8 +49,11 @@ def documents(*, examples: bool = True) -> list[dict[str, Any]]:
 
 
 def find(kind: str, name: str | None = None) -> list[dict[str, Any]]:
-    return [d for d in documents() if d["kind"] == kind
-            and (name is None or d["metadata"]["name"] == name)]  # fmt: skip
+    return [
+        d
+        for d in documents()
+        if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
+    ]
 
 
 def containers() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -183,8 +186,12 @@ def test_kubectl_kustomize_renders_the_manifests() -> None:
     assert {d["metadata"].get("namespace") for d in rendered if d["kind"] != "Namespace"} == {
         "dancebooth"
     }
-    images = {c["image"] for d in rendered if d["kind"] in ("Deployment", "Job")
-              for c in d["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    images = {
+        c["image"]
+        for d in rendered
+        if d["kind"] in ("Deployment", "Job")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
     assert images == {"registry.example.com/dancebooth-cloud:0.1.0"}
 
 
@@ -197,8 +204,11 @@ def test_scaler_query_counts_waiting_and_running_jobs(postgres_server: str) -> N
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     upgrade_database(postgres_server)
-    states = [JobState.QUEUED] * 3 + [JobState.RUNNING] * 2 + [
-        JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]  # fmt: skip
+    states = (
+        [JobState.QUEUED] * 3
+        + [JobState.RUNNING] * 2
+        + [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]
+    )
     with transaction(session_factory(engine)) as db:
         db.add(Booth(id="booth1"))
         db.add(Session(id="s1", booth_id="booth1"))

@@ -100,8 +100,9 @@ def test_node_cannot_publish_into_another_nodes_topics(
     command = node1.publish("dancebooth/booth1/cmd/capture")
     other_booth = node1.publish("dancebooth/booth2/node/node1/frames/s1")
     assert not own.is_failure
-    assert all(rc.is_failure and "authori" in str(rc).lower()
-               for rc in (other, command, other_booth))  # fmt: skip
+    assert all(
+        rc.is_failure and "authori" in str(rc).lower() for rc in (other, command, other_booth)
+    )
     _wait_for(lambda: len(cloud.received) >= 1)
     time.sleep(0.3)  # anything refused that slipped through would arrive by now
     assert cloud.received == ["dancebooth/booth1/node/node1/frames/s1"]
@@ -109,8 +110,9 @@ def test_node_cannot_publish_into_another_nodes_topics(
     # fresh client: paho drops the connection after a refused PUBACK and reconnects.)
     node1.close()
     node1 = Client(broker, user, passwords[user])
-    node1.c.subscribe([("dancebooth/booth1/node/node2/frames/+", 1),
-                       ("dancebooth/booth1/cmd/+", 1)])  # fmt: skip
+    node1.c.subscribe(
+        [("dancebooth/booth1/node/node2/frames/+", 1), ("dancebooth/booth1/cmd/+", 1)]
+    )
     deadline = time.monotonic() + 5
     while len(node1.subacks) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -125,8 +127,9 @@ def test_node_cannot_publish_into_another_nodes_topics(
         c.close()
 
 
-@pytest.mark.parametrize(("user", "password"), [(None, None), ("booth1.node1", "wrong"),
-                                                ("intruder", "x")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("user", "password"), [(None, None), ("booth1.node1", "wrong"), ("intruder", "x")]
+)
 def test_no_entry_without_a_valid_password(
     secured: tuple[Mosquitto, dict[str, str]], user: str | None, password: str | None
 ) -> None:

@@ -120,8 +120,9 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
         assert not [ln for ln in directives if re.search(r"\s/(etc|var|mosquitto)/", ln)]
         config = root / "mosquitto.conf"
         config.write_text(text)
-        proc = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             try:
                 wait_for_port(plain)
@@ -129,8 +130,11 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
             except TimeoutError:
                 proc.kill()
                 _, err = proc.communicate()
-                log = (root / "mosquitto.log").read_text(errors="replace") if (
-                    root / "mosquitto.log").exists() else ""  # fmt: skip
+                log = (
+                    (root / "mosquitto.log").read_text(errors="replace")
+                    if (root / "mosquitto.log").exists()
+                    else ""
+                )
                 pytest.fail(f"{request.param} did not load: {err.decode()} {log}")
             yield Broker(plain, tls, root / "certs" / "ca.crt", passwords, root / "mosquitto.log")
         finally:
@@ -141,8 +145,9 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
 
 
 class Client:
-    def __init__(self, port: int, user: str | None, password: str | None,
-                 ca: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, port: int, user: str | None, password: str | None, ca: Path | None = None
+    ) -> None:
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         if user is not None:
             self.c.username_pw_set(user, password)

@@ -55,12 +55,40 @@ def make_certificates(out: Path) -> None:
         cwd=out,
     )
     (out / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt",
-             cwd=out)  # fmt: skip
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             "/CN=someone else", "-keyout", "other.key", "-out", "other-ca.crt",
-             cwd=out)  # fmt: skip
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+        cwd=out,
+    )
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=someone else",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other-ca.crt",
+        cwd=out,
+    )
     for f in out.iterdir():
         f.chmod(0o644)  # Mosquitto reads them after dropping root
 

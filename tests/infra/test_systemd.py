@@ -40,9 +40,12 @@ class MultiDict(dict[str, list[str]]):
 
 def parse_unit(path: Path) -> configparser.RawConfigParser:
     parser = configparser.RawConfigParser(
-        strict=False, dict_type=MultiDict, empty_lines_in_values=False,
-        comment_prefixes=("#", ";"), interpolation=None,
-    )  # fmt: skip
+        strict=False,
+        dict_type=MultiDict,
+        empty_lines_in_values=False,
+        comment_prefixes=("#", ";"),
+        interpolation=None,
+    )
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
     parser.read_string(path.read_text(), source=str(path))
     return parser
@@ -62,8 +65,12 @@ def test_unit_restarts_on_failure_as_an_unprivileged_user() -> None:
     assert service["User"] not in ("root", "0")
     assert service["EnvironmentFile"].startswith("/etc/dancebooth/")
     assert unit["Install"]["WantedBy"] == "multi-user.target"
-    for key, want in {"NoNewPrivileges": "yes", "ProtectSystem": "strict",
-                      "ProtectHome": "yes", "PrivateTmp": "yes"}.items():  # fmt: skip
+    for key, want in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+    }.items():
         assert service[key] == want, key
     assert service["CapabilityBoundingSet"] == ""
     # The camera and the Coral must stay reachable under DevicePolicy=closed.
@@ -129,8 +136,11 @@ def test_systemd_analyze_catches_a_broken_unit(tmp_path: Path) -> None:
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
     unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace("/opt/dancebooth/venv/bin/dancebooth", "/bin/true")
-                    .replace("Restart=on-failure", "Restartt=on-failure"))  # fmt: skip
+    unit.write_text(
+        UNIT.read_text()
+        .replace("/opt/dancebooth/venv/bin/dancebooth", "/bin/true")
+        .replace("Restart=on-failure", "Restartt=on-failure")
+    )
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     assert "Unknown key 'Restartt'" in result.stderr
 
@@ -143,8 +153,11 @@ def test_systemd_analyze_security_exposure_is_low(
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
-    text = (UNIT.read_text() if unit_text == "shipped" else
-            "[Service]\nExecStart=/opt/dancebooth/venv/bin/dancebooth edge run\n")  # fmt: skip
+    text = (
+        UNIT.read_text()
+        if unit_text == "shipped"
+        else "[Service]\nExecStart=/opt/dancebooth/venv/bin/dancebooth edge run\n"
+    )
     unit = tmp_path / UNIT.name
     unit.write_text(text.replace("/opt/dancebooth/venv/bin/dancebooth", "/bin/true"))
     cmd = [analyze, "security", "--offline=true", "--threshold=30", str(unit)]

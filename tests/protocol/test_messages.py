@@ -15,9 +15,18 @@ from protocol.messages import (
 
 def manifest(**kw: object) -> CaptureManifest:
     base: dict[str, object] = dict(
-        session="s1", node="n1", first_seq=0, last_seq=9, frame_count=8, dropped=[3, 4],
-        width=640, height=480, fps=30.0, started_at=1e9, ended_at=1e9 + 15,
-    )  # fmt: skip
+        session="s1",
+        node="n1",
+        first_seq=0,
+        last_seq=9,
+        frame_count=8,
+        dropped=[3, 4],
+        width=640,
+        height=480,
+        fps=30.0,
+        started_at=1e9,
+        ended_at=1e9 + 15,
+    )
     base.update(kw)
     return CaptureManifest.model_validate(base)
 

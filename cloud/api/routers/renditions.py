@@ -149,8 +149,9 @@ def decide(session_id: SessionPath, body: ReviewDecision, _who: Operator, ctx: C
         if body.decision == "approve":
             mailer = build_mailer(ctx.settings.mail)
             done = review.approve(ctx.factory, ctx.storage, ctx.settings, mailer, session_id)
-            return Reviewed(id=session_id, state=SessionState.DELIVERED, mail=done.mail,
-                            detail=done.detail)  # fmt: skip
+            return Reviewed(
+                id=session_id, state=SessionState.DELIVERED, mail=done.mail, detail=done.detail
+            )
         with transaction(ctx.factory) as db:
             new = review.reject(db, session_id, body.reason, retake=body.decision == "retake")
         return Reviewed(id=session_id, state=new)

@@ -26,10 +26,13 @@ def _held(booth: Booth, sid: str = "sheld", email: str | None = "ana@example.com
         row.email, row.consent, row.error = email, True, "needs review: SSIM 0.20 < 0.50"
         db.add(
             Rendition(
-                session_id=sid, video_key=rendition_key(sid, "wave-party"), dance="wave-party",
-                held_out_ssim=0.2, review_reasons="SSIM 0.20 < 0.50",
+                session_id=sid,
+                video_key=rendition_key(sid, "wave-party"),
+                dance="wave-party",
+                held_out_ssim=0.2,
+                review_reasons="SSIM 0.20 < 0.50",
             )
-        )  # fmt: skip
+        )
 
 
 def _state(booth: Booth, sid: str) -> tuple[SessionState, str | None]:
@@ -62,8 +65,14 @@ def test_approve_issues_the_link_emails_it_and_delivers(
     operator: TestClient, client: TestClient, booth: Booth
 ) -> None:
     _held(booth)
-    assert client.post("/api/renditions/sheld/review", json={"decision": "approve"},
-                       headers={"X-Dancebooth": "1"}).status_code == 401  # fmt: skip
+    assert (
+        client.post(
+            "/api/renditions/sheld/review",
+            json={"decision": "approve"},
+            headers={"X-Dancebooth": "1"},
+        ).status_code
+        == 401
+    )
     assert _outbox(booth) == []
     r = operator.post("/api/renditions/sheld/review", json={"decision": "approve"})
     assert r.status_code == 200, r.text

@@ -24,9 +24,14 @@ def test_the_happy_path_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [(S.REGISTERED, S.UPLOADED), (S.DELETED, S.CAPTURING), (S.DELIVERED, S.TRAINING),
-     (S.CAPTURING, S.DELIVERED), (S.UPLOADED, S.CAPTURING)],
-)  # fmt: skip
+    [
+        (S.REGISTERED, S.UPLOADED),
+        (S.DELETED, S.CAPTURING),
+        (S.DELIVERED, S.TRAINING),
+        (S.CAPTURING, S.DELIVERED),
+        (S.UPLOADED, S.CAPTURING),
+    ],
+)
 def test_skipping_or_leaving_deleted_is_refused(old: S, new: S) -> None:
     with pytest.raises(TransitionError, match=f"from {old} to {new}"):
         check_transition(old, new)
@@ -70,10 +75,12 @@ def test_frames_are_unique_per_session_node_seq(engine: Engine) -> None:
     factory = session_factory(engine)
     with transaction(factory) as db:
         ensure_session(db, "booth1", "s1", S.CAPTURING)
-        db.add(Frame(session_id="s1", node_id="n1", seq=7, shard_key="k", capture_ns=1,
-                     jpeg_bytes=10))  # fmt: skip
+        db.add(
+            Frame(session_id="s1", node_id="n1", seq=7, shard_key="k", capture_ns=1, jpeg_bytes=10)
+        )
     with pytest.raises(IntegrityError), transaction(factory) as db:
-        db.add(Frame(session_id="s1", node_id="n1", seq=7, shard_key="k2", capture_ns=1,
-                     jpeg_bytes=10))  # fmt: skip
+        db.add(
+            Frame(session_id="s1", node_id="n1", seq=7, shard_key="k2", capture_ns=1, jpeg_bytes=10)
+        )
     with transaction(factory) as db:
         assert db.scalar(select(func.count()).select_from(Frame)) == 1

@@ -20,9 +20,15 @@ VISITOR = Visitor("s-9", "ada@example.org", "Ada")
 def test_a_good_rendition_is_emailed_with_a_working_link(tmp_path: Path) -> None:
     mailer = OutboxMailer(tmp_path, "booth@booth.example")
     out = hand_off(
-        VISITOR, "salsa", held_out_ssim=0.7, flicker=1.0, gate=GATE, mailer=mailer,
-        policy=POLICY, now=NOW,
-    )  # fmt: skip
+        VISITOR,
+        "salsa",
+        held_out_ssim=0.7,
+        flicker=1.0,
+        gate=GATE,
+        mailer=mailer,
+        policy=POLICY,
+        now=NOW,
+    )
     assert out.status == "emailed" and out.sent is not None
     token = out.sent.token
     assert token.expires_at == NOW + timedelta(days=30)
@@ -39,9 +45,15 @@ def test_a_good_rendition_is_emailed_with_a_working_link(tmp_path: Path) -> None
 def test_a_poor_rendition_waits_for_review_and_sends_nothing(tmp_path: Path) -> None:
     mailer = OutboxMailer(tmp_path, "booth@booth.example")
     out = hand_off(
-        VISITOR, "salsa", held_out_ssim=0.2, flicker=9.0, gate=GATE, mailer=mailer,
-        policy=POLICY, now=NOW,
-    )  # fmt: skip
+        VISITOR,
+        "salsa",
+        held_out_ssim=0.2,
+        flicker=9.0,
+        gate=GATE,
+        mailer=mailer,
+        policy=POLICY,
+        now=NOW,
+    )
     assert out.status == "needs_review" and out.sent is None
     assert len(out.decision.reasons) == 2
     assert list(tmp_path.glob("*.eml")) == []

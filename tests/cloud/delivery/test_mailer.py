@@ -32,9 +32,15 @@ EMAIL = RenditionEmail(
 
 def _settings(tmp_path: Path, port: int, **kw: Any) -> SmtpMail:
     base: dict[str, Any] = {
-        "host": "127.0.0.1", "port": port, "security": "none", "sender": "booth@example.org",
-        "timeout_s": 2.0, "attempts": 3, "backoff_s": 0.5, "queue_directory": tmp_path / "q",
-    }  # fmt: skip
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "sender": "booth@example.org",
+        "timeout_s": 2.0,
+        "attempts": 3,
+        "backoff_s": 0.5,
+        "queue_directory": tmp_path / "q",
+    }
     base.update(kw)
     return SmtpMail(**base)
 
@@ -62,9 +68,13 @@ def test_outbox_writes_one_eml_per_session_and_kind(tmp_path: Path) -> None:
 def test_smtp_delivers_once_with_tls_and_login(tmp_path: Path, security: str) -> None:
     with run_smtp(tmp_path, security=security, auth=True) as server:
         settings = _settings(
-            tmp_path, server.port, security=security, username=USER, password=PASSWORD,
+            tmp_path,
+            server.port,
+            security=security,
+            username=USER,
+            password=PASSWORD,
             ca_file=server.cert,
-        )  # fmt: skip
+        )
         mailer = SmtpMailer(settings)
         assert mailer.send(EMAIL).status == "sent"
         assert mailer.send(EMAIL).status == "already_sent"
@@ -79,9 +89,13 @@ def test_smtp_delivers_once_with_tls_and_login(tmp_path: Path, security: str) ->
 def test_wrong_password_keeps_the_email_queued(tmp_path: Path) -> None:
     with run_smtp(tmp_path, security="starttls", auth=True) as server:
         s = _settings(
-            tmp_path, server.port, security="starttls", username=USER, password="wrong",
+            tmp_path,
+            server.port,
+            security="starttls",
+            username=USER,
+            password="wrong",
             ca_file=server.cert,
-        )  # fmt: skip
+        )
         sleeps = _Sleeps()
         result = SmtpMailer(s, sleep=sleeps).send(EMAIL)
         assert result.status == "queued" and "login refused" in result.detail

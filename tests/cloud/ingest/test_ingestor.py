@@ -39,8 +39,10 @@ def test_duplicates_and_shuffled_order_store_exactly_one_copy(rig: Rig) -> None:
     assert [(m.node, m.seq) for m, _ in frames] == [
         (n, s) for n in ("node1", "node2") for s in range(60)
     ]
-    originals = {(m.node, m.seq): m for m in (packet(s, node=n) for s in range(60)
-                                                for n in ("node1", "node2"))}  # fmt: skip
+    originals = {
+        (m.node, m.seq): m
+        for m in (packet(s, node=n) for s in range(60) for n in ("node1", "node2"))
+    }
     for meta, jpeg in frames:
         assert jpeg == originals[(meta.node, meta.seq)].jpeg
     with rig.factory() as db:
@@ -119,8 +121,9 @@ def test_node_status_is_tracked_and_stale_ones_ignored(rig: Rig) -> None:
         return Incoming(TOPICS.status(BOOTH, "node1"), body.to_bytes())
 
     rig.ingestor.handle([status(NodeState.ONLINE, 100.0), status(NodeState.OFFLINE, 200.0)])
-    rig.ingestor.handle([status(NodeState.ONLINE, 150.0), Incoming(TOPICS.status(BOOTH, "node1"),
-                                                                   b"")])  # fmt: skip
+    rig.ingestor.handle(
+        [status(NodeState.ONLINE, 150.0), Incoming(TOPICS.status(BOOTH, "node1"), b"")]
+    )
     with rig.factory() as db:
         node = db.get(Node, (BOOTH, "node1"))
         assert node is not None and node.state == "offline" and node.backend == "replay"
@@ -155,8 +158,9 @@ def test_unregistered_sessions_are_refused_when_registration_is_required(
     ingestor = Ingestor(BOOTH, TOPICS, store, factory, keep_bytes=140_000)
     with transaction(factory) as db:
         ensure_session(db, BOOTH, "known", SessionState.REGISTERED)
-    result = ingestor.handle([frame_message(packet(0, session="known")),
-                              frame_message(packet(0, session="stranger"))])  # fmt: skip
+    result = ingestor.handle(
+        [frame_message(packet(0, session="known")), frame_message(packet(0, session="stranger"))]
+    )
     assert result.frames.stored == 1 and result.dead_letters == 1
     with factory() as db:
         assert "never registered" in db.scalars(select(DeadLetter.reason)).one()
@@ -168,8 +172,13 @@ def test_frames_land_in_s3_exactly_once(engine: Engine) -> None:
     from tests.services import run_moto_server
 
     with run_moto_server() as endpoint:
-        storage = S3Storage("shards", endpoint_url=endpoint.url, access_key_id="testing",
-                            secret_access_key="testing", create_bucket=True)  # fmt: skip
+        storage = S3Storage(
+            "shards",
+            endpoint_url=endpoint.url,
+            access_key_id="testing",
+            secret_access_key="testing",
+            create_bucket=True,
+        )
         rig = make_rig(engine, storage)
         traffic = [frame_message(packet(s)) for s in range(40)] * 2
         random.Random(3).shuffle(traffic)

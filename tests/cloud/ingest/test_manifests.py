@@ -18,15 +18,27 @@ from tests.cloud.ingest.conftest import BOOTH, TOPICS, Rig, frame_message, packe
 def manifest(node: str, last: int, dropped: list[int] | None = None) -> Incoming:
     dropped = dropped or []
     body = CaptureManifest(
-        session="s1", node=node, first_seq=0, last_seq=last, frame_count=last + 1 - len(dropped),
-        dropped=dropped, width=640, height=480, fps=30, started_at=1.0, ended_at=2.0,
-    )  # fmt: skip
+        session="s1",
+        node=node,
+        first_seq=0,
+        last_seq=last,
+        frame_count=last + 1 - len(dropped),
+        dropped=dropped,
+        width=640,
+        height=480,
+        fps=30,
+        started_at=1.0,
+        ended_at=2.0,
+    )
     return Incoming(TOPICS.manifest(BOOTH, node, "s1"), body.to_bytes())
 
 
 def test_seq_ranges() -> None:
-    assert seq_ranges({5, 1, 2, 3, 9}) == [SeqRange(first=1, last=3), SeqRange(first=5, last=5),
-                                           SeqRange(first=9, last=9)]  # fmt: skip
+    assert seq_ranges({5, 1, 2, 3, 9}) == [
+        SeqRange(first=1, last=3),
+        SeqRange(first=5, last=5),
+        SeqRange(first=9, last=9),
+    ]
     assert seq_ranges(set()) == []
 
 

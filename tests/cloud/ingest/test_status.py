@@ -18,14 +18,21 @@ from tests.cloud.ingest.test_manifests import manifest
 
 
 def _traffic(rig: Rig) -> None:
-    node_status = NodeStatus(node="node1", state=NodeState.CAPTURING, at=5.0, session="s1",
-                             stats=NodeStats(capture_fps=30, dropped_frames=2))  # fmt: skip
-    rig.ingestor.handle([
-        *(frame_message(packet(s)) for s in range(7)),
-        manifest("node1", 9),
-        Incoming(TOPICS.status(BOOTH, "node1"), node_status.to_bytes()),
-        Incoming(TOPICS.frames(BOOTH, "node1", "s1"), b"junk"),
-    ])  # fmt: skip
+    node_status = NodeStatus(
+        node="node1",
+        state=NodeState.CAPTURING,
+        at=5.0,
+        session="s1",
+        stats=NodeStats(capture_fps=30, dropped_frames=2),
+    )
+    rig.ingestor.handle(
+        [
+            *(frame_message(packet(s)) for s in range(7)),
+            manifest("node1", 9),
+            Incoming(TOPICS.status(BOOTH, "node1"), node_status.to_bytes()),
+            Incoming(TOPICS.frames(BOOTH, "node1", "s1"), b"junk"),
+        ]
+    )
 
 
 def test_views_show_progress_nodes_and_dead_letters(rig: Rig) -> None:
@@ -35,9 +42,17 @@ def test_views_show_progress_nodes_and_dead_letters(rig: Rig) -> None:
         [session] = status.recent_sessions(db)
         total, latest = status.dead_letters(db)
     assert (node.node, node.state, node.session, node.capture_fps, node.dropped) == (
-        "node1", "capturing", "s1", 30.0, 2)  # fmt: skip
-    assert (session.state, session.frames, session.expected) == ("capturing", {"node1": 7},
-                                                                 {"node1": 10})  # fmt: skip
+        "node1",
+        "capturing",
+        "s1",
+        30.0,
+        2,
+    )
+    assert (session.state, session.frames, session.expected) == (
+        "capturing",
+        {"node1": 7},
+        {"node1": 10},
+    )
     assert total == 1 and "shorter than a header" in latest[0].reason
 
 

@@ -23,10 +23,20 @@ def _inputs(tmp_path: Path) -> list[str]:
     np.save(tmp_path / "vis.npy", vis)
     music = write_tone(tmp_path / "m.wav", 2.0)
     return [
-        "render", "--visitor-keypoints", str(tmp_path / "vis.npy"), "--capture-size", "1280x720",
-        "--reference-keypoints", str(tmp_path / "ref.npy"), "--fps", "20",
-        "--music", str(music), "--dance", "wave",
-    ]  # fmt: skip
+        "render",
+        "--visitor-keypoints",
+        str(tmp_path / "vis.npy"),
+        "--capture-size",
+        "1280x720",
+        "--reference-keypoints",
+        str(tmp_path / "ref.npy"),
+        "--fps",
+        "20",
+        "--music",
+        str(music),
+        "--dance",
+        "wave",
+    ]
 
 
 def test_render_writes_a_tagged_mp4_and_applies_the_gate(tmp_path: Path) -> None:

@@ -76,10 +76,22 @@ def test_a_checkpoint_renders_and_is_gated(tmp_path: Path) -> None:
         tmp_path / "ref.npy", walk(np.linspace(200, 300, n), np.full(n, 300.0), np.full(n, 200.0))
     )
     args = [
-        "render", "--visitor-keypoints", str(tmp_path / "vis.npy"), "--capture-size", "640x480",
-        "--reference-keypoints", str(tmp_path / "ref.npy"), "--fps", "25",
-        "--checkpoint", str(ckpt), "--device", "cpu", "--out", str(tmp_path / "r.mp4"),
-    ]  # fmt: skip
+        "render",
+        "--visitor-keypoints",
+        str(tmp_path / "vis.npy"),
+        "--capture-size",
+        "640x480",
+        "--reference-keypoints",
+        str(tmp_path / "ref.npy"),
+        "--fps",
+        "25",
+        "--checkpoint",
+        str(ckpt),
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "r.mp4"),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "needs_review" in result.output and "SSIM 0.200" in result.output

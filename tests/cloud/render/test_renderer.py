@@ -33,9 +33,15 @@ def test_renders_every_frame_with_music_progress_and_tags(tmp_path: Path) -> Non
     seen: list[tuple[int, int]] = []
     music = write_tone(tmp_path / "m.wav", 3.0)
     result = render(
-        g, _dance(30), tmp_path / "r.mp4", fps=25, tags=_tags(g), music=music,
-        batch_size=8, progress=lambda d, t: seen.append((d, t)),
-    )  # fmt: skip
+        g,
+        _dance(30),
+        tmp_path / "r.mp4",
+        fps=25,
+        tags=_tags(g),
+        music=music,
+        batch_size=8,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert seen == [(8, 30), (16, 30), (24, 30), (30, 30)]
     info = probe(result.path)
     assert (info.frames, info.width, info.fps, info.audio_codec) == (30, 128, 25.0, "aac")

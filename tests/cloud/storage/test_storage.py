@@ -95,9 +95,21 @@ def test_url_fetches_the_object(storage: Storage) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["../escape", "sessions/../../etc/passwd", "/abs/path", "a//b", "a/./b", "sessions/s1/..",
-     "a\\b", "", "sessions/s 1/x", "a/b/", "…/x", "a\x00b"],
-)  # fmt: skip
+    [
+        "../escape",
+        "sessions/../../etc/passwd",
+        "/abs/path",
+        "a//b",
+        "a/./b",
+        "sessions/s1/..",
+        "a\\b",
+        "",
+        "sessions/s 1/x",
+        "a/b/",
+        "…/x",
+        "a\x00b",
+    ],
+)
 def test_traversal_keys_are_refused(storage: Storage, key: str) -> None:
     for call in (
         lambda: storage.put(key, b"x"),
@@ -132,9 +144,13 @@ def test_s3_multipart_upload(s3_endpoint: S3Endpoint) -> None:
     from cloud.storage.s3 import S3Storage
 
     store = S3Storage(
-        "multipart", endpoint_url=s3_endpoint.url, access_key_id="testing",
-        secret_access_key="testing", create_bucket=True, multipart_threshold=5 * 1024 * 1024,
-    )  # fmt: skip
+        "multipart",
+        endpoint_url=s3_endpoint.url,
+        access_key_id="testing",
+        secret_access_key="testing",
+        create_bucket=True,
+        multipart_threshold=5 * 1024 * 1024,
+    )
     data = os.urandom(11 * 1024 * 1024)
     store.put("renditions/big.bin", data)
     assert store.get("renditions/big.bin") == data

@@ -48,13 +48,25 @@ class FakeInterpreter:
 
     def get_input_details(self) -> list[dict[str, Any]]:
         spec = self.spec
-        return [{"index": 0, "shape": np.array(spec.input_shape), "dtype": spec.input_dtype,
-                 "quantization": spec.input_quant}]  # fmt: skip
+        return [
+            {
+                "index": 0,
+                "shape": np.array(spec.input_shape),
+                "dtype": spec.input_dtype,
+                "quantization": spec.input_quant,
+            }
+        ]
 
     def get_output_details(self) -> list[dict[str, Any]]:
-        return [{"index": 100 + i, "shape": np.array(s), "dtype": d,
-                 "quantization": self.spec.output_quant}
-                for i, (s, d) in enumerate(self.spec.outputs)]  # fmt: skip
+        return [
+            {
+                "index": 100 + i,
+                "shape": np.array(s),
+                "dtype": d,
+                "quantization": self.spec.output_quant,
+            }
+            for i, (s, d) in enumerate(self.spec.outputs)
+        ]
 
     def set_tensor(self, index: int, value: np.ndarray) -> None:
         assert index == 0 and self.allocated
@@ -104,5 +116,8 @@ class FakeRuntime:
         return self.interpreter(model_path, experimental_delegates=[Delegate("pycoral")])
 
     def runtime(self) -> Runtime:
-        return Runtime(self.interpreter, self.load_delegate,
-                       self.make_edgetpu_interpreter if self.pycoral else None)  # fmt: skip
+        return Runtime(
+            self.interpreter,
+            self.load_delegate,
+            self.make_edgetpu_interpreter if self.pycoral else None,
+        )

@@ -25,9 +25,14 @@ def test_pose_detection_anchor_grid() -> None:
 
 def test_variable_size_anchors_follow_scales() -> None:
     opts = AnchorOptions(
-        input_width=64, input_height=64, num_layers=2, strides=(16, 32), min_scale=0.2,
-        max_scale=0.8, fixed_anchor_size=False,
-    )  # fmt: skip
+        input_width=64,
+        input_height=64,
+        num_layers=2,
+        strides=(16, 32),
+        min_scale=0.2,
+        max_scale=0.8,
+        fixed_anchor_size=False,
+    )
     a = generate_anchors(opts)
     assert a.shape == (4 * 4 * 2 + 2 * 2 * 2, 4)
     assert np.allclose(a[0, 2:], [0.2, 0.2])

@@ -122,8 +122,11 @@ def test_bad_frame_is_refused_and_tracking_survives(blazepose: BlazePose) -> Non
     image = photos.astronaut()
     pose_of(blazepose, image, frames=2)
     runs = blazepose.stats.detector_runs
-    for bad in (np.zeros((480, 640), np.uint8), np.zeros((480, 640, 3), np.float32),
-                np.zeros((8, 8, 3), np.uint8)):  # fmt: skip
+    for bad in (
+        np.zeros((480, 640), np.uint8),
+        np.zeros((480, 640, 3), np.float32),
+        np.zeros((8, 8, 3), np.uint8),
+    ):
         with pytest.raises(ValueError, match="frame image"):
             blazepose.estimate(Frame(9, 0, bad))
     assert len(blazepose.estimate(Frame(10, 0, image))) == 1
@@ -190,8 +193,10 @@ def test_person_leaving_and_coming_back(blazepose: BlazePose) -> None:
     image = photos.astronaut()
     empty = np.full_like(image, 90)
     blazepose.reset()
-    seen = [len(blazepose.estimate(Frame(i, 0, img)))
-            for i, img in enumerate([image, image, empty, empty, image, image])]  # fmt: skip
+    seen = [
+        len(blazepose.estimate(Frame(i, 0, img)))
+        for i, img in enumerate([image, image, empty, empty, image, image])
+    ]
     assert seen == [1, 1, 0, 0, 1, 1]
 
 

@@ -11,8 +11,12 @@ from edge.pose.base import PoseError
 from edge.pose.interpreter import TfliteModel, default_runtime, edgetpu_library, load_interpreter
 from tests.edge.pose.fakes import FakeRuntime, ModelSpec
 
-SPEC = ModelSpec((1, 4, 4, 3), np.uint8, [((1, 2), np.float32)],
-                 lambda x: [np.array([[x.mean(), 1.0]], np.float32)])  # fmt: skip
+SPEC = ModelSpec(
+    (1, 4, 4, 3),
+    np.uint8,
+    [((1, 2), np.float32)],
+    lambda x: [np.array([[x.mean(), 1.0]], np.float32)],
+)
 
 
 @pytest.fixture
@@ -59,8 +63,12 @@ def test_custom_op_library_loads_after_the_edgetpu(model: Path, tmp_path: Path) 
 def test_missing_or_unloadable_custom_op_library(model: Path, tmp_path: Path) -> None:
     rt = FakeRuntime(SPEC, available={"libedgetpu.so.1"})
     with pytest.raises(PoseError, match="project-posenet"):
-        load_interpreter(model, device="edgetpu", custom_op_libraries=[tmp_path / "nope.so"],
-                         runtime=rt.runtime())  # fmt: skip
+        load_interpreter(
+            model,
+            device="edgetpu",
+            custom_op_libraries=[tmp_path / "nope.so"],
+            runtime=rt.runtime(),
+        )
     lib = tmp_path / "posenet_decoder.so"
     lib.write_bytes(b"not for this arch")
     with pytest.raises(PoseError, match="custom-op library"):

@@ -42,8 +42,9 @@ def blob_pose(x: np.ndarray) -> list[np.ndarray]:
 def movenet(tmp_path: Path, dtype: type = np.uint8, **spec: object) -> MoveNet:
     model = tmp_path / "movenet.tflite"
     model.write_bytes(b"TFL3")
-    rt = FakeRuntime(ModelSpec((1, SIZE, SIZE, 3), dtype, [((1, 1, 17, 3), np.float32)],
-                               blob_pose, **spec))  # type: ignore[arg-type]  # fmt: skip
+    rt = FakeRuntime(
+        ModelSpec((1, SIZE, SIZE, 3), dtype, [((1, 1, 17, 3), np.float32)], blob_pose, **spec)
+    )  # type: ignore[arg-type]
     return MoveNet(MoveNetSettings(model_path=model), runtime=rt.runtime())
 
 

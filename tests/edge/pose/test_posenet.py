@@ -33,9 +33,17 @@ def two_people(x: np.ndarray) -> list[np.ndarray]:
     return [kps, kp_scores, pose_scores, np.array([2.0], np.float32)]
 
 
-SPEC = ModelSpec((1, IN_H, IN_W, 3), np.uint8,
-                 [((1, N, 17, 2), np.float32), ((1, N, 17), np.float32), ((1, N), np.float32),
-                  ((1,), np.float32)], two_people)  # fmt: skip
+SPEC = ModelSpec(
+    (1, IN_H, IN_W, 3),
+    np.uint8,
+    [
+        ((1, N, 17, 2), np.float32),
+        ((1, N, 17), np.float32),
+        ((1, N), np.float32),
+        ((1,), np.float32),
+    ],
+    two_people,
+)
 
 
 def posenet(tmp_path: Path, spec: ModelSpec = SPEC) -> PoseNet:
@@ -47,8 +55,9 @@ def posenet(tmp_path: Path, spec: ModelSpec = SPEC) -> PoseNet:
     settings = PoseNetSettings(model_path=model, decoder_library=lib)
     net = PoseNet(settings, runtime=rt.runtime())
     assert [Path(d.library).name for d in rt.built[0].delegates] == [
-        "libedgetpu.so.1", "posenet_decoder.so",
-    ]  # fmt: skip
+        "libedgetpu.so.1",
+        "posenet_decoder.so",
+    ]
     return net
 
 
@@ -79,9 +88,12 @@ def test_outputs_in_another_order(tmp_path: Path) -> None:
         k, ks, ps, c = two_people(x)
         return [c, ps, k, ks]
 
-    spec = ModelSpec(SPEC.input_shape, np.uint8,
-                     [SPEC.outputs[3], SPEC.outputs[2], SPEC.outputs[0], SPEC.outputs[1]],
-                     shuffled)  # fmt: skip
+    spec = ModelSpec(
+        SPEC.input_shape,
+        np.uint8,
+        [SPEC.outputs[3], SPEC.outputs[2], SPEC.outputs[0], SPEC.outputs[1]],
+        shuffled,
+    )
     people = posenet(tmp_path, spec).estimate(Frame(0, 0, np.zeros((480, 640, 3), np.uint8)))
     assert len(people) == 2
 

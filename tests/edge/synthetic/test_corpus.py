@@ -19,8 +19,16 @@ from protocol.shards import read_shard, shard_key
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
     seen: list[int] = []
-    write_corpus(out, staff=2, visitors=1, resolution=128, fps=10, duration_s=1.5,
-                 keypoints="noisy", progress=seen.append)  # fmt: skip
+    write_corpus(
+        out,
+        staff=2,
+        visitors=1,
+        resolution=128,
+        fps=10,
+        duration_s=1.5,
+        keypoints="noisy",
+        progress=seen.append,
+    )
     assert sum(seen) == 4 * 15  # 2 staff, 1 visitor and the visitor's transfer dance
     return out
 
@@ -112,17 +120,46 @@ def test_cli_corpus_and_contact_sheet(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert load_corpus(tmp_path / "c").sessions[0].frames == 4
     sheet = tmp_path / "sheet.png"
-    res = runner.invoke(cli, ["synth", "contact-sheet", str(sheet), "--visitors", "1", "--staff",
-                              "1", "--cols", "3", "--resolution", "128"])  # fmt: skip
+    res = runner.invoke(
+        cli,
+        [
+            "synth",
+            "contact-sheet",
+            str(sheet),
+            "--visitors",
+            "1",
+            "--staff",
+            "1",
+            "--cols",
+            "3",
+            "--resolution",
+            "128",
+        ],
+    )
     assert res.exit_code == 0, res.output
     img = cv2.imread(str(sheet))
     assert img.shape == (256, 384, 3)
-    res = runner.invoke(cli, ["synth", "contact-sheet", str(sheet), "--visitors", "0", "--staff",
-                              "0", "--cols", "2", "--reference", "wave-party"])  # fmt: skip
+    res = runner.invoke(
+        cli,
+        [
+            "synth",
+            "contact-sheet",
+            str(sheet),
+            "--visitors",
+            "0",
+            "--staff",
+            "0",
+            "--cols",
+            "2",
+            "--reference",
+            "wave-party",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert cv2.imread(str(sheet)).shape == (192, 384, 3)
     res = runner.invoke(cli, ["synth", "contact-sheet", str(sheet), "--reference", "nope"])
     assert res.exit_code != 0 and "no reference dance" in res.output
-    res = runner.invoke(cli, ["synth", "corpus", "--staff", "0", "--visitors", "0", "--out",
-                              str(tmp_path / "d")])  # fmt: skip
+    res = runner.invoke(
+        cli, ["synth", "corpus", "--staff", "0", "--visitors", "0", "--out", str(tmp_path / "d")]
+    )
     assert res.exit_code != 0 and "at least one" in res.output

@@ -11,9 +11,16 @@ from edge.synthetic.visitor import make_visitor
 from protocol.skeleton import FLIP, torso_length
 
 MODEL = NoiseModel(
-    jitter=0.02, outlier_rate=0.02, outlier_scale=0.8, dropout_rate=0.01, dropout_frames=5.0,
-    dropout_confidence=0.1, swap_rate=0.02, confidence=0.85, confidence_spread=0.05,
-)  # fmt: skip
+    jitter=0.02,
+    outlier_rate=0.02,
+    outlier_scale=0.8,
+    dropout_rate=0.01,
+    dropout_frames=5.0,
+    dropout_confidence=0.1,
+    swap_rate=0.02,
+    confidence=0.85,
+    confidence_spread=0.05,
+)
 
 
 def _truth(frames: int) -> np.ndarray:
@@ -75,8 +82,9 @@ def test_stream_is_apply_frame_by_frame_and_deterministic() -> None:
 
 def test_zero_noise_is_exact_truth_with_full_confidence() -> None:
     truth = _truth(50)
-    zero = NoiseModel(jitter=0, outlier_rate=0, dropout_rate=0, swap_rate=0, confidence=1,
-                      confidence_spread=0)  # fmt: skip
+    zero = NoiseModel(
+        jitter=0, outlier_rate=0, dropout_rate=0, swap_rate=0, confidence=1, confidence_spread=0
+    )
     out = zero.apply(truth, seed=0)
     np.testing.assert_allclose(out[..., :2], truth[..., :2], atol=1e-4)
     assert (out[..., 2] == 1).all()
