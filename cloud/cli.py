@@ -51,7 +51,7 @@ def check_config(config_path: Path | None) -> None:
 @click.option("--stats-every", default=10.0, show_default=True, help="Seconds between stat lines.")
 def uploader_command(config_path: Path | None, migrate: bool, stats_every: float) -> None:
     """Store frames from MQTT into shards + database until stopped (Ctrl-C / SIGTERM)."""
-    from cloud.runner import run_uploader
+    from cloud.ingest.service import run_uploader
 
     run_uploader(build_settings(config_path), migrate=migrate, stats_every=stats_every)
 
@@ -83,7 +83,7 @@ def broker_config_command(
     booth: str, nodes: str, out: Path, prefix: str, cloud_password: str | None
 ) -> None:
     """Write Mosquitto passwd + acl (and credentials.yaml) for a booth's nodes and the cloud."""
-    from cloud.broker_config import CLOUD_USER, BrokerAccounts, write_broker_config
+    from cloud.mqtt.accounts import CLOUD_USER, BrokerAccounts, write_broker_config
     from protocol.errors import ProtocolError
 
     try:
@@ -107,7 +107,7 @@ def broker_command(host: str, port: int) -> None:
     """Run the embedded MQTT broker (amqtt, anonymous, MQTT 3.1.1) until Ctrl-C."""
     import threading
 
-    from cloud.broker import BrokerError, EmbeddedBroker
+    from cloud.mqtt.broker import BrokerError, EmbeddedBroker
 
     try:
         broker = EmbeddedBroker(host, port).start()
@@ -233,11 +233,11 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     import socket
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.pipeline import default_pipelines
-    from cloud.queue import JobQueue
+    from cloud.jobs.pipeline import default_pipelines
+    from cloud.jobs.queue import JobQueue
+    from cloud.jobs.worker import Worker
     from cloud.retention import PeriodicSweep
     from cloud.storage import create_storage
-    from cloud.worker import Worker
 
     settings = build_settings(config_path)
     upgrade_database(settings.database.url)

@@ -40,7 +40,7 @@ from cloud.db.engine import transaction
 from cloud.db.lifecycle import transition
 from cloud.db.models import DeadLetter, Frame, Job, Manifest, Rendition, Session, Shard, utcnow
 from cloud.db.states import SessionState
-from cloud.queue import as_utc
+from cloud.jobs.queue import as_utc
 from cloud.settings import RetentionSettings
 from cloud.storage import Storage, StorageError
 from protocol.shards import session_prefix

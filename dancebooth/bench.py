@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
-from dancebooth.lazy import LazyGroup
-from dancebooth.machine import describe_machine
+from common.lazy import LazyGroup
+from common.machine import describe_machine
+
+# Benchmarks that need services, a corpus or torch live in the source checkout's top-level
+# `benchmarks/` package, which the wheel does not ship: a source checkout (the editable
+# install the README's commands make) puts it on the path.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "benchmarks" / "__init__.py").is_file() and str(_CHECKOUT) not in sys.path:
+    sys.path.append(str(_CHECKOUT))
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "protocol": ("protocol.bench:bench_protocol", "Frame-packet encode/decode throughput."),
+    "protocol": ("edge.bench.codec:bench_protocol", "Frame-packet encode/decode throughput."),
     "edge": ("edge.bench:bench_edge", "Edge node: pose, capture, smoothing."),
-    "synth": ("edge.synthetic.bench:bench_synth", "Synthetic dancer render fps and clip time."),
-    "ingest": ("cloud.ingest_bench:bench_ingest", "Uploader throughput vs a raw subscriber."),
-    "render": ("cloud.render.bench:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
-    "train": ("cloud.training.bench:bench_train", "Training throughput and time-to-quality."),
-    "api": ("cloud.api.bench:bench_api", "API under load: SSE clients + requests/s on PostgreSQL."),
-    "retention": ("cloud.retention_bench:bench_retention", "Retention sweep and visitor deletion."),
+    "synth": ("edge.bench.synth:bench_synth", "Synthetic dancer render fps and clip time."),
+    "ingest": ("benchmarks.ingest:bench_ingest", "Uploader throughput vs a raw subscriber."),
+    "render": ("benchmarks.render:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
+    "train": ("benchmarks.train:bench_train", "Training throughput and time-to-quality."),
+    "api": ("benchmarks.api:bench_api", "API under load: SSE clients + requests/s on PostgreSQL."),
+    "retention": ("benchmarks.retention:bench_retention", "Retention sweep and visitor deletion."),
 }
 
 

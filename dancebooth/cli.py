@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from common.lazy import LazyGroup
 from dancebooth import __version__
-from dancebooth.lazy import LazyGroup
 from dancebooth.logs import configure_logging
 
 COMMANDS: dict[str, tuple[str, str]] = {

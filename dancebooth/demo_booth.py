@@ -114,7 +114,7 @@ def cloud_settings(opts: DemoOptions, api_port: int, mqtt_port: int) -> CloudSet
 
 def _dance(name: str | None) -> str:
     """The reference dance to render (checked now, not after the fine-tune)."""
-    from edge.reference import ReferenceDanceError, list_references, load_reference
+    from common.reference import ReferenceDanceError, list_references, load_reference
 
     if name is not None:
         try:
@@ -204,7 +204,7 @@ class DemoBooth:
                 path.unlink()
 
     def start_broker(self) -> int:
-        from cloud.broker import BrokerError, EmbeddedBroker
+        from cloud.mqtt.broker import BrokerError, EmbeddedBroker
 
         try:
             broker = EmbeddedBroker("127.0.0.1", 0).start()
@@ -217,9 +217,9 @@ class DemoBooth:
         """Database (migrated), store, operator account, uploader, API + UI, worker."""
         from cloud.api.security import add_operator
         from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
-        from cloud.mqtt import MqttConnectError
+        from cloud.ingest.uploader import Uploader
+        from cloud.mqtt.client import MqttConnectError
         from cloud.storage import create_storage
-        from cloud.uploader import Uploader
 
         api_port = port_or_free(self.opts.port)
         self.settings = settings = cloud_settings(self.opts, api_port, mqtt_port)
@@ -275,9 +275,9 @@ class DemoBooth:
             time.sleep(0.05)
 
     def _start_worker(self, settings: CloudSettings) -> None:
-        from cloud.pipeline import default_pipelines
-        from cloud.queue import JobQueue
-        from cloud.worker import Worker
+        from cloud.jobs.pipeline import default_pipelines
+        from cloud.jobs.queue import JobQueue
+        from cloud.jobs.worker import Worker
 
         queue = JobQueue(self.factory, settings.worker.lease_s)
         pipelines = default_pipelines(settings, self.factory, self.storage)

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from protocol.skeleton import Keypoints
+
+__all__ = ["Frame", "Image", "Keypoints"]
+
 Image = npt.NDArray[np.uint8]  # H x W x 3, BGR (OpenCV order)
-Keypoints = npt.NDArray[np.float32]  # [17, 3]: x, y, confidence (or visibility for truth)
 
 
 @dataclass

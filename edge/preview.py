@@ -11,8 +11,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from common.posemap import draw_pose
 from edge.frames import Frame, Image, Keypoints
-from edge.posemap import draw_pose
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from edge.reference import ReferenceDanceError
+from common.reference import ReferenceDanceError
 from edge.reference_cli import root_option
 
 

@@ -5,7 +5,7 @@ The frames are decoded with OpenCV; a pose backend (``edge.pose.create_estimator
 runs on each one and :class:`~edge.pose.tracking.FollowDancer` keeps to the dancer when
 others are in view. The whole sequence is then repaired and smoothed with zero lag
 (:func:`~edge.smoothing.repair_and_smooth`), and saved as an
-:class:`~edge.reference.ReferenceDance` (an editable CSV of keypoints + ``dance.json``)
+:class:`~common.reference.ReferenceDance` (an editable CSV of keypoints + ``dance.json``)
 with the video's audio track transcoded to AAC (``music.m4a``) by PyAV.
 """
 
@@ -231,7 +231,7 @@ def build_reference(
     progress: Progress | None = None,
 ) -> Path:
     """Build and save the reference dance ``name`` from ``video``; returns its directory."""
-    from edge.reference import ReferenceDance
+    from common.reference import ReferenceDance
 
     info = probe_video(video)
     s = settings or SmoothingSettings()
@@ -279,7 +279,7 @@ def load_keypoints_file(path: Path) -> FloatArray:
         except (OSError, ValueError) as exc:
             raise ReferenceBuildError(f"{path}: cannot read as a .npy array: {exc}") from None
     else:
-        from edge.reference import ReferenceDanceError, load_reference
+        from common.reference import ReferenceDanceError, load_reference
 
         target = path.parent if path.name == "dance.json" else path
         try:

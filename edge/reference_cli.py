@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from dancebooth.lazy import LazyGroup
-from edge.reference import REFERENCE_DIR, ReferenceDanceError, list_references, load_reference
+from common.lazy import LazyGroup
+from common.reference import REFERENCE_DIR, ReferenceDanceError, list_references, load_reference
 
 root_option = click.option(
     "--root",

@@ -7,6 +7,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+# One pose per row: [joints, 3] x, y pixels and confidence (or visibility for ground truth);
+# a sequence adds a leading time axis.
+Keypoints = npt.NDArray[np.float32]
+
 COCO_KEYPOINTS: Final[tuple[str, ...]] = (
     "nose",
     "left_eye",

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cloud.broker import free_port
-from cloud.mosquitto import MosquittoNotFoundError, stop_process, wait_for_port
-from cloud.mosquitto import mosquitto_binary as cloud_mosquitto_binary
+from cloud.mqtt.broker import free_port
+from cloud.mqtt.mosquitto import MosquittoNotFoundError, stop_process, wait_for_port
+from cloud.mqtt.mosquitto import mosquitto_binary as cloud_mosquitto_binary
 
 REPO = Path(__file__).resolve().parent.parent
 MOSQUITTO_CONF = REPO / "infra" / "mosquitto" / "mosquitto.conf"

@@ -12,7 +12,7 @@ from cloud.api.events import Broadcaster
 from cloud.api.link import BoothLink
 from cloud.api.ratelimit import RateLimiter
 from cloud.api.security import LoginCookies
-from cloud.queue import JobQueue
+from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
 

@@ -1,4 +1,4 @@
-"""Errors of the booth operations; routes turn them into HTTP responses.
+"""Errors of the booth operations; :mod:`cloud.api.handlers` turns them into HTTP statuses.
 
 BoothError
 ├── NotFoundError     no such visitor / job / node

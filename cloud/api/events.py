@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
 from cloud.db.models import Job, Node, Session, utcnow
-from cloud.queue import as_utc
+from cloud.jobs.queue import as_utc
 
 logger = logging.getLogger(__name__)
 

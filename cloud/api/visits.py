@@ -17,7 +17,7 @@ from cloud.api.schemas import JobView, NodeView, VisitorStatus, VisitorView
 from cloud.db.lifecycle import ensure_booth, transition
 from cloud.db.models import Job, JobState, Manifest, Node, Session, utcnow
 from cloud.db.states import SessionState, TransitionError
-from cloud.queue import as_utc
+from cloud.jobs.queue import as_utc
 from protocol.ids import new_session_id
 from protocol.messages import CaptureCancel, CaptureStart
 

@@ -18,7 +18,7 @@ from cloud.db.models import Rendition
 from cloud.db.states import SessionState
 from cloud.delivery.errors import ExpiredTokenError, InvalidTokenError
 from cloud.delivery.tokens import check_token, token_digest, well_formed
-from cloud.queue import as_utc
+from cloud.jobs.queue import as_utc
 from cloud.retention import ALL_PARTS, Removal, erase
 from cloud.storage import Storage
 

@@ -18,7 +18,6 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from cloud.cli import build_settings, config_option
-from cloud.framing import Framing
 from cloud.render.errors import RenderError
 from cloud.render.generator import Generator, PosePainter
 from cloud.render.inputs import (
@@ -37,6 +36,7 @@ from cloud.render.renderer import RenderResult, render
 from cloud.render.sheet import write_contact_sheet
 from cloud.render.video import RenditionTags
 from cloud.settings import CloudSettings, RenderSettings
+from cloud.training.framing import Framing
 
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _out = click.Path(dir_okay=False, path_type=Path)

@@ -14,7 +14,7 @@ provide:
   returns ``[B, H, W, 4]``: BGR plus an alpha channel (255 = dancer, 0 = booth), and
   the renderer composites that over the booth background. Otherwise ``[B, H, W, 3]``;
 - ``generate(pose_maps, previous)``: ``pose_maps`` is ``[B, H, W, 3]`` uint8 BGR, as
-  drawn by :func:`edge.posemap.pose_map`; returns uint8 BGR(A) of the same ``B, H, W``.
+  drawn by :func:`common.posemap.pose_map`; returns uint8 BGR(A) of the same ``B, H, W``.
 
 :class:`PosePainter` is a complete, model-free implementation: it paints each limb
 as a soft, thickened band through a fixed colour transform over a plain backdrop.

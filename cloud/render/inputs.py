@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.ingest.reader import iter_session_frames
 from cloud.storage import Storage
-from edge.reference import load_reference
+from common.reference import load_reference
 from protocol.ids import check_id
 from protocol.shards import session_prefix
 from protocol.skeleton import NUM_KEYPOINTS

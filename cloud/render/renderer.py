@@ -7,7 +7,7 @@ the alpha convention), measured for flicker and streamed into the
 the clip. Temporal generators get the last frame of the previous batch as
 ``previous``.
 
-Keypoints arrive in capture pixels; :class:`~cloud.framing.Framing` is the square crop
+Keypoints arrive in capture pixels; :class:`~cloud.training.framing.Framing` is the square crop
 of the capture that the generator was trained on, mapping them into generator pixels.
 """
 
@@ -28,7 +28,7 @@ from cloud.render.generator import Generator, Images
 from cloud.render.mark import quietest_corner
 from cloud.render.quality import FlickerMeter, FlickerReport
 from cloud.render.video import RenditionTags, VideoEncoder
-from edge.posemap import pose_map
+from common.posemap import pose_map
 from protocol.skeleton import NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)

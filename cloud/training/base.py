@@ -22,7 +22,7 @@ from cloud.training.corpus import corpus_sessions
 from cloud.training.data import FrameSet, build_frameset, split
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
 from cloud.training.model import Pix2Pix, Pix2PixConfig
-from dancebooth.machine import describe_machine
+from common.machine import describe_machine
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from cloud.framing import MIN_JOINTS, Framing, FramingError
 from cloud.training.errors import DataError
-from edge.posemap import DEFAULT_MIN_CONF, pose_map
+from cloud.training.framing import MIN_JOINTS, Framing, FramingError
+from common.posemap import DEFAULT_MIN_CONF, pose_map
 from protocol.errors import ShardError
 from protocol.shards import FrameMeta, read_shard
 from protocol.skeleton import flip_keypoints

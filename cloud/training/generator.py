@@ -1,6 +1,6 @@
 """A trained checkpoint as the renderer's ``Generator`` (``cloud.render.generator``).
 
-Pose maps arrive as uint8 BGR ``[B, H, W, 3]`` drawn by :func:`edge.posemap.pose_map`
+Pose maps arrive as uint8 BGR ``[B, H, W, 3]`` drawn by :func:`common.posemap.pose_map`
 (exactly what training drew, in RGB), frames leave as uint8 BGR. A temporal model is
 chained inside the batch and across calls through ``previous``.
 """

@@ -1,6 +1,6 @@
 """Contact sheets: what a pose backend sees in a set of images, drawn for a human to check.
 
-Each tile is one image with every person's skeleton drawn (``edge.posemap``), the
+Each tile is one image with every person's skeleton drawn (``common.posemap``), the
 dancer the tracker picked boxed in green and bystanders in grey, and a caption with
 the head count. Used by ``dancebooth edge pose-sheet`` when setting up a booth.
 """
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from common.posemap import draw_pose
 from edge.frames import Frame, Image
 from edge.pose.base import Person, PoseEstimator
 from edge.pose.tracking import DancerTracker
-from edge.posemap import draw_pose
 
 GREEN = (60, 220, 60)
 GREY = (160, 160, 160)

@@ -96,7 +96,7 @@ def contact_sheet_cmd(
     references: tuple[str, ...],
 ) -> None:
     """Save a PNG grid of rendered frames with skeletons drawn (rows: dancers)."""
-    from edge.reference import ReferenceDanceError, load_reference
+    from common.reference import ReferenceDanceError, load_reference
     from edge.synthetic.sheet import contact_sheet
 
     if visitors + staff + len(references) == 0:

@@ -1,5 +1,5 @@
 """The shipped reference dances: named, beat-aligned routines with their music, generated
-deterministically into the reference-dance format (:mod:`edge.reference`)."""
+deterministically into the reference-dance format (:mod:`common.reference`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.reference import REFERENCE_DIR, ReferenceDance
+from common.reference import REFERENCE_DIR, ReferenceDance
 from edge.synthetic.body import BodyShape
 from edge.synthetic.dances import routine
 from edge.synthetic.music import MusicStyle, encode_m4a, synthesize

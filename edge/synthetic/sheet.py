@@ -9,9 +9,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from common.posemap import draw_pose
+from common.reference import ReferenceDance
 from edge.frames import Image
-from edge.posemap import draw_pose
-from edge.reference import ReferenceDance
 from edge.synthetic.background import background_plate
 from edge.synthetic.noise import NoiseModel
 from edge.synthetic.visitor import SyntheticVisitor, make_staff, make_visitor

@@ -30,10 +30,11 @@ RUN pip install --index-url "https://download.pytorch.org/whl/${TORCH_CUDA}" \
 
 WORKDIR /opt/dancebooth
 # The code finds models/manifest.json and reference_videos/ next to its packages
-# (edge/pose/models.py, edge/reference.py), so the image keeps the repository layout
+# (edge/pose/models.py, common/reference.py), so the image keeps the repository layout
 # and installs it editable instead of copying the packages into site-packages.
 COPY pyproject.toml README.md ./
 COPY protocol ./protocol
+COPY common ./common
 COPY edge ./edge
 COPY cloud ./cloud
 COPY dancebooth ./dancebooth

@@ -29,6 +29,7 @@ WORKDIR /opt/dancebooth
 # the packages), installed editable.
 COPY pyproject.toml README.md ./
 COPY protocol ./protocol
+COPY common ./common
 COPY edge ./edge
 COPY dancebooth ./dancebooth
 COPY models ./models

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from cloud.db.states import SessionState
-from cloud.worker import Step, StepContext, StepError
+from cloud.jobs.worker import Step, StepContext, StepError
 
 
 class JournalStep(Step):
@@ -64,7 +64,7 @@ class CancelDuringStep(Step):
     name = "cancel-me"
 
     def run(self, ctx: StepContext) -> str | None:
-        from cloud.queue import JobQueue
+        from cloud.jobs.queue import JobQueue
 
         queue = ctx._queue
         assert isinstance(queue, JobQueue)
@@ -75,8 +75,8 @@ class CancelDuringStep(Step):
 def main() -> None:
     """Subprocess entry: run one job whose second step hangs (``url journal started``)."""
     from cloud.db.engine import make_engine, session_factory
-    from cloud.queue import JobQueue
-    from cloud.worker import Worker
+    from cloud.jobs.queue import JobQueue
+    from cloud.jobs.worker import Worker
 
     url, journal, started = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     queue = JobQueue(session_factory(make_engine(url)), lease_s=1.0)

@@ -13,8 +13,9 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Frame, Job, JobState, Rendition, Session, Shard, utcnow
 from cloud.db.states import SessionState
-from cloud.pipeline import default_pipelines, model_key, report_key
-from cloud.queue import JobQueue
+from cloud.jobs.pipeline import default_pipelines, model_key, report_key
+from cloud.jobs.queue import JobQueue
+from cloud.jobs.worker import Worker
 from cloud.render.inputs import rendition_key
 from cloud.settings import CloudSettings
 from cloud.storage.local import LocalStorage
@@ -22,7 +23,6 @@ from cloud.training.checkpoint import save_checkpoint
 from cloud.training.finetune import finetune
 from cloud.training.loop import RunOptions
 from cloud.training.model import Pix2Pix
-from cloud.worker import Worker
 from protocol.shards import shard_key
 from tests.cloud.training.conftest import TINY
 from tests.cloud.training.dancer import write_session

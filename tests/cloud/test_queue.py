@@ -16,8 +16,8 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Job, JobState, Session, utcnow
 from cloud.db.states import SessionState
-from cloud.queue import JobQueue, JobStateError, Lease
-from cloud.worker import Worker
+from cloud.jobs.queue import JobQueue, JobStateError, Lease
+from cloud.jobs.worker import Worker
 from tests.cloud.steps import CancelDuringStep, FailingStep, InterruptedStep, JournalStep
 from tests.services import REPO
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cloud.broker import EmbeddedBroker
 from cloud.db.engine import make_engine, session_factory, upgrade_database
 from cloud.db.lifecycle import state_of
 from cloud.db.models import Frame, Job, Node
 from cloud.db.states import SessionState
 from cloud.ingest.reader import iter_session_frames
+from cloud.ingest.uploader import Uploader
+from cloud.mqtt.broker import EmbeddedBroker
 from cloud.settings import CloudSettings
 from cloud.storage import create_storage
-from cloud.uploader import Uploader
 from protocol.messages import NodeState, NodeStatus
 from tests.cloud.traffic import (
     BOOTH,

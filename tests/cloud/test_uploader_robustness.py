@@ -185,7 +185,7 @@ def test_ten_thousand_40kb_packets_queued_for_an_offline_uploader_all_arrive(
     pub.manifest(manifest_for("s1", "node1", total))
     pub.flush()
     pub.close()
-    from cloud.uploader import Uploader
+    from cloud.ingest.uploader import Uploader
 
     r.uploader = Uploader(r.uploader.settings, r.storage, r.engine)
     with r.uploader:
@@ -210,7 +210,7 @@ def test_control_debian_default_queue_limit_drops_the_backlog(tmp_path: Path) ->
         pub.frames(packet(s, size=1000) for s in range(total))
         pub.flush()
         pub.close()
-        from cloud.uploader import Uploader
+        from cloud.ingest.uploader import Uploader
 
         r.uploader = Uploader(r.uploader.settings, r.storage, r.engine)
         with r.uploader:

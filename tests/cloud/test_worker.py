@@ -9,8 +9,8 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Job, JobState, Session
 from cloud.db.states import SessionState
-from cloud.queue import JobQueue
-from cloud.worker import Step, StepContext, StepHeldError, Worker
+from cloud.jobs.queue import JobQueue
+from cloud.jobs.worker import Step, StepContext, StepHeldError, Worker
 
 
 class Train(Step):

@@ -11,7 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from protocol.bench import sample_packet
+from edge.bench.codec import sample_packet
 from protocol.codec import FLAG_RESENT, FramePacket, encode_packet
 from protocol.messages import CaptureManifest, ResendRequest, decode_message
 from protocol.topics import Command, Topics

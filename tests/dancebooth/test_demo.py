@@ -19,9 +19,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from cloud.broker import free_port
 from cloud.delivery.mailer import OutboxMailer
 from cloud.delivery.message import RenditionEmail
+from cloud.mqtt.broker import free_port
+from common.reference import load_reference
 from dancebooth.cli import cli
 from dancebooth.demo_booth import (
     DemoBooth,
@@ -33,7 +34,6 @@ from dancebooth.demo_booth import (
     port_or_free,
 )
 from dancebooth.demo_drive import find_link
-from edge.reference import load_reference
 from edge.settings import EdgeSettings
 from tests.services import REPO
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from cloud.broker_config import CLOUD_USER, BrokerAccounts, node_username, write_broker_config
+from cloud.mqtt.accounts import CLOUD_USER, BrokerAccounts, node_username, write_broker_config
 from edge.node import EdgeNode
 from edge.settings import EdgeSettings, NodeIdentity, PublisherSettings, SpoolSettings
 from edge.sources.base import FrameSource

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.reference import (
+from common.reference import (
     REFERENCE_DIR,
     ReferenceDance,
     ReferenceDanceError,

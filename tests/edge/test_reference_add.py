@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from common.reference import load_reference
 from dancebooth.cli import cli
-from edge.reference import load_reference
 from edge.smoothing_metrics import mean_joint_error
 from edge.synthetic.noise import NoiseModel
 from edge.synthetic.visitor import make_visitor

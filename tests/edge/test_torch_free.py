@@ -20,8 +20,8 @@ def test_node_runtime_imports_without_torch() -> None:
                     raise ImportError(f"blocked: {name}")
                 return None
         sys.meta_path.insert(0, Block())
-        import edge, edge.settings, edge.posemap, edge.pose, edge.frames
-        import edge.node, edge.runner, edge.capture_bench, edge.cli
+        import edge, edge.settings, common.posemap, edge.pose, edge.frames
+        import edge.node, edge.runner, edge.bench.capture, edge.cli
         import edge.sources.camera, edge.sources.video, edge.sources.synthetic
         from dancebooth.cli import cli
         for argv in (["edge", "--help"], ["edge", "run", "--help"]):

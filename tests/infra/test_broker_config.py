@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cloud.broker_config import BrokerAccounts, write_broker_config
+from cloud.mqtt.accounts import BrokerAccounts, write_broker_config
 from dancebooth.cli import cli
 from protocol.errors import ProtocolError
 

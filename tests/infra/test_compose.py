@@ -325,7 +325,7 @@ def test_staging_override_catches_mail_on_the_port_the_services_send_to(
 def test_worker_dance_exists_and_its_scratch_is_a_volume(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from edge.reference import reference_dir
+    from common.reference import reference_dir
 
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):

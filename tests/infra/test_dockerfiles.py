@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from common.reference import REFERENCE_DIR
 from edge.pose.models import MANIFEST_PATH
-from edge.reference import REFERENCE_DIR
 from tests.infra.deploy import (
     REPO,
     Instruction,

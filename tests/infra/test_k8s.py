@@ -242,7 +242,7 @@ def test_probed_paths_are_routes_of_the_api() -> None:
 
 
 def test_worker_dance_exists_and_its_paths_are_mounted() -> None:
-    from edge.reference import reference_dir
+    from common.reference import reference_dir
 
     data = config_data()
     assert reference_dir(data["DANCEBOOTH_CLOUD_WORKER__DANCE"]).is_dir()

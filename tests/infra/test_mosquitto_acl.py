@@ -16,7 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 
-from cloud.broker_config import BrokerAccounts, hash_password, node_username, write_broker_config
+from cloud.mqtt.accounts import BrokerAccounts, hash_password, node_username, write_broker_config
 from tests.services import MOSQUITTO_CONF, Mosquitto, run_mosquitto
 
 REPO = Path(__file__).resolve().parents[2]

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.broker_config import BrokerAccounts, node_username, write_broker_config
+from cloud.mqtt.accounts import BrokerAccounts, node_username, write_broker_config
 from tests.services import free_port, missing, mosquitto_binary, wait_for_port
 
 MOSQUITTO = Path(__file__).resolve().parents[2] / "infra" / "mosquitto"

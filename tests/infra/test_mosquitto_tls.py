@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cloud.db.states import SessionState
-from cloud.mqtt import ClientOptions, MqttConnectError, connect
+from cloud.mqtt.client import ClientOptions, MqttConnectError, connect
 from protocol.settings import MqttSettings, TlsSettings
 from tests.cloud.test_uploader import Running, cloud_settings
 from tests.cloud.traffic import Publisher, manifest_for, packet, wait_for

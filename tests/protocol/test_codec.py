@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.bench import sample_packet
+from edge.bench.codec import sample_packet
 from protocol.codec import (
     HEADER_BYTES,
     MAX_PACKET_BYTES,

@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from protocol.bench import sample_packet
+from edge.bench.codec import sample_packet
 from protocol.errors import IdentifierError, ShardError
 from protocol.shards import FrameMeta, ShardWriter, read_shard, shard_bytes, shard_key
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Response
 
 from cloud.api.deps import Ctx, DbSession, Operator, require_csrf
-from cloud.api.errors import AuthError
 from cloud.api.schemas import Login, OperatorView
 from cloud.api.security import COOKIE, authenticate
 
@@ -18,10 +17,7 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
     responses={401: {"description": "wrong name or password"}},
 )
 def login(body: Login, db: DbSession, ctx: Ctx, response: Response) -> OperatorView:
-    try:
-        who = authenticate(db, body.name, body.password)
-    except AuthError as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    who = authenticate(db, body.name, body.password)
     response.set_cookie(
         COOKIE,
         ctx.cookies.issue(who),

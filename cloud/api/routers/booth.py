@@ -8,8 +8,6 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from cloud.api import visits
 from cloud.api.deps import Ctx, DbSession, Operator
-from cloud.api.errors import ConflictError, NotFoundError
-from cloud.api.link import LinkError
 from cloud.api.schemas import CaptureStarted, NodeView, SessionRef, VisitorStatus
 from protocol.ids import ID_PATTERN
 
@@ -24,14 +22,6 @@ _4xx: Responses = {
     409: {"description": "wrong state"},
     503: {"description": "the broker is unreachable"},
 }
-
-
-def _http(exc: Exception) -> HTTPException:
-    if isinstance(exc, NotFoundError):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, LinkError):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
 @router.get("/nodes", responses=_401)
@@ -64,10 +54,7 @@ def preview(
 
 @router.post("/next", responses={**_401, 404: {"description": "nobody waiting"}})
 def call_next(_who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
-    try:
-        row = visits.next_waiting(db, ctx.settings.booth)
-    except NotFoundError as exc:
-        raise _http(exc) from None
+    row = visits.next_waiting(db, ctx.settings.booth)
     return visits.status(db, row.id)
 
 
@@ -75,11 +62,8 @@ def call_next(_who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
 def start_capture(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> CaptureStarted:
     """Start the countdown: every node starts recording at the same ``start_at``."""
     api = ctx.settings.api
-    try:
-        command = visits.start_capture(db, body.session_id, api.countdown_s, api.capture_s)
-        ctx.link.start_capture(ctx.settings.booth, command)  # raising rolls the state back
-    except (NotFoundError, ConflictError, LinkError) as exc:
-        raise _http(exc) from None
+    command = visits.start_capture(db, body.session_id, api.countdown_s, api.capture_s)
+    ctx.link.start_capture(ctx.settings.booth, command)  # raising rolls the state back
     return CaptureStarted(
         session_id=command.session, start_at=command.start_at, duration_s=command.duration_s
     )
@@ -100,9 +84,6 @@ def retake(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> Visitor
 def _send_back(
     body: SessionRef, db: DbSession, ctx: Ctx, reason: str, only_capturing: bool = False
 ) -> VisitorStatus:
-    try:
-        command = visits.retake(db, body.session_id, reason, only_capturing)
-        ctx.link.cancel_capture(ctx.settings.booth, command)
-    except (NotFoundError, ConflictError, LinkError) as exc:
-        raise _http(exc) from None
+    command = visits.retake(db, body.session_id, reason, only_capturing)
+    ctx.link.cancel_capture(ctx.settings.booth, command)
     return visits.status(db, body.session_id)

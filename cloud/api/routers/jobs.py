@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Path
 
 from cloud.api import visits
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.schemas import JobView
-from cloud.queue import JobNotFoundError, JobStateError
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -30,21 +29,11 @@ def list_jobs(_who: Operator, db: DbSession, ctx: Ctx) -> list[JobView]:
 
 @router.post("/{job_id}/retry", responses=_4xx)
 def retry(job_id: JobId, _who: Operator, ctx: Ctx) -> JobView:
-    try:
-        job = ctx.queue.retry(job_id)
-    except JobNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except JobStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    job = ctx.queue.retry(job_id)
     return visits.job_view(job, None, None)
 
 
 @router.post("/{job_id}/cancel", responses=_4xx)
 def cancel(job_id: JobId, _who: Operator, ctx: Ctx) -> JobView:
-    try:
-        job = ctx.queue.cancel(job_id)
-    except JobNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except JobStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    job = ctx.queue.cancel(job_id)
     return visits.job_view(job, None, None)

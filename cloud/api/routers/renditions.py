@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from cloud.api import review, visits, watch
 from cloud.api.deps import Ctx, DbSession, Operator
-from cloud.api.errors import ConflictError, GoneError, NotFoundError
 from cloud.api.routers.visitors import SessionPath
 from cloud.api.schemas import JobView, ReviewDecision, Reviewed, VisitorStatus
 from cloud.db.engine import transaction
@@ -32,12 +31,7 @@ _LINK: dict[int | str, dict[str, Any]] = {
 
 
 def _open(db: DbSession, token: str) -> Rendition:
-    try:
-        return watch.open_rendition(db, token)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except GoneError as exc:
-        raise HTTPException(status.HTTP_410_GONE, str(exc)) from None
+    return watch.open_rendition(db, token)
 
 
 @router.get("/r/{token}", response_class=HTMLResponse, responses=_LINK)
@@ -95,10 +89,7 @@ def delete_my_data(token: Token, db: DbSession, ctx: Ctx) -> VisitorStatus:
 )
 def resend(session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx) -> JobView:
     """Queue a job that e-mails the visitor a fresh link (the old one stops working)."""
-    try:
-        row = visits.get_session(db, session_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    row = visits.get_session(db, session_id)
     if row.state is not SessionState.DELIVERED:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -127,11 +118,8 @@ _OPERATOR: dict[int | str, dict[str, Any]] = {
 )
 def preview(session_id: SessionPath, request: Request, _who: Operator, ctx: Ctx) -> Response:
     """The operator's preview of a session's stored video (held or delivered), seekable."""
-    try:
-        with ctx.factory() as db:
-            key = review.video_key(db, session_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    with ctx.factory() as db:
+        key = review.video_key(db, session_id)
     return _stream(ctx, key, request)
 
 
@@ -145,17 +133,12 @@ def preview(session_id: SessionPath, request: Request, _who: Operator, ctx: Ctx)
 )
 def decide(session_id: SessionPath, body: ReviewDecision, _who: Operator, ctx: Ctx) -> Reviewed:
     """Approve a held rendition (link emailed now), send the visitor to retake, or reject it."""
-    try:
-        if body.decision == "approve":
-            mailer = build_mailer(ctx.settings.mail)
-            done = review.approve(ctx.factory, ctx.storage, ctx.settings, mailer, session_id)
-            return Reviewed(
-                id=session_id, state=SessionState.DELIVERED, mail=done.mail, detail=done.detail
-            )
-        with transaction(ctx.factory) as db:
-            new = review.reject(db, session_id, body.reason, retake=body.decision == "retake")
-        return Reviewed(id=session_id, state=new)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except ConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if body.decision == "approve":
+        mailer = build_mailer(ctx.settings.mail)
+        done = review.approve(ctx.factory, ctx.storage, ctx.settings, mailer, session_id)
+        return Reviewed(
+            id=session_id, state=SessionState.DELIVERED, mail=done.mail, detail=done.detail
+        )
+    with transaction(ctx.factory) as db:
+        new = review.reject(db, session_id, body.reason, retake=body.decision == "retake")
+    return Reviewed(id=session_id, state=new)

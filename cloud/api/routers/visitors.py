@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from cloud.api import visits, watch
 from cloud.api.deps import ClientIp, Ctx, DbSession, Operator
-from cloud.api.errors import ConflictError, NotFoundError
 from cloud.api.schemas import Registration, SessionId, VisitorStatus, VisitorView
 
 router = APIRouter(prefix="/api/visitors", tags=["visitors"])
@@ -43,10 +42,7 @@ def register(body: Registration, db: DbSession, ctx: Ctx, ip: ClientIp) -> Visit
 
 @router.get("/{session_id}/status", responses={404: {"description": "unknown session"}})
 def visitor_status(session_id: SessionPath, db: DbSession) -> VisitorStatus:
-    try:
-        return visits.status(db, session_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return visits.status(db, session_id)
 
 
 @router.get("", responses={401: {"description": "not logged in"}})
@@ -67,10 +63,5 @@ def delete_visitor(
     session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx
 ) -> VisitorStatus:
     """Erase the visitor's email, frames, model, video and jobs (their deletion request)."""
-    try:
-        watch.delete_everything(db, ctx.storage, session_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except ConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    watch.delete_everything(db, ctx.storage, session_id)
     return VisitorStatus(id=session_id, state=visits.SessionState.DELETED)

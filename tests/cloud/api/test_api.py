@@ -16,7 +16,7 @@ from cloud.db.engine import make_engine, session_factory, transaction
 from cloud.db.lifecycle import ensure_session, transition
 from cloud.db.models import Job, Session
 from cloud.db.states import SessionState
-from cloud.queue import JobQueue
+from cloud.jobs.queue import JobQueue
 from protocol.messages import CaptureCancel, CaptureStart
 from protocol.topics import Command
 from tests.cloud.api.conftest import CSRF, PASSWORD, Booth

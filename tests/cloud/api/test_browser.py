@@ -21,7 +21,7 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_booth, ensure_session, transition
 from cloud.db.models import Manifest, Node, Rendition, utcnow
 from cloud.db.states import SessionState
-from cloud.queue import JobQueue
+from cloud.jobs.queue import JobQueue
 from tests.cloud.api.conftest import PASSWORD, Booth
 from tests.services import missing
 
@@ -207,11 +207,11 @@ def _real_rendition(booth: Booth, sid: str, tmp_path: Path, held: bool = False) 
     """A real (model-free) MP4 of a shipped dance, stored and linked like the worker does
     (``held``: kept back by the quality gate, no link yet)."""
     from cloud.delivery.tokens import issue_token
-    from cloud.framing import Framing
     from cloud.render.generator import PosePainter
     from cloud.render.inputs import dance_by_name, rendition_key
     from cloud.render.renderer import render
     from cloud.render.video import RenditionTags
+    from cloud.training.framing import Framing
 
     dance = dance_by_name("disco-steps")
     kps = dance.keypoints[:90]

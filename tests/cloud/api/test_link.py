@@ -75,7 +75,7 @@ def test_send_without_broker_is_a_clear_error(mosquitto: Mosquitto) -> None:
 
 def test_a_broker_without_v5_gets_mqtt_311() -> None:
     # The embedded demo broker (amqtt) speaks 3.1.1 only and refuses a v5 CONNECT.
-    from cloud.broker import EmbeddedBroker
+    from cloud.mqtt.broker import EmbeddedBroker
 
     with EmbeddedBroker() as broker:
         link = MqttBoothLink(MqttSettings(host=broker.host, port=broker.port), "booth1")

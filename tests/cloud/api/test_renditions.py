@@ -12,7 +12,7 @@ from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Rendition, Session, utcnow
 from cloud.db.states import SessionState
 from cloud.delivery.tokens import issue_token
-from cloud.pipeline import model_key
+from cloud.jobs.pipeline import model_key
 from cloud.render.inputs import rendition_key
 from tests.cloud.api.conftest import Booth
 

@@ -18,7 +18,7 @@ from cloud.api.security import add_operator
 from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
 from cloud.db.lifecycle import ensure_session
 from cloud.db.states import SessionState
-from cloud.queue import JobQueue
+from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage.local import LocalStorage
 from tests.cloud.api.conftest import CSRF, PASSWORD

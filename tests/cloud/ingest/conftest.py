@@ -15,7 +15,7 @@ from cloud.ingest.frames import FrameStore
 from cloud.ingest.ingestor import Incoming, Ingestor
 from cloud.storage import Storage
 from cloud.storage.local import LocalStorage
-from protocol.bench import sample_packet
+from edge.bench.codec import sample_packet
 from protocol.codec import FramePacket, encode_packet
 from protocol.topics import Topics
 

@@ -14,8 +14,8 @@ from cloud.render.video import probe
 from cloud.storage.local import LocalStorage
 from cloud.training.checkpoint import save_checkpoint
 from cloud.training.model import Pix2Pix, Pix2PixConfig
+from common.reference import load_reference
 from dancebooth.cli import cli
-from edge.reference import load_reference
 from edge.synthetic.visitor import make_visitor
 from tests.cloud.ingest.conftest import frame_message, make_rig, packet
 from tests.cloud.render.skeletons import walk

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cloud.render.normalize import ankle_midpoints, body_heights, normalize_dance
-from edge.reference import load_reference
+from common.reference import load_reference
 from edge.synthetic.visitor import Performance, make_staff, make_visitor
 
 W, H, FPS, SECONDS = 640, 480, 25.0, 15.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cloud.render.quality import FlickerMeter, QualityGate, measure_flicker
-from edge.posemap import draw_pose, pose_map
+from common.posemap import draw_pose, pose_map
 from tests.cloud.render.skeletons import walk
 
 SIZE = 128

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud.framing import Framing
 from cloud.render.errors import GeneratorError
 from cloud.render.generator import Generator, Images, PosePainter
 from cloud.render.renderer import booth_background, composite, render
 from cloud.render.video import RenditionTags, probe, read_frames
+from cloud.training.framing import Framing
 from tests.cloud.render.music import write_tone
 from tests.cloud.render.skeletons import walk
 

@@ -15,7 +15,7 @@ from cloud.render.torch_generator import TorchGenerator
 from cloud.render.video import RenditionTags, probe
 from cloud.training.checkpoint import save_checkpoint
 from cloud.training.model import Pix2Pix, Pix2PixConfig
-from edge.posemap import pose_map
+from common.posemap import pose_map
 from tests.cloud.render.skeletons import walk
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from cloud.framing import Framing, FramingError
 from cloud.training.batches import BatchStream, make_batch
 from cloud.training.data import (
     build_frameset,
@@ -16,7 +15,8 @@ from cloud.training.data import (
     split,
 )
 from cloud.training.errors import DataError
-from edge.posemap import pose_map
+from cloud.training.framing import Framing, FramingError
+from common.posemap import pose_map
 from protocol.shards import FrameMeta, read_shard, shard_bytes
 from protocol.skeleton import KP
 from tests.cloud.training.dancer import keypoints, write_session

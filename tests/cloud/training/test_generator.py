@@ -12,7 +12,7 @@ from cloud.training.checkpoint import save_checkpoint
 from cloud.training.errors import TrainingError
 from cloud.training.generator import CheckpointGenerator
 from cloud.training.model import Pix2Pix, Pix2PixConfig
-from edge.posemap import pose_map
+from common.posemap import pose_map
 from tests.cloud.training.dancer import keypoints
 
 

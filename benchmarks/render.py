@@ -13,7 +13,7 @@ import numpy.typing as npt
 from cloud.render.generator import Generator, PosePainter
 from cloud.render.renderer import render
 from cloud.render.video import RenditionTags, VideoEncoder
-from edge.posemap import pose_map
+from common.posemap import pose_map
 from protocol.skeleton import KP
 
 # A standing pose as (dx, dy) fractions of body height from the ankle midpoint.

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.posemap import DEFAULT_MIN_CONF
+from common.posemap import DEFAULT_MIN_CONF
 
 MIN_JOINTS = 5  # fewer confident joints in a whole clip: nobody was framed
 

@@ -24,7 +24,7 @@ from cloud.db.engine import session_factory
 from cloud.ingest.frames import FrameStore
 from cloud.ingest.ingestor import INFRASTRUCTURE_ERRORS, BatchResult, Incoming, Ingestor
 from cloud.ingest.manifests import CompletenessChecker, Policy
-from cloud.mqtt import ClientOptions, connect
+from cloud.mqtt.client import ClientOptions, connect
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
 from protocol.ids import check_id

@@ -32,7 +32,7 @@ TOPICS = Topics()
 
 def _publish(port: int, session: str, nodes: int, frames: int, kb: int, go: Any) -> None:
     """Child process: build the packets, then publish them all at QoS 1 and wait for acks."""
-    from protocol.bench import sample_packet
+    from edge.bench.codec import sample_packet
     from protocol.codec import encode_packet
 
     wire = []
@@ -120,9 +120,9 @@ class _RawSubscriber:
 def _uploader_process(settings_json: str, ready: Any, stop: Any) -> None:
     """Child process: one uploader until told to stop."""
     from cloud.db.engine import make_engine
+    from cloud.ingest.uploader import Uploader
     from cloud.settings import CloudSettings
     from cloud.storage import create_storage
-    from cloud.uploader import Uploader
 
     settings = CloudSettings.model_validate_json(settings_json)
     engine = make_engine(settings.database.url)
@@ -207,7 +207,7 @@ def _uploader_run(
 )
 def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: int) -> None:
     """Uploader throughput (MQTT → shards + SQLite rows) vs a raw paho subscriber."""
-    from cloud.mosquitto import MosquittoNotFoundError, run_private_mosquitto
+    from cloud.mqtt.mosquitto import MosquittoNotFoundError, run_private_mosquitto
 
     args = (nodes, frames, jpeg_kb)
     try:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cloud.delivery.tokens import IssuedToken
     from cloud.render.generator import Generator
 
-from cloud.worker import Pipelines, Step, StepContext, StepError, StepHeldError
+from cloud.jobs.worker import Pipelines, Step, StepContext, StepError, StepHeldError
 from protocol.shards import session_prefix
 
 logger = logging.getLogger(__name__)
@@ -158,13 +158,13 @@ class RenderStep(Step):
         self.generator = generator
 
     def run(self, ctx: StepContext) -> str | None:
-        from cloud.framing import Framing
         from cloud.render.inputs import clip_from_store, dance_by_name
         from cloud.render.inputs import rendition_key as video_key
         from cloud.render.normalize import normalize_dance
         from cloud.render.renderer import render
         from cloud.render.torch_generator import TorchGenerator
         from cloud.render.video import RenditionTags
+        from cloud.training.framing import Framing
 
         sid, cfg = ctx.session_id, self.settings.render
         dance = dance_by_name(self.settings.worker.dance)

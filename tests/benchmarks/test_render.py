@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from click.testing import CliRunner
 
-from cloud.render.bench import bench_dance
+from benchmarks.render import bench_dance
 from cloud.render.normalize import body_heights
 from dancebooth.cli import cli
 

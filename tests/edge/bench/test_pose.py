@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.pose.bench import bench_pose, run_pipeline, swaying_frames, video_frames
+from edge.bench.pose import bench_pose, run_pipeline, swaying_frames, video_frames
 from edge.pose.models import FETCH_HINT, model_path
 from tests.edge.pose.test_tracking import Scripted, person
 from tests.services import missing

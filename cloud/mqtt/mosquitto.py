@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloud.broker import free_port
+from cloud.mqtt.broker import free_port
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,14 @@ from typing import Any, Final
 
 import numpy as np
 
-from edge.frames import Keypoints
 from protocol.ids import check_id
-from protocol.skeleton import COCO_KEYPOINTS, EXTRA_KEYPOINTS, NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
+from protocol.skeleton import (
+    COCO_KEYPOINTS,
+    EXTRA_KEYPOINTS,
+    NUM_EXTRA_KEYPOINTS,
+    NUM_KEYPOINTS,
+    Keypoints,
+)
 
 FORMAT_VERSION: Final = 1
 REFERENCE_DIR: Final = Path(__file__).resolve().parent.parent / "reference_videos"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from cloud.db.engine import transaction
 from cloud.db.states import SessionState
-from cloud.queue import JobQueue, Lease, move_session
+from cloud.jobs.queue import JobQueue, Lease, move_session
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from types import FrameType
 import click
 
 from cloud.db.engine import make_engine, upgrade_database
-from cloud.mqtt import MqttConnectError
+from cloud.ingest.uploader import Uploader
+from cloud.mqtt.client import MqttConnectError
 from cloud.settings import CloudSettings
 from cloud.storage import create_storage
-from cloud.uploader import Uploader
 
 logger = logging.getLogger(__name__)
 

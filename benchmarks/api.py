@@ -29,8 +29,8 @@ import click
 import httpx
 from rich.progress import Progress
 
-from cloud.broker import free_port
-from cloud.mosquitto import stop_process
+from cloud.mqtt.broker import free_port
+from cloud.mqtt.mosquitto import stop_process
 
 PASSWORD = "bench-password-1234"
 CSRF = {"X-Dancebooth": "1"}

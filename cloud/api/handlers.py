@@ -1,0 +1,45 @@
+"""The one place where the API's domain errors become HTTP statuses.
+
+Routes raise the errors of the operations they call (:mod:`cloud.api.errors`, the
+queue's, the MQTT link's) and never build an ``HTTPException`` for them; the handler
+installed here answers ``{"detail": message}`` with the status below.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from cloud.api.errors import AuthError, ConflictError, GoneError, NotFoundError
+from cloud.api.link import LinkError
+from cloud.jobs.queue import JobNotFoundError, JobStateError
+
+# First match wins, so a subclass must come before its base.
+STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
+    (NotFoundError, status.HTTP_404_NOT_FOUND),
+    (JobNotFoundError, status.HTTP_404_NOT_FOUND),
+    (ConflictError, status.HTTP_409_CONFLICT),
+    (JobStateError, status.HTTP_409_CONFLICT),
+    (AuthError, status.HTTP_401_UNAUTHORIZED),
+    (GoneError, status.HTTP_410_GONE),
+    (LinkError, status.HTTP_503_SERVICE_UNAVAILABLE),
+)
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status for a domain error (500 for anything not in :data:`STATUS`)."""
+    for kind, code in STATUS:
+        if isinstance(exc, kind):
+            return code
+    return status.HTTP_500_INTERNAL_SERVER_ERROR
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for kind, _code in STATUS:
+        app.add_exception_handler(kind, _domain_error)
