@@ -76,8 +76,8 @@ def test_copy_sources_exist_and_are_in_the_build_context(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "packages"),
     [
-        ("cloud", {"protocol", "edge", "cloud", "dancebooth"}),
-        ("edge", {"protocol", "edge", "dancebooth"}),
+        ("cloud", {"protocol", "common", "edge", "cloud", "dancebooth"}),
+        ("edge", {"protocol", "common", "edge", "dancebooth"}),
     ],
 )
 def test_images_hold_the_packages_and_the_data_the_code_looks_for(
