@@ -43,6 +43,7 @@ class FrameCount:
     rows: int = 0  # frame rows in the database
     lost: int = 0  # captured, not stored
     duplicates: int = 0  # stored more than once (shards or rows)
+    unreferenced: int = 0  # shard objects no row names (a crash's; the retention sweep's)
 
 
 @dataclass
@@ -176,24 +177,34 @@ class Checker:
 
     # -- frames --------------------------------------------------------------------------
     def frames(self, session: str, node: str) -> FrameCount:
-        from cloud.db.models import Frame
+        """The node's spool against the shards the database lists as written (what every
+        reader reads) and the frame rows."""
+        from cloud.db.models import Frame, Shard
         from protocol.shards import read_shard, session_prefix
 
         captured = self.spooled(node, session)
-        in_shards: Counter[int] = Counter()
-        for key in self._keys(f"{session_prefix(session)}{node}/"):
-            body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-            in_shards.update(meta.seq for meta, _ in read_shard(body))
         with Db(self.engine) as db:
-            rows = Counter(
+            where = (Frame.session_id == session, Frame.node_id == node)
+            rows = Counter(db.scalars(select(Frame.seq).where(*where)))
+            written = set(
                 db.scalars(
-                    select(Frame.seq).where(Frame.session_id == session, Frame.node_id == node)
+                    select(Shard.key).where(
+                        Shard.session_id == session,
+                        Shard.node_id == node,
+                        Shard.written_at.is_not(None),
+                    )
                 )
             )
+        in_shards: Counter[int] = Counter()
+        objects = set(self._keys(f"{session_prefix(session)}{node}/"))
+        for key in sorted(written & objects):
+            body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            in_shards.update(meta.seq for meta, _ in read_shard(body))
         dups = sum(n - 1 for n in in_shards.values() if n > 1)
         dups += sum(n - 1 for n in rows.values() if n > 1)
         lost = len(captured - (set(in_shards) & set(rows)))  # stored = in a shard AND a row
-        return FrameCount(len(captured), len(in_shards), len(rows), lost, dups)
+        unreferenced = len(objects - written)
+        return FrameCount(len(captured), len(in_shards), len(rows), lost, dups, unreferenced)
 
     def spooled(self, node: str, session: str) -> set[int]:
         """The frames the node's spool recorded for ``session`` (read-only)."""

@@ -68,7 +68,9 @@ def visitor_table(outcomes: list[Outcome]) -> Table:
     for o in outcomes:
         v = o.visitor
         frames = ", ".join(
-            f"{node} {f.stored}/{f.captured}" + (f" ({f.lost} lost)" if f.lost else "")
+            f"{node} {f.stored}/{f.captured}"
+            + (f" ({f.lost} lost)" if f.lost else "")
+            + (f" (+{f.unreferenced} unreferenced shards)" if f.unreferenced else "")
             for node, f in o.frames.items()
         )
         if v.deletes:
