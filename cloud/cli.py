@@ -222,6 +222,40 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _check_booth_checkpoint(settings: CloudSettings) -> None:
+    """Refuse to start a worker that would fail every job: no booth checkpoint, an
+    unreadable one, or one at another resolution than ``training.resolution``."""
+    from cloud.training.checkpoint import load_checkpoint
+    from cloud.training.errors import TrainingError
+
+    training = settings.training
+    how = (
+        "copy models/booth-128.safetensors there for 128 px, or make one with "
+        "'dancebooth model train-base --resolution N --out PATH' (docs/booth-runbook.md, "
+        "step 5)"
+    )
+    if training.booth_checkpoint is None:
+        raise click.ClickException(
+            "training.booth_checkpoint is not set (DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT):"
+            f" point it at the booth checkpoint; {how}"
+        )
+    if not training.booth_checkpoint.is_file():
+        raise click.ClickException(
+            f"no booth checkpoint at {training.booth_checkpoint} (training.booth_checkpoint): {how}"
+        )
+    try:
+        resolution = load_checkpoint(training.booth_checkpoint).config.resolution
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    if resolution != training.resolution:
+        raise click.ClickException(
+            f"the booth checkpoint {training.booth_checkpoint} is {resolution} px but "
+            f"training.resolution is {training.resolution} (TRAINING_RESOLUTION / "
+            "DANCEBOOTH_CLOUD_TRAINING__RESOLUTION): set it to "
+            f"{resolution}, or train a {training.resolution} px checkpoint"
+        )
+
+
 @cloud.command("worker")
 @config_option
 @click.option("--name", default=None, help="Worker name in job leases (default: host-pid).")
@@ -240,6 +274,7 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
+    _check_booth_checkpoint(settings)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
