@@ -26,7 +26,6 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from common.machine import describe_machine
 from edge.frames import Frame, Image
 from edge.pose import create_estimator, samples
 from edge.pose.base import PoseError, PoseEstimator
@@ -361,7 +360,6 @@ def bench_pose(
     )
     _, smooth_note = make_smoother(30.0)
     source = video or f"{people} photographed {'person' if people == 1 else 'people'}, swaying"
-    click.echo(describe_machine())
     click.echo(f"input: {len(jpegs)} JPEG frames {w}x{h} ({source}); {smooth_note}")
     for threads in threads_list:
         for label, settings in backend_settings(backends, threads, device, model, model_dir):
