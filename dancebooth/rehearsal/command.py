@@ -185,6 +185,7 @@ def _rehearse(
         with console.status("checking mail, links, frames, database"):
             outcomes = [checker.visitor(v) for v in visitors]
         problems += _resumed(plan, checker)
+        problems += _outage(plan, topology, refuse_s, t0)
         problems += _services(topology)
     finally:
         driver.close()
@@ -298,6 +299,21 @@ def _resumed(plan: list[Fault], checker: Checker) -> list[str]:
             fault.detail += f"; the job: attempt {attempts}, resumed at step {start_step}"
             if attempts < 2 or not start_step:
                 return ["the killed worker's fine-tune did not resume from its checkpoint"]
+    return []
+
+
+def _outage(plan: list[Fault], topology: Topology, refuse_s: float, t0: float) -> list[str]:
+    """When the relay's outage began (with the first email) and what it turned away."""
+    relay = topology.relay
+    fault = next((f for f in plan if f.name == "relay outage" and f.at is not None), None)
+    if fault is None or relay is None:
+        return []
+    if relay.outage_started is None:
+        return ["the relay's outage never met an email"]
+    fault.detail = (
+        f"from {relay.outage_started - t0:.0f} s (the first email): {relay.refused} refused "
+        f"with 451 in {refuse_s:g} s, then {relay.dropped} connection(s) dropped silently"
+    )
     return []
 
 
