@@ -109,16 +109,23 @@ def rehearse(
     except RehearsalError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(f"logs and configs: {topology.dir}")
+    t0 = time.time()
     try:
         with _log_file(topology.dir / "rehearsal.log"):
-            ok = _rehearse(topology, console, visitors, faults, refuse_s, timeout)
+            try:
+                outcomes, faulted, problems = _rehearse(
+                    topology, console, visitors, faults, refuse_s, timeout
+                )
+            finally:
+                with console.status("stopping the booth"):
+                    topology.stop()
+                    if not keep_database:
+                        topology.drop_database()
     except RehearsalError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        topology.stop()
-        if not keep_database:
-            topology.drop_database()
-    if not ok:
+    result = verdict(outcomes, faulted, problems)
+    print_report(console, outcomes, faulted, t0, result)  # its last line is the verdict
+    if not result.ok:
         raise SystemExit(1)
 
 
@@ -148,7 +155,8 @@ def _rehearse(
     with_faults: bool,
     refuse_s: float,
     timeout: float,
-) -> bool:
+) -> tuple[list[Outcome], list[Fault], list[str]]:
+    """Start, drive, fault, check; returns what the report needs."""
     from cloud.db.engine import make_engine
 
     t0 = time.time()
@@ -190,9 +198,7 @@ def _rehearse(
     finally:
         driver.close()
         engine.dispose()
-    result = verdict(outcomes, plan, problems)
-    print_report(console, outcomes, plan, t0, result)
-    return result.ok
+    return outcomes, plan, problems
 
 
 def _drive(driver: Driver, visitors: list[Visitor], topology: Topology, console: Console) -> None:
@@ -324,4 +330,4 @@ def _dance_frames(topology: Topology) -> int:
     return len(load_reference(dance).keypoints)
 
 
-__all__ = ["Outcome", "rehearse"]
+__all__ = ["rehearse"]

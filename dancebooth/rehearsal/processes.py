@@ -105,7 +105,7 @@ class Service:
         try:
             proc.wait(grace_s)
         except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop in %g s: killing it", self.name, grace_s)
+            logger.info("%s did not stop in %g s: killing it", self.name, grace_s)
             self._signal_group(signal.SIGKILL)
             proc.wait()
 
