@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -301,18 +302,52 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
 @cloud.command("retention")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
-def retention_command(config_path: Path | None, dry_run: bool) -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Keep running and sweep every SECONDS until stopped (compose's retention "
+    "service); without it, sweep once and exit (the Kubernetes CronJob).",
+)
+def retention_command(config_path: Path | None, dry_run: bool, every: float | None) -> None:
     """Delete captures, models and renditions older than the retention settings."""
-    from rich.progress import Progress
+    import signal
+    import threading
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.retention import due, leftovers, sweep
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
+    if every is None:
+        if _sweep_and_report(settings, factory, storage, dry_run):
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # docker stop / pod shutdown
+    click.echo(f"retention: sweeping every {every:g} s (Ctrl-C to stop)")
+    try:
+        while not stop.is_set():
+            try:
+                _sweep_and_report(settings, factory, storage, dry_run)
+            except Exception as exc:  # the database or store is down: try next round
+                click.echo(f"retention sweep failed, next try in {every:g} s: {exc}", err=True)
+            stop.wait(every)
+    except KeyboardInterrupt:
+        pass
+
+
+def _sweep_and_report(
+    settings: CloudSettings, factory: Any, storage: Any, dry_run: bool
+) -> dict[str, str]:
+    """One sweep with a progress bar and a line per session; the sessions left to retry."""
+    from rich.progress import Progress
+
+    from cloud.retention import due, leftovers, sweep
+
     with factory() as db:
         total = len(due(db, settings.retention)) + len(leftovers(db, storage))
     with Progress(transient=True) as bar:
@@ -334,5 +369,4 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     for sid, why in report.failed.items():
         click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
-    if report.failed:
-        raise SystemExit(1)
+    return report.failed
