@@ -115,3 +115,16 @@ def test_a_node_whose_edgetpu_crashes_starts_and_says_so(coral_cache: Path, tmp_
     )
     node = EdgeNode(settings)  # before the probe, this process died with the child
     assert node.status().backend == "movenet: Edge TPU unusable"
+
+
+def test_a_fallback_that_cannot_start_still_leaves_the_node_up(
+    coral_cache: Path, tmp_path: Path
+) -> None:
+    lib = shared_library(tmp_path, "crash", CRASH)
+    lonely = tmp_path / "models" / movenet_file("edgetpu")  # no CPU variant beside it
+    lonely.parent.mkdir()
+    shutil.copy(coral_cache / movenet_file("edgetpu"), lonely)
+    settings = on_tpu(coral_cache, lib, fallback="cpu").model_copy(update={"model_path": lonely})
+    est = create_estimator(settings)
+    assert isinstance(est, Unusable)
+    assert "SIGSEGV" in est.reason and "movenet_single_pose_lightning_ptq.tflite" in est.reason
