@@ -29,6 +29,7 @@ from rich.progress import track
 from edge.frames import Frame, Image
 from edge.pose import create_estimator, samples
 from edge.pose.base import PoseError, PoseEstimator
+from edge.pose.edgetpu import Unusable
 from edge.pose.interpreter import TfliteModel
 from edge.pose.tracking import FollowDancer
 from edge.settings import BlazePoseSettings, MoveNetSettings, PoseNetSettings, SmoothingSettings
@@ -367,6 +368,9 @@ def bench_pose(
                 est = create_estimator(settings, frame_size=(w, h))
             except PoseError as exc:
                 click.echo(f"{label}: skipped: {exc}")
+                continue
+            if isinstance(est, Unusable):  # the Edge TPU failed its probe: nothing to time
+                click.echo(f"{label}: skipped: Edge TPU unusable: {est.reason}")
                 continue
             label = run_label(label, est)
             smoother, _ = make_smoother(30.0)  # fresh filter state per run
