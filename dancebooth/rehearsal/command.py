@@ -124,6 +124,8 @@ def rehearse(
     except RehearsalError as exc:
         raise click.ClickException(str(exc)) from None
     result = verdict(outcomes, faulted, problems)
+    with (topology.dir / "report.txt").open("w") as kept:  # for after the console is gone
+        print_report(Console(file=kept, width=160), outcomes, faulted, t0, result)
     print_report(console, outcomes, faulted, t0, result)  # its last line is the verdict
     if not result.ok:
         raise SystemExit(1)
