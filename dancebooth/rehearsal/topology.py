@@ -51,6 +51,15 @@ class Topology(Configs):
         say(f"S3 (moto) {self.ports.s3_url} bucket {BUCKET}; PostgreSQL database {self.database}")
         self._start_broker()
         say(f"Mosquitto (production.conf): TLS :{self.ports.mqtt_tls}, per-node accounts + ACL")
+        for node in NODES:  # the slowest to start: they need only the broker
+            self.supervisor.start(
+                Service(
+                    f"node-{node}",
+                    dancebooth("edge", "run", "-c", str(self.node_yaml(node))),
+                    self.logs / f"node-{node}.log",
+                )
+            )
+        say(f"edge nodes {', '.join(NODES)} (synthetic source, replay pose, MQTT over TLS)")
         assert self.certs is not None, "write() the configs first"
         self.relay = Relay(
             self.dir / "relay",
@@ -61,8 +70,7 @@ class Topology(Configs):
             self.ports.smtp,
         ).start()
         say(f"SMTP relay :{self.ports.smtp} (STARTTLS + login)")
-        self._run_once("migrate", "cloud", "migrate", "-c", str(self.cloud_yaml))
-        self._run_once(
+        self._run_once(  # migrates the database first, as the cloud services would
             "operator",
             "cloud",
             "operator",
@@ -77,15 +85,6 @@ class Topology(Configs):
             f"API ({self.plan.api_processes} processes) {self.ports.api_url}; "
             f"{self.plan.uploaders} uploaders; {self.plan.workers} workers"
         )
-        for node in NODES:
-            self.supervisor.start(
-                Service(
-                    f"node-{node}",
-                    dancebooth("edge", "run", "-c", str(self.node_yaml(node))),
-                    self.logs / f"node-{node}.log",
-                )
-            )
-        say(f"edge nodes {', '.join(NODES)} (synthetic source, replay pose, MQTT over TLS)")
 
     def _start_stores(self) -> None:
         from sqlalchemy import create_engine, text
