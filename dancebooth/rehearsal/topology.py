@@ -32,6 +32,10 @@ from dancebooth.rehearsal.relay import Relay
 
 logger = logging.getLogger(__name__)
 
+# A part that has not started after this long will not: on a 2-core machine shared with
+# other work, the API's two processes took over 60 s to import and listen.
+STARTUP_S = 180.0
+
 
 class Topology(Configs):
     """The configs of a rehearsal and the processes started from them: :meth:`start`,
@@ -107,7 +111,7 @@ class Topology(Configs):
         finally:
             admin.dispose()
         self._created_db = True
-        wait_for_port(int(port), 30, "moto_server", s3)
+        wait_for_port(int(port), STARTUP_S, "moto_server", s3)
         self.s3_client().create_bucket(Bucket=BUCKET)
 
     def s3_client(self) -> Any:
@@ -128,11 +132,11 @@ class Topology(Configs):
 
         argv = [mosquitto_binary(), "-c", str(self.broker_dir / "mosquitto.conf")]
         svc = self.supervisor.start(Service("mosquitto", argv, self.logs / "mosquitto.log"))
-        wait_for_port(self.ports.mqtt_tls, 15, "mosquitto", svc)
+        wait_for_port(self.ports.mqtt_tls, 30, "mosquitto", svc)
 
     def restart_broker(self) -> None:
         self.supervisor.restart("mosquitto")
-        wait_for_port(self.ports.mqtt_tls, 15, "mosquitto", self.supervisor["mosquitto"])
+        wait_for_port(self.ports.mqtt_tls, 30, "mosquitto", self.supervisor["mosquitto"])
 
     def _run_once(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = self.logs / f"{name}.log"
@@ -180,7 +184,7 @@ class Topology(Configs):
                     restart_after_s=p.lease_s + 5,
                 )
             )
-        wait_for_port(self.ports.api, 60, "the API", api)
+        wait_for_port(self.ports.api, STARTUP_S, "the API", api)
 
     # -- stop -------------------------------------------------------------------------------
     def stop(self) -> None:
