@@ -81,6 +81,14 @@
     $("start-capture").disabled = !v || !["registered", "retake"].includes(v.state);
     $("retake").disabled = !v || !["capturing", "uploaded", "queued", "failed"].includes(v.state);
   }
+  // A node's failures since it started: pose-backend errors (those frames count as
+  // nobody seen) and spooled frames that did not decode (quarantined, lost).
+  function faults(s) {
+    const pose = s.pose_failures ?? 0, lost = s.lost_frames ?? 0;
+    const cls = (n) => (n > 0 ? ' class="fault"' : "");
+    return `<dt${cls(pose)}>pose errors</dt><dd${cls(pose)} data-stat="pose_failures">${pose}</dd>
+        <dt${cls(lost)}>lost</dt><dd${cls(lost)} data-stat="lost_frames">${lost}</dd>`;
+  }
   function renderNodes(nodes) {
     if (!nodes.length) return;
     $("nodes").innerHTML = nodes.map((n) => {
@@ -90,7 +98,8 @@
       return `<div class="node ${n.online ? "online" : "offline"}">${img}
         <div class="node-head"><b>${esc(n.id)}</b><span class="dot">${n.online ? "online" : "offline"}</span></div>
         <dl><dt>fps</dt><dd>${(s.capture_fps ?? 0).toFixed(1)}</dd><dt>inference</dt><dd>${(s.inference_ms ?? 0).toFixed(0)} ms</dd>
-        <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd></dl></div>`;
+        <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd>
+        ${faults(s)}</dl></div>`;
     }).join("");
   }
   async function refresh() {
