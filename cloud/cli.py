@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -222,6 +223,40 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _check_booth_checkpoint(settings: CloudSettings) -> None:
+    """Refuse to start a worker that would fail every job: no booth checkpoint, an
+    unreadable one, or one at another resolution than ``training.resolution``."""
+    from cloud.training.checkpoint import load_checkpoint
+    from cloud.training.errors import TrainingError
+
+    training = settings.training
+    how = (
+        "copy models/booth-128.safetensors there for 128 px, or make one with "
+        "'dancebooth model train-base --resolution N --out PATH' (docs/booth-runbook.md, "
+        "step 5)"
+    )
+    if training.booth_checkpoint is None:
+        raise click.ClickException(
+            "training.booth_checkpoint is not set (DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT):"
+            f" point it at the booth checkpoint; {how}"
+        )
+    if not training.booth_checkpoint.is_file():
+        raise click.ClickException(
+            f"no booth checkpoint at {training.booth_checkpoint} (training.booth_checkpoint): {how}"
+        )
+    try:
+        resolution = load_checkpoint(training.booth_checkpoint).config.resolution
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    if resolution != training.resolution:
+        raise click.ClickException(
+            f"the booth checkpoint {training.booth_checkpoint} is {resolution} px but "
+            f"training.resolution is {training.resolution} (TRAINING_RESOLUTION / "
+            "DANCEBOOTH_CLOUD_TRAINING__RESOLUTION): set it to "
+            f"{resolution}, or train a {training.resolution} px checkpoint"
+        )
+
+
 @cloud.command("worker")
 @config_option
 @click.option("--name", default=None, help="Worker name in job leases (default: host-pid).")
@@ -240,6 +275,7 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
+    _check_booth_checkpoint(settings)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
@@ -266,18 +302,52 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
 @cloud.command("retention")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
-def retention_command(config_path: Path | None, dry_run: bool) -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Keep running and sweep every SECONDS until stopped (compose's retention "
+    "service); without it, sweep once and exit (the Kubernetes CronJob).",
+)
+def retention_command(config_path: Path | None, dry_run: bool, every: float | None) -> None:
     """Delete captures, models and renditions older than the retention settings."""
-    from rich.progress import Progress
+    import signal
+    import threading
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.retention import due, leftovers, sweep
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
+    if every is None:
+        if _sweep_and_report(settings, factory, storage, dry_run):
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # docker stop / pod shutdown
+    click.echo(f"retention: sweeping every {every:g} s (Ctrl-C to stop)")
+    try:
+        while not stop.is_set():
+            try:
+                _sweep_and_report(settings, factory, storage, dry_run)
+            except Exception as exc:  # the database or store is down: try next round
+                click.echo(f"retention sweep failed, next try in {every:g} s: {exc}", err=True)
+            stop.wait(every)
+    except KeyboardInterrupt:
+        pass
+
+
+def _sweep_and_report(
+    settings: CloudSettings, factory: Any, storage: Any, dry_run: bool
+) -> dict[str, str]:
+    """One sweep with a progress bar and a line per session; the sessions left to retry."""
+    from rich.progress import Progress
+
+    from cloud.retention import due, leftovers, sweep
+
     with factory() as db:
         total = len(due(db, settings.retention)) + len(leftovers(db, storage))
     with Progress(transient=True) as bar:
@@ -299,5 +369,4 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     for sid, why in report.failed.items():
         click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
-    if report.failed:
-        raise SystemExit(1)
+    return report.failed

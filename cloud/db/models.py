@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cloud.db.states import SessionState
+from cloud.db.types import UtcDateTime
 
 ID = String(64)  # protocol identifiers are at most 64 characters
 # A 64-bit auto-increment key on PostgreSQL; SQLite only auto-increments INTEGER.
@@ -48,7 +48,7 @@ class Base(DeclarativeBase):
         }
     )
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: DateTime(timezone=True),
+        datetime: UtcDateTime(),
         dict[str, Any]: JSON,
     }
 
