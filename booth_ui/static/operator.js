@@ -51,7 +51,7 @@
     $("queue-body").innerHTML = rows.map((v) => {
       const job = v.job;
       const pct = job && job.state === "running" ? Math.round(job.progress * 100) : null;
-      const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" style="width:${p}%"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
+      const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" data-pct="${p}"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
       let progress = job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "";
       if (pct !== null) progress = bar(pct, job.step);
       else if (v.upload !== null && v.upload !== undefined && ["capturing", "uploaded"].includes(v.state)) {
@@ -62,6 +62,10 @@
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
         <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
     }).join("");
+    // Widths set through the DOM: the page's CSP allows no inline style attributes.
+    $("queue-body").querySelectorAll(".bar-inner[data-pct]").forEach((el) => {
+      el.style.width = el.dataset.pct + "%";
+    });
     $("queue-empty").hidden = rows.length > 0;
     renderFilters();
   }
