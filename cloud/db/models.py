@@ -206,6 +206,19 @@ class Operator(Base):
     last_login_at: Mapped[datetime | None]
 
 
+class OperatorLogin(Base):
+    """An operator's login (server-side session): the row goes when it ends."""
+
+    __tablename__ = "operator_logins"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    operator_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Rendition(Base):
     """A session's rendered video and its link (only the token's digest is stored)."""
 

@@ -1,5 +1,6 @@
 """``dancebooth cloud api --workers 2`` as a real multi-process server: every process has
-the settings it was given, secrets included (SMTP password, cookie key), from outside."""
+the settings it was given, secrets included (SMTP password, cookie key), and believes no
+X-Forwarded-For it was not told to, seen from outside."""
 
 from __future__ import annotations
 
@@ -68,8 +69,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise TimeoutError(f"the API at {url} did not answer in {timeout}s")
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp_path = tmp_path_factory.mktemp("api")
     db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     _seed(db_url, tmp_path / "store")
     with run_smtp(tmp_path, security="starttls", auth=True) as smtp:
@@ -90,7 +92,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
                 "backoff_s": 0,
                 "queue_directory": str(tmp_path / "mail-queue"),
             },
-            "api": {"secret_key": "multi-process-secret-key-0123456789"},
+            "api": {"secret_key": "multi-process-secret-key-0123456789", "kiosk_per_minute": 1},
         }
         path = tmp_path / "cloud.yaml"
         path.write_text(yaml.safe_dump(config))
@@ -124,3 +126,17 @@ def test_every_api_process_mails_with_the_smtp_password(api: Api) -> None:
     assert sorted(str(m["To"]) for m in api.smtp.inbox.messages) == [
         f"{sid}@example.com" for sid in HELD
     ]
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_kiosk_limit(api: Api) -> None:
+    codes = []
+    with _fresh(api.url) as c:
+        for i in range(6):
+            r = c.post(
+                "/api/visitors",
+                json={"email": f"v{i}@example.com", "consent": True},
+                headers={"X-Forwarded-For": f"198.51.100.{i + 1}"},
+            )
+            codes.append(r.status_code)
+    # One registration a minute per client and process: two processes, at most two.
+    assert codes.count(201) <= 2 and codes.count(429) >= 4, codes
