@@ -336,3 +336,59 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
     if report.failed:
         raise SystemExit(1)
+
+
+@cloud.command("erase-event")
+@config_option
+@click.option(
+    "--confirm",
+    "code",
+    default=None,
+    help="The code the first run printed: erase exactly what it listed.",
+)
+@click.option("--as", "who", default=None, help="Who asks (logged; default: the login user name).")
+def erase_event_command(config_path: Path | None, code: str | None, who: str | None) -> None:
+    """Delete everything from this event: every visitor of the booth (two steps).
+
+    Run it once to see what would go and get a confirmation code; run it again with
+    --confirm CODE to erase. Each session keeps an anonymised tombstone.
+    """
+    import getpass
+
+    from rich.progress import Progress
+
+    from cloud.db.engine import make_engine, session_factory, upgrade_database
+    from cloud.erasure import ErasureError, erase_event, plan_erasure
+    from cloud.storage import create_storage
+
+    settings = build_settings(config_path)
+    upgrade_database(settings.database.url)
+    factory = session_factory(make_engine(settings.database.url))
+    booth, who = settings.booth, who or getpass.getuser()
+    with factory() as db:
+        plan = plan_erasure(db, booth)
+    if code is None:
+        click.echo(
+            f"booth {booth}: {len(plan.sessions)} visitor sessions ({len(plan.busy)} in "
+            f"progress) and {plan.dead_letters} dead letters would be erased: captures, "
+            "models, videos, emails, jobs. This cannot be undone."
+        )
+        click.echo(f"To erase them: dancebooth cloud erase-event --confirm {plan.code}")
+        return
+    storage = create_storage(settings.storage)
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("erasing", total=len(plan.sessions))
+            report = erase_event(
+                factory, storage, booth, code, who, progress=lambda _s: bar.advance(task)
+            )
+    except ErasureError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"booth {booth}: erased {len(report.erased)} sessions, {report.objects} objects, "
+        f"{report.dead_letters} dead letters"
+    )
+    for sid, why in report.failed.items():
+        click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
+    if report.failed:
+        raise SystemExit(1)

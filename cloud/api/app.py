@@ -18,7 +18,7 @@ from cloud.api.events import Broadcaster
 from cloud.api.handlers import install_error_handlers
 from cloud.api.link import BoothLink, LocalBoothLink
 from cloud.api.ratelimit import RateLimiter
-from cloud.api.routers import auth, booth, events, jobs, pages, renditions, visitors
+from cloud.api.routers import auth, booth, erasure, events, jobs, pages, renditions, visitors
 from cloud.api.security import LoginCookies
 from cloud.db.engine import make_engine, session_factory
 from cloud.jobs.queue import JobQueue
@@ -74,7 +74,7 @@ def create_app(
     app = FastAPI(title="dancebooth", version="1", lifespan=lifespan)
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (auth, visitors, booth, jobs, renditions, events, pages):
+    for module in (auth, visitors, booth, erasure, jobs, renditions, events, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
     return app
