@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -301,18 +302,52 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
 @cloud.command("retention")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
-def retention_command(config_path: Path | None, dry_run: bool) -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Keep running and sweep every SECONDS until stopped (compose's retention "
+    "service); without it, sweep once and exit (the Kubernetes CronJob).",
+)
+def retention_command(config_path: Path | None, dry_run: bool, every: float | None) -> None:
     """Delete captures, models and renditions older than the retention settings."""
-    from rich.progress import Progress
+    import signal
+    import threading
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.retention import due, leftovers, sweep
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
+    if every is None:
+        if _sweep_and_report(settings, factory, storage, dry_run):
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # docker stop / pod shutdown
+    click.echo(f"retention: sweeping every {every:g} s (Ctrl-C to stop)")
+    try:
+        while not stop.is_set():
+            try:
+                _sweep_and_report(settings, factory, storage, dry_run)
+            except Exception as exc:  # the database or store is down: try next round
+                click.echo(f"retention sweep failed, next try in {every:g} s: {exc}", err=True)
+            stop.wait(every)
+    except KeyboardInterrupt:
+        pass
+
+
+def _sweep_and_report(
+    settings: CloudSettings, factory: Any, storage: Any, dry_run: bool
+) -> dict[str, str]:
+    """One sweep with a progress bar and a line per session; the sessions left to retry."""
+    from rich.progress import Progress
+
+    from cloud.retention import due, leftovers, sweep
+
     with factory() as db:
         total = len(due(db, settings.retention)) + len(leftovers(db, storage))
     with Progress(transient=True) as bar:
@@ -334,61 +369,19 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     for sid, why in report.failed.items():
         click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
-    if report.failed:
-        raise SystemExit(1)
+    return report.failed
 
 
 @cloud.command("erase-event")
 @config_option
-@click.option(
-    "--confirm",
-    "code",
-    default=None,
-    help="The code the first run printed: erase exactly what it listed.",
-)
-@click.option("--as", "who", default=None, help="Who asks (logged; default: the login user name).")
+@click.option("--confirm", "code", help="The code the first run printed: erase what it listed.")
+@click.option("--as", "who", help="Who asks (logged; default: the login user name).")
 def erase_event_command(config_path: Path | None, code: str | None, who: str | None) -> None:
     """Delete everything from this event: every visitor of the booth (two steps).
 
     Run it once to see what would go and get a confirmation code; run it again with
     --confirm CODE to erase. Each session keeps an anonymised tombstone.
     """
-    import getpass
+    from cloud.erasure_cli import erase_event_cli
 
-    from rich.progress import Progress
-
-    from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.erasure import ErasureError, erase_event, plan_erasure
-    from cloud.storage import create_storage
-
-    settings = build_settings(config_path)
-    upgrade_database(settings.database.url)
-    factory = session_factory(make_engine(settings.database.url))
-    booth, who = settings.booth, who or getpass.getuser()
-    with factory() as db:
-        plan = plan_erasure(db, booth)
-    if code is None:
-        click.echo(
-            f"booth {booth}: {len(plan.sessions)} visitor sessions ({len(plan.busy)} in "
-            f"progress) and {plan.dead_letters} dead letters would be erased: captures, "
-            "models, videos, emails, jobs. This cannot be undone."
-        )
-        click.echo(f"To erase them: dancebooth cloud erase-event --confirm {plan.code}")
-        return
-    storage = create_storage(settings.storage)
-    try:
-        with Progress(transient=True) as bar:
-            task = bar.add_task("erasing", total=len(plan.sessions))
-            report = erase_event(
-                factory, storage, booth, code, who, progress=lambda _s: bar.advance(task)
-            )
-    except ErasureError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"booth {booth}: erased {len(report.erased)} sessions, {report.objects} objects, "
-        f"{report.dead_letters} dead letters"
-    )
-    for sid, why in report.failed.items():
-        click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
-    if report.failed:
-        raise SystemExit(1)
+    erase_event_cli(build_settings(config_path), code, who)

@@ -92,6 +92,7 @@ def test_every_part_of_the_stack_is_there(compose: dict[str, Any]) -> None:
         "api",
         "uploader",
         "worker",
+        "retention",
     }
 
 
@@ -430,3 +431,11 @@ def test_worker_dance_exists_and_its_scratch_is_a_volume(
         assert any(PurePosixPath(path).is_relative_to(t) for t in mounts), path
     assert settings.training.booth_checkpoint is not None
     assert any(settings.training.booth_checkpoint.is_relative_to(t) for t in mounts)
+
+
+def test_retention_sweeps_in_a_loop_of_its_own(compose: dict[str, Any]) -> None:
+    """Workers scale to zero, so the sweep has a service that is always up."""
+    retention = compose["services"]["retention"]
+    assert retention["command"][:2] == ["cloud", "retention"] and "--every" in retention["command"]
+    assert retention["restart"] == "unless-stopped"
+    assert retention["environment"]["DANCEBOOTH_CLOUD_DATABASE__URL"].startswith("postgresql")

@@ -56,10 +56,21 @@ def find(kind: str, name: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template's spec of a Deployment, Job or CronJob (None for other kinds)."""
+    if doc["kind"] in ("Deployment", "Job"):
+        spec: dict[str, Any] = doc["spec"]["template"]["spec"]
+        return spec
+    if doc["kind"] == "CronJob":
+        cron: dict[str, Any] = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return cron
+    return None
+
+
 def containers() -> Iterator[tuple[str, dict[str, Any]]]:
     for d in documents():
-        if d["kind"] in ("Deployment", "Job"):
-            for c in d["spec"]["template"]["spec"]["containers"]:
+        if (spec := pod_spec(d)) is not None:
+            for c in spec["containers"]:
                 yield d["metadata"]["name"], c
 
 
@@ -170,8 +181,8 @@ def test_pods_run_as_the_images_user() -> None:
     steps = parse_dockerfile(REPO / "infra" / "docker" / "cloud.Dockerfile")
     useradd = next(s.args for s in steps if "useradd" in s.args)
     for d in documents():
-        if d["kind"] in ("Deployment", "Job"):
-            security = d["spec"]["template"]["spec"]["securityContext"]
+        if (spec := pod_spec(d)) is not None:
+            security = spec["securityContext"]
             assert security["runAsNonRoot"] is True
             assert f"--uid {security['runAsUser']}" in useradd, d["metadata"]["name"]
 
@@ -251,3 +262,15 @@ def test_worker_dance_exists_and_its_paths_are_mounted() -> None:
     mounts = [m["mountPath"] for m in container["volumeMounts"]]
     for key in ("DANCEBOOTH_CLOUD_WORKER__WORK_DIR", "DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT"):
         assert any(PurePosixPath(data[key]).is_relative_to(m) for m in mounts), key
+
+
+def test_retention_runs_on_a_schedule_since_workers_scale_to_zero() -> None:
+    (cron,) = find("CronJob", "dancebooth-retention")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    spec = pod_spec(cron)
+    assert spec is not None and spec["restartPolicy"] in ("Never", "OnFailure")
+    (container,) = spec["containers"]
+    assert container["args"] == ["cloud", "retention"]
+    refs = {next(iter(e.values()))["name"] for e in container["envFrom"]}
+    assert refs == {"dancebooth-config", "dancebooth-secrets"}
