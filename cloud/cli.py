@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cloud.settings import CloudSettings
+from common.lazy import LazyGroup
 from protocol.settings import ConfigError, load_settings
 
 config_option = click.option(
@@ -28,7 +29,10 @@ def build_settings(config_path: Path | None) -> CloudSettings:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={"operator": ("cloud.operator_cli:operator", "Manage operator accounts.")},
+)
 def cloud() -> None:
     """Run the cloud services."""
 
@@ -186,37 +190,12 @@ def api(
         host=host or settings.api.host,
         port=port or settings.api.port,
         workers=workers,
+        # The app reads X-Forwarded-For itself, only from api.trusted_proxies (uvicorn's
+        # own default believes any request from 127.0.0.1).
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=5,  # open event streams never end by themselves
     )
-
-
-@cloud.group()
-def operator() -> None:
-    """Manage operator accounts."""
-
-
-@operator.command("add")
-@config_option
-@click.argument("name")
-@click.password_option(
-    envvar="DANCEBOOTH_OPERATOR_PASSWORD",
-    help="Prompted for if not given (env: DANCEBOOTH_OPERATOR_PASSWORD).",
-)
-def operator_add(config_path: Path | None, name: str, password: str) -> None:
-    """Create operator NAME (argon2-hashed password; at least 10 characters)."""
-    from cloud.api.errors import BoothError
-    from cloud.api.security import add_operator
-    from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
-
-    settings = build_settings(config_path)
-    upgrade_database(settings.database.url)
-    try:
-        with transaction(session_factory(make_engine(settings.database.url))) as db:
-            add_operator(db, name, password)
-    except (BoothError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"operator {name} added")
 
 
 def _interrupt(signum: int, _frame: object) -> None:

@@ -174,8 +174,10 @@ class SmoothingSettings(Group):
     fix_swaps: bool = True
     imputed_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
     # Offline (zero-lag) smoother: penalised least squares with robust reweighting; the
-    # strength at 30 fps (5-20 scored alike; 10 leaves the least jitter).
-    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 10.0
+    # strength at 30 fps. 10 left the least jitter on the synthetic dancers, but blurred
+    # real motion (kicks, runs) to raw error; 1 on the motion-capture tuning clips
+    # (`dancebooth bench edge smoothing --set real --tune`), -95 % jitter on the synthetic.
+    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 1.0
 
 
 class SpoolSettings(Group):

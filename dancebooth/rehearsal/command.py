@@ -109,16 +109,23 @@ def rehearse(
     except RehearsalError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(f"logs and configs: {topology.dir}")
+    t0 = time.time()
     try:
         with _log_file(topology.dir / "rehearsal.log"):
-            ok = _rehearse(topology, console, visitors, faults, refuse_s, timeout)
+            try:
+                outcomes, faulted, problems = _rehearse(
+                    topology, console, visitors, faults, refuse_s, timeout
+                )
+            finally:
+                with console.status("stopping the booth"):
+                    topology.stop()
+                    if not keep_database:
+                        topology.drop_database()
     except RehearsalError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        topology.stop()
-        if not keep_database:
-            topology.drop_database()
-    if not ok:
+    result = verdict(outcomes, faulted, problems)
+    print_report(console, outcomes, faulted, t0, result)  # its last line is the verdict
+    if not result.ok:
         raise SystemExit(1)
 
 
@@ -148,7 +155,8 @@ def _rehearse(
     with_faults: bool,
     refuse_s: float,
     timeout: float,
-) -> bool:
+) -> tuple[list[Outcome], list[Fault], list[str]]:
+    """Start, drive, fault, check; returns what the report needs."""
     from cloud.db.engine import make_engine
 
     t0 = time.time()
@@ -185,13 +193,12 @@ def _rehearse(
         with console.status("checking mail, links, frames, database"):
             outcomes = [checker.visitor(v) for v in visitors]
         problems += _resumed(plan, checker)
+        problems += _outage(plan, topology, refuse_s, t0)
         problems += _services(topology)
     finally:
         driver.close()
         engine.dispose()
-    result = verdict(outcomes, plan, problems)
-    print_report(console, outcomes, plan, t0, result)
-    return result.ok
+    return outcomes, plan, problems
 
 
 def _drive(driver: Driver, visitors: list[Visitor], topology: Topology, console: Console) -> None:
@@ -301,6 +308,21 @@ def _resumed(plan: list[Fault], checker: Checker) -> list[str]:
     return []
 
 
+def _outage(plan: list[Fault], topology: Topology, refuse_s: float, t0: float) -> list[str]:
+    """When the relay's outage began (with the first email) and what it turned away."""
+    relay = topology.relay
+    fault = next((f for f in plan if f.name == "relay outage" and f.at is not None), None)
+    if fault is None or relay is None:
+        return []
+    if relay.outage_started is None:
+        return ["the relay's outage never met an email"]
+    fault.detail = (
+        f"from {relay.outage_started - t0:.0f} s (the first email): {relay.refused} refused "
+        f"with 451 in {refuse_s:g} s, then {relay.dropped} connection(s) dropped silently"
+    )
+    return []
+
+
 def _dance_frames(topology: Topology) -> int:
     from common.reference import load_reference
 
@@ -308,4 +330,4 @@ def _dance_frames(topology: Topology) -> int:
     return len(load_reference(dance).keypoints)
 
 
-__all__ = ["Outcome", "rehearse"]
+__all__ = ["rehearse"]

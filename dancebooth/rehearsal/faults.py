@@ -6,8 +6,8 @@ fault                  when                                          what
 broker restart         40 % into the first capture                   Mosquitto stopped, started
 uploader killed        half-way through the second capture           ``kill -9`` uploader-1
 worker killed          a fine-tune that has saved a checkpoint       ``kill -9`` its worker
-relay outage           the first rendition is being rendered         451 for ``refuse_s``, then
-                                                                     one connection dropped
+relay outage           armed at the start; begins with the first     451 for ``refuse_s``, then
+                       email                                         one connection dropped
                                                                      silently
 API process killed     5 s after the worker kill (or a rendering)    ``kill -9`` the API
                                                                      process serving the
@@ -92,7 +92,7 @@ class Faults:
             Fault("broker restart", self._mid_capture(1, 0.4), self._restart_broker),
             Fault("uploader killed", self._mid_capture(2, 0.5), self._kill_uploader),
             Fault("worker killed", self._checkpointed, self._kill_worker),
-            Fault("relay outage", self._rendering, self._relay_outage),
+            Fault("relay outage", lambda: True, self._relay_outage),
             Fault("API process killed", self._after_worker_kill, self._kill_api),
             Fault("visitor deletes", self._deleter_in_pipeline, self._delete_visitor),
         ]
@@ -198,7 +198,7 @@ class Faults:
     def _relay_outage(self) -> str:
         assert self.topology.relay is not None
         self.topology.relay.refuse_for(self.refuse_s, then_drop_one=True)
-        return f"relay answers 451 for {self.refuse_s:g} s, then drops one connection"
+        return f"from the first email on, 451 for {self.refuse_s:g} s, then one connection dropped"
 
     def _kill_api(self) -> str:
         import psutil

@@ -105,7 +105,7 @@ class Service:
         try:
             proc.wait(grace_s)
         except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop in %g s: killing it", self.name, grace_s)
+            logger.info("%s did not stop in %g s: killing it", self.name, grace_s)
             self._signal_group(signal.SIGKILL)
             proc.wait()
 
@@ -178,11 +178,16 @@ class Supervisor:
             svc.start()
             logger.info("restarted %s (pid %d)", name, svc.pid)
 
-    def stop_all(self) -> None:
+    def stop_all(self, grace_s: float = 10.0) -> None:
+        """SIGTERM to every service at once (clients first), SIGKILL to what is left
+        after ``grace_s``."""
         self._stopping.set()
         self._thread.join(5)
-        for svc in reversed(list(self.services.values())):
-            try:
-                svc.stop()
-            except Exception:
-                logger.exception("stopping %s failed", svc.name)
+        services = list(reversed(self.services.values()))
+        for svc in services:
+            if svc.running():
+                svc._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for svc in services:
+            if svc.process is not None and svc.running():
+                svc.stop(max(deadline - time.monotonic(), 0.1))

@@ -51,8 +51,11 @@ class Relay:
         context.load_cert_chain(cert, key)
         self._lock = threading.Lock()
         self._mail: list[Mail] = []
+        self._refuse_s = 0.0
         self._refuse_until = 0.0
+        self._armed = False  # the next message starts an outage
         self._drop_pending = False
+        self.outage_started: float | None = None  # Unix s
         self.refused = 0  # 451 answers given
         self.dropped = 0  # connections dropped without an answer
         self.hold_s = 12.0  # a dropped connection hangs this long first
@@ -67,6 +70,8 @@ class Relay:
         )
 
     def start(self) -> Relay:
+        # aiosmtpd warns about its own deprecated attribute on every login.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self._controller.start()
         return self
 
@@ -75,13 +80,12 @@ class Relay:
 
     # -- faults ------------------------------------------------------------------------
     def refuse_for(self, seconds: float, then_drop_one: bool = True) -> None:
-        """Answer ``451`` to every message for ``seconds``; then drop the next connection."""
+        """From the next message on, answer ``451`` to every message for ``seconds``; then
+        go silent on the next connection and drop it."""
         with self._lock:
-            self._refuse_until = time.time() + seconds
+            self._refuse_s, self._armed = seconds, True
             self._drop_pending = then_drop_one
-
-    def refusing(self) -> bool:
-        return time.time() < self._refuse_until
+            self.outage_started = None
 
     # -- the mailbox -------------------------------------------------------------------
     def mail(self) -> list[Mail]:
@@ -104,7 +108,11 @@ class Relay:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self._lock:
-            refuse = time.time() < self._refuse_until
+            now = time.time()
+            if self._armed:
+                self._armed = False
+                self._refuse_until, self.outage_started = now + self._refuse_s, now
+            refuse = now < self._refuse_until
             drop = not refuse and self._drop_pending
             if refuse:
                 self.refused += 1

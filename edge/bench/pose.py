@@ -26,10 +26,10 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from common.machine import describe_machine
 from edge.frames import Frame, Image
 from edge.pose import create_estimator, samples
 from edge.pose.base import PoseError, PoseEstimator
+from edge.pose.edgetpu import Unusable
 from edge.pose.interpreter import TfliteModel
 from edge.pose.tracking import FollowDancer
 from edge.settings import BlazePoseSettings, MoveNetSettings, PoseNetSettings, SmoothingSettings
@@ -361,7 +361,6 @@ def bench_pose(
     )
     _, smooth_note = make_smoother(30.0)
     source = video or f"{people} photographed {'person' if people == 1 else 'people'}, swaying"
-    click.echo(describe_machine())
     click.echo(f"input: {len(jpegs)} JPEG frames {w}x{h} ({source}); {smooth_note}")
     for threads in threads_list:
         for label, settings in backend_settings(backends, threads, device, model, model_dir):
@@ -369,6 +368,9 @@ def bench_pose(
                 est = create_estimator(settings, frame_size=(w, h))
             except PoseError as exc:
                 click.echo(f"{label}: skipped: {exc}")
+                continue
+            if isinstance(est, Unusable):  # the Edge TPU failed its probe: nothing to time
+                click.echo(f"{label}: skipped: Edge TPU unusable: {est.reason}")
                 continue
             label = run_label(label, est)
             smoother, _ = make_smoother(30.0)  # fresh filter state per run

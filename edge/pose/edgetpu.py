@@ -97,8 +97,12 @@ def start_on_edgetpu(settings: TpuSettings, frame_size: tuple[int, int]) -> Pose
         )
         return build_estimator(settings, frame_size=frame_size)
     logger.error("Edge TPU unusable: %s", result.reason)
-    if settings.edgetpu.fallback == "cpu":
-        logger.warning("running %s on the CPU instead (edgetpu.fallback: cpu)", settings.type)
+    if settings.edgetpu.fallback == "none":
+        return Unusable(settings.type, result.reason)
+    logger.warning("running %s on the CPU instead (edgetpu.fallback: cpu)", settings.type)
+    try:
         inner = build_estimator(cpu_settings(settings), frame_size=frame_size)
-        return CpuFallback(inner, result.reason)
-    return Unusable(settings.type, result.reason)
+    except PoseError as exc:  # the node still stays up, saying both
+        logger.error("the CPU fallback cannot start either: %s", exc)
+        return Unusable(settings.type, f"{result.reason}; and the CPU fallback: {exc}")
+    return CpuFallback(inner, result.reason)

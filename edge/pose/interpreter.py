@@ -85,7 +85,11 @@ def default_runtime(choice: RuntimeChoice = "auto", device: Device = "cpu") -> R
     for dist in order:
         try:
             module = importlib.import_module(RUNTIME_MODULES[dist])
-        except ImportError:
+        except ImportError as exc:
+            if exc.name is None or not RUNTIME_MODULES[dist].startswith(exc.name):
+                # Installed but broken (e.g. a build for another NumPy): say so, or the
+                # next package is used silently with a libedgetpu not made for it.
+                logger.warning("%s is installed but cannot be imported: %s", dist, exc)
             continue
         try:
             version = importlib.metadata.version(dist)

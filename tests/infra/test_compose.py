@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cloud.settings import CloudSettings, Environment, S3Storage, SmtpMail
-from protocol.settings import load_settings
+from protocol.settings import ConfigError, load_settings
 from tests.infra.deploy import (
     REPO,
     MissingVariableError,
@@ -25,6 +25,7 @@ from tests.infra.deploy import (
     dancebooth_args,
     env_names,
     exec_form,
+    fill_placeholder,
     interpolate_tree,
     is_secret,
     parse_dockerfile,
@@ -68,6 +69,20 @@ def compose(example_env: dict[str, str]) -> dict[str, Any]:
 
     raw = yaml.safe_load(COMPOSE.read_text())
     result: dict[str, Any] = interpolate_tree(raw, example_env)
+    return result
+
+
+@pytest.fixture(scope="module")
+def filled_env(example_env: dict[str, str]) -> dict[str, str]:
+    """infra/env.example with its change-me placeholders replaced, as an operator does."""
+    return {k: fill_placeholder(k, v) for k, v in example_env.items()}
+
+
+@pytest.fixture(scope="module")
+def deployed(filled_env: dict[str, str]) -> dict[str, Any]:
+    import yaml
+
+    result: dict[str, Any] = interpolate_tree(yaml.safe_load(COMPOSE.read_text()), filled_env)
     return result
 
 
@@ -169,19 +184,35 @@ def test_dancebooth_variables_are_settings_fields() -> None:
 
 @pytest.mark.parametrize("service", ["migrate", "api", "uploader", "worker"])
 def test_cloud_services_build_valid_production_settings(
-    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+    deployed: dict[str, Any],
+    filled_env: dict[str, str],
+    service: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    for key, value in compose["services"][service]["environment"].items():
+    for key, value in deployed["services"][service]["environment"].items():
         monkeypatch.setenv(key, str(value))
     settings = load_settings(CloudSettings)
     assert settings.environment is Environment.PRODUCTION
-    assert settings.database.url.startswith("postgresql+psycopg://dancebooth:change-me")
+    password = filled_env["POSTGRES_PASSWORD"]
+    assert settings.database.url.startswith(f"postgresql+psycopg://dancebooth:{password}@")
     assert isinstance(settings.storage, S3Storage) and settings.storage.bucket == "dancebooth"
     assert settings.mqtt.host == "mosquitto" and settings.mqtt.username == "cloud"
     assert isinstance(settings.mail, SmtpMail) and settings.mail.host == "mail-relay"
+
+
+def test_the_example_placeholders_are_refused_in_production(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    for key, value in compose["services"]["api"]["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    with pytest.raises(ConfigError, match="production refuses"):
+        load_settings(CloudSettings)
 
 
 def _load(path: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -245,7 +276,7 @@ def test_only_the_proxy_and_the_broker_are_published(compose: dict[str, Any]) ->
 
 
 def test_remote_workers_reach_postgres_over_tls_and_the_store_over_https(
-    example_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    example_env: dict[str, str], filled_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = _load(OVERRIDES["remote-workers"], example_env)["services"]
     postgres = server["postgres"]
@@ -260,7 +291,7 @@ def test_remote_workers_reach_postgres_over_tls_and_the_store_over_https(
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    worker = _load(GPU_WORKER, example_env)["services"]["worker"]
+    worker = _load(GPU_WORKER, filled_env)["services"]["worker"]
     for key, value in worker["environment"].items():
         monkeypatch.setenv(key, str(value))
     settings = load_settings(CloudSettings)
@@ -413,14 +444,14 @@ def test_staging_override_catches_mail_on_the_port_the_services_send_to(
 
 
 def test_worker_dance_exists_and_its_scratch_is_a_volume(
-    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from common.reference import reference_dir
 
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    worker = compose["services"]["worker"]
+    worker = deployed["services"]["worker"]
     for key, value in worker["environment"].items():
         monkeypatch.setenv(key, str(value))
     settings = load_settings(CloudSettings)

@@ -22,13 +22,14 @@ from sqlalchemy import text
 from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
 from cloud.db.models import Booth, Job, JobState, Session
 from cloud.settings import CloudSettings, Environment, S3Storage, UploaderSettings
-from protocol.settings import load_settings
+from protocol.settings import ConfigError, load_settings
 from tests.infra.deploy import (
     REPO,
     check_env_name,
     cli_envvars,
     dancebooth_args,
     exec_form,
+    fill_placeholder,
     is_secret,
     load_yaml_documents,
     parse_dockerfile,
@@ -135,8 +136,13 @@ def test_configmap_and_secret_make_valid_production_settings(
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    for key, value in {**config_data(), **secret_data()["dancebooth-secrets"]}.items():
+    secrets = secret_data()["dancebooth-secrets"]
+    for key, value in {**config_data(), **secrets}.items():
         monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match="production refuses"):
+        load_settings(CloudSettings)  # secret.example.yaml as it ships: change-me
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, fill_placeholder(key, value))
     settings = load_settings(CloudSettings)
     assert settings.environment is Environment.PRODUCTION
     assert isinstance(settings.storage, S3Storage)

@@ -36,7 +36,7 @@ def login_page(request: Request, ctx: Ctx) -> Response:
 
 @router.get("/operator", response_class=HTMLResponse)
 def dashboard(request: Request, ctx: Ctx) -> Response:
-    who = ctx.cookies.check(request.cookies.get(COOKIE))
+    who = ctx.logins.check(request.cookies.get(COOKIE))
     if who is None:
         return RedirectResponse("/login", status_code=303)
     api = ctx.settings.api

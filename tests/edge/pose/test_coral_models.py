@@ -3,6 +3,7 @@ Coral's reference outputs reproduced, the Edge TPU files readable without a TPU.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -134,3 +135,25 @@ def test_an_edgetpu_model_on_the_cpu_names_the_cpu_variant(
     posenet = coral_cache / POSENET_MODELS[0].file_name("edgetpu")
     with pytest.raises(PoseError, match=r"posenet_mobilenet_v1_075_481_641_quant_decoder\.tflite"):
         create_estimator(PoseNetSettings(model_path=posenet, model_dir=coral_cache, device="cpu"))
+
+
+@pytest.mark.hardware
+def test_the_edge_tpu_reproduces_corals_edgetpu_references() -> None:
+    """On a node with a Coral, after `dancebooth edge fetch-models --coral`:
+    DANCEBOOTH_EDGETPU=1 pytest -m hardware tests/edge/pose/test_coral_models.py"""
+    if not os.environ.get("DANCEBOOTH_EDGETPU"):
+        pytest.skip("needs a Coral Edge TPU: set DANCEBOOTH_EDGETPU=1 on a node that has one")
+    posenet = create_estimator(PoseNetSettings(device="edgetpu"), frame_size=(641, 481))
+    assert isinstance(posenet, PoseNet), posenet.describe()  # else the probe said why
+    people = posenet.estimate(Frame(0, 0, couple(641, 481)))
+    scores, expected = reference(POSENET_MODELS[0].file_name("edgetpu").removesuffix(".tflite"))
+    for person, score, kps in zip(people, scores, expected, strict=True):
+        assert person.score == pytest.approx(score, abs=SCORE_DELTA)
+        assert np.abs(person.keypoints[:, :2] - kps[:, :2]).max() <= PIXEL_DELTA
+    movenet = create_estimator(MoveNetSettings(device="edgetpu"), frame_size=(192, 192))
+    assert isinstance(movenet, MoveNet), movenet.describe()
+    (person,) = movenet.estimate(Frame(0, 0, squat(192)))
+    _, (kps,) = reference(movenet_file("edgetpu").removesuffix(".tflite"))
+    got = person.keypoints / [192, 192, 1]
+    both = (got[:, 2] > 0.4) & (kps[:, 2] > 0.4)
+    assert both.sum() >= 17 // 2 and np.abs(got[both, :2] - kps[both, :2]).max() <= 0.04

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from dancebooth.cli import cli
 from edge.frames import Frame
 from edge.node import EdgeNode
 from edge.pose import create_estimator
@@ -115,3 +118,29 @@ def test_a_node_whose_edgetpu_crashes_starts_and_says_so(coral_cache: Path, tmp_
     )
     node = EdgeNode(settings)  # before the probe, this process died with the child
     assert node.status().backend == "movenet: Edge TPU unusable"
+
+
+def test_a_fallback_that_cannot_start_still_leaves_the_node_up(
+    coral_cache: Path, tmp_path: Path
+) -> None:
+    lib = shared_library(tmp_path, "crash", CRASH)
+    lonely = tmp_path / "models" / movenet_file("edgetpu")  # no CPU variant beside it
+    lonely.parent.mkdir()
+    shutil.copy(coral_cache / movenet_file("edgetpu"), lonely)
+    settings = on_tpu(coral_cache, lib, fallback="cpu").model_copy(update={"model_path": lonely})
+    est = create_estimator(settings)
+    assert isinstance(est, Unusable)
+    assert "SIGSEGV" in est.reason and "movenet_single_pose_lightning_ptq.tflite" in est.reason
+
+
+def test_check_tpu_says_what_the_node_would_see(coral_cache: Path, tmp_path: Path) -> None:
+    lib = shared_library(tmp_path, "crash", CRASH)
+    config = tmp_path / "edge.yaml"
+    pose = on_tpu(coral_cache, lib).model_dump(mode="json", exclude_none=True)
+    config.write_text(yaml.safe_dump({"source": {"type": "camera"}, "pose": pose}))
+    result = CliRunner().invoke(cli, ["edge", "check-tpu", "-c", str(config)])
+    assert result.exit_code != 0
+    assert "Edge TPU unusable: the runtime crashed (SIGSEGV)" in result.output
+    config.write_text(yaml.safe_dump({"source": {"type": "camera"}}))  # blazepose
+    result = CliRunner().invoke(cli, ["edge", "check-tpu", "-c", str(config)])
+    assert result.exit_code != 0 and "does not use an Edge TPU" in result.output

@@ -1,4 +1,4 @@
-"""Fixtures of the pose tests: a model cache holding Coral's files, set up the way a node
+"""Fixtures of the edge tests: a model cache holding Coral's files, set up the way a node
 sets it up (``fetch-models --coral --from``, sha256-checked)."""
 
 from __future__ import annotations
