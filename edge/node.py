@@ -248,6 +248,8 @@ class EdgeNode:
             dropped_frames=counters.dropped if counters is not None else 0,
             spool_depth=self.spool.depth(),
             people_seen=min(100, pose.people_seen),
+            pose_failures=pose.failures,
+            lost_frames=pose.lost,
         )
         return NodeStatus(
             node=self.node,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from cloud.api.context import ApiContext
 from cloud.api.events import Broadcaster
 from cloud.api.handlers import install_error_handlers
+from cloud.api.headers import SecurityHeaders, content_security_policy, media_origin
 from cloud.api.link import BoothLink, LocalBoothLink
 from cloud.api.ratelimit import LoginGuard, RateLimiter
 from cloud.api.routers import auth, booth, erasure, events, jobs, pages, renditions, visitors
@@ -79,6 +80,7 @@ def create_app(
 
     app = FastAPI(title="dancebooth", version="1", lifespan=lifespan)
     app.state.ctx = ctx
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
     for module in (auth, visitors, booth, erasure, jobs, renditions, events, pages):
         app.include_router(module.router)
