@@ -26,6 +26,7 @@ from cloud.api.errors import (
 )
 from cloud.api.link import LinkError
 from cloud.api.routes import api_routes
+from cloud.erasure import ErasureError
 from cloud.jobs.queue import JobNotFoundError, JobStateError
 
 # First match wins, so a subclass must come before its base.
@@ -34,6 +35,7 @@ STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
     (JobNotFoundError, status.HTTP_404_NOT_FOUND),
     (ConflictError, status.HTTP_409_CONFLICT),
     (JobStateError, status.HTTP_409_CONFLICT),
+    (ErasureError, status.HTTP_409_CONFLICT),
     (AuthError, status.HTTP_401_UNAUTHORIZED),
     (GoneError, status.HTTP_410_GONE),
     (LinkError, status.HTTP_503_SERVICE_UNAVAILABLE),

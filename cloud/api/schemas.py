@@ -132,6 +132,11 @@ class NodeView(BaseModel):
     stats: dict[str, Any]
     seen_at: datetime | None
     has_preview: bool
+    clock_offset_s: float | None = Field(
+        None, description="node clock minus the API's, measured over MQTT; None: not yet"
+    )
+    clock_error_s: float | None = Field(None, description="the measurement's ± bound")
+    clock_warning: bool = Field(False, description="the offset exceeds clock.warn_s")
 
 
 class CaptureStarted(BaseModel):

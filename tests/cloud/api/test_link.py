@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -42,7 +43,7 @@ def test_capture_command_and_previews(mosquitto: Mosquitto) -> None:
     node.subscribe(Topics().commands_filter("booth1"), qos=1)
     try:
         assert subscribed.wait(10)
-        _wait(lambda: link._client.is_connected())
+        _wait(link.is_connected)
         start = CaptureStart(session="s123", start_at=time.time() + 3, duration_s=15)
         link.start_capture("booth1", start)
         _wait(lambda: received)
@@ -62,10 +63,10 @@ def test_capture_command_and_previews(mosquitto: Mosquitto) -> None:
 def test_send_without_broker_is_a_clear_error(mosquitto: Mosquitto) -> None:
     link = MqttBoothLink(MqttSettings(host=mosquitto.host, port=mosquitto.port), "booth1")
     try:
-        _wait(lambda: link._client.is_connected())
+        _wait(link.is_connected)
         mosquitto.stop()
-        _wait(lambda: not link._client.is_connected())
-        with pytest.raises(LinkError, match="not reachable"):
+        _wait(lambda: not link.is_connected())
+        with pytest.raises(LinkError, match=r"not reachable.*mqtt\.host / mqtt\.port"):
             link.send(
                 "booth1", Command.CAPTURE, CaptureStart(session="s1", start_at=1, duration_s=1)
             )
@@ -90,7 +91,7 @@ def test_a_broker_without_v5_gets_mqtt_311() -> None:
             node.subscribe(Topics().commands_filter("booth1"), qos=1)
             assert subscribed.wait(10)
             _wait(link.is_connected)
-            assert not link._v5
+            assert link.connection.v5 is False
             start = CaptureStart(session="s311", start_at=time.time() + 3, duration_s=15)
             link.start_capture("booth1", start)
             _wait(lambda: received)
@@ -99,3 +100,23 @@ def test_a_broker_without_v5_gets_mqtt_311() -> None:
             node.loop_stop()
             node.disconnect()
             link.close()
+
+
+def test_clock_offset_of_a_real_node_over_mqtt(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Ping → the node's status echo → reading: on one machine (one clock) the offset is 0
+    to within the measurement's own bound."""
+    from tests.edge.test_node import make_node, make_settings
+
+    node = make_node(make_settings(mosquitto, tmp_path))
+    node.start()
+    link = MqttBoothLink(
+        MqttSettings(host=mosquitto.host, port=mosquitto.port), "booth1", clock_ping_s=0.2
+    )
+    try:
+        _wait(lambda: link.clocks.get("node1") is not None)
+        reading = link.clocks.get("node1")
+        assert reading is not None and 0 <= reading.delay_s < 2.0
+        assert abs(reading.offset_s) <= reading.delay_s / 2 + 0.002
+    finally:
+        link.close()
+        node.stop()
