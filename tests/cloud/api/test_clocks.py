@@ -77,6 +77,9 @@ def test_refusal_names_the_node_and_what_would_happen() -> None:
     assert "timedatectl" in reason
     early = capture_refusal(_clocks(cam_left=4.0), ["cam-left"], **kw)
     assert early is not None and "4.0 s early" in early
+    unsure = NodeClocks()
+    unsure.put("cam-left", ClockReading(1.5, 2.0, time.time()))  # 1.5 ± 1.0 s: maybe fine
+    assert capture_refusal(unsure, ["cam-left"], **kw) is None
 
 
 def _online(booth: Booth, *nodes: str) -> None:
