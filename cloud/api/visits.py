@@ -195,8 +195,8 @@ def latest_mails(db: Db, sessions: list[str]) -> dict[str, MailView]:
             state=m.state.value,
             attempts=m.attempts,
             error=m.error,
-            next_attempt_at=m.next_attempt_at if m.state is MailState.PENDING else None,
-            sent_at=m.sent_at,
+            next_attempt_at=as_utc(m.next_attempt_at) if m.state is MailState.PENDING else None,
+            sent_at=as_utc(m.sent_at) if m.sent_at else None,
         )
         for m in db.scalars(select(Mail).where(Mail.id.in_(newest)))
     }
