@@ -238,8 +238,15 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     from cloud.jobs.worker import Worker
     from cloud.retention import PeriodicSweep
     from cloud.storage import create_storage
+    from cloud.training.errors import TrainingError
+    from cloud.training.finetune import check_worker
 
     settings = build_settings(config_path)
+    training = settings.training
+    try:  # a missing GPU or a wrong checkpoint fails here, not once per job attempt
+        check_worker(training.device, training.resolution, training.booth_checkpoint)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)

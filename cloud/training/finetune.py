@@ -14,8 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
 from cloud.training.data import FrameSet, ShardSource, build_frameset, split
+from cloud.training.device import resolve_device
 from cloud.training.errors import TrainingError
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
 from cloud.training.model import Pix2Pix, Pix2PixConfig
@@ -41,6 +44,25 @@ class FinetuneResult:
     @property
     def checkpoint(self) -> Path:
         return self.run.best
+
+
+def check_resolution(config: Pix2PixConfig, resolution: int, source: Path) -> None:
+    if config.resolution != resolution:
+        raise TrainingError(
+            f"{source} is a {config.resolution} px model but training.resolution is "
+            f"{resolution}: point training.booth_checkpoint at a {resolution} px booth "
+            f"checkpoint ('dancebooth model train-base --resolution {resolution}') or set "
+            f"training.resolution to {config.resolution}"
+        )
+
+
+def check_worker(device: str, resolution: int, booth: Path | None) -> torch.device:
+    """What a fine-tuning worker checks before it takes a job: the device is here and the
+    booth checkpoint loads at the configured resolution. Raises :class:`TrainingError`."""
+    where = resolve_device(device)
+    if booth is not None:
+        check_resolution(load_checkpoint(booth).config, resolution, booth)
+    return where
 
 
 def _start_model(
@@ -71,13 +93,14 @@ def finetune(
     holdout: float = 0.1,
     progress_callback: ProgressFn | None = None,
     also_score: Mapping[str, FrameSet] | None = None,
+    resolution: int | None = None,
 ) -> FinetuneResult:
     """Fine-tune on a session's shards (sources, or a function listing them).
 
     Stops at ``budget_s`` seconds of wall clock (decoding included, summed over
     resumed runs), at ``max_steps`` steps, or when the held-out dancer-region SSIM
     stops improving. ``booth_checkpoint=None`` with a ``config`` trains from scratch
-    (the benchmark's baseline).
+    (the benchmark's baseline). ``resolution``, when given, must be the model's.
     """
     started = time.perf_counter()
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +114,8 @@ def finetune(
         }
     )
     model, resume = _start_model(work_dir, booth_checkpoint, config)
+    if resolution is not None:
+        check_resolution(model.config, resolution, booth_checkpoint or work_dir)
     sources = session_shards() if callable(session_shards) else session_shards
     data = build_frameset(sources, model.config.resolution)
     train, held = split(data, holdout)

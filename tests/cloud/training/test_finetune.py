@@ -23,7 +23,9 @@ def test_tiny_model_overfits_a_handful_of_frames(
     torch.manual_seed(0)
     model = Pix2Pix.from_config(tiny_config.model_copy(update={"lr": 1e-3}))
     losses: list[float] = []
-    opts = RunOptions(budget_s=600, max_steps=40, batch_size=4, flip=False, eval_every_s=1e9)
+    opts = RunOptions(
+        budget_s=600, max_steps=40, batch_size=4, flip=False, eval_every_s=1e9, losses_every=1
+    )
     run = TrainingRun(
         model,
         frames,
