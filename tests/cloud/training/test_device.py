@@ -46,6 +46,7 @@ def test_worker_refuses_to_start_without_its_gpu_or_with_the_wrong_resolution(
 ) -> None:
     env = {
         "DANCEBOOTH_CLOUD_DATABASE__URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "DANCEBOOTH_CLOUD_STORAGE__TYPE": "local",
         "DANCEBOOTH_CLOUD_STORAGE__ROOT": str(tmp_path / "store"),
         "DANCEBOOTH_CLOUD_TRAINING__DEVICE": f"cuda:{torch.cuda.device_count()}",
     }
