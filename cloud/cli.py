@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cloud.settings import CloudSettings
+from common.lazy import LazyGroup
 from protocol.settings import ConfigError, load_settings
 
 config_option = click.option(
@@ -27,7 +29,10 @@ def build_settings(config_path: Path | None) -> CloudSettings:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={"operator": ("cloud.operator_cli:operator", "Manage operator accounts.")},
+)
 def cloud() -> None:
     """Run the cloud services."""
 
@@ -185,41 +190,50 @@ def api(
         host=host or settings.api.host,
         port=port or settings.api.port,
         workers=workers,
+        # The app reads X-Forwarded-For itself, only from api.trusted_proxies (uvicorn's
+        # own default believes any request from 127.0.0.1).
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=5,  # open event streams never end by themselves
     )
 
 
-@cloud.group()
-def operator() -> None:
-    """Manage operator accounts."""
-
-
-@operator.command("add")
-@config_option
-@click.argument("name")
-@click.password_option(
-    envvar="DANCEBOOTH_OPERATOR_PASSWORD",
-    help="Prompted for if not given (env: DANCEBOOTH_OPERATOR_PASSWORD).",
-)
-def operator_add(config_path: Path | None, name: str, password: str) -> None:
-    """Create operator NAME (argon2-hashed password; at least 10 characters)."""
-    from cloud.api.errors import BoothError
-    from cloud.api.security import add_operator
-    from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
-
-    settings = build_settings(config_path)
-    upgrade_database(settings.database.url)
-    try:
-        with transaction(session_factory(make_engine(settings.database.url))) as db:
-            add_operator(db, name, password)
-    except (BoothError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"operator {name} added")
-
-
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _check_booth_checkpoint(settings: CloudSettings) -> None:
+    """Refuse to start a worker that would fail every job: no booth checkpoint, an
+    unreadable one, or one at another resolution than ``training.resolution``."""
+    from cloud.training.checkpoint import load_checkpoint
+    from cloud.training.errors import TrainingError
+
+    training = settings.training
+    how = (
+        "copy models/booth-128.safetensors there for 128 px, or make one with "
+        "'dancebooth model train-base --resolution N --out PATH' (docs/booth-runbook.md, "
+        "step 5)"
+    )
+    if training.booth_checkpoint is None:
+        raise click.ClickException(
+            "training.booth_checkpoint is not set (DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT):"
+            f" point it at the booth checkpoint; {how}"
+        )
+    if not training.booth_checkpoint.is_file():
+        raise click.ClickException(
+            f"no booth checkpoint at {training.booth_checkpoint} (training.booth_checkpoint): {how}"
+        )
+    try:
+        resolution = load_checkpoint(training.booth_checkpoint).config.resolution
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    if resolution != training.resolution:
+        raise click.ClickException(
+            f"the booth checkpoint {training.booth_checkpoint} is {resolution} px but "
+            f"training.resolution is {training.resolution} (TRAINING_RESOLUTION / "
+            "DANCEBOOTH_CLOUD_TRAINING__RESOLUTION): set it to "
+            f"{resolution}, or train a {training.resolution} px checkpoint"
+        )
 
 
 @cloud.command("worker")
@@ -238,15 +252,15 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     from cloud.jobs.worker import Worker
     from cloud.retention import PeriodicSweep
     from cloud.storage import create_storage
+    from cloud.training.device import resolve_device
     from cloud.training.errors import TrainingError
-    from cloud.training.finetune import check_worker
 
     settings = build_settings(config_path)
-    training = settings.training
-    try:  # a missing GPU or a wrong checkpoint fails here, not once per job attempt
-        check_worker(training.device, training.resolution, training.booth_checkpoint)
+    try:  # a missing GPU fails here, not once per job attempt
+        resolve_device(settings.training.device)
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from None
+    _check_booth_checkpoint(settings)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
@@ -273,18 +287,52 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
 @cloud.command("retention")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
-def retention_command(config_path: Path | None, dry_run: bool) -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Keep running and sweep every SECONDS until stopped (compose's retention "
+    "service); without it, sweep once and exit (the Kubernetes CronJob).",
+)
+def retention_command(config_path: Path | None, dry_run: bool, every: float | None) -> None:
     """Delete captures, models and renditions older than the retention settings."""
-    from rich.progress import Progress
+    import signal
+    import threading
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
-    from cloud.retention import due, leftovers, sweep
     from cloud.storage import create_storage
 
     settings = build_settings(config_path)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)
+    if every is None:
+        if _sweep_and_report(settings, factory, storage, dry_run):
+            raise SystemExit(1)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # docker stop / pod shutdown
+    click.echo(f"retention: sweeping every {every:g} s (Ctrl-C to stop)")
+    try:
+        while not stop.is_set():
+            try:
+                _sweep_and_report(settings, factory, storage, dry_run)
+            except Exception as exc:  # the database or store is down: try next round
+                click.echo(f"retention sweep failed, next try in {every:g} s: {exc}", err=True)
+            stop.wait(every)
+    except KeyboardInterrupt:
+        pass
+
+
+def _sweep_and_report(
+    settings: CloudSettings, factory: Any, storage: Any, dry_run: bool
+) -> dict[str, str]:
+    """One sweep with a progress bar and a line per session; the sessions left to retry."""
+    from rich.progress import Progress
+
+    from cloud.retention import due, leftovers, sweep
+
     with factory() as db:
         total = len(due(db, settings.retention)) + len(leftovers(db, storage))
     with Progress(transient=True) as bar:
@@ -306,5 +354,4 @@ def retention_command(config_path: Path | None, dry_run: bool) -> None:
     for sid, why in report.failed.items():
         click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
-    if report.failed:
-        raise SystemExit(1)
+    return report.failed

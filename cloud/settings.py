@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from protocol.ids import Identifier
@@ -77,6 +78,20 @@ class ApiSettings(Group):
         20, description="visitor registrations allowed per client IP per minute"
     )
     login_max_age_s: Annotated[int, Field(ge=60)] = 12 * 3600
+    login_failures_per_account: Annotated[int, Field(ge=1)] = Field(
+        5, description="failed logins per operator name per login_window_s before a wait"
+    )
+    login_failures_per_address: Annotated[int, Field(ge=1)] = Field(
+        20, description="failed logins per client address per login_window_s before a wait"
+    )
+    login_window_s: Annotated[float, Field(gt=0)] = 900.0
+    login_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(
+        2, description="password checks at once per API process (argon2: 64 MiB each)"
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or CIDR) whose X-Forwarded-For is believed",
+    )
     events_poll_s: Annotated[float, Field(gt=0, le=10)] = Field(
         0.5, description="how often each API process polls the database for changes"
     )
@@ -206,4 +221,55 @@ class CloudSettings(FileSettings):
             missing.append("database.url (PostgreSQL)")
         if missing:
             raise ValueError(f"production requires {', '.join(missing)}")
+        weak = weak_secrets(self)
+        if weak:
+            raise ValueError(
+                f"production refuses {'; '.join(weak)}: set real secrets, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        if not self.api.public_url.startswith("https://"):
+            raise ValueError(
+                f"production requires an https:// api.public_url (got {self.api.public_url}): "
+                "login cookies are only Secure and visitors' links only private over TLS"
+            )
         return self
+
+
+# Placeholders of infra/env.example and infra/k8s/secret.example.yaml, and the defaults
+# of the services the cloud talks to: none of them may guard a real booth.
+PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "example")
+DEFAULT_SECRETS = frozenset({"password", "secret", "admin", "minioadmin", "postgres", "dancebooth"})
+MIN_SECRET_KEY = 32  # signs the login cookies
+MIN_PASSWORD = 12
+
+
+def weakness(value: str, min_length: int) -> str | None:
+    """Why ``value`` cannot guard production (a placeholder, a default, too short), or None."""
+    lowered = value.strip().lower()
+    if any(p in lowered for p in PLACEHOLDERS):
+        return "a placeholder"
+    if lowered in DEFAULT_SECRETS:
+        return "a well-known default"
+    if len(value) < min_length:
+        return f"shorter than {min_length} characters"
+    return None
+
+
+def weak_secrets(settings: CloudSettings) -> list[str]:
+    """``"<key> (<why>)"`` for every secret in ``settings`` that is weak."""
+    secrets: dict[str, tuple[SecretStr | str | None, int]] = {
+        "api.secret_key": (settings.api.secret_key, MIN_SECRET_KEY),
+        "mqtt.password": (settings.mqtt.password, MIN_PASSWORD),
+        "database.url password": (urlsplit(settings.database.url).password, MIN_PASSWORD),
+    }
+    if isinstance(settings.storage, S3Storage):
+        secrets["storage.secret_access_key"] = (settings.storage.secret_access_key, MIN_PASSWORD)
+    if isinstance(settings.mail, SmtpMail):
+        secrets["mail.password"] = (settings.mail.password, MIN_PASSWORD)
+    weak = []
+    for key, (secret, min_length) in secrets.items():
+        value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        why = weakness(value, min_length) if value is not None else None
+        if why:
+            weak.append(f"{key} ({why})")
+    return weak

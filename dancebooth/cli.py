@@ -12,6 +12,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "edge": ("edge.cli:edge", "Run and set up a booth node (no torch)."),
     "cloud": ("cloud.cli:cloud", "Run the cloud services: uploader, API, worker."),
     "demo": ("dancebooth.demo:demo", "Run the whole booth on this machine."),
+    "rehearse": (
+        "dancebooth.rehearsal.command:rehearse",
+        "Run the production topology here with faults; check every visitor's mail and link.",
+    ),
     "model": ("cloud.training.cli:model", "Train the booth checkpoint, fine-tune, inspect."),
     "render": ("cloud.render.cli:render_command", "Render a visitor performing a dance (MP4)."),
     "bench": ("dancebooth.bench:bench", "Benchmarks that print figures and the machine."),

@@ -1,6 +1,6 @@
 """``dancebooth config-reference``: the settings reference, generated from the models.
 
-The README embeds this output between markers; a test keeps the two in step.
+docs/configuration.md embeds this output between markers; a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -83,27 +83,27 @@ def config_reference() -> str:
     return "\n".join(out)
 
 
-def embed(readme: str, reference: str) -> str:
-    """``readme`` with the text between the markers replaced by ``reference``."""
-    head, sep, rest = readme.partition(START)
+def embed(doc: str, reference: str) -> str:
+    """``doc`` with the text between the markers replaced by ``reference``."""
+    head, sep, rest = doc.partition(START)
     _, sep2, tail = rest.partition(END)
     if not (sep and sep2):
-        raise click.ClickException(f"the README lacks the markers {START} ... {END}")
+        raise click.ClickException(f"the file lacks the markers {START} ... {END}")
     return f"{head}{START}\n{reference}\n{END}{tail}"
 
 
 @click.command("config-reference")
 @click.option(
     "--write",
-    "readme",
+    "doc",
     type=click.Path(path_type=Path, exists=True),
     default=None,
-    help="Update this file (between the config-reference markers) instead.",
+    help="Update this file (between the config-reference markers; docs/configuration.md) instead.",
 )
-def config_reference_command(readme: Path | None) -> None:
+def config_reference_command(doc: Path | None) -> None:
     """Print the settings reference (markdown) generated from the settings models."""
-    if readme is None:
+    if doc is None:
         click.echo(config_reference())
         return
-    readme.write_text(embed(readme.read_text(), config_reference()))
-    click.echo(f"updated {readme}")
+    doc.write_text(embed(doc.read_text(), config_reference()))
+    click.echo(f"updated {doc}")

@@ -218,8 +218,8 @@ class DemoBooth:
         from cloud.api.security import add_operator
         from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
         from cloud.ingest.uploader import Uploader
-        from cloud.mqtt.client import MqttConnectError
         from cloud.storage import create_storage
+        from common.mqtt import MqttError
 
         api_port = port_or_free(self.opts.port)
         self.settings = settings = cloud_settings(self.opts, api_port, mqtt_port)
@@ -234,7 +234,7 @@ class DemoBooth:
         uploader = Uploader(settings, storage, engine)
         try:
             uploader.start()
-        except MqttConnectError as exc:
+        except MqttError as exc:
             raise DemoError(f"the uploader could not reach the embedded broker: {exc}") from None
         self._stops.append(("uploader", uploader.stop))
         self._start_api(settings)

@@ -4,6 +4,12 @@ It runs in its own thread behind the capture, reading the spool in capture order
 so a pose backend slower than the camera delays packets but never drops frames.
 Frames the capture has just spooled are taken from a small in-memory cache; older
 ones (after a restart, or when pose lags far behind) are decoded from their JPEG.
+
+Failures are counted (``PoseCounters``, reported in the node's stats) and logged at
+most once per ``REPORT_EVERY_S`` each: a pose-backend error makes its frame "nobody
+seen"; a spooled JPEG that does not decode is quarantined and listed as lost in the
+capture's manifest (:meth:`~edge.spool.Spool.quarantine_frame`), so it cannot stall
+the frames behind it.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from common.throttle import Throttle
 from edge.frames import Frame, Keypoints
 from edge.keypoints import KeypointStage, StageFactory, sanitize
 from edge.offline import OfflinePass, raw_bytes
-from edge.pose.base import PoseEstimator
+from edge.pose.base import Person, PoseEstimator
 from edge.pose.tracking import DancerTracker
 from edge.sources.base import FpsMeter
 from edge.spool import CapturedFrame, Spool, SpoolError
@@ -33,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 Key = tuple[str, int]
 PreviewHook = Callable[[Frame, Keypoints], None]
+REPORT_EVERY_S = 10.0
 
 
 @dataclass
@@ -41,7 +49,8 @@ class PoseCounters:
     inference_ms: float = 0.0  # exponentially weighted mean
     people_seen: int = 0
     annotated: int = 0
-    failures: int = 0
+    failures: int = 0  # pose-backend errors
+    lost: int = 0  # spooled frames that did not decode (quarantined)
 
 
 class FrameCache:
@@ -63,13 +72,23 @@ class FrameCache:
             return self._items.pop(key, None)
 
 
+class UndecodableFrameError(ValueError):
+    """A spooled frame's bytes do not make a frame."""
+
+
 def decode_frame(row: CapturedFrame) -> Frame:
     """Rebuild a frame (pixels and ground truth) from its spool row."""
-    image = cv2.imdecode(np.frombuffer(row.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    where = f"spooled frame {row.session}/{row.seq}"
+    try:
+        image = cv2.imdecode(np.frombuffer(row.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # e.g. an empty buffer
+        raise UndecodableFrameError(f"{where}: the JPEG does not decode ({exc})") from None
     if image is None:
-        raise ValueError(f"spooled JPEG of {row.session}/{row.seq} does not decode")
+        raise UndecodableFrameError(f"{where}: the JPEG does not decode")
     truth = extras = None
     if row.truth:
+        if len(row.truth) % 12:
+            raise UndecodableFrameError(f"{where}: {len(row.truth)} bytes of ground truth")
         allk = np.frombuffer(row.truth, "<f4").reshape(-1, 3).astype(np.float32)
         truth, extras = allk[:NUM_KEYPOINTS], allk[NUM_KEYPOINTS:]
     pixels = np.asarray(image, dtype=np.uint8)
@@ -90,11 +109,14 @@ class Annotator:
         preview: PreviewHook | None = None,
         on_ready: Callable[[], None] | None = None,
         offline: OfflinePass | None = None,
+        report_every_s: float = REPORT_EVERY_S,
     ) -> None:
         self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
         self.cache = FrameCache(cache_frames)
         self.preview, self.on_ready, self.offline = preview, on_ready, offline
         self.counters = PoseCounters(FpsMeter())
+        self._failure_reports = Throttle(report_every_s)
+        self._lost_reports = Throttle(report_every_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.tracker = DancerTracker()
@@ -150,16 +172,16 @@ class Annotator:
         if row.session != self._session or self._stage is None:
             self._begin_session(row.session)
         assert self._stage is not None
-        frame = self.cache.take((row.session, row.seq)) or decode_frame(row)
+        frame = self.cache.take((row.session, row.seq))
+        if frame is None:
+            try:
+                frame = decode_frame(row)
+            except UndecodableFrameError as exc:
+                self._quarantine(row, str(exc))
+                return
         self._t0_ns = self._t0_ns or row.capture_ns
         start = time.perf_counter()
-        try:
-            people = self.estimator.estimate(frame)
-        except Exception:
-            self.counters.failures += 1
-            if self.counters.failures == 1:
-                logger.exception("pose backend failed on %s/%d", row.session, row.seq)
-            people = []
+        people = self._estimate(frame, row)
         ms = (time.perf_counter() - start) * 1e3
         c = self.counters
         c.inference_ms = ms if c.annotated == 0 else 0.9 * c.inference_ms + 0.1 * ms
@@ -198,6 +220,42 @@ class Annotator:
         c.people_seen = selection.people_seen
         if self.preview is not None:
             self.preview(frame, packet.keypoints)
+
+    def _estimate(self, frame: Frame, row: CapturedFrame) -> list[Person]:
+        try:
+            return self.estimator.estimate(frame)
+        except Exception as exc:
+            self.counters.failures += 1
+            held = self._failure_reports.allow()
+            if held == 0 and self.counters.failures == 1:
+                logger.exception("pose backend failed on %s/%d", row.session, row.seq)
+            elif held is not None:
+                logger.error(
+                    "pose backend failed on %s/%d: %s (%d failures so far, %d since the last"
+                    " report); those frames are sent with nobody seen",
+                    row.session,
+                    row.seq,
+                    exc,
+                    self.counters.failures,
+                    held + 1,
+                )
+            return []
+
+    def _quarantine(self, row: CapturedFrame, reason: str) -> None:
+        path = self.spool.quarantine_frame(row.session, row.seq, reason)
+        if path is None:  # cancelled (deleted) meanwhile
+            return
+        self.counters.lost += 1
+        held = self._lost_reports.allow()
+        if held is not None:
+            logger.error(
+                "%s; moved to %s and listed as lost in the manifest (%d lost so far, %d since"
+                " the last report)",
+                reason,
+                path,
+                self.counters.lost,
+                held + 1,
+            )
 
     def _encode(self, packet: FramePacket) -> bytes:
         try:

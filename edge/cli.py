@@ -54,20 +54,90 @@ def check_config(config_path: Path | None) -> None:
     default=None,
     help="Use this local mediapipe wheel (no download).",
 )
-def fetch_models_cmd(model_dir: Path | None, wheel: Path | None) -> None:
-    """Obtain the BlazePose models from the mediapipe wheel, verify sha256, cache them."""
+@click.option(
+    "--coral",
+    is_flag=True,
+    help="Coral's PoseNet and MoveNet files (CPU and Edge TPU) and this CPU's "
+    "posenet_decoder.so instead, from Coral's repositories at a pinned commit.",
+)
+@click.option(
+    "--from",
+    "source_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="With --coral: copy the files from this folder (a model cache, or checkouts of "
+    "Coral's project-posenet / test_data) instead of downloading them.",
+)
+@click.option(
+    "--arch",
+    default=None,
+    help="With --coral: the CPU whose posenet_decoder.so to fetch (x86_64, aarch64, "
+    "armv7a; default: this machine's).",
+)
+def fetch_models_cmd(
+    model_dir: Path | None,
+    wheel: Path | None,
+    coral: bool,
+    source_dir: Path | None,
+    arch: str | None,
+) -> None:
+    """Obtain the pose models, verify their pinned sha256, cache them.
+
+    Without --coral: the BlazePose models, from the mediapipe wheel.
+    """
     from rich.console import Console
 
     from edge.pose.base import PoseError
+    from edge.pose.coral import machine_arch
     from edge.pose.models import fetch_models
 
+    if (source_dir or arch) and not coral:
+        raise click.UsageError("--from and --arch go with --coral")
+    what = "Coral's models" if coral else "the pose models (pip caches the wheel)"
     try:
-        with Console(stderr=True).status("getting the pose models (pip caches the wheel)…"):
-            results = fetch_models(model_dir, wheel=wheel)
+        with Console(stderr=True).status(f"getting {what}…"):
+            if coral:
+                results = fetch_models(
+                    model_dir, group="coral", arch=machine_arch(arch), source_dir=source_dir
+                )
+            else:
+                results = fetch_models(model_dir, wheel=wheel)
     except PoseError as exc:
         raise click.ClickException(str(exc)) from None
     for r in results:
-        click.echo(f"{r.action:9s} {r.path}  sha256 {r.entry.sha256[:12]}…  ({r.entry.licence})")
+        click.echo(f"{r.action:10s} {r.path}  sha256 {r.entry.sha256[:12]}…  ({r.entry.licence})")
+
+
+@edge.command("check-tpu")
+@config_option
+def check_tpu(config_path: Path | None) -> None:
+    """Try the node's Edge TPU the way the node does at start-up, in a child process:
+    load the runtime and the model, run one inference, say what happened."""
+    from edge.pose.base import PoseError
+    from edge.pose.edgetpu import resolved
+    from edge.pose.probe import TpuSettings, probe
+
+    settings = build_settings(config_path)
+    pose = settings.pose
+    if not isinstance(pose, TpuSettings) or pose.device != "edgetpu":
+        raise click.ClickException(
+            f"pose backend {pose.type!r} does not use an Edge TPU: set pose.type to movenet or "
+            "posenet and pose.device to edgetpu"
+        )
+    frame = (settings.capture.width, settings.capture.height)
+    try:
+        pose = resolved(pose, frame)
+    except PoseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"probing {pose.type} with {pose.model_path} for {frame[0]}x{frame[1]} frames…")
+    timeout = pose.edgetpu.probe_timeout_s or 30.0
+    result = probe(pose, frame, timeout_s=timeout)
+    if not result.ok:
+        raise click.ClickException(f"Edge TPU unusable: {result.reason}")
+    click.echo(
+        f"Edge TPU OK: {result.runtime}, first inference (model upload included) "
+        f"{result.invoke_ms:.0f} ms"
+    )
 
 
 @edge.command("pose-sheet")

@@ -62,7 +62,9 @@ class EdgeNode:
         self.settings = settings
         self.booth, self.node = settings.node.booth, settings.node.node
         self.spool = Spool(settings.spool.path, settings.spool.max_mb, settings.spool.keep_acked_s)
-        self.estimator = estimator or create_estimator(settings.pose)
+        # On an Edge TPU this probes it first: a runtime that crashes leaves the node up.
+        frame_size = (settings.capture.width, settings.capture.height)
+        self.estimator = estimator or create_estimator(settings.pose, frame_size=frame_size)
         self.sources = sources or self._settings_source
         self.publisher = Publisher(
             settings.mqtt,
@@ -240,13 +242,15 @@ class EdgeNode:
             dropped_frames=counters.dropped if counters is not None else 0,
             spool_depth=self.spool.depth(),
             people_seen=min(100, pose.people_seen),
+            pose_failures=pose.failures,
+            lost_frames=pose.lost,
         )
         return NodeStatus(
             node=self.node,
             state=NodeState.CAPTURING if run is not None else NodeState.ONLINE,
             at=time.time(),
             session=run.session if run is not None else None,
-            backend=self.estimator.name[:32],
+            backend=self.estimator.describe()[:32],
             stats=stats,
         )
 

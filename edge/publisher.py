@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.mqtt_client import make_client, speaks_v5
+from common.mqtt import BrokerRefusedError as Refused
+from common.mqtt import ClientOptions, Connection, Version, Will
 from edge.settings import PublisherSettings
 from edge.spool import CaptureRecord, Spool
 from protocol.codec import FLAG_RESENT, decode_packet, encode_packet
@@ -40,9 +41,8 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, int]
 CommandHandler = Callable[[Command, bytes], None]
 
-# CONNACK reasons that retrying cannot fix: the node's credentials or identity are wrong.
-_FATAL_CONNACK = {0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C}
 _MANIFEST_CHECK_S = 0.2
+_VERSIONS: dict[str, Version] = {"auto": "auto", "5": "v5", "3.1.1": "v311"}
 
 
 class PublisherError(RuntimeError):
@@ -68,8 +68,9 @@ def manifest_for(record: CaptureRecord, node: str) -> CaptureManifest:
         node=node,
         first_seq=0,
         last_seq=max(0, count - 1),
-        frame_count=count - len(record.dropped) if count else 0,
+        frame_count=count - len(record.dropped) - len(record.lost) if count else 0,
         dropped=record.dropped if count else [],
+        lost=record.lost if count else [],
         width=record.width,
         height=record.height,
         fps=min(1000.0, record.fps),
@@ -93,8 +94,6 @@ class Publisher:
         self.mqtt, self.settings, self.booth, self.node = mqtt_settings, settings, booth, node
         self.spool, self.on_command = spool, on_command
         self.topics = Topics(mqtt_settings.prefix)
-        self.connected = threading.Event()
-        self.refused: ReasonCode | None = None
         self._lock = threading.Lock()
         self._inflight: dict[int, _Inflight] = {}
         self._early: dict[int, tuple[ReasonCode, float]] = {}
@@ -103,27 +102,43 @@ class Publisher:
         self._resends: deque[Key] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._first_connack = threading.Event()
         self._next_manifest_check = 0.0
         self.published = 0
         self.refusals = 0
         self._last_refusal_log = -float("inf")
-        self.client = self._make_client()
+        self.connection = Connection(
+            mqtt_settings,
+            self._client_options(),
+            setup=self._install_callbacks,
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+        )
+        self.connected = self.connection.connected
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
 
     # -- life cycle -----------------------------------------------------------------
-    def _make_client(self, v5: bool = True) -> mqtt.Client:
-        client_id = self.mqtt.client_id or f"edge-{self.booth}-{self.node}"
-        client = make_client(self.mqtt, client_id, v5)
+    def _client_options(self) -> ClientOptions:
         offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
-        client.will_set(self.status_topic, offline.to_bytes(), qos=1, retain=True)
-        client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
-        client.max_inflight_messages_set(self.settings.inflight_window)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
+        s = self.settings
+        return ClientOptions(
+            client_id=self.mqtt.client_id or f"edge-{self.booth}-{self.node}",
+            version=_VERSIONS[s.mqtt_version],
+            env_prefix="DANCEBOOTH_EDGE_",
+            will=Will(self.status_topic, offline.to_bytes()),
+            max_inflight=s.inflight_window,
+            reconnect_min_s=s.reconnect_min_s,
+            reconnect_max_s=s.reconnect_max_s,
+            connect_timeout_s=s.connect_timeout_s,
+        )
+
+    def _install_callbacks(self, client: mqtt.Client) -> None:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
-        return client
+
+    @property
+    def client(self) -> mqtt.Client:
+        """The paho client (once the broker answered; use it only while connected)."""
+        return self.connection.client
 
     @property
     def status_topic(self) -> str:
@@ -133,32 +148,15 @@ class Publisher:
         """Connect (waiting up to ``connect_timeout_s``) and start sending.
 
         Raises :class:`BrokerRefusedError` if the broker refuses the credentials. An
-        unreachable broker is not an error: the node captures and spools meanwhile.
+        unreachable broker is not an error: the node captures and spools meanwhile,
+        and the connection keeps being tried (and reported) until the broker answers.
         """
-        version = self.settings.mqtt_version
-        if version == "auto":
-            client_id = self.mqtt.client_id or f"edge-{self.booth}-{self.node}"
-            v5 = speaks_v5(self.mqtt, client_id, self.settings.connect_timeout_s) is not False
-        else:
-            v5 = version == "5"
-        if not v5:
-            self.client = self._make_client(v5=False)
-        self.client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive_s)
-        self.client.loop_start()
-        self._first_connack.wait(self.settings.connect_timeout_s)
-        if self.refused is not None:
-            self.client.loop_stop()
-            raise BrokerRefusedError(
-                f"MQTT broker {self.mqtt.host}:{self.mqtt.port} refused node {self.node}:"
-                f" {self.refused}. Check mqtt.username / mqtt.password (or"
-                " DANCEBOOTH_EDGE_MQTT__USERNAME / __PASSWORD) and the broker's passwd/ACL files"
-            )
-        if not self.connected.is_set():
-            logger.warning(
-                "MQTT broker %s:%d not reachable yet; spooling and retrying",
-                self.mqtt.host,
-                self.mqtt.port,
-            )
+        try:
+            connected = self.connection.start(self.settings.connect_timeout_s)
+        except Refused as exc:
+            raise BrokerRefusedError(f"node {self.node}: {exc}") from None
+        if not connected:
+            logger.warning("%s; spooling meanwhile", self.connection.problem or "not connected yet")
         self._sender.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -172,8 +170,7 @@ class Publisher:
             info = self.client.publish(self.status_topic, offline.to_bytes(), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):  # gone meanwhile: the will says it
                 info.wait_for_publish(min(timeout, 2.0))
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.connection.stop(timeout)
 
     def wake(self) -> None:
         """New packets are ready in the spool."""
@@ -226,39 +223,12 @@ class Publisher:
         )
 
     # -- paho callbacks (network thread; never call back into paho while holding _lock) --
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: object,
-        reason: ReasonCode,
-        properties: object,
-    ) -> None:
-        if reason.is_failure:
-            logger.error("MQTT broker refused the connection: %s", reason)
-            if reason.value in _FATAL_CONNACK:
-                self.refused = reason
-            self._first_connack.set()
-            return
-        self.refused = None
-        logger.info("connected to MQTT broker %s:%d", self.mqtt.host, self.mqtt.port)
+    def _on_connect(self, client: mqtt.Client) -> None:
         client.subscribe(self.topics.commands_filter(self.booth), qos=1)
-        self.connected.set()
-        self._first_connack.set()
         self._wake.set()
 
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: object,
-        reason: ReasonCode,
-        properties: object,
-    ) -> None:
-        was = self.connected.is_set()
-        self.connected.clear()
-        if was and not self._stop.is_set():
-            logger.warning("lost the MQTT broker (%s); reconnecting with backoff", reason)
+    def _on_disconnect(self, client: mqtt.Client) -> None:
+        self._wake.set()
 
     def _on_publish(
         self,

@@ -66,11 +66,42 @@ class BlazePoseSettings(Group):
     refine_landmarks: bool = Field(True, description="refine landmarks with the heatmaps")
 
 
+class EdgeTpuSettings(Group):
+    """How a Coral backend reaches its Edge TPU, and what happens when it cannot."""
+
+    device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
+    library: Path | None = Field(
+        None, description="the Edge TPU runtime; default libedgetpu.so.1 from the library path"
+    )
+    runtime: Literal["auto", "tflite-runtime", "ai-edge-litert"] = Field(
+        "auto",
+        description="interpreter package; auto: tflite-runtime where installed (the build "
+        "libedgetpu is paired with), else ai-edge-litert",
+    )
+    probe_timeout_s: Annotated[float, Field(ge=0, le=600)] = Field(
+        30.0,
+        description="load the delegate and run one inference in a child process first; a "
+        "crash or hang there marks the Edge TPU unusable instead of killing the node; 0: off",
+    )
+    fallback: Literal["none", "cpu"] = Field(
+        "none",
+        description="when the Edge TPU is unusable: cpu runs the model's CPU variant; none "
+        "keeps the node up without poses",
+    )
+
+
 class MoveNetSettings(Group):
     type: Literal["movenet"] = "movenet"
-    model_path: Path = Field(description="MoveNet single-pose .tflite (Lightning or Thunder)")
+    model_path: Path | None = Field(
+        None,
+        description="MoveNet single-pose .tflite (Lightning or Thunder); default: Coral's "
+        "Lightning for the device, from the model cache (fetch-models --coral)",
+    )
+    model_dir: Path | None = Field(
+        None, description="model cache; default: $DANCEBOOTH_MODEL_DIR or user cache"
+    )
     device: Literal["cpu", "edgetpu"] = "cpu"
-    edgetpu_device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
+    edgetpu: EdgeTpuSettings = EdgeTpuSettings()
     threads: Annotated[int, Field(ge=1, le=16)] = 2
     min_score: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.2, description="mean keypoint score below which nobody is reported"
@@ -79,12 +110,22 @@ class MoveNetSettings(Group):
 
 class PoseNetSettings(Group):
     type: Literal["posenet"] = "posenet"
-    model_path: Path = Field(description="posenet_*_quant_decoder_edgetpu.tflite")
-    decoder_library: Path = Field(
-        Path("posenet_decoder.so"), description="Coral's PosenetDecoderOp custom-op library"
+    model_path: Path | None = Field(
+        None,
+        description="Coral's posenet_*_quant_decoder[_edgetpu].tflite; default: the input "
+        "size nearest the camera's shape (641x481 for 4:3, 1281x721 for 16:9) for the "
+        "device, from the model cache (fetch-models --coral)",
+    )
+    model_dir: Path | None = Field(
+        None, description="model cache; default: $DANCEBOOTH_MODEL_DIR or user cache"
+    )
+    decoder_library: Path | None = Field(
+        None,
+        description="Coral's posenet_decoder.so (relative: to the working directory); "
+        "default: <model cache>/posenet_lib/<cpu architecture>/posenet_decoder.so",
     )
     device: Literal["cpu", "edgetpu"] = "edgetpu"
-    edgetpu_device: str | None = Field(None, description="which Edge TPU: usb:0, pci:0, ...")
+    edgetpu: EdgeTpuSettings = EdgeTpuSettings()
     threads: Annotated[int, Field(ge=1, le=16)] = 2
     min_pose_score: Annotated[float, Field(ge=0, lt=1)] = 0.2
 
@@ -133,8 +174,10 @@ class SmoothingSettings(Group):
     fix_swaps: bool = True
     imputed_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
     # Offline (zero-lag) smoother: penalised least squares with robust reweighting; the
-    # strength at 30 fps (5-20 scored alike; 10 leaves the least jitter).
-    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 10.0
+    # strength at 30 fps. 10 left the least jitter on the synthetic dancers, but blurred
+    # real motion (kicks, runs) to raw error; 1 on the motion-capture tuning clips
+    # (`dancebooth bench edge smoothing --set real --tune`), -95 % jitter on the synthetic.
+    offline_lambda: Annotated[float, Field(gt=0, le=1e9)] = 1.0
 
 
 class SpoolSettings(Group):

@@ -185,8 +185,14 @@ class KeypointPipeline:
                 if len(self._last) == len(joints):
                     joints[bad, :2] = self._last[bad]
             points = np.ascontiguousarray(joints[:, :2])
-        scale = torso if torso > 0 else 100.0
-        smoothed = self._last = self.filter.step(points, t_s, scale)
+        if self.settings.repair and mask == (1 << len(joints)) - 1:
+            # Nobody seen in this frame: the guesses pass unfiltered, and the filter
+            # starts afresh on the next frame that shows someone instead of gliding in.
+            self.filter.reset()
+            smoothed = self._last = points.copy()
+        else:
+            scale = torso if torso > 0 else 100.0
+            smoothed = self._last = self.filter.step(points, t_s, scale)
         joints[:, :2] = smoothed
         out = joints.astype(np.float32)
         return out[:NUM_KEYPOINTS], out[NUM_KEYPOINTS:], mask

@@ -23,12 +23,18 @@ def torso_lengths(truth: npt.ArrayLike) -> FloatArray:
 
 
 def joint_errors(estimate: npt.ArrayLike, truth: npt.ArrayLike) -> FloatArray:
-    """``[T, J]`` distance of each joint from the truth, in % of that frame's torso length."""
+    """``[T, J]`` distance of each joint from the truth, in % of that frame's torso length.
+
+    The torso length is floored at half the sequence's median: a torso seen end-on (a
+    flip, a deep bow) shrinks to a few pixels while the dancer does not, and a few
+    such frames would otherwise outweigh the rest of the capture."""
     est, tru = np.asarray(estimate, np.float64), np.asarray(truth, np.float64)
     if est.shape[:2] != tru.shape[:2]:
         raise ValueError(f"estimate {est.shape} and truth {tru.shape} differ in shape")
     d = est[:, :, :2] - tru[:, :, :2]
     torso = torso_lengths(tru)
+    if len(torso):
+        torso = np.maximum(torso, 0.5 * np.median(torso))
     errors: FloatArray = 100 * np.hypot(d[..., 0], d[..., 1]) / np.maximum(torso, 1e-6)[:, None]
     return errors
 

@@ -5,6 +5,8 @@ crash, a broker outage or a slow pose backend loses nothing already captured.
 A frame moves through these states::
 
     CAPTURED  JPEG (+ ground truth) stored, keypoints not yet estimated
+    (lost)    the JPEG did not decode: moved to the quarantine, listed as lost in the
+              capture's manifest (see :mod:`edge.quarantine`)
     HELD      packet built, held until the capture's offline smoothing pass rewrites it
               (only when uploads carry offline-smoothed keypoints)
     READY     the encoded frame packet is stored, waiting for the broker's PUBACK
@@ -26,12 +28,15 @@ import threading
 import time
 from pathlib import Path
 
+from edge.quarantine import Quarantine
 from edge.spool_rows import (
+    CAPTURE_COLUMNS,
     SCHEMA,
     CapturedFrame,
     CaptureRecord,
     FrameState,
     Key,
+    add_later_columns,
     capture_record,
 )
 
@@ -64,6 +69,7 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            add_later_columns(self._db)
             row = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM frames").fetchone()
         except (OSError, sqlite3.Error) as exc:
             raise SpoolError(
@@ -71,6 +77,7 @@ class Spool:
                 " directory (DANCEBOOTH_EDGE_SPOOL__PATH)"
             ) from exc
         self._bytes = int(row[0])
+        self.quarantine = Quarantine(directory / "quarantine")
 
     def close(self) -> None:
         with self._lock:
@@ -104,9 +111,7 @@ class Spool:
     def capture(self, session: str) -> CaptureRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
-                " manifest_sends FROM captures WHERE session = ?",
-                (session,),
+                f"SELECT {CAPTURE_COLUMNS} FROM captures WHERE session = ?", (session,)
             ).fetchone()
         return capture_record(row) if row else None
 
@@ -134,8 +139,7 @@ class Spool:
         )
         with self._lock:
             rows = self._db.execute(
-                "SELECT session, width, height, fps, started_at, ended_at, seq_count, dropped,"
-                " manifest_sends FROM captures c WHERE ended_at IS NOT NULL"
+                f"SELECT {CAPTURE_COLUMNS} FROM captures c WHERE ended_at IS NOT NULL"
                 f" AND (manifest_sends = 0{repeat}) AND NOT EXISTS (SELECT 1 FROM frames f"
                 " WHERE f.session = c.session AND f.state != ?)",
                 args,
@@ -159,6 +163,7 @@ class Spool:
             self._db.execute("DELETE FROM captures WHERE session = ?", (session,))
             self._db.execute("COMMIT")
             self._recount()
+        self.quarantine.remove(session)
         return int(n)
 
     # -- frames ---------------------------------------------------------------------
@@ -208,6 +213,31 @@ class Spool:
                 (int(FrameState.CAPTURED), limit),
             ).fetchall()
         return [CapturedFrame(*r) for r in rows]
+
+    def quarantine_frame(self, session: str, seq: int, reason: str) -> Path | None:
+        """Move a CAPTURED frame that cannot be used aside and list it as lost in its
+        capture; return where its bytes went (None: it was not waiting any more)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT jpeg, bytes FROM frames WHERE session = ? AND seq = ? AND state = ?",
+                (session, seq, int(FrameState.CAPTURED)),
+            ).fetchone()
+            if row is None:
+                return None
+            path = self.quarantine.put(session, seq, bytes(row[0] or b""), reason)
+            lost = self._db.execute(
+                "SELECT lost FROM captures WHERE session = ?", (session,)
+            ).fetchone()
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM frames WHERE session = ? AND seq = ?", (session, seq))
+            if lost is not None:
+                seqs = sorted(set(json.loads(lost[0])) | {seq})
+                self._db.execute(
+                    "UPDATE captures SET lost = ? WHERE session = ?", (json.dumps(seqs), session)
+                )
+            self._db.execute("COMMIT")
+            self._bytes -= int(row[1])
+        return path
 
     def set_packet(
         self,
@@ -344,6 +374,7 @@ class Spool:
             ).rowcount
             if n:
                 self._recount()
+        self.quarantine.expire(self.keep_acked_s)
         return int(n)
 
     # -- internals (lock held) --------------------------------------------------------
@@ -365,21 +396,29 @@ class Spool:
         rows = self._db.execute(
             "SELECT seq FROM frames WHERE session = ? ORDER BY seq", (session,)
         ).fetchall()
-        seqs = [int(r[0]) for r in rows]
+        seqs = {int(r[0]) for r in rows}
+        lost = set(
+            json.loads(
+                self._db.execute(
+                    "SELECT lost FROM captures WHERE session = ?", (session,)
+                ).fetchone()[0]
+            )
+        )
         last = self._db.execute(
             "SELECT MAX(capture_ns) FROM frames WHERE session = ?", (session,)
         ).fetchone()[0]
-        count = seqs[-1] + 1 if seqs else 0
-        dropped = sorted(set(range(count)) - set(seqs))
+        count = max(seqs | lost) + 1 if seqs or lost else 0
+        dropped = sorted(set(range(count)) - seqs - lost)
         self._db.execute(
             "UPDATE captures SET ended_at = ?, seq_count = ?, dropped = ? WHERE session = ?",
             (last / 1e9 if last else time.time(), count, json.dumps(dropped), session),
         )
         logger.warning(
-            "recovered interrupted capture %s: %d frames spooled, %d missing",
+            "recovered interrupted capture %s: %d frames spooled, %d missing, %d lost",
             session,
             len(seqs),
             len(dropped),
+            len(lost),
         )
 
     def _recount(self) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
@@ -17,6 +18,7 @@ CREATE TABLE IF NOT EXISTS captures (
     ended_at REAL,
     seq_count INTEGER,
     dropped TEXT NOT NULL DEFAULT '[]',
+    lost TEXT NOT NULL DEFAULT '[]',
     manifest_sends INTEGER NOT NULL DEFAULT 0,
     manifest_next REAL
 );
@@ -38,6 +40,23 @@ CREATE TABLE IF NOT EXISTS frames (
 );
 CREATE INDEX IF NOT EXISTS frames_by_state ON frames (state, id);
 """
+
+
+# Added after the first release: spools made before it get the column on open.
+LATER_COLUMNS = {"captures": {"lost": "TEXT NOT NULL DEFAULT '[]'"}}
+
+
+def add_later_columns(db: sqlite3.Connection) -> None:
+    for table, columns in LATER_COLUMNS.items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+CAPTURE_COLUMNS = (
+    "session, width, height, fps, started_at, ended_at, seq_count, dropped, lost, manifest_sends"
+)
 
 
 class FrameState(IntEnum):
@@ -71,15 +90,16 @@ class CaptureRecord:
     started_at: float
     ended_at: float | None
     seq_count: int | None
-    dropped: list[int]
+    dropped: list[int]  # never spooled (a full ring)
     manifest_sends: int  # times the broker acknowledged the manifest
+    lost: list[int] = field(default_factory=list)  # spooled, did not decode: quarantined
 
 
 Key = tuple[str, int]  # (session, seq)
 
 
 def capture_record(row: tuple[Any, ...]) -> CaptureRecord:
-    session, width, height, fps, started, ended, count, dropped, acked = row
+    session, width, height, fps, started, ended, count, dropped, lost, acked = row
     return CaptureRecord(
         session=str(session),
         width=int(width),
@@ -89,5 +109,6 @@ def capture_record(row: tuple[Any, ...]) -> CaptureRecord:
         ended_at=None if ended is None else float(ended),
         seq_count=None if count is None else int(count),
         dropped=json.loads(dropped),
+        lost=json.loads(lost),
         manifest_sends=int(acked),
     )

@@ -3,12 +3,16 @@
 Every model forbids unknown fields, refuses NaN/inf and bounds every length, so a
 message that validates is safe to store and to act on. ``v`` is the schema version;
 a receiver rejects versions it does not know instead of guessing.
+
+A field added within a version has a default and is named in the model's
+``ADDED_IN_V1``: it is left off the wire while it holds its default, so a receiver
+that predates it still accepts the message whenever the new field has nothing to say.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -31,9 +35,24 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=256)
 
     v: Literal[1] = 1
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset()
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        return self.model_dump_json(exclude=_defaults_added_later(self)).encode()
+
+
+def _defaults_added_later(model: BaseModel) -> dict[str, Any]:
+    """The fields of ``model`` (and of its nested models) added within v1 that hold
+    their default, as a pydantic ``exclude`` mapping."""
+    added: frozenset[str] = getattr(model, "ADDED_IN_V1", frozenset())
+    out: dict[str, Any] = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if name in added and value == field.get_default(call_default_factory=True):
+            out[name] = True
+        elif isinstance(value, BaseModel) and (nested := _defaults_added_later(value)):
+            out[name] = nested
+    return out
 
 
 M = TypeVar("M", bound=Message)
@@ -96,6 +115,7 @@ class NodeState(StrEnum):
 
 class NodeStats(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset({"pose_failures", "lost_frames"})
 
     capture_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
     pose_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
@@ -103,6 +123,12 @@ class NodeStats(BaseModel):
     dropped_frames: Annotated[int, Field(ge=0)] = 0
     spool_depth: Annotated[int, Field(ge=0)] = 0
     people_seen: Annotated[int, Field(ge=0, le=100)] = 0
+    pose_failures: Annotated[int, Field(ge=0)] = Field(
+        0, description="pose-backend errors since the node started (those frames: nobody seen)"
+    )
+    lost_frames: Annotated[int, Field(ge=0)] = Field(
+        0, description="spooled frames that did not decode since the node started (quarantined)"
+    )
 
 
 class NodeStatus(Message):
@@ -121,8 +147,11 @@ class CaptureManifest(Message):
 
     The receiver is complete when it holds every sequence number in
     ``[first_seq, last_seq]`` except those listed in ``dropped`` (frames the node
-    never spooled: a full ring).
+    never spooled: a full ring) and in ``lost`` (spooled, but their JPEG did not
+    decode: the node quarantined them).
     """
+
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset({"lost"})
 
     session: Identifier
     node: Identifier
@@ -130,6 +159,7 @@ class CaptureManifest(Message):
     last_seq: Seq
     frame_count: Annotated[int, Field(ge=0, le=MAX_SEQ)]
     dropped: Annotated[list[Seq], Field(max_length=100_000)] = []
+    lost: Annotated[list[Seq], Field(max_length=100_000)] = []
     width: Annotated[int, Field(ge=1, le=8192)]
     height: Annotated[int, Field(ge=1, le=8192)]
     fps: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
@@ -143,14 +173,18 @@ class CaptureManifest(Message):
         if self.last_seq < self.first_seq:
             raise ValueError("last_seq must be >= first_seq")
         span = self.last_seq - self.first_seq + 1
-        if self.frame_count + len(self.dropped) != span:
-            raise ValueError("frame_count + len(dropped) must equal last_seq - first_seq + 1")
+        if set(self.dropped) & set(self.lost):
+            raise ValueError("a frame cannot be both dropped and lost")
+        if self.frame_count + len(self.dropped) + len(self.lost) != span:
+            raise ValueError(
+                "frame_count + len(dropped) + len(lost) must equal last_seq - first_seq + 1"
+            )
         return self
 
     def expected_seqs(self) -> set[int]:
         if self.frame_count == 0:
             return set()
-        return set(range(self.first_seq, self.last_seq + 1)) - set(self.dropped)
+        return set(range(self.first_seq, self.last_seq + 1)) - set(self.dropped) - set(self.lost)
 
 
 def json_schema(model: type[Message]) -> dict[str, Any]:

@@ -51,7 +51,7 @@
     $("queue-body").innerHTML = rows.map((v) => {
       const job = v.job;
       const pct = job && job.state === "running" ? Math.round(job.progress * 100) : null;
-      const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" style="width:${p}%"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
+      const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" data-pct="${p}"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
       let progress = job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "";
       if (pct !== null) progress = bar(pct, job.step);
       else if (v.upload !== null && v.upload !== undefined && ["capturing", "uploaded"].includes(v.state)) {
@@ -62,6 +62,10 @@
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
         <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
     }).join("");
+    // Widths set through the DOM: the page's CSP allows no inline style attributes.
+    $("queue-body").querySelectorAll(".bar-inner[data-pct]").forEach((el) => {
+      el.style.width = el.dataset.pct + "%";
+    });
     $("queue-empty").hidden = rows.length > 0;
     renderFilters();
   }
@@ -81,6 +85,14 @@
     $("start-capture").disabled = !v || !["registered", "retake"].includes(v.state);
     $("retake").disabled = !v || !["capturing", "uploaded", "queued", "failed"].includes(v.state);
   }
+  // A node's failures since it started: pose-backend errors (those frames count as
+  // nobody seen) and spooled frames that did not decode (quarantined, lost).
+  function faults(s) {
+    const pose = s.pose_failures ?? 0, lost = s.lost_frames ?? 0;
+    const cls = (n) => (n > 0 ? ' class="fault"' : "");
+    return `<dt${cls(pose)}>pose errors</dt><dd${cls(pose)} data-stat="pose_failures">${pose}</dd>
+        <dt${cls(lost)}>lost</dt><dd${cls(lost)} data-stat="lost_frames">${lost}</dd>`;
+  }
   function renderNodes(nodes) {
     if (!nodes.length) return;
     $("nodes").innerHTML = nodes.map((n) => {
@@ -90,7 +102,8 @@
       return `<div class="node ${n.online ? "online" : "offline"}">${img}
         <div class="node-head"><b>${esc(n.id)}</b><span class="dot">${n.online ? "online" : "offline"}</span></div>
         <dl><dt>fps</dt><dd>${(s.capture_fps ?? 0).toFixed(1)}</dd><dt>inference</dt><dd>${(s.inference_ms ?? 0).toFixed(0)} ms</dd>
-        <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd></dl></div>`;
+        <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd>
+        ${faults(s)}</dl></div>`;
     }).join("");
   }
   async function refresh() {

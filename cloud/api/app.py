@@ -16,10 +16,11 @@ from sqlalchemy import Engine
 from cloud.api.context import ApiContext
 from cloud.api.events import Broadcaster
 from cloud.api.handlers import install_error_handlers
+from cloud.api.headers import SecurityHeaders, content_security_policy, media_origin
 from cloud.api.link import BoothLink, LocalBoothLink
-from cloud.api.ratelimit import RateLimiter
+from cloud.api.ratelimit import LoginGuard, RateLimiter
 from cloud.api.routers import auth, booth, events, jobs, pages, renditions, visitors
-from cloud.api.security import LoginCookies
+from cloud.api.security import Logins
 from cloud.db.engine import make_engine, session_factory
 from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
@@ -56,7 +57,13 @@ def create_app(
         factory=factory,
         queue=JobQueue(factory, lease_s=settings.worker.lease_s),
         link=link or LocalBoothLink(),
-        cookies=LoginCookies(_secret(settings), settings.api.login_max_age_s),
+        logins=Logins(_secret(settings), settings.api.login_max_age_s, factory),
+        login_guard=LoginGuard(
+            settings.api.login_failures_per_account,
+            settings.api.login_failures_per_address,
+            settings.api.login_window_s,
+            settings.api.login_concurrency,
+        ),
         kiosk_limit=RateLimiter(settings.api.kiosk_per_minute),
         events=Broadcaster(factory, settings.api.events_poll_s),
         templates=Jinja2Templates(directory=UI / "templates"),
@@ -73,6 +80,7 @@ def create_app(
 
     app = FastAPI(title="dancebooth", version="1", lifespan=lifespan)
     app.state.ctx = ctx
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
     for module in (auth, visitors, booth, jobs, renditions, events, pages):
         app.include_router(module.router)

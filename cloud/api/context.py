@@ -10,8 +10,8 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.api.events import Broadcaster
 from cloud.api.link import BoothLink
-from cloud.api.ratelimit import RateLimiter
-from cloud.api.security import LoginCookies
+from cloud.api.ratelimit import LoginGuard, RateLimiter
+from cloud.api.security import Logins
 from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
@@ -25,7 +25,8 @@ class ApiContext:
     factory: sessionmaker[Db]
     queue: JobQueue
     link: BoothLink
-    cookies: LoginCookies
+    logins: Logins
+    login_guard: LoginGuard
     kiosk_limit: RateLimiter
     events: Broadcaster
     templates: Jinja2Templates

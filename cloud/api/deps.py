@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session as Db
 
 from cloud.api.context import ApiContext
+from cloud.api.proxies import client_address
 from cloud.api.security import COOKIE, CSRF_HEADER, OperatorIdentity
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,7 +40,8 @@ def require_csrf(request: Request) -> None:
 
 
 def current_operator(request: Request, ctx: Ctx) -> OperatorIdentity:
-    who = ctx.cookies.check(request.cookies.get(COOKIE))
+    """The logged-in operator (a login not ended by logout, a new password or removal)."""
+    who = ctx.logins.check(request.cookies.get(COOKIE))
     if who is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -53,8 +55,12 @@ def current_operator(request: Request, ctx: Ctx) -> OperatorIdentity:
 Operator = Annotated[OperatorIdentity, Depends(current_operator)]
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_ip(request: Request, ctx: Ctx) -> str:
+    """The client's address; behind a trusted reverse proxy, the one it forwarded."""
+    peer = request.client.host if request.client else None
+    return client_address(
+        peer, request.headers.get("x-forwarded-for"), ctx.settings.api.trusted_proxies
+    )
 
 
 ClientIp = Annotated[str, Depends(client_ip)]

@@ -1,15 +1,20 @@
 """The app as uvicorn imports it in each API process (``--workers N``).
 
 Settings are handed over by the CLI through an environment variable (a JSON dump), so
-every process builds the same app without a module-level settings singleton.
+every process builds the same app without a module-level settings singleton. The dump
+carries every secret in clear text (``model_dump`` alone masks ``SecretStr`` as
+``**********``); it lives only in this process's environment and its children's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from cloud.db.engine import upgrade_database
 from cloud.settings import CloudSettings
@@ -18,19 +23,38 @@ ENV = "DANCEBOOTH_API_SETTINGS_JSON"
 ENV_MQTT = "DANCEBOOTH_API_MQTT"
 
 
+def dump_with_secrets(model: BaseModel) -> dict[str, Any]:
+    """``model`` as JSON-ready data that validates back to an equal model, secrets included."""
+    dump: dict[str, Any] = model.model_dump(mode="json")
+    for name in type(model).model_fields:
+        dump[name] = _reveal(getattr(model, name), dump[name])
+    return dump
+
+
+def _reveal(value: Any, dumped: Any) -> Any:
+    if isinstance(value, SecretStr | SecretBytes):
+        secret = value.get_secret_value()
+        return secret.decode() if isinstance(secret, bytes) else secret
+    if isinstance(value, BaseModel):
+        return dump_with_secrets(value)
+    if isinstance(value, list | tuple):
+        return [_reveal(v, d) for v, d in zip(value, dumped, strict=True)]
+    if isinstance(value, dict):
+        return {k: _reveal(value[k], dumped[k]) for k in value}
+    return dumped
+
+
 class _Factory:
     def configure(self, settings: CloudSettings, mqtt: bool) -> None:
-        dump = settings.model_dump(mode="json")
-        # Secrets travel to the child processes too (model_dump hides SecretStr).
-        if settings.api.secret_key is None:
-            import secrets
-
-            dump["api"]["secret_key"] = secrets.token_urlsafe(32)  # shared by all processes
-        else:
-            dump["api"]["secret_key"] = settings.api.secret_key.get_secret_value()
-        if settings.mqtt.password is not None:
-            dump["mqtt"]["password"] = settings.mqtt.password.get_secret_value()
-        os.environ[ENV] = json.dumps(dump)
+        if settings.api.secret_key is None:  # demo: one random key shared by all processes
+            settings = settings.model_copy(
+                update={
+                    "api": settings.api.model_copy(
+                        update={"secret_key": SecretStr(secrets.token_urlsafe(32))}
+                    )
+                }
+            )
+        os.environ[ENV] = json.dumps(dump_with_secrets(settings))
         os.environ[ENV_MQTT] = "1" if mqtt else "0"
         upgrade_database(settings.database.url)
 

@@ -7,12 +7,21 @@ installed here answers ``{"detail": message}`` with the status below.
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from cloud.api.errors import AuthError, ConflictError, GoneError, NotFoundError
+from cloud.api.errors import (
+    AuthError,
+    BusyError,
+    ConflictError,
+    GoneError,
+    NotFoundError,
+    RetryLaterError,
+    ThrottledError,
+)
 from cloud.api.link import LinkError
 from cloud.jobs.queue import JobNotFoundError, JobStateError
 
@@ -25,6 +34,8 @@ STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
     (AuthError, status.HTTP_401_UNAUTHORIZED),
     (GoneError, status.HTTP_410_GONE),
     (LinkError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (ThrottledError, status.HTTP_429_TOO_MANY_REQUESTS),
+    (BusyError, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 
 
@@ -37,7 +48,10 @@ def status_of(exc: Exception) -> int:
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+    headers = {}
+    if isinstance(exc, RetryLaterError):
+        headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ the commands and serves previews that were put into it.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
@@ -71,63 +72,32 @@ class LocalBoothLink(BoothLink):
 
 
 class MqttBoothLink(BoothLink):
-    """Publishes commands (QoS 1) and subscribes to every node's preview of one booth."""
+    """Publishes commands (QoS 1) and subscribes to every node's preview of one booth.
+
+    The connection is made in the background (the API starts without a broker and
+    answers 503 to captures meanwhile); :mod:`common.mqtt` finds the version and
+    reports an unreachable broker with what to check.
+    """
 
     def __init__(self, settings: MqttSettings, booth: str, client_id: str | None = None) -> None:
+        from common.mqtt import ClientOptions, Connection
+
         super().__init__()
         self.topics, self.booth = Topics(settings.prefix), booth
-        self._settings, self._client_id = settings, client_id or ""
-        self._where = f"{settings.host}:{settings.port}"
-        self._warned = False
-        self._v5 = True
-        self._client = self._connect(v5=True)
-
-    def _connect(self, v5: bool) -> Any:
-        import paho.mqtt.client as mqtt
-
-        settings = self._settings
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        options = ClientOptions(
+            client_id=client_id or f"api-{booth}-{secrets.token_hex(4)}",
+            env_prefix="DANCEBOOTH_CLOUD_",
         )
-        settings.configure_client(client)
-        client.on_connect = self._on_connect
+        self.connection = Connection(
+            settings, options, setup=self._install_callbacks, on_connect=self._subscribe
+        )
+        self.connection.start()
+
+    def _install_callbacks(self, client: Any) -> None:
         client.on_message = self._on_message
-        client.on_connect_fail = self._on_connect_fail
-        client.reconnect_delay_set(1, 30)
-        client.connect_async(settings.host, settings.port, settings.keepalive_s)
-        client.loop_start()
-        return client
 
-    def _on_connect(
-        self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any = None
-    ) -> None:
-        if reason.is_failure:
-            if self._v5 and str(reason) == "Unsupported protocol version":
-                # A 3.1.1-only broker (amqtt, the embedded default): reconnect with 3.1.1,
-                # from another thread since this one is the old client's network loop.
-                self._v5 = False
-                logger.info("MQTT broker %s refuses v5; the booth link uses 3.1.1", self._where)
-                threading.Thread(target=self._fall_back, args=(client,), daemon=True).start()
-                return
-            logger.error("MQTT connection refused: %s", reason)
-            return
-        self._warned = False
-        logger.info("MQTT connected to %s", self._where)
+    def _subscribe(self, client: Any) -> None:
         client.subscribe(self.topics.channel_filter(NodeChannel.PREVIEW, self.booth), qos=0)
-
-    def _fall_back(self, old: Any) -> None:
-        old.loop_stop()
-        old.disconnect()
-        self._client = self._connect(v5=False)
-
-    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
-        if not self._warned:  # paho retries forever; say so once, not every second
-            logger.warning(
-                "MQTT broker %s unreachable; retrying (captures return 503 meanwhile)", self._where
-            )
-            self._warned = True
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         try:
@@ -139,16 +109,21 @@ class MqttBoothLink(BoothLink):
             self.put_preview(parsed.node, bytes(msg.payload))
 
     def is_connected(self) -> bool:
-        """Whether commands can be sent now (after a v5 → 3.1.1 fallback too)."""
-        return bool(self._client.is_connected())
+        """Whether commands can be sent now."""
+        return self.connection.is_connected()
 
     def send(self, booth: str, command: Command, message: Message) -> None:
         if not self.is_connected():
-            raise LinkError("the MQTT broker is not reachable; check mqtt.host/port and retry")
-        info = self._client.publish(self.topics.command(booth, command), message.to_bytes(), qos=1)
+            problem = self.connection.problem
+            raise LinkError(
+                f"the MQTT broker is not reachable{f' ({problem})' if problem else ''}; retry"
+                " once it is"
+            )
+        info = self.connection.client.publish(
+            self.topics.command(booth, command), message.to_bytes(), qos=1
+        )
         if info.rc != 0:
             raise LinkError(f"MQTT publish failed (rc={info.rc}); retry")
 
     def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
+        self.connection.stop()

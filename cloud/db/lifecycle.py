@@ -1,7 +1,9 @@
 """Session lifecycle in the database: create-or-get, and atomic state transitions.
 
-A transition is one ``UPDATE ... WHERE state IN (allowed sources)``, so two processes
-racing to move the same session cannot both succeed, on SQLite or PostgreSQL.
+:func:`transition` is the one way to change a session's state: it checks the state
+machine, stamps the state's time (``captured_at``, ``uploaded_at``, ``delivered_at``)
+and is one ``UPDATE ... WHERE state IN (allowed sources)``, so two processes racing to
+move the same session cannot both succeed, on SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as Db
 
 from cloud.db.models import Booth, Job, JobKind, Session, utcnow
-from cloud.db.states import SessionState, TransitionError, check_transition, sources_of
+from cloud.db.states import (
+    SessionState,
+    TransitionError,
+    can_transition,
+    check_transition,
+    sources_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +60,24 @@ def ensure_session(db: Db, booth: str, session: str, state: SessionState) -> Ses
     return row
 
 
-def transition(db: Db, session: str, new: SessionState, error: str | None = None) -> bool:
+def transition(
+    db: Db, session: str, new: SessionState, error: str | None = None, *, strict: bool = True
+) -> bool:
     """Move ``session`` to ``new`` if its current state allows it; True if it moved.
 
-    Raises :class:`TransitionError` if the session is in a state that can never reach
-    ``new``; returns False if it is already in ``new`` (a repeated, harmless request).
+    Raises :class:`TransitionError` if the session is unknown or in a state that can
+    never reach ``new`` (with ``strict=False``, for work that may find the operator
+    moved the session meanwhile, returns False instead); returns False if it is already
+    in ``new`` (a repeated, harmless request). ``error`` replaces the session's error.
     """
     current = db.scalar(select(Session.state).where(Session.id == session))
     if current is None:
+        if not strict:
+            return False
         raise TransitionError(f"no session {session!r}")
     if current == new:
+        return False
+    if not strict and not can_transition(current, new):
         return False
     check_transition(current, new)
     values: dict[str, object] = {"state": new, "updated_at": utcnow()}

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cloud.db.states import SessionState
+from cloud.db.types import UtcDateTime
 
 ID = String(64)  # protocol identifiers are at most 64 characters
 # A 64-bit auto-increment key on PostgreSQL; SQLite only auto-increments INTEGER.
@@ -48,7 +48,7 @@ class Base(DeclarativeBase):
         }
     )
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: DateTime(timezone=True),
+        datetime: UtcDateTime(),
         dict[str, Any]: JSON,
     }
 
@@ -204,6 +204,19 @@ class Operator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+
+
+class OperatorLogin(Base):
+    """An operator's login (server-side session): the row goes when it ends."""
+
+    __tablename__ = "operator_logins"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    operator_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Rendition(Base):

@@ -11,9 +11,12 @@ The order of a flush is what keeps the two consistent across a crash:
 
 A crash before 3 leaves a shard object no row points to (ignored by readers) and
 unacknowledged messages the broker redelivers into a later shard; a crash between 3
-and 4 leaves rows for redelivered frames, which step 0 drops as duplicates. A
-frame row names the one shard that holds its stored copy, so a frame that two
-uploaders both wrote is still read once (see :mod:`cloud.ingest.reader`).
+and 4 leaves rows for redelivered frames, which step 0 drops as duplicates. A frame
+row names the one shard that holds its stored copy. When two uploaders write the same
+frames at once (a killed uploader's messages redelivered to both the other one and its
+restart), the one whose rows lose the race in step 3 rewrites its shard with only the
+frames it did insert, or removes it when none are left, before committing: no frame
+stays stored twice, so every reader of the shards sees it once.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import Insert, func, insert, select, update
+from sqlalchemy import Insert, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as Db
@@ -35,7 +38,7 @@ from cloud.db.lifecycle import ensure_session, transition
 from cloud.db.models import Frame, Shard, utcnow
 from cloud.db.models import Session as SessionRow
 from cloud.db.states import SessionState
-from cloud.storage import Storage
+from cloud.storage import Storage, StorageError
 from protocol.codec import FramePacket
 from protocol.shards import FrameMeta, shard_key, write_shard
 
@@ -125,12 +128,44 @@ class FrameStore:
             result.bytes += self.storage.put_stream(
                 group.key, _shard_writer(group.packets), "application/x-tar"
             )
+        empty: list[str] = []
         with transaction(self.factory) as db:
             for group in groups:
-                result.stored += self._insert_rows(db, group)
-        result.shards = len(groups)
+                inserted = self._insert_rows(db, group)
+                result.stored += len(inserted)
+                if len(inserted) < len(group.packets):
+                    empty += self._trim(db, group, inserted)
+        for key in empty:
+            self._remove(key)
+        result.shards = len(groups) - len(empty)
         result.duplicates = len(packets) - result.stored
         return result
+
+    def _trim(self, db: Db, group: _Group, inserted: set[int]) -> list[str]:
+        """Another uploader stored some of ``group``'s frames first: keep only ours."""
+        logger.info(
+            "%d of %d frames of %s were stored by another uploader meanwhile",
+            len(group.packets) - len(inserted),
+            len(group.packets),
+            group.key,
+        )
+        group.packets = [p for p in group.packets if p.seq in inserted]
+        if not group.packets:
+            db.execute(delete(Shard).where(Shard.key == group.key))
+            return [group.key]  # removed once the transaction commits
+        self.storage.put_stream(group.key, _shard_writer(group.packets), "application/x-tar")
+        db.execute(
+            update(Shard)
+            .where(Shard.key == group.key)
+            .values(frames=len(group.packets), bytes=sum(len(p.jpeg) for p in group.packets))
+        )
+        return []
+
+    def _remove(self, key: str) -> None:
+        try:
+            self.storage.delete(key)
+        except StorageError as exc:  # no row names it: readers ignore it, the sweep removes it
+            logger.warning("could not remove the empty shard %s: %s", key, exc)
 
     def _plan(self, booth: str, packets: Sequence[FramePacket]) -> list[_Group]:
         """Drop stored and repeated frames; reserve a shard per (session, node) left."""
@@ -151,7 +186,7 @@ class FrameStore:
                 groups.append(_Group(booth, session, node, fresh, index))
         return groups
 
-    def _insert_rows(self, db: Db, group: _Group) -> int:
+    def _insert_rows(self, db: Db, group: _Group) -> set[int]:
         rows = [
             {
                 "session_id": p.session,
@@ -168,13 +203,13 @@ class FrameStore:
         # One cached statement, executed many times ("insertmanyvalues" batches it);
         # RETURNING counts what was inserted on every backend (rowcount may be -1).
         stmt = _insert_ignoring_duplicates(db).returning(Frame.seq)
-        inserted = len(db.connection().execute(stmt, rows).all())
+        inserted = {int(seq) for (seq,) in db.connection().execute(stmt, rows).all()}
         db.execute(
             update(Shard)
             .where(Shard.key == group.key)
             .values(frames=len(rows), bytes=sum(r["jpeg_bytes"] for r in rows), written_at=utcnow())
         )
-        return int(inserted)
+        return inserted
 
 
 def _shard_writer(packets: list[FramePacket]) -> Callable[[BinaryIO], None]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
@@ -170,8 +170,13 @@ class Ingestor:
         ensure_booth(db, self.booth)
         row = db.get(Node, (self.booth, node))
         if row is None:
-            row = Node(booth_id=self.booth, id=node)
-            db.add(row)
+            try:
+                with db.begin_nested():  # two uploaders may see a new node's first status
+                    db.add(Node(booth_id=self.booth, id=node))
+            except IntegrityError:
+                pass  # the other uploader added it first
+            row = db.get(Node, (self.booth, node))
+            assert row is not None
         status_at = datetime.fromtimestamp(status.at, UTC)
         if row.status_at is not None and _aware(row.status_at) > status_at:
             return  # an older status delivered late: keep the newer one

@@ -11,9 +11,9 @@ import click
 
 from cloud.db.engine import make_engine, upgrade_database
 from cloud.ingest.uploader import Uploader
-from cloud.mqtt.client import MqttConnectError
 from cloud.settings import CloudSettings
 from cloud.storage import create_storage
+from common.mqtt import MqttError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def run_uploader(settings: CloudSettings, migrate: bool = True, stats_every: flo
     uploader = Uploader(settings, storage, engine)
     try:
         uploader.start()
-    except MqttConnectError as exc:
+    except MqttError as exc:
         raise click.ClickException(str(exc)) from None
     version, mode = ("v5" if uploader.v5 else "3.1.1"), ("shared" if uploader.shared else "plain")
     click.echo(f"uploader {uploader.client_id} running (MQTT {version}, {mode} subscription)")

@@ -24,9 +24,9 @@ from cloud.db.engine import session_factory
 from cloud.ingest.frames import FrameStore
 from cloud.ingest.ingestor import INFRASTRUCTURE_ERRORS, BatchResult, Incoming, Ingestor
 from cloud.ingest.manifests import CompletenessChecker, Policy
-from cloud.mqtt.client import ClientOptions, connect
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
+from common.mqtt import ClientOptions, Connection
 from protocol.ids import check_id
 from protocol.messages import ResendRequest
 from protocol.topics import Command, NodeChannel, Topics, shared_subscription
@@ -89,31 +89,39 @@ class Uploader:
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self._client: mqtt.Client | None = None
+        self._connection: Connection | None = None
         self.v5 = False
         self.shared = False
 
     # -- MQTT ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Connect, subscribe, and start processing in a background thread."""
+        """Connect, subscribe, and start processing in a background thread.
+
+        Raises :class:`~common.mqtt.MqttError` (saying what to check) when the broker
+        cannot be reached within the connect timeout or refuses the credentials.
+        """
         options = ClientOptions(
             client_id=self.client_id,
+            version=self.cfg.protocol,
+            env_prefix="DANCEBOOTH_CLOUD_",
             manual_ack=True,
             session_expiry_s=self.cfg.session_expiry_s,
             receive_maximum=min(65535, 2 * self.cfg.batch_frames),
         )
-        client, self.v5 = connect(
-            self.settings.mqtt, options, self.cfg.protocol, setup=self._install_callbacks
+        self._connection = Connection(
+            self.settings.mqtt,
+            options,
+            setup=self._install_callbacks,
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
         )
-        client.on_connect = self._on_connect  # negotiation used its own for the first CONNACK
-        self._client = client
-        self._subscribe(client)  # the first CONNACK was consumed while negotiating
+        self._connection.connect()
         self._worker = threading.Thread(target=self._work, name="uploader", daemon=True)
         self._worker.start()
         logger.info(
-            "uploader %s on %s:%d (MQTT %s, %s subscription)",
+            "uploader %s on %s (MQTT %s, %s subscription)",
             self.client_id,
-            self.settings.mqtt.host,
-            self.settings.mqtt.port,
+            self._connection.where,
             "v5" if self.v5 else "3.1.1",
             "shared" if self.shared else "plain",
         )
@@ -122,7 +130,6 @@ class Uploader:
         self._client = client
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
 
     def _filters(self, shared: bool) -> list[str]:
         plain = [self.topics.channel_filter(ch, self.booth) for ch in _CHANNELS]
@@ -155,18 +162,14 @@ class Uploader:
                     self.settings.mqtt.username,
                 )
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            logger.error("broker refused the connection: %s", reason)
-            return
+    def _on_connect(self, client: mqtt.Client) -> None:
+        assert self._connection is not None
+        self.v5 = bool(self._connection.v5)
         self._generation += 1
-        logger.info("reconnected to the broker")
         self._subscribe(client)
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_disconnect(self, _client: mqtt.Client) -> None:
         self._generation += 1  # PUBACKs for the old connection's mids must not be sent
-        if not self._stopping.is_set():
-            logger.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -260,9 +263,8 @@ class Uploader:
         self._stopping.set()
         if self._worker is not None:
             self._worker.join(timeout)
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+        if self._connection is not None:
+            self._connection.stop()
 
     def __enter__(self) -> Uploader:
         self.start()

@@ -29,8 +29,9 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.db.engine import transaction
 from cloud.db.jobs import claim_job, finish_job, heartbeat
-from cloud.db.models import Job, JobState, Session, utcnow
-from cloud.db.states import SessionState, can_transition
+from cloud.db.lifecycle import transition
+from cloud.db.models import Job, JobState, utcnow
+from cloud.db.states import SessionState
 
 logger = logging.getLogger(__name__)
 
@@ -66,23 +67,6 @@ class Lease:
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; every timestamp we write is UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def move_session(db: Db, session_id: str, new: SessionState, error: str | None = None) -> bool:
-    """Move the session to ``new`` if the state machine allows it from where it is."""
-    current = db.scalar(select(Session.state).where(Session.id == session_id))
-    if current is None or current == new or not can_transition(current, new):
-        return False
-    values: dict[str, object] = {"state": new, "updated_at": utcnow()}
-    if error is not None:
-        values["error"] = error
-    db.execute(
-        update(Session)
-        .where(Session.id == session_id, Session.state == current)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return True
 
 
 class JobQueue:
@@ -198,7 +182,7 @@ class JobQueue:
         message = f"failed after {job.attempts} attempt(s): {reason}"
         job.state, job.error, job.finished_at = JobState.FAILED, message, utcnow()
         job.lease_owner = job.lease_expires_at = None
-        move_session(db, job.session_id, SessionState.FAILED, message)
+        transition(db, job.session_id, SessionState.FAILED, message, strict=False)
         logger.error("job %s %s", job.id, message)
 
     def _owned_update(self, db: Db, lease: Lease, values: dict[str, object]) -> bool:
@@ -226,7 +210,7 @@ class JobQueue:
                 )
             job.state, job.error, job.finished_at = JobState.CANCELLED, reason, utcnow()
             job.lease_owner = job.lease_expires_at = None
-            move_session(db, job.session_id, SessionState.FAILED, reason)
+            transition(db, job.session_id, SessionState.FAILED, reason, strict=False)
             return job
 
     def retry(self, job_id: int) -> Job:
@@ -239,7 +223,7 @@ class JobQueue:
                 )
             job.state, job.error, job.attempts, job.finished_at = JobState.QUEUED, None, 0, None
             job.progress, job.eta_s = 0.0, None
-            move_session(db, job.session_id, SessionState.QUEUED)
+            transition(db, job.session_id, SessionState.QUEUED, strict=False)
             return job
 
     def enqueue(
@@ -250,7 +234,7 @@ class JobQueue:
             job = Job(session_id=session_id, kind=kind, max_attempts=max_attempts)
             db.add(job)
             if queue_session:
-                move_session(db, session_id, SessionState.QUEUED)
+                transition(db, session_id, SessionState.QUEUED, strict=False)
             db.flush()
             return job
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cloud.db.engine import transaction
+from cloud.db.lifecycle import transition
 from cloud.db.states import SessionState
-from cloud.jobs.queue import JobQueue, Lease, move_session
+from cloud.jobs.queue import JobQueue, Lease
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class Worker:
             logger.warning("job %s: %s; the session waits for the operator", lease.job_id, exc)
             if self.queue.complete(lease):
                 with transaction(self.queue.factory) as db:
-                    move_session(db, lease.session_id, exc.state, str(exc))
+                    transition(db, lease.session_id, exc.state, str(exc), strict=False)
         except StepRejectedError as exc:
             logger.warning("job %s: %s", lease.job_id, exc)
             self.queue.fail(lease, str(exc), final=True)
@@ -168,7 +169,7 @@ class Worker:
                 raise JobLostError(f"job {lease.job_id} was cancelled or re-claimed")
             if step.session_state is not None:
                 with transaction(self.queue.factory) as db:
-                    move_session(db, lease.session_id, step.session_state)
+                    transition(db, lease.session_id, step.session_state, strict=False)
             ctx = StepContext(lease, checkpoint, self.queue)
             self._run_with_heartbeat(step, ctx, done / total, step.weight / total)
             done += step.weight
@@ -177,7 +178,7 @@ class Worker:
                 raise JobLostError(f"job {lease.job_id} was lost during step {step.name!r}")
             if step.done_state is not None:
                 with transaction(self.queue.factory) as db:
-                    move_session(db, lease.session_id, step.done_state)
+                    transition(db, lease.session_id, step.done_state, strict=False)
         self.queue.complete(lease)
 
     def _run_with_heartbeat(self, step: Step, ctx: StepContext, base: float, share: float) -> None:

@@ -161,6 +161,11 @@ def model() -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), default=DEFAULT_BOOTH_CHECKPOINT, show_default=True
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out if it exists (the committed booth checkpoint is kept otherwise).",
+)
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--ngf", type=int, default=16, show_default=True, help="Generator width.")
 @click.option("--ndf", type=int, default=16, show_default=True, help="Discriminator width.")
@@ -172,6 +177,7 @@ def model() -> None:
 def train_base_cmd(
     corpus: Path,
     out: Path,
+    overwrite: bool,
     resolution: str,
     ngf: int,
     ndf: int,
@@ -189,6 +195,11 @@ def train_base_cmd(
     ema: float,
 ) -> None:
     """Train the booth checkpoint on a corpus; write it with its model card. Resumable."""
+    if out.exists() and not overwrite:
+        raise click.ClickException(
+            f"{out} exists (the committed booth checkpoint is the default --out): "
+            "give another --out, or --overwrite to replace it"
+        )
     cfg = Pix2PixConfig.model_validate({"resolution": int(resolution), "ngf": ngf, "ndf": ndf})
     command = (
         "dancebooth model " + shlex.join(sys.argv[sys.argv.index("train-base") :])

@@ -14,11 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
 from cloud.training.data import FrameSet, ShardSource, build_frameset, split
-from cloud.training.device import resolve_device
 from cloud.training.errors import TrainingError
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
 from cloud.training.model import Pix2Pix, Pix2PixConfig
@@ -54,15 +51,6 @@ def check_resolution(config: Pix2PixConfig, resolution: int, source: Path) -> No
             f"checkpoint ('dancebooth model train-base --resolution {resolution}') or set "
             f"training.resolution to {config.resolution}"
         )
-
-
-def check_worker(device: str, resolution: int, booth: Path | None) -> torch.device:
-    """What a fine-tuning worker checks before it takes a job: the device is here and the
-    booth checkpoint loads at the configured resolution. Raises :class:`TrainingError`."""
-    where = resolve_device(device)
-    if booth is not None:
-        check_resolution(load_checkpoint(booth).config, resolution, booth)
-    return where
 
 
 def _start_model(

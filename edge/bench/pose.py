@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from rich.progress import track
 from edge.frames import Frame, Image
 from edge.pose import create_estimator, samples
 from edge.pose.base import PoseError, PoseEstimator
+from edge.pose.edgetpu import Unusable
 from edge.pose.interpreter import TfliteModel
 from edge.pose.tracking import FollowDancer
 from edge.settings import BlazePoseSettings, MoveNetSettings, PoseNetSettings, SmoothingSettings
@@ -40,10 +40,14 @@ PROGRESS = Console(stderr=True)  # progress on stderr keeps the figures on stdou
 Smoother = Callable[[np.ndarray, np.ndarray, float], object]
 
 
-def swaying_frames(n: int, quality: int = 80, people: int = 1) -> list[bytes]:
-    """``n`` JPEG frames (640x480) of one (or two) photographed people swaying."""
+def swaying_frames(
+    n: int, quality: int = 80, people: int = 1, size: tuple[int, int] = (640, 480)
+) -> list[bytes]:
+    """``n`` JPEG frames (``size``, 640x480 by default) of one (or two) photographed people
+    swaying."""
+    w, h = size
     try:
-        return [_jpeg(img, quality) for img in samples.swaying(n, people=people)]
+        return [_jpeg(img, quality) for img in samples.swaying(n, w, h, people=people)]
     except PoseError as exc:
         raise click.ClickException(f"{exc}; or pass --video FILE") from None
 
@@ -236,20 +240,38 @@ def explain_blazepose(threads_options: tuple[int, ...] = (1, 2), repeats: int = 
 
 
 def backend_settings(
-    threads: int, movenet: Path | None, device: str, posenet: Path | None, posenet_lib: Path | None
+    backends: tuple[str, ...], threads: int, device: str, model: Path | None, model_dir: Path | None
 ) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = [
-        (f"blazepose  threads={threads}", BlazePoseSettings(threads=threads))
-    ]
-    if movenet is not None:
-        s = MoveNetSettings(model_path=movenet, device=device, threads=threads)
-        out.append((f"movenet {movenet.name} {device} threads={threads}", s))
-    if posenet is not None:
-        p = PoseNetSettings(
-            model_path=posenet, **({"decoder_library": posenet_lib} if posenet_lib else {})
-        )
-        out.append((f"posenet {posenet.name}", p))
+    """(label, settings) of each backend to run; movenet and posenet take ``device`` and,
+    unless ``model`` names one, Coral's model for it from the model cache."""
+    out: list[tuple[str, Any]] = []
+    for backend in backends:
+        if backend == "blazepose":
+            out.append((f"blazepose  threads={threads}", BlazePoseSettings(threads=threads)))
+            continue
+        cls = MoveNetSettings if backend == "movenet" else PoseNetSettings
+        settings = cls(model_path=model, model_dir=model_dir, device=device, threads=threads)
+        out.append((f"{backend} {device} threads={threads}", settings))
     return out
+
+
+def run_label(label: str, est: PoseEstimator) -> str:
+    """The label with what actually runs: the model file, and a fallback if one was taken."""
+    inner = getattr(est, "inner", est)  # a CPU fallback wraps the backend
+    path = getattr(getattr(inner, "settings", None), "model_path", None)
+    if isinstance(path, Path):
+        label += f" {path.name}"
+    return label if est.describe() == est.name else f"{label} [{est.describe()}]"
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise click.BadParameter(f"{value} is outside 16x16 .. 4096x4096")
+    return w, h
 
 
 @click.command("pose")
@@ -268,28 +290,42 @@ def backend_settings(
     "--video",
     type=click.Path(path_type=Path, exists=True),
     default=None,
-    help="Frames from this video (resized to 640x480).",
+    help="Frames from this video (resized to --size).",
 )
 @click.option(
-    "--movenet-model",
+    "--backend",
+    "backends",
+    multiple=True,
+    type=click.Choice(["blazepose", "movenet", "posenet"]),
+    default=("blazepose",),
+    show_default=True,
+    help="Backend to run; repeat to compare them. movenet/posenet use Coral's models from "
+    "the model cache (dancebooth edge fetch-models --coral).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "edgetpu"]),
+    default="cpu",
+    show_default=True,
+    help="Where movenet/posenet run (edgetpu: probed first, as a node does).",
+)
+@click.option(
+    "--model",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also run MoveNet from this .tflite.",
+    help="This .tflite for movenet/posenet instead of Coral's from the cache.",
 )
 @click.option(
-    "--movenet-device", type=click.Choice(["cpu", "edgetpu"]), default="cpu", show_default=True
-)
-@click.option(
-    "--posenet-model",
+    "--model-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also run Coral PoseNet (Edge TPU) from this .tflite.",
+    help="The model cache (default: $DANCEBOOTH_MODEL_DIR or ~/.cache/dancebooth/models).",
 )
 @click.option(
-    "--posenet-decoder",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="PoseNet's posenet_decoder.so.",
+    "--size",
+    default="640x480",
+    show_default=True,
+    help="Frame size, e.g. 1280x720: posenet then picks its 16:9 model.",
 )
 @click.option(
     "--people",
@@ -306,33 +342,37 @@ def bench_pose(
     warmup: int,
     threads_list: tuple[int, ...],
     video: Path | None,
-    movenet_model: Path | None,
-    movenet_device: str,
-    posenet_model: Path | None,
-    posenet_decoder: Path | None,
+    backends: tuple[str, ...],
+    device: str,
+    model: Path | None,
+    model_dir: Path | None,
+    size: str,
     people: int,
     explain: bool,
 ) -> None:
-    """Pose fps per backend at 640x480, end to end, next to the raw invoke time."""
+    """Pose fps per backend, end to end, next to the raw invoke time."""
+    w, h = parse_size(size)
+    if model is not None and len(set(backends) - {"blazepose"}) != 1:
+        raise click.UsageError("--model needs exactly one of --backend movenet / posenet")
     jpegs = (
-        video_frames(video, frames, 640, 480, 80) if video else swaying_frames(frames, 80, people)
+        video_frames(video, frames, w, h, 80)
+        if video
+        else swaying_frames(frames, 80, people, (w, h))
     )
     _, smooth_note = make_smoother(30.0)
-    load = os.getloadavg()[0]
     source = video or f"{people} photographed {'person' if people == 1 else 'people'}, swaying"
-    click.echo(
-        f"input: {len(jpegs)} JPEG frames 640x480 ({source}); {smooth_note}; "
-        f"load average {load:.2f} at start"
-    )
+    click.echo(f"input: {len(jpegs)} JPEG frames {w}x{h} ({source}); {smooth_note}")
     for threads in threads_list:
-        for label, settings in backend_settings(
-            threads, movenet_model, movenet_device, posenet_model, posenet_decoder
-        ):
+        for label, settings in backend_settings(backends, threads, device, model, model_dir):
             try:
-                est = create_estimator(settings)
+                est = create_estimator(settings, frame_size=(w, h))
             except PoseError as exc:
                 click.echo(f"{label}: skipped: {exc}")
                 continue
+            if isinstance(est, Unusable):  # the Edge TPU failed its probe: nothing to time
+                click.echo(f"{label}: skipped: Edge TPU unusable: {est.reason}")
+                continue
+            label = run_label(label, est)
             smoother, _ = make_smoother(30.0)  # fresh filter state per run
             with est:
                 run = run_pipeline(est, jpegs, smoother, label, warmup)

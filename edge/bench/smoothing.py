@@ -22,6 +22,9 @@ import numpy as np
 import numpy.typing as npt
 from rich.progress import Progress
 
+from edge.bench.smoothing_candidates import CANDIDATES, run_candidate
+from edge.bench.smoothing_report import ONLINE, clip_rows, format_clips, format_worst, real_goals
+from edge.bench.smoothing_sets import SETS, Capture, by_clip, real_captures, synthetic_captures
 from edge.repair_offline import repair_offline
 from edge.settings import SmoothingSettings
 from edge.smoothing import KeypointPipeline, OneEuroFilter, smooth_offline
@@ -37,15 +40,6 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-@dataclass
-class Capture:
-    """One noisy synthetic capture with its truth and the joints the repairer lost."""
-
-    truth: FloatArray  # [T, 17, 3]
-    noisy: FloatArray  # [T, 17, 3]
-    lost: BoolArray  # [T, 17] imputed by the online repairer (scored for every method)
 
 
 @dataclass
@@ -75,39 +69,6 @@ class Scores:
 
 _FIELDS = ("error", "accel", "lost_error", "lag", "cpu_us")
 Method = Callable[[FloatArray, float, SmoothingSettings], Result]
-
-
-def make_captures(
-    visitors: int,
-    fps: float,
-    duration_s: float,
-    width: int,
-    height: int,
-    seed: int,
-    extras: bool = True,
-) -> list[Capture]:
-    """Synthetic visitors' dances with the default noise model, ``visitors`` of them;
-    ``[T, 21, 3]`` with the foot extras (as BlazePose gives), else ``[T, 17, 3]``."""
-    try:
-        from edge.synthetic.noise import NoiseModel
-        from edge.synthetic.visitor import make_visitor
-    except ImportError as exc:  # the synthetic booth is part of the edge package
-        raise click.ClickException(f"the synthetic booth is not available: {exc}") from exc
-    captures = []
-    for k in range(visitors):
-        seen = make_visitor(seed + k).observed(width, height, fps, duration_s)
-        truth = np.asarray(seen if extras else seen[:, :NUM_KEYPOINTS], np.float64)
-        stream = NoiseModel().stream(seed + k)
-        rows = []
-        for frame in seen:
-            row = stream(frame[:NUM_KEYPOINTS])
-            rows.append(
-                np.concatenate([row, stream.extras(frame[NUM_KEYPOINTS:])]) if extras else row
-            )
-        noisy = np.asarray(rows, np.float64)
-        lost = online(noisy, fps, SmoothingSettings(), smooth=False, mask_out=True).lost
-        captures.append(Capture(truth, noisy, lost))
-    return captures
 
 
 @dataclass
@@ -201,10 +162,17 @@ def score(result: Result, capture: Capture) -> Scores:
     )
 
 
+def score_all(
+    method: Method, captures: list[Capture], fps: float, settings: SmoothingSettings
+) -> list[Scores]:
+    """``method``'s scores on each capture, in order."""
+    return [score(method(c.noisy, fps, settings), c) for c in captures]
+
+
 def evaluate(
     method: Method, captures: list[Capture], fps: float, settings: SmoothingSettings
 ) -> Scores:
-    return Scores.mean([score(method(c.noisy, fps, settings), c) for c in captures])
+    return Scores.mean(score_all(method, captures, fps, settings))
 
 
 def numpy_call_ns(repeats: int = 20000) -> float:
@@ -319,8 +287,17 @@ def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) 
 
 
 @click.command("smoothing")
+@click.option(
+    "--set",
+    "which",
+    type=click.Choice(["synthetic", "real", "all"]),
+    default="all",
+    show_default=True,
+    help="Synthetic visitors, real motion capture (edge/bench/motions), or both.",
+)
 @click.option("--visitors", default=4, show_default=True, help="Synthetic visitors to score.")
-@click.option("--seed", default=100, show_default=True, help="First visitor seed.")
+@click.option("--seed", default=100, show_default=True, help="First visitor / noise seed.")
+@click.option("--seeds", default=6, show_default=True, help="Noise seeds per real clip.")
 @click.option("--fps", default=30.0, show_default=True)
 @click.option("--duration", "duration_s", default=15.0, show_default=True, help="Seconds each.")
 @click.option("--size", default="640x480", show_default=True, help="Camera WIDTHxHEIGHT.")
@@ -330,7 +307,17 @@ def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) 
     show_default=True,
     help="Include the 4 foot points (heels, toes), as BlazePose nodes send.",
 )
-@click.option("--tune", "do_tune", is_flag=True, help="Grid-search the parameters instead.")
+@click.option(
+    "--tune",
+    "do_tune",
+    is_flag=True,
+    help="Grid-search the parameters instead (real set: on the clips never scored).",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Also score the candidate online filters (Kalman, learned FIR) side by side.",
+)
 @click.option(
     "--plot",
     "plot_path",
@@ -338,13 +325,16 @@ def plot(capture: Capture, fps: float, settings: SmoothingSettings, path: Path) 
     help="Also save a PNG of a joint's track: truth, raw, online, offline.",
 )
 def bench_smoothing(
+    which: str,
     visitors: int,
     seed: int,
+    seeds: int,
     fps: float,
     duration_s: float,
     size: str,
     extras: bool,
     do_tune: bool,
+    compare: bool,
     plot_path: Path | None,
 ) -> None:
     """Repair/smoothing accuracy (vs ground truth) and cost per frame."""
@@ -354,29 +344,60 @@ def bench_smoothing(
         raise click.BadParameter(
             "expected WIDTHxHEIGHT, e.g. 640x480", param_hint="--size"
         ) from None
-    captures = make_captures(visitors, fps, duration_s, width, height, seed, extras)
+    if visitors < 1 or seeds < 1:
+        raise click.BadParameter("--visitors and --seeds must be at least 1")
     settings = SmoothingSettings()
-    frames = sum(len(c.truth) for c in captures)
-    click.echo(
-        f"{visitors} synthetic visitors × {duration_s:g} s at {fps:g} fps ({frames} frames), "
-        f"{width}x{height}, {captures[0].truth.shape[1]} joints, default NoiseModel; "
-        "SmoothingSettings defaults"
-    )
-    if do_tune:
-        click.echo(tune(captures, fps, settings))
-        return
-    rows: dict[str, Scores] = {}
+    for name in SETS if which == "all" else (which,):
+        if name == "synthetic":
+            captures = synthetic_captures(visitors, fps, duration_s, width, height, seed, extras)
+            what = f"{visitors} synthetic visitors × {duration_s:g} s"
+        else:
+            captures = real_captures(seeds, fps, width, height, seed, extras, tuning=do_tune)
+            clips = len(by_clip(captures))
+            what = f"{clips} motion-capture clips × {seeds} noise seeds"
+        frames = sum(len(c.truth) for c in captures)
+        click.echo(
+            f"\n{name}: {what} at {fps:g} fps ({frames} frames), {width}x{height}, "
+            f"{captures[0].truth.shape[1]} joints, default NoiseModel; SmoothingSettings defaults"
+        )
+        if do_tune:
+            click.echo(tune(captures, fps, settings))
+            continue
+        _report(name, captures, fps, settings, compare)
+        if plot_path is not None and name == "synthetic":
+            plot(captures[0], fps, settings, plot_path)
+            click.echo(f"plot: {plot_path}")
+
+
+def _candidate(name: str) -> Method:
+    def run(x: FloatArray, fps: float, s: SmoothingSettings) -> Result:
+        return Result(*run_candidate(name, x, fps, s))
+
+    return run
+
+
+def _report(
+    name: str, captures: list[Capture], fps: float, settings: SmoothingSettings, compare: bool
+) -> None:
+    """Score every method on ``captures``: the mean table, the per-clip table, the goals."""
+    per_capture: dict[str, list[Scores]] = {}
+    methods = dict(METHODS)
+    if compare:
+        methods |= {f"{c} (numpy)": _candidate(c) for c in CANDIDATES}
     with Progress(transient=True) as progress:
-        task = progress.add_task("methods", total=len(METHODS))
-        for name, method in METHODS.items():
-            rows[name] = evaluate(method, captures, fps, settings)
+        task = progress.add_task(f"{name}: methods", total=len(methods))
+        for method_name, method in methods.items():
+            per_capture[method_name] = score_all(method, captures, fps, settings)
             progress.advance(task)
+    rows = {m: Scores.mean(s) for m, s in per_capture.items()}
     click.echo(format_table(rows))
     click.echo(
-        f"(CPU time per frame: best visitor; a tiny numpy call took {numpy_call_ns():.0f} ns)"
+        f"(CPU time per frame: best capture; a tiny numpy call took {numpy_call_ns():.0f} ns)"
     )
-    for line in goals(rows):
+    clips = clip_rows(dict(per_capture), [c.clip for c in captures])
+    click.echo(format_clips(clips))
+    if compare:
+        click.echo(format_worst(per_capture, [c.clip for c in captures]))
+    lines = goals(rows) if name == "synthetic" else real_goals(clips, rows[ONLINE].cpu_us)
+    for line in lines:
         click.echo(line)
-    if plot_path is not None:
-        plot(captures[0], fps, settings, plot_path)
-        click.echo(f"plot: {plot_path}")

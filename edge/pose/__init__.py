@@ -18,8 +18,9 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def create_estimator(settings: Any) -> PoseEstimator:
-    """Build the backend named by ``settings.type``; fail with what to do if it cannot run."""
+def build_estimator(settings: Any, *, frame_size: tuple[int, int] | None = None) -> PoseEstimator:
+    """Build the backend named by ``settings.type`` in this process; fail with what to do
+    if it cannot run. ``frame_size`` (w, h) lets a backend pick the model for the camera."""
     kind = getattr(settings, "type", None)
     target = BACKENDS.get(str(kind))
     if target is None:
@@ -35,8 +36,22 @@ def create_estimator(settings: Any) -> PoseEstimator:
         ) from exc
     cls = getattr(module, cls_name)
     try:
-        estimator: PoseEstimator = cls(settings)
+        if cls.takes_frame_size:
+            estimator: PoseEstimator = cls(settings, frame_size=frame_size)
+        else:
+            estimator = cls(settings)
     except PoseError as exc:
         # Name the backend: the node's log shows this line alone at start-up.
         raise PoseError(f"pose backend {kind!r} cannot start: {exc}") from exc
     return estimator
+
+
+def create_estimator(settings: Any, *, frame_size: tuple[int, int] | None = None) -> PoseEstimator:
+    """The node's backend. On an Edge TPU it is probed in a child process first
+    (:mod:`edge.pose.edgetpu`): a runtime that crashes or hangs leaves the node up, on the
+    CPU fallback or reporting the Edge TPU unusable, instead of killing it."""
+    if getattr(settings, "device", "cpu") == "edgetpu" and settings.edgetpu.probe_timeout_s > 0:
+        from edge.pose.edgetpu import start_on_edgetpu
+
+        return start_on_edgetpu(settings, frame_size or (640, 480))
+    return build_estimator(settings, frame_size=frame_size)

@@ -46,10 +46,16 @@ class PoseEstimator(ABC):
     resources in :meth:`close`."""
 
     name: ClassVar[str]
+    # Whether the constructor takes ``frame_size=(w, h)`` to pick a model for the camera.
+    takes_frame_size: ClassVar[bool] = False
 
     @abstractmethod
     def estimate(self, frame: Frame) -> list[Person]:
         """Every person found in ``frame``, best first (may be empty)."""
+
+    def describe(self) -> str:
+        """The backend as the node's status shows it (at most 32 characters)."""
+        return self.name
 
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget per-sequence state (called when a new capture starts)."""

@@ -1,10 +1,13 @@
-"""Model files of the pose backends: the pinned manifest, the cache, and set-up from wheels.
+"""Model files of the pose backends: the pinned manifest, the cache, and set-up.
 
 The BlazePose ``.tflite`` files ship inside the ``mediapipe==0.10.21`` wheel
 (Apache-2.0). ``dancebooth edge fetch-models`` gets that wheel through the package
 registry with pip (once; pip caches it), extracts only the files the manifest
-names, checks their sha256 and stores them in the model cache. Nothing is ever
-fetched from a URL at run time: a backend whose file is missing fails with a
+names, checks their sha256 and stores them in the model cache. Coral's PoseNet and
+MoveNet files (group ``coral``, Apache-2.0) come from Coral's public repositories at
+a pinned commit: ``fetch-models --coral`` downloads them, or copies them from a local
+folder (``--from``), and checks their sha256 the same way. Nothing is ever fetched at
+run time: a backend whose file is missing fails with a
 :class:`~edge.pose.base.PoseError` that says to run the set-up command.
 """
 
@@ -17,10 +20,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edge.pose.base import PoseError
 
@@ -33,22 +39,27 @@ FETCH_HINT = "run `dancebooth edge fetch-models` (it takes the models from the m
 
 # requirement -> a directory to download into -> the wheel file
 Downloader = Callable[[str, Path], Path]
+# url -> the file's bytes
+UrlFetcher = Callable[[str], bytes]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    name: str
+    name: str  # the file's path in the model cache
     requirement: str  # the registry package that carries the file, e.g. mediapipe==0.10.21
-    member: str  # path of the file inside that package's wheel
+    member: str  # path of the file inside that package's wheel (or the source repository)
     sha256: str
     licence: str
+    url: str | None = None  # a pinned download instead of a wheel
+    group: str = "blazepose"  # what `fetch-models` sets up: blazepose, or coral (--coral)
+    arch: str | None = None  # a native library for this CPU architecture only
 
 
 @dataclass(frozen=True)
 class FetchResult:
     entry: ModelEntry
     path: Path
-    action: str  # "cached" (already there and verified) or "extracted"
+    action: str  # "cached" (already there and verified), "extracted", "downloaded", "copied"
 
 
 def load_manifest(path: Path = MANIFEST_PATH) -> list[ModelEntry]:
@@ -58,16 +69,21 @@ def load_manifest(path: Path = MANIFEST_PATH) -> list[ModelEntry]:
         raise PoseError(f"model manifest {path} is missing; reinstall dancebooth") from None
     except json.JSONDecodeError as exc:
         raise PoseError(f"model manifest {path} is not valid JSON: {exc}") from None
-    return [
-        ModelEntry(
-            name=m["name"],
-            requirement=m["source"]["requirement"],
-            member=m["source"]["member"],
-            sha256=m["sha256"].lower(),
-            licence=m["licence"],
-        )
-        for m in raw["models"]
-    ]
+    return [_entry(m) for m in raw["models"]]
+
+
+def _entry(m: dict[str, Any]) -> ModelEntry:
+    source = m["source"]
+    return ModelEntry(
+        name=m["name"],
+        requirement=source.get("requirement", ""),
+        member=source.get("member") or source["path"],
+        sha256=m["sha256"].lower(),
+        licence=m["licence"],
+        url=source.get("url"),
+        group=m.get("group", "blazepose"),
+        arch=m.get("arch"),
+    )
 
 
 def default_model_dir() -> Path:
@@ -160,28 +176,62 @@ def _is_cached(entry: ModelEntry, folder: Path) -> bool:
     return False
 
 
-def _extract(entry: ModelEntry, wheel: Path, folder: Path) -> Path:
-    """Copy one member out of the wheel, verified before it takes the final name."""
+def _install(entry: ModelEntry, data: bytes, folder: Path, origin: str) -> Path:
+    """Store one file in the cache, verified before it takes its final name."""
+    got = hashlib.sha256(data).hexdigest()
+    if got != entry.sha256:
+        raise PoseError(
+            f"{origin} has sha256 {got}, the manifest pins {entry.sha256}; refusing to install it"
+        )
+    final = folder / entry.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so a crash never leaves a half-written model.
+    tmp = final.with_name(f".{final.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, final)
+    return final
+
+
+def _wheel_member(entry: ModelEntry, wheel: Path) -> bytes:
     try:
         with zipfile.ZipFile(wheel) as zf:
-            data = zf.read(entry.member)
+            return zf.read(entry.member)
     except KeyError:
         raise PoseError(f"{wheel.name} has no {entry.member}; is it {entry.requirement}?") from None
     except zipfile.BadZipFile as exc:
         raise PoseError(f"{wheel} is not a readable wheel: {exc}") from None
-    got = hashlib.sha256(data).hexdigest()
-    if got != entry.sha256:
+
+
+def url_download(url: str, timeout_s: float = 60.0) -> bytes:
+    """One pinned file over HTTPS (set-up only; the caller checks its sha256)."""
+    logger.info("downloading %s", url)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            data: bytes = response.read()
+    except (urllib.error.URLError, OSError) as exc:
         raise PoseError(
-            f"{entry.member} in {wheel.name} has sha256 {got}, the manifest pins {entry.sha256}; "
-            "refusing to install it"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename, so a crash never leaves a half-written model.
-    tmp = folder / f".{entry.name}.part"
-    tmp.write_bytes(data)
-    final = folder / entry.name
-    os.replace(tmp, final)
-    return final
+            f"could not download {url}: {exc}; on a node without internet, copy the files "
+            "from a machine that has them: fetch-models --coral --from DIR"
+        ) from None
+    return data
+
+
+def _from_folder(entry: ModelEntry, folder: Path) -> tuple[bytes, Path]:
+    """The entry's file in a local folder laid out like the model cache or like the source
+    repository (a checkout of Coral's project-posenet or test_data)."""
+    for candidate in (folder / entry.name, folder / entry.member):
+        if candidate.is_file():
+            return candidate.read_bytes(), candidate
+    raise PoseError(
+        f"{entry.name} is neither at {folder / entry.name} nor at {folder / entry.member}"
+    )
+
+
+def select(
+    entries: Iterable[ModelEntry], group: str = "blazepose", arch: str | None = None
+) -> list[ModelEntry]:
+    """The manifest entries of ``group``; native libraries only for ``arch``."""
+    return [e for e in entries if e.group == group and (e.arch is None or e.arch == arch)]
 
 
 def fetch_models(
@@ -189,25 +239,38 @@ def fetch_models(
     wheel: Path | None = None,
     downloader: Downloader = pip_download,
     manifest: list[ModelEntry] | None = None,
+    *,
+    group: str = "blazepose",
+    arch: str | None = None,
+    source_dir: Path | None = None,
+    fetch_url: UrlFetcher = url_download,
 ) -> list[FetchResult]:
-    """Make every manifest model present and verified in the cache; idempotent.
+    """Make every model of ``group`` present and verified in the cache; idempotent.
 
-    ``wheel`` uses a local wheel file instead of downloading one (offline set-up).
+    ``wheel`` uses a local wheel file instead of downloading one, ``source_dir`` a local
+    folder instead of the pinned URLs (offline set-up). ``arch`` picks the native
+    libraries to fetch (default: none).
     """
-    entries = manifest if manifest is not None else load_manifest()
+    entries = select(manifest if manifest is not None else load_manifest(), group, arch)
     folder = resolve_model_dir(model_dir)
     results = [FetchResult(e, folder / e.name, "cached") for e in entries if _is_cached(e, folder)]
     todo = [e for e in entries if e not in {r.entry for r in results}]
-    if not todo:
-        return results
     with tempfile.TemporaryDirectory(prefix="dancebooth-wheel-") as tmp:
         wheels: dict[str, Path] = {}
         for entry in todo:
-            if entry.requirement not in wheels:
-                dest = Path(tmp) / str(len(wheels))  # one folder per wheel: no mix-ups
-                dest.mkdir()
-                wheels[entry.requirement] = wheel or downloader(entry.requirement, dest)
-            path = _extract(entry, wheels[entry.requirement], folder)
-            logger.info("extracted %s (sha256 verified) into %s", entry.name, folder)
-            results.append(FetchResult(entry, path, "extracted"))
+            if entry.url is None:
+                if entry.requirement not in wheels:
+                    dest = Path(tmp) / str(len(wheels))  # one folder per wheel: no mix-ups
+                    dest.mkdir()
+                    wheels[entry.requirement] = wheel or downloader(entry.requirement, dest)
+                data = _wheel_member(entry, wheels[entry.requirement])
+                origin, action = f"{entry.member} in {wheels[entry.requirement].name}", "extracted"
+            elif source_dir is not None:
+                data, found = _from_folder(entry, source_dir)
+                origin, action = str(found), "copied"
+            else:
+                data, origin, action = fetch_url(entry.url), entry.url, "downloaded"
+            path = _install(entry, data, folder, origin)
+            logger.info("%s %s (sha256 verified) into %s", action, entry.name, folder)
+            results.append(FetchResult(entry, path, action))
     return results

@@ -16,8 +16,9 @@ import numpy.typing as npt
 
 from edge.frames import Frame, Image
 from edge.pose.base import Person, PoseError, PoseEstimator
+from edge.pose.coral import cached_model, movenet_file
 from edge.pose.inputs import check_image
-from edge.pose.interpreter import Runtime, TfliteModel, load_interpreter
+from edge.pose.interpreter import Runtime, TfliteModel, default_runtime, load_interpreter
 from edge.pose.roi import RotatedRect
 from edge.settings import MoveNetSettings
 from protocol.skeleton import KP, NUM_KEYPOINTS
@@ -93,18 +94,34 @@ def decode_movenet(output: FloatArray, roi: RotatedRect, input_size: int) -> Flo
     )
 
 
+def resolved(settings: MoveNetSettings, frame_size: tuple[int, int] | None) -> MoveNetSettings:
+    """``settings`` with the absolute path of the model to load: the configured one, or
+    Coral's Lightning for the device from the model cache."""
+    model = settings.model_path or cached_model(movenet_file(settings.device), settings.model_dir)
+    return settings.model_copy(update={"model_path": model.expanduser().resolve()})
+
+
 class MoveNet(PoseEstimator):
     name = "movenet"
+    takes_frame_size = True
 
-    def __init__(self, settings: MoveNetSettings, runtime: Runtime | None = None) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        settings: MoveNetSettings,
+        runtime: Runtime | None = None,
+        frame_size: tuple[int, int] | None = None,
+    ) -> None:
+        self.settings = settings = resolved(settings, frame_size)
+        assert settings.model_path is not None
+        tpu = settings.edgetpu
         self.model = TfliteModel(
             load_interpreter(
                 settings.model_path,
                 threads=settings.threads,
                 device=settings.device,
-                edgetpu_device=settings.edgetpu_device,
-                runtime=runtime,
+                edgetpu_device=tpu.device,
+                edgetpu_library_path=tpu.library,
+                runtime=runtime or default_runtime(tpu.runtime, settings.device),
             )
         )
         w, h = self.model.input_size

@@ -53,7 +53,35 @@ def test_operator_add_hashes_and_refuses_duplicates_and_short_passwords(
     assert stored is not None and stored.startswith("$argon2") and "passphrase" not in stored
 
 
+BOOTH_128 = Path(__file__).resolve().parents[2] / "models" / "booth-128.safetensors"
+
+
 def test_worker_once_with_an_empty_queue(db_url: str, tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["cloud", "worker", "--once"], env=_env(db_url, tmp_path))
+    env = {**_env(db_url, tmp_path), "DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT": str(BOOTH_128)}
+    result = CliRunner().invoke(cli, ["cloud", "worker", "--once"], env=env)
     assert result.exit_code == 0, result.output
     assert "waiting for jobs" in result.output
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "resolution", "says"),
+    [
+        (None, "128", "training.booth_checkpoint is not set"),
+        ("missing.safetensors", "128", "no booth checkpoint at"),
+        ("garbage.safetensors", "128", "corrupt"),
+        (str(BOOTH_128), "256", "is 128 px but training.resolution is 256"),
+    ],
+)
+def test_worker_refuses_to_start_without_a_usable_booth_checkpoint(
+    db_url: str, tmp_path: Path, checkpoint: str | None, resolution: str, says: str
+) -> None:
+    """Every job would fail: the worker says so at start instead, and how to provision one."""
+    (tmp_path / "garbage.safetensors").write_bytes(b"not a checkpoint")
+    env = {**_env(db_url, tmp_path), "DANCEBOOTH_CLOUD_TRAINING__RESOLUTION": resolution}
+    if checkpoint is not None:
+        path = checkpoint if "/" in checkpoint else str(tmp_path / checkpoint)
+        env["DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT"] = path
+    result = CliRunner().invoke(cli, ["cloud", "worker", "--once"], env=env)
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+    assert "waiting for jobs" not in result.output

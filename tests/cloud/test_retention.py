@@ -3,6 +3,11 @@ store and the database afterwards; nothing of the visitor remains, others are un
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -204,3 +209,38 @@ def test_cli_prints_what_it_removes(db_url: str, engine: Engine, tmp_path: Path)
     assert real.exit_code == 0, real.output
     assert "1 sessions removed, 0 to retry" in real.output
     assert list(storage.list_keys(session_prefix("sold"))) == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cli_loop_keeps_sweeping_until_stopped(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    """``--every``: what compose runs, since workers (the other sweepers) scale to zero."""
+    storage = LocalStorage(tmp_path / "store")
+    add_visitor(engine, storage, "sold", age_days=40, link_days=-10)
+    env = {
+        **os.environ,
+        "DANCEBOOTH_CLOUD_DATABASE__URL": db_url,
+        "DANCEBOOTH_CLOUD_STORAGE__TYPE": "local",
+        "DANCEBOOTH_CLOUD_STORAGE__ROOT": str(tmp_path / "store"),
+    }
+    argv = [sys.executable, "-m", "dancebooth", "cloud", "retention", "--every", "1"]
+    loop = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_gone(storage, "sold")
+        add_visitor(engine, storage, "slater", age_days=40, link_days=-10)  # due after start
+        _wait_gone(storage, "slater")
+        assert loop.poll() is None  # still running
+        loop.send_signal(signal.SIGTERM)
+        assert loop.wait(15) == 0
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+    assert loop.stdout is not None
+    assert "retention: sweeping every 1 s" in loop.stdout.read().decode()
+
+
+def _wait_gone(storage: Storage, sid: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while list(storage.list_keys(session_prefix(sid))):
+        assert time.monotonic() < deadline, f"{sid} was not swept within {timeout:.0f} s"
+        time.sleep(0.2)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
 
@@ -43,3 +46,36 @@ def test_a_held_step_ends_the_job_and_parks_the_session(engine: Engine) -> None:
         assert session is not None and session.state is SessionState.NEEDS_REVIEW
         assert session.error == "needs review: SSIM 0.20 < 0.50"
     assert queue.claim("w2") is None  # not retried: a person decides now
+
+
+class Deliver(Step):
+    name, session_state = "deliver", SessionState.RENDERING
+    done_state = SessionState.DELIVERED
+
+    def run(self, ctx: StepContext) -> str | None:
+        return None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_step_states_go_through_the_lifecycle_and_get_their_stamps(engine: Engine) -> None:
+    factory = session_factory(engine)
+    with transaction(factory) as db:
+        ensure_session(db, "booth1", "s1", SessionState.UPLOADED)
+    queue = JobQueue(factory)
+    queue.enqueue("s1", "finetune")
+    assert Worker(queue, {"finetune": [Train(), Deliver()]}, "w1", heartbeat_s=0.2).run_once()
+    with factory() as db:
+        session = db.get(Session, "s1")
+        assert session is not None and session.state is SessionState.DELIVERED
+        assert session.delivered_at is not None
+
+
+def test_only_the_lifecycle_writes_a_session_state() -> None:
+    """One way to change a session's state: no other module updates the column."""
+    root = Path(__file__).resolve().parents[2] / "cloud"
+    writers = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if re.search(r"update\(Session(Row)?\)|\.state\s*=\s*SessionState", path.read_text())
+    ]
+    assert writers == ["db/lifecycle.py"]

@@ -1,4 +1,4 @@
-"""The README's settings reference is the one generated from the settings models."""
+"""docs/configuration.md's settings reference is the one generated from the settings models."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 from dancebooth.config_doc import END, START, config_reference, embed
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
-def test_readme_reference_is_up_to_date() -> None:
-    text = README.read_text()
+def test_configuration_doc_is_up_to_date() -> None:
+    text = DOC.read_text()
     assert embed(text, config_reference()) == text, (
-        "settings changed: run `dancebooth config-reference --write README.md`"
+        "settings changed: run `dancebooth config-reference --write docs/configuration.md`"
     )
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ from edge.capture import JpegEncoder, truth_bytes
 from edge.frames import Frame, Keypoints
 from edge.keypoints import KeypointStage
 from edge.pose.base import Person, PoseEstimator
+from edge.publisher import manifest_for
 from edge.spool import FrameState, Spool
 from protocol.codec import FLAG_SMOOTHED, decode_packet
 from tests.edge.helpers import PatternSource, TruthEstimator, Unchanged
@@ -111,3 +114,63 @@ def test_cached_frames_skip_decoding_and_previews_see_them(tmp_path: Path) -> No
         annotator.offer("s1", frame)
     annotator.run_once()
     assert seen == [id(f) for f in frames]  # the very objects the capture handed over
+
+
+class AlwaysFails(PoseEstimator):
+    name = "always-fails"
+
+    def estimate(self, frame: Frame) -> list[Person]:
+        raise RuntimeError(f"interpreter crashed on {frame.seq}")
+
+
+def test_pose_failures_are_counted_and_reported_at_a_limited_rate(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path)
+    _spool_frames(spool, 20)
+    annotator = Annotator(
+        spool, AlwaysFails(), lambda fps: (Unchanged(), 0), "node1", report_every_s=0.5
+    )
+    with caplog.at_level(logging.ERROR, logger="edge.annotator"):
+        assert annotator.run_once(limit=10) == 10
+        time.sleep(0.6)
+        assert annotator.run_once(limit=10) == 10
+    assert annotator.counters.failures == 20
+    assert spool.counts()[FrameState.READY] == 20, "every frame still goes out, nobody seen"
+    reports = [r for r in caplog.records if "pose backend failed" in r.getMessage()]
+    assert len(reports) == 2, "the first, then one per interval: not one per frame"
+    assert reports[0].exc_info is not None  # the first carries its traceback
+    later = reports[1].getMessage()
+    assert "s1/10: interpreter crashed on 10" in later
+    assert "(11 failures so far, 10 since the last report)" in later
+
+
+@pytest.mark.parametrize("bad", [b"not a jpeg", b""], ids=["garbage", "empty"])
+def test_an_undecodable_spooled_frame_is_quarantined_and_listed_lost(
+    tmp_path: Path, bad: bytes
+) -> None:
+    spool = Spool(tmp_path)
+    good = JpegEncoder(80).encode(np.zeros((48, 64, 3), np.uint8))
+    spool.begin_capture("s1", 64, 48, 30.0, 1.0)
+    for seq in range(4):
+        spool.add_frame("s1", seq, 10**9 + seq, 64, 48, bad if seq == 1 else good)
+    spool.end_capture("s1", 2.0, 4, [], 30.0)
+    annotator = Annotator(spool, TruthEstimator(), lambda fps: (Unchanged(), 0), "node1")
+    assert annotator.run_once() == 4  # the frames behind it are not stalled
+    assert annotator.run_once() == 0  # and it is not tried again
+    assert [key for key, _ in spool.ready(10)] == [("s1", 0), ("s1", 2), ("s1", 3)]
+    assert annotator.counters.lost == 1
+
+    moved = tmp_path / "quarantine" / "s1" / "000001.jpg"
+    assert moved.read_bytes() == bad
+    assert "s1/1: the JPEG does not decode" in moved.with_suffix(".txt").read_text()
+    record = spool.capture("s1")
+    assert record is not None and record.lost == [1]
+    spool.mark_acked([key for key, _ in spool.ready(10)])
+    (due,) = spool.manifests_due()
+    manifest = manifest_for(due, "node1")
+    assert manifest.lost == [1] and manifest.dropped == []
+    assert manifest.frame_count == 3 and manifest.expected_seqs() == {0, 2, 3}
+
+    spool.delete_capture("s1")  # the quarantined bytes go with their capture
+    assert not moved.exists()

@@ -10,9 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.capture import JpegEncoder
+from edge.frames import Frame
 from edge.node import EdgeNode, NodeError
+from edge.pose.base import Person
 from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings, SyntheticSource
 from edge.sources.base import FrameSource
+from edge.spool import Spool
 from protocol.codec import FLAG_OFFLINE, FLAG_RESENT, FLAG_SMOOTHED
 from protocol.messages import CaptureStart, NodeState
 from protocol.settings import MqttSettings
@@ -226,3 +230,40 @@ def test_offline_uploads_hold_packets_until_the_capture_ends(
         node.stop()
     packets = [collector.frames[("soff", "node1", q)] for q in range(30)]
     assert all(p.flags == FLAG_OFFLINE for p in packets)
+
+
+class FailsOnOdd(TruthEstimator):
+    """Ground truth, except that the backend raises on every odd frame."""
+
+    def estimate(self, frame: Frame) -> list[Person]:
+        if frame.seq % 2:
+            raise RuntimeError("interpreter crashed")
+        return super().estimate(frame)
+
+
+def test_a_frame_that_does_not_decode_is_lost_not_a_stall_and_failures_show_in_stats(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    # A previous run left a capture in the spool, one of its JPEGs unreadable.
+    spool = Spool(tmp_path)
+    jpeg = JpegEncoder(80).encode(np.zeros((48, 64, 3), np.uint8))
+    spool.begin_capture("sbad", 64, 48, 30.0, 1.0)
+    for seq in range(8):
+        spool.add_frame("sbad", seq, 10**9 + seq, 64, 48, b"\xff\xd8 torn" if seq == 3 else jpeg)
+    spool.close()
+    settings = make_settings(mosquitto, tmp_path)
+    node = EdgeNode(settings, estimator=FailsOnOdd())
+    node.start()
+    try:
+        assert collector.wait_for(lambda: collector.complete("sbad"), 30)
+        assert node.wait_idle(10)
+        node.publish_status()
+        assert collector.wait_for(lambda: collector.statuses[-1].stats.lost_frames == 1, 5)
+    finally:
+        node.stop()
+    manifest = collector.manifests[("sbad", "node1")]
+    assert manifest.lost == [3] and manifest.frame_count == 7
+    assert collector.seqs("sbad") == set(range(8)) - {3}
+    stats = max(collector.statuses, key=lambda s: s.stats.pose_failures).stats
+    assert stats.pose_failures == 3  # frames 1, 5 and 7 (3 was never decoded)
+    assert (tmp_path / "quarantine" / "sbad" / "000003.jpg").read_bytes() == b"\xff\xd8 torn"

@@ -109,7 +109,9 @@ def test_bad_credentials_are_refused_with_a_clear_error(tmp_path: Path, passwd: 
         with pytest.raises(BrokerRefusedError, match=r"mqtt\.username / mqtt\.password"):
             publisher.start()
         anonymous = MqttSettings(host=broker.host, port=broker.port)
-        with pytest.raises(BrokerRefusedError, match="refused node node1"):
+        with pytest.raises(
+            BrokerRefusedError, match=r"node node1: .*refused client edge-booth1-node1"
+        ):
             Publisher(anonymous, settings, "booth1", "node1", spool).start()
         right = MqttSettings(
             host=broker.host, port=broker.port, username="node1", password="s3cret"
@@ -142,7 +144,8 @@ def test_edge_run_reports_refused_credentials(tmp_path: Path, passwd: str) -> No
         proc = _node(config)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode != 0
-    assert b"refused node node1" in out and b"mqtt.password" in out
+    assert b"node node1: " in out and b"refused client edge-booth1-node1" in out
+    assert b"mqtt.password" in out
 
 
 def _cli(config: Path, *args: str) -> subprocess.Popen[bytes]:

@@ -141,10 +141,10 @@ def test_manifest_lists_drops_and_handles_an_empty_capture() -> None:
 
 
 @contextlib.contextmanager
-def amqtt_broker() -> Iterator[int]:
-    """The demo's embedded broker (amqtt, MQTT 3.1.1 only) on a free port."""
+def amqtt_broker(port: int | None = None) -> Iterator[int]:
+    """The demo's embedded broker (amqtt, MQTT 3.1.1 only) on ``port`` (default: a free one)."""
     broker_mod = pytest.importorskip("amqtt.broker", reason="amqtt is in the cloud extra")
-    port = free_port()
+    port = port or free_port()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -186,6 +186,35 @@ def test_falls_back_to_mqtt_311_for_the_embedded_broker(tmp_path: Path) -> None:
         finally:
             publisher.stop()
             collector.close()
+
+
+def test_a_node_started_before_the_embedded_broker_connects_with_311_when_it_comes(
+    tmp_path: Path,
+) -> None:
+    # The version is asked again until the broker answers: assuming v5 for a broker
+    # that was down would leave a 3.1.1-only broker refusing the node for ever.
+    port = free_port()
+    spool = Spool(tmp_path)
+    _spool_packets(spool, "slate", 5)
+    settings = MqttSettings(host="127.0.0.1", port=port)
+    fast = PublisherSettings(connect_timeout_s=1, reconnect_max_s=1)
+    publisher = Publisher(settings, fast, "booth1", "node1", spool)
+    publisher.start()  # nothing listens yet: the node spools meanwhile
+    try:
+        assert not publisher.connected.is_set()
+        problem = str(publisher.connection.problem)
+        assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in problem
+        assert "DANCEBOOTH_EDGE_MQTT__HOST" in problem
+        with amqtt_broker(port):
+            collector = Collector("127.0.0.1", port, v5=False)
+            try:
+                assert publisher.connected.wait(15), "never connected to the late broker"
+                assert publisher.client.protocol == mqtt.MQTTv311
+                assert collector.wait_for(lambda: collector.complete("slate"), 15)
+            finally:
+                collector.close()
+    finally:
+        publisher.stop()
 
 
 def test_manifests_are_repeated_a_few_times_after_their_ack(

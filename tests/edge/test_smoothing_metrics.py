@@ -54,3 +54,18 @@ def test_acceleration_error_ignores_offsets_and_sees_jitter() -> None:
 def test_metrics_refuse_mismatched_shapes() -> None:
     with pytest.raises(ValueError):
         joint_errors(np.zeros((5, 17, 2)), np.zeros((6, 17, 2)))
+
+
+def test_joint_error_floors_a_torso_seen_end_on() -> None:
+    # A flip: for one frame the torso points at the camera and shrinks to 2 % of its
+    # length. An error of a quarter of the dancer's torso there counts as 25 %, not 1,250 %.
+    truth = dancer(9)
+    shoulders = truth[:, [5, 6], :2].mean(axis=1)
+    hips = truth[:, [11, 12], :2].mean(axis=1)
+    torso = torso_lengths(truth)
+    truth[4, [11, 12], :2] = shoulders[4] + (hips[4] - shoulders[4]) * 0.02
+    est = truth.copy()
+    est[:, 9, 0] += 0.25 * torso
+    errors = joint_errors(est, truth)
+    assert errors[4, 9] == pytest.approx(25.0 * torso[4] / (0.5 * np.median(torso)), rel=0.05)
+    assert errors[4, 9] < 60

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from edge.spool import FrameState, Spool, SpoolError, SpoolFullError
+from edge.spool_rows import SCHEMA
 
 JPEG = b"\xff\xd8" + b"x" * 1000 + b"\xff\xd9"
 
@@ -107,6 +109,37 @@ def test_recover_closes_an_interrupted_capture_with_its_gaps(tmp_path: Path) -> 
     assert record is not None
     assert (record.seq_count, record.dropped, record.ended_at) == (5, [2], 5.0)
     assert spool.recover() == []
+
+
+def test_a_quarantined_frame_is_lost_not_dropped_and_survives_recovery(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    _fill(spool, "s1", 5)
+    before = spool.bytes_used
+    path = spool.quarantine_frame("s1", 4, "s1/4: the JPEG does not decode")
+    assert path == tmp_path / "quarantine" / "s1" / "000004.jpg" and path.read_bytes() == JPEG
+    assert spool.bytes_used == before - len(JPEG) - 12
+    assert spool.quarantine_frame("s1", 4, "again") is None  # not waiting any more
+    spool.close()
+    spool = Spool(tmp_path)  # killed mid-capture: the last frame was the lost one
+    assert spool.recover() == ["s1"]
+    record = spool.capture("s1")
+    assert record is not None
+    assert (record.seq_count, record.dropped, record.lost) == (5, [], [4])
+
+
+def test_a_spool_made_before_lost_frames_existed_opens(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "spool.sqlite3")
+    old = SCHEMA.replace("    lost TEXT NOT NULL DEFAULT '[]',\n", "")
+    assert "lost" not in old
+    db.executescript(old)
+    db.execute(
+        "INSERT INTO captures (session, width, height, fps, started_at)"
+        " VALUES ('s0', 64, 48, 30, 1)"
+    )
+    db.commit()
+    db.close()
+    record = Spool(tmp_path).capture("s0")
+    assert record is not None and record.lost == []
 
 
 def test_expire_and_delete(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ models, and the few file formats (compose interpolation, .env, Dockerfile) they 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import types
@@ -256,3 +257,13 @@ def dancebooth_args(argv: Sequence[str]) -> list[str]:
         if Path(word).name == "dancebooth":
             return list(argv[i + 1 :])
     raise DeployError(f"{shlex.join(argv)} does not run dancebooth")
+
+
+PLACEHOLDER = re.compile(r"change-me[\w-]*")
+
+
+def fill_placeholder(key: str, value: str) -> str:
+    """``value`` with each ``change-me...`` placeholder replaced by a long secret derived
+    from ``key`` (what an operator does with the examples before deploying)."""
+    secret = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return PLACEHOLDER.sub(secret, value)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cloud.settings import CloudSettings, Environment, S3Storage, SmtpMail
-from protocol.settings import load_settings
+from protocol.settings import ConfigError, load_settings
 from tests.infra.deploy import (
     REPO,
     MissingVariableError,
@@ -25,6 +25,7 @@ from tests.infra.deploy import (
     dancebooth_args,
     env_names,
     exec_form,
+    fill_placeholder,
     interpolate_tree,
     is_secret,
     parse_dockerfile,
@@ -35,6 +36,11 @@ from tests.infra.deploy import (
 )
 
 COMPOSE = REPO / "docker-compose.yml"
+OVERRIDES = {
+    name: REPO / f"docker-compose.{name}.yml" for name in ("gpu", "remote-workers", "staging")
+}
+GPU_WORKER = REPO / "docker-compose.gpu-worker.yml"  # standalone, on another machine
+COMPOSE_FILES = [COMPOSE, *OVERRIDES.values(), GPU_WORKER]
 ENV_EXAMPLE = REPO / "infra" / "env.example"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_USER$|USERNAME")
 SERVICES = {
@@ -48,6 +54,7 @@ SERVICES = {
     "uploader",
     "worker",
     "mail-relay",
+    "proxy",
 }
 
 
@@ -62,6 +69,20 @@ def compose(example_env: dict[str, str]) -> dict[str, Any]:
 
     raw = yaml.safe_load(COMPOSE.read_text())
     result: dict[str, Any] = interpolate_tree(raw, example_env)
+    return result
+
+
+@pytest.fixture(scope="module")
+def filled_env(example_env: dict[str, str]) -> dict[str, str]:
+    """infra/env.example with its change-me placeholders replaced, as an operator does."""
+    return {k: fill_placeholder(k, v) for k, v in example_env.items()}
+
+
+@pytest.fixture(scope="module")
+def deployed(filled_env: dict[str, str]) -> dict[str, Any]:
+    import yaml
+
+    result: dict[str, Any] = interpolate_tree(yaml.safe_load(COMPOSE.read_text()), filled_env)
     return result
 
 
@@ -86,11 +107,12 @@ def test_every_part_of_the_stack_is_there(compose: dict[str, Any]) -> None:
         "api",
         "uploader",
         "worker",
+        "retention",
     }
 
 
 def test_every_variable_is_documented_in_env_example_and_used(example_env: dict[str, str]) -> None:
-    used = {name for name, _ in variables(COMPOSE.read_text())}
+    used = {name for path in COMPOSE_FILES for name, _ in variables(path.read_text())}
     assert used - set(example_env) == set(), "add these to infra/env.example"
     assert set(example_env) - used == set(), "infra/env.example has variables compose ignores"
 
@@ -100,7 +122,7 @@ def test_secrets_have_no_defaults_and_missing_ones_stop_compose(
 ) -> None:
     import yaml
 
-    refs = variables(COMPOSE.read_text())
+    refs = [ref for path in COMPOSE_FILES for ref in variables(path.read_text())]
     secrets = {name for name, _ in refs if SECRET_NAME.search(name)}
     assert {
         "POSTGRES_PASSWORD",
@@ -113,7 +135,7 @@ def test_secrets_have_no_defaults_and_missing_ones_stop_compose(
         if name in secrets:
             assert op == ":?", f"${{{name}}} must be written ${{{name}:?message}}"
     raw = yaml.safe_load(COMPOSE.read_text())
-    required = {name for name, op in refs if op == ":?"}
+    required = {name for name, op in variables(COMPOSE.read_text()) if op == ":?"}
     for name in required:
         env = {k: v for k, v in example_env.items() if k != name}
         with pytest.raises(MissingVariableError, match=name):
@@ -122,10 +144,11 @@ def test_secrets_have_no_defaults_and_missing_ones_stop_compose(
             interpolate_tree(raw, {**env, name: ""})
 
 
-def test_settings_secrets_come_from_required_variables() -> None:
+@pytest.mark.parametrize("path", [COMPOSE, GPU_WORKER], ids=lambda p: p.name)
+def test_settings_secrets_come_from_required_variables(path: Path) -> None:
     import yaml
 
-    raw = yaml.safe_load(COMPOSE.read_text())
+    raw = yaml.safe_load(path.read_text())
     for service in cloud_image_services(raw).values():
         for key, value in (service.get("environment") or {}).items():
             if is_secret(settings_field(key)[1]):
@@ -151,7 +174,9 @@ def test_commands_are_real_dancebooth_commands(argv: list[str]) -> None:
 
 def test_dancebooth_variables_are_settings_fields() -> None:
     known = cli_envvars()
-    names = env_names(COMPOSE.read_text()) | env_names(ENV_EXAMPLE.read_text())
+    names = env_names(ENV_EXAMPLE.read_text())
+    for path in COMPOSE_FILES:
+        names |= env_names(path.read_text())
     assert names, "no DANCEBOOTH_* variable found: the pattern is wrong"
     for name in names:
         check_env_name(name, known)
@@ -159,22 +184,57 @@ def test_dancebooth_variables_are_settings_fields() -> None:
 
 @pytest.mark.parametrize("service", ["migrate", "api", "uploader", "worker"])
 def test_cloud_services_build_valid_production_settings(
-    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+    deployed: dict[str, Any],
+    filled_env: dict[str, str],
+    service: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    for key, value in compose["services"][service]["environment"].items():
+    for key, value in deployed["services"][service]["environment"].items():
         monkeypatch.setenv(key, str(value))
     settings = load_settings(CloudSettings)
     assert settings.environment is Environment.PRODUCTION
-    assert settings.database.url.startswith("postgresql+psycopg://dancebooth:change-me")
+    password = filled_env["POSTGRES_PASSWORD"]
+    assert settings.database.url.startswith(f"postgresql+psycopg://dancebooth:{password}@")
     assert isinstance(settings.storage, S3Storage) and settings.storage.bucket == "dancebooth"
     assert settings.mqtt.host == "mosquitto" and settings.mqtt.username == "cloud"
     assert isinstance(settings.mail, SmtpMail) and settings.mail.host == "mail-relay"
 
 
-def test_uploaders_share_the_frames_and_workers_get_a_gpu(compose: dict[str, Any]) -> None:
+def test_the_example_placeholders_are_refused_in_production(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    for key, value in compose["services"]["api"]["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    with pytest.raises(ConfigError, match="production refuses"):
+        load_settings(CloudSettings)
+
+
+def _load(path: Path, env: dict[str, str]) -> dict[str, Any]:
+    import yaml
+
+    loaded: dict[str, Any] = interpolate_tree(yaml.safe_load(path.read_text()), env)
+    return loaded
+
+
+GPU = {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}
+
+
+def _gpus(service: dict[str, Any]) -> list[Any]:
+    devices: list[Any] = (
+        service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
+    )
+    return devices
+
+
+def test_uploaders_share_the_frames_and_the_worker_runs_on_cpu_or_a_gpu(
+    compose: dict[str, Any], example_env: dict[str, str]
+) -> None:
     services = compose["services"]
     uploader = services["uploader"]
     assert uploader["deploy"]["replicas"] >= 2
@@ -183,9 +243,66 @@ def test_uploaders_share_the_frames_and_workers_get_a_gpu(compose: dict[str, Any
     assert env["DANCEBOOTH_CLOUD_UPLOADER__PROTOCOL"] == "v5"  # shared subscriptions are v5
     # Two replicas must not race schema migrations: the migrate one-shot does it first.
     assert "--no-migrate" in uploader["command"]
-    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
-    assert {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]} in devices
-    assert services["worker"]["environment"]["DANCEBOOTH_CLOUD_TRAINING__DEVICE"] == "cuda"
+    # The base file runs on a CPU-only server: no GPU reservation (docker refuses to start
+    # a container whose reservation no device satisfies), the device chosen at run time.
+    assert _gpus(services["worker"]) == []
+    assert services["worker"]["environment"]["DANCEBOOTH_CLOUD_TRAINING__DEVICE"] == "auto"
+    gpu = _load(OVERRIDES["gpu"], example_env)["services"]
+    assert set(gpu) == {"worker"}, "the GPU override only gives the worker its GPU"
+    assert GPU in _gpus(gpu["worker"])
+    assert gpu["worker"]["environment"]["DANCEBOOTH_CLOUD_TRAINING__DEVICE"] == "cuda"
+    remote = _load(GPU_WORKER, example_env)["services"]["worker"]
+    assert GPU in _gpus(remote)
+
+
+def test_only_the_proxy_and_the_broker_are_published(compose: dict[str, Any]) -> None:
+    """443 (Caddy, TLS for PUBLIC_URL) and 8883 (MQTT over TLS) on every interface; the
+    API and MinIO's console on 127.0.0.1 only; nothing else."""
+    public = {}
+    for name, service in compose["services"].items():
+        for spec in service.get("ports", []):
+            parts = str(spec).split(":")
+            if len(parts) == 3:
+                assert parts[0] == "127.0.0.1", (name, spec)
+            else:
+                public[name] = parts[-1]
+    assert public == {"proxy": "443", "mosquitto": "8883"}
+    proxy = compose["services"]["proxy"]
+    assert proxy["image"].startswith("caddy:")
+    caddyfile = REPO / _mounts(proxy)["/etc/caddy/Caddyfile"]
+    assert "{$PUBLIC_URL}" in caddyfile.read_text()
+    assert "reverse_proxy api:8000" in caddyfile.read_text()
+    assert proxy["environment"]["PUBLIC_URL"].startswith("https://")
+
+
+def test_remote_workers_reach_postgres_over_tls_and_the_store_over_https(
+    example_env: dict[str, str], filled_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _load(OVERRIDES["remote-workers"], example_env)["services"]
+    postgres = server["postgres"]
+    command = " ".join(postgres["command"])
+    assert "ssl=on" in command and "hba_file=/etc/postgresql/pg_hba.conf" in command
+    hba = (REPO / _mounts(postgres)["/etc/postgresql/pg_hba.conf"]).read_text()
+    rules = [ln.split() for ln in hba.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert [r[0] for r in rules if r[0] != "local"] == ["hostssl"], "TCP only with TLS"
+    assert all(r[-1] == "scram-sha-256" for r in rules if r[0] != "local")
+    caddyfile = (REPO / _mounts(server["proxy"])["/etc/caddy/Caddyfile"]).read_text()
+    assert "{$S3_PUBLIC_URL}" in caddyfile and "reverse_proxy minio:9000" in caddyfile
+    for key in list(os.environ):
+        if key.startswith("DANCEBOOTH_"):
+            monkeypatch.delenv(key)
+    worker = _load(GPU_WORKER, filled_env)["services"]["worker"]
+    for key, value in worker["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = load_settings(CloudSettings)
+    url = settings.database.url
+    assert f"@{example_env['SERVER_HOST']}:5432/" in url
+    assert "sslmode=verify-full" in url and "sslrootcert=/srv/certs/ca.crt" in url
+    assert "/srv/certs/ca.crt" in _mounts(worker)
+    assert isinstance(settings.storage, S3Storage)
+    assert settings.storage.endpoint_url == example_env["S3_PUBLIC_URL"]
+    assert str(settings.storage.endpoint_url).startswith("https://")
+    assert isinstance(settings.mail, SmtpMail) and settings.mail.security == "starttls"
 
 
 def test_start_order(compose: dict[str, Any]) -> None:
@@ -280,10 +397,14 @@ def compose_client() -> list[str]:
     pytest.skip("neither `docker compose` nor `docker-compose` is installed (no engine needed)")
 
 
-STACKS = [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.staging.yml"]]
+STACKS = [
+    ["docker-compose.yml"],
+    *(["docker-compose.yml", path.name] for path in OVERRIDES.values()),
+    ["docker-compose.gpu-worker.yml"],
+]
 
 
-@pytest.mark.parametrize("files", STACKS)
+@pytest.mark.parametrize("files", STACKS, ids=lambda files: "+".join(files))
 def test_docker_compose_config_accepts_the_files_with_env_example(files: list[str]) -> None:
     """Compose's own schema check and interpolation, with infra/env.example as the .env."""
     args = [*compose_client(), *(a for f in files for a in ("-f", f))]
@@ -323,14 +444,14 @@ def test_staging_override_catches_mail_on_the_port_the_services_send_to(
 
 
 def test_worker_dance_exists_and_its_scratch_is_a_volume(
-    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from common.reference import reference_dir
 
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    worker = compose["services"]["worker"]
+    worker = deployed["services"]["worker"]
     for key, value in worker["environment"].items():
         monkeypatch.setenv(key, str(value))
     settings = load_settings(CloudSettings)
@@ -341,3 +462,11 @@ def test_worker_dance_exists_and_its_scratch_is_a_volume(
         assert any(PurePosixPath(path).is_relative_to(t) for t in mounts), path
     assert settings.training.booth_checkpoint is not None
     assert any(settings.training.booth_checkpoint.is_relative_to(t) for t in mounts)
+
+
+def test_retention_sweeps_in_a_loop_of_its_own(compose: dict[str, Any]) -> None:
+    """Workers scale to zero, so the sweep has a service that is always up."""
+    retention = compose["services"]["retention"]
+    assert retention["command"][:2] == ["cloud", "retention"] and "--every" in retention["command"]
+    assert retention["restart"] == "unless-stopped"
+    assert retention["environment"]["DANCEBOOTH_CLOUD_DATABASE__URL"].startswith("postgresql")

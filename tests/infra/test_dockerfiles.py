@@ -129,9 +129,25 @@ def test_edge_image_installs_no_torch() -> None:
 
 def test_edge_image_fetches_the_models_at_build_time() -> None:
     runs = [s.args for s in steps("edge") if s.keyword == "RUN" and "fetch-models" in s.args]
-    assert len(runs) == 1
+    assert len(runs) == 2  # BlazePose always; Coral's files with the Edge TPU
     argv = shlex.split(runs[0])
     assert resolve_command(dancebooth_args(argv)).name == "fetch-models"
+    assert '"${EDGETPU}" != "none"' in runs[1] and "fetch-models --coral" in runs[1]
+
+
+def test_edge_image_installs_the_supported_edgetpu_pair() -> None:
+    """With EDGETPU set, both halves come from infra/edgetpu/install.sh, whose versions
+    are the pair the code names in its hints."""
+    from edge.pose.coral import PAIRED_LIBEDGETPU, PAIRED_TFLITE_RUNTIME
+
+    runs = " ".join(s.args for s in steps("edge") if s.keyword == "RUN")
+    assert "install.sh python /opt/venv" in runs and "install.sh runtime" in runs
+    script = (REPO / "infra" / "edgetpu" / "install.sh").read_text()
+    assert f'LIBEDGETPU_VERSION="{PAIRED_LIBEDGETPU}"' in script
+    assert f'TFLITE_VERSION="{PAIRED_TFLITE_RUNTIME}"' in script
+    for url in re.findall(r'"(https://[^"]+)"', script):
+        assert PAIRED_TFLITE_RUNTIME in url, url  # one TensorFlow for both halves
+    assert "coral-edgetpu-stable" not in (DOCKER / "edge.Dockerfile").read_text()
 
 
 def test_cloud_torch_is_the_projects_pin_from_a_cuda_index() -> None:

@@ -22,13 +22,14 @@ from sqlalchemy import text
 from cloud.db.engine import make_engine, session_factory, transaction, upgrade_database
 from cloud.db.models import Booth, Job, JobState, Session
 from cloud.settings import CloudSettings, Environment, S3Storage, UploaderSettings
-from protocol.settings import load_settings
+from protocol.settings import ConfigError, load_settings
 from tests.infra.deploy import (
     REPO,
     check_env_name,
     cli_envvars,
     dancebooth_args,
     exec_form,
+    fill_placeholder,
     is_secret,
     load_yaml_documents,
     parse_dockerfile,
@@ -56,10 +57,21 @@ def find(kind: str, name: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template's spec of a Deployment, Job or CronJob (None for other kinds)."""
+    if doc["kind"] in ("Deployment", "Job"):
+        spec: dict[str, Any] = doc["spec"]["template"]["spec"]
+        return spec
+    if doc["kind"] == "CronJob":
+        cron: dict[str, Any] = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return cron
+    return None
+
+
 def containers() -> Iterator[tuple[str, dict[str, Any]]]:
     for d in documents():
-        if d["kind"] in ("Deployment", "Job"):
-            for c in d["spec"]["template"]["spec"]["containers"]:
+        if (spec := pod_spec(d)) is not None:
+            for c in spec["containers"]:
                 yield d["metadata"]["name"], c
 
 
@@ -124,8 +136,13 @@ def test_configmap_and_secret_make_valid_production_settings(
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
-    for key, value in {**config_data(), **secret_data()["dancebooth-secrets"]}.items():
+    secrets = secret_data()["dancebooth-secrets"]
+    for key, value in {**config_data(), **secrets}.items():
         monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match="production refuses"):
+        load_settings(CloudSettings)  # secret.example.yaml as it ships: change-me
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, fill_placeholder(key, value))
     settings = load_settings(CloudSettings)
     assert settings.environment is Environment.PRODUCTION
     assert isinstance(settings.storage, S3Storage)
@@ -170,8 +187,8 @@ def test_pods_run_as_the_images_user() -> None:
     steps = parse_dockerfile(REPO / "infra" / "docker" / "cloud.Dockerfile")
     useradd = next(s.args for s in steps if "useradd" in s.args)
     for d in documents():
-        if d["kind"] in ("Deployment", "Job"):
-            security = d["spec"]["template"]["spec"]["securityContext"]
+        if (spec := pod_spec(d)) is not None:
+            security = spec["securityContext"]
             assert security["runAsNonRoot"] is True
             assert f"--uid {security['runAsUser']}" in useradd, d["metadata"]["name"]
 
@@ -251,3 +268,15 @@ def test_worker_dance_exists_and_its_paths_are_mounted() -> None:
     mounts = [m["mountPath"] for m in container["volumeMounts"]]
     for key in ("DANCEBOOTH_CLOUD_WORKER__WORK_DIR", "DANCEBOOTH_CLOUD_TRAINING__BOOTH_CHECKPOINT"):
         assert any(PurePosixPath(data[key]).is_relative_to(m) for m in mounts), key
+
+
+def test_retention_runs_on_a_schedule_since_workers_scale_to_zero() -> None:
+    (cron,) = find("CronJob", "dancebooth-retention")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    spec = pod_spec(cron)
+    assert spec is not None and spec["restartPolicy"] in ("Never", "OnFailure")
+    (container,) = spec["containers"]
+    assert container["args"] == ["cloud", "retention"]
+    refs = {next(iter(e.values()))["name"] for e in container["envFrom"]}
+    assert refs == {"dancebooth-config", "dancebooth-secrets"}

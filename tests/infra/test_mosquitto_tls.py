@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cloud.db.states import SessionState
-from cloud.mqtt.client import ClientOptions, MqttConnectError, connect
+from common.mqtt import BrokerUnreachableError, ClientOptions, Connection
 from protocol.settings import MqttSettings, TlsSettings
 from tests.cloud.test_uploader import Running, cloud_settings
 from tests.cloud.traffic import Publisher, manifest_for, packet, wait_for
@@ -133,8 +133,10 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(
 ) -> None:
     _, tls_port, certs = tls_broker
     untrusting = MqttSettings(port=tls_port, tls=TlsSettings(ca_file=certs / "other-ca.crt"))
-    with pytest.raises(MqttConnectError, match="certificate verify failed"):
-        connect(untrusting, ClientOptions("probe-client"), "v5", timeout=3)
+    options = ClientOptions("probe-client", version="v5", connect_timeout_s=3)
+    with pytest.raises(BrokerUnreachableError, match="certificate verify failed") as caught:
+        Connection(untrusting, options).connect()
+    assert "mqtt.tls.ca_file" in str(caught.value)
     plain = MqttSettings(port=tls_port)  # no TLS at all against a TLS listener
-    with pytest.raises(MqttConnectError):
-        connect(plain, ClientOptions("plain-client"), "v5", timeout=3)
+    with pytest.raises(BrokerUnreachableError, match=r"a TLS listener also needs mqtt\.tls"):
+        Connection(plain, ClientOptions("plain-client", connect_timeout_s=3)).connect()

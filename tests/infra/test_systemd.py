@@ -103,18 +103,53 @@ def test_dancebooth_variables_are_settings_fields() -> None:
         check_env_name(name, known)
 
 
-def test_environment_file_makes_valid_edge_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_file_passes_check_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example is the node's whole configuration: `dancebooth edge check-config` run with
+    it and nothing else (no YAML file) accepts it, password included."""
+    from click.testing import CliRunner
+
+    from dancebooth.cli import cli
+
     for key in list(os.environ):
         if key.startswith("DANCEBOOTH_"):
             monkeypatch.delenv(key)
     env = read_dotenv(ENV_EXAMPLE)
-    env.pop("DANCEBOOTH_EDGE_CONFIG")  # read by the CLI: the YAML file, absent here
+    assert "DANCEBOOTH_EDGE_CONFIG" not in env, "no settings file besides edge.env"
+    result = CliRunner().invoke(cli, ["edge", "check-config"], env=env)
+    assert result.exit_code == 0, result.output
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = load_settings(EdgeSettings)
-    assert settings.node.node == "node1" and settings.mqtt.port == 8883
+    assert settings.node.node == "cam-left" and settings.mqtt.port == 8883
+    assert settings.mqtt.username == f"{settings.node.booth}.{settings.node.node}"
+    assert settings.mqtt.password is not None
     assert settings.mqtt.tls is not None and isinstance(settings.source, CameraSource)
     assert settings.pose.type == "blazepose"
+
+
+def test_node_names_agree_with_the_server_env_example() -> None:
+    """The node in edge.env.example is one the compose stack makes a broker account for."""
+    server = read_dotenv(REPO / "infra" / "env.example")
+    node = read_dotenv(ENV_EXAMPLE)
+    assert node["DANCEBOOTH_EDGE_NODE__NODE"] in server["BOOTH_NODES"].split(",")
+    assert node["DANCEBOOTH_EDGE_NODE__BOOTH"] == server["BOOTH_ID"]
+    assert node["DANCEBOOTH_EDGE_MQTT__HOST"] == server["SERVER_HOST"]
+
+
+def test_install_makes_the_model_cache_before_fetching_models() -> None:
+    """`fetch-models` runs as the dancebooth user before systemd's CacheDirectory= exists:
+    the documented install creates the directory, owned by that user, first."""
+    text = (REPO / "docs" / "booth-runbook.md").read_text().replace("\\\n", " ")
+    lines = text.splitlines()
+    fetch = next(i for i, ln in enumerate(lines) if "edge fetch-models" in ln)
+    made = [
+        i
+        for i, ln in enumerate(lines[:fetch])
+        if ln.strip().startswith("install -d")
+        and "-o dancebooth" in ln
+        and "/var/cache/dancebooth/models" in ln
+    ]
+    assert made, "create /var/cache/dancebooth/models (owner dancebooth) before fetch-models"
 
 
 def test_systemd_analyze_verify_has_no_complaints(tmp_path: Path) -> None:

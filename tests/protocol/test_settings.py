@@ -79,10 +79,11 @@ def test_production_requires_secrets(tmp_path: Path) -> None:
     path = write(tmp_path, "environment: production\n")
     with pytest.raises(ConfigError, match=r"api\.secret_key.*mqtt\.password"):
         load_settings(CloudSettings, path)
+    key, password = "k" * 8 + "Zq3xW7pLr9Vt2Yb5Nc8Md4Hs6Jf1Ga0E", "pZq3xW7pLr9Vt"
     ok = write(
         tmp_path,
-        "environment: production\napi: {secret_key: k}\nmqtt: {password: p}\n"
-        "database: {url: 'postgresql+psycopg://db/booth'}\n",
+        f"environment: production\napi: {{secret_key: {key}, public_url: 'https://b.example'}}\n"
+        f"mqtt: {{password: {password}}}\ndatabase: {{url: 'postgresql+psycopg://db/booth'}}\n",
     )
     assert load_settings(CloudSettings, ok).api.secret_key is not None
 

@@ -1,10 +1,10 @@
-"""Operator login and logout (a signed, HttpOnly, SameSite=Lax cookie)."""
+"""Operator login and logout (a server-side login behind an HttpOnly, SameSite=Lax cookie)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from cloud.api.deps import Ctx, DbSession, Operator, require_csrf
+from cloud.api.deps import ClientIp, Ctx, DbSession, Operator, require_csrf
 from cloud.api.schemas import Login, OperatorView
 from cloud.api.security import COOKIE, authenticate
 
@@ -14,14 +14,19 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 @router.post(
     "/login",
     dependencies=[Depends(require_csrf)],
-    responses={401: {"description": "wrong name or password"}},
+    responses={
+        401: {"description": "wrong name or password"},
+        429: {"description": "too many failed logins for this name or from this address"},
+        503: {"description": "too many logins at once; retry"},
+    },
 )
-def login(body: Login, db: DbSession, ctx: Ctx, response: Response) -> OperatorView:
-    who = authenticate(db, body.name, body.password)
+def login(body: Login, db: DbSession, ctx: Ctx, ip: ClientIp, response: Response) -> OperatorView:
+    with ctx.login_guard.attempt(body.name, ip):
+        who = authenticate(db, body.name, body.password)
     response.set_cookie(
         COOKIE,
-        ctx.cookies.issue(who),
-        max_age=ctx.cookies.max_age_s,
+        ctx.logins.open(db, who),
+        max_age=ctx.logins.max_age_s,
         httponly=True,
         samesite="lax",
         secure=ctx.secure_cookies,
@@ -31,7 +36,9 @@ def login(body: Login, db: DbSession, ctx: Ctx, response: Response) -> OperatorV
 
 
 @router.post("/logout", dependencies=[Depends(require_csrf)])
-def logout(response: Response) -> OperatorView:
+def logout(request: Request, db: DbSession, ctx: Ctx, response: Response) -> OperatorView:
+    """End this login everywhere (a copy of the cookie stops working too)."""
+    ctx.logins.end(db, request.cookies.get(COOKIE))
     response.delete_cookie(COOKIE, path="/")
     return OperatorView(name="")
 

@@ -11,9 +11,22 @@ from cloud.api.security import COOKIE
 router = APIRouter(include_in_schema=False)
 
 
+def _days(value: float) -> str:
+    return f"{value:g}"
+
+
 @router.get("/", response_class=HTMLResponse)
 def kiosk(request: Request, ctx: Ctx) -> Response:
-    return ctx.templates.TemplateResponse(request, "kiosk.html", {"booth": ctx.settings.booth})
+    """The visitor's registration page; the consent text states this deployment's terms."""
+    s = ctx.settings
+    terms = {
+        "capture_s": f"{s.api.capture_s:g}",
+        "data_days": _days(max(s.retention.captures_days, s.retention.models_days)),
+        "video_days": _days(s.delivery.link_ttl_days + s.retention.rendition_grace_days),
+    }
+    return ctx.templates.TemplateResponse(
+        request, "kiosk.html", {"booth": ctx.settings.booth, **terms}
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -23,7 +36,7 @@ def login_page(request: Request, ctx: Ctx) -> Response:
 
 @router.get("/operator", response_class=HTMLResponse)
 def dashboard(request: Request, ctx: Ctx) -> Response:
-    who = ctx.cookies.check(request.cookies.get(COOKIE))
+    who = ctx.logins.check(request.cookies.get(COOKIE))
     if who is None:
         return RedirectResponse("/login", status_code=303)
     api = ctx.settings.api

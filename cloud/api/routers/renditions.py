@@ -87,9 +87,12 @@ def delete_my_data(token: Token, db: DbSession, ctx: Ctx) -> VisitorStatus:
         409: {"description": "nothing delivered yet"},
     },
 )
-def resend(session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx) -> JobView:
+def resend(session_id: SessionPath, _who: Operator, ctx: Ctx) -> JobView:
     """Queue a job that e-mails the visitor a fresh link (the old one stops working)."""
-    row = visits.get_session(db, session_id)
+    # Not the request's DbSession: on SQLite its open transaction holds the write lock,
+    # and the queue's own transaction below would wait on it for the busy timeout.
+    with ctx.factory() as db:
+        row = visits.get_session(db, session_id)
     if row.state is not SessionState.DELIVERED:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
@@ -122,6 +123,15 @@ def _no_horizontal_scroll(page: object) -> None:
     assert width <= viewport, f"layout is {width}px wide in a {viewport}px window"
 
 
+def _csp_violations(page: Any) -> list[str]:
+    """Console reports of anything the page's Content-Security-Policy blocked."""
+    seen: list[str] = []
+    page.on(
+        "console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None
+    )
+    return seen
+
+
 def test_kiosk_to_delivered(
     browser: object, server: str, booth: Booth, engine: Engine, shots: Path
 ) -> None:
@@ -129,6 +139,7 @@ def test_kiosk_to_delivered(
 
     _nodes(booth)
     kiosk = browser.new_page(viewport={"width": 768, "height": 1024})  # type: ignore[attr-defined]
+    kiosk_blocked = _csp_violations(kiosk)
     kiosk.goto(server + "/")
     kiosk.fill("#email", "ana@example.com")
     kiosk.click("#register-button")
@@ -147,6 +158,7 @@ def test_kiosk_to_delivered(
     expect(kiosk.locator("#confirm-position")).to_contain_text("1 person is ahead")
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    blocked = _csp_violations(page)
     page.goto(server + "/operator")
     expect(page).to_have_url(server + "/login")
     page.fill("#name", "alice")
@@ -172,6 +184,7 @@ def test_kiosk_to_delivered(
         db.add(Manifest(session_id=sid, node_id="cam-left", body={}, expected=300, received=120))
     row = page.locator(f"tr[data-session='{sid}']")
     expect(row).to_contain_text("40% · upload")
+    assert row.locator(".bar-inner").evaluate("e => e.style.width") == "40%"
     with transaction(factory) as db:  # ... and then every frame arrived
         transition(db, sid, SessionState.UPLOADED)
     expect(page.locator("#stage-state")).to_have_text("uploaded")
@@ -201,6 +214,7 @@ def test_kiosk_to_delivered(
     page.locator("button[data-filter=delivered]").click()
     page.screenshot(path=shots / "operator-delivered-768.png", full_page=True)
     _no_horizontal_scroll(page)
+    assert kiosk_blocked == [] and blocked == []
 
 
 def _real_rendition(booth: Booth, sid: str, tmp_path: Path, held: bool = False) -> str:

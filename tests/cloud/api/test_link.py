@@ -42,7 +42,7 @@ def test_capture_command_and_previews(mosquitto: Mosquitto) -> None:
     node.subscribe(Topics().commands_filter("booth1"), qos=1)
     try:
         assert subscribed.wait(10)
-        _wait(lambda: link._client.is_connected())
+        _wait(link.is_connected)
         start = CaptureStart(session="s123", start_at=time.time() + 3, duration_s=15)
         link.start_capture("booth1", start)
         _wait(lambda: received)
@@ -62,10 +62,10 @@ def test_capture_command_and_previews(mosquitto: Mosquitto) -> None:
 def test_send_without_broker_is_a_clear_error(mosquitto: Mosquitto) -> None:
     link = MqttBoothLink(MqttSettings(host=mosquitto.host, port=mosquitto.port), "booth1")
     try:
-        _wait(lambda: link._client.is_connected())
+        _wait(link.is_connected)
         mosquitto.stop()
-        _wait(lambda: not link._client.is_connected())
-        with pytest.raises(LinkError, match="not reachable"):
+        _wait(lambda: not link.is_connected())
+        with pytest.raises(LinkError, match=r"not reachable.*mqtt\.host / mqtt\.port"):
             link.send(
                 "booth1", Command.CAPTURE, CaptureStart(session="s1", start_at=1, duration_s=1)
             )
@@ -90,7 +90,7 @@ def test_a_broker_without_v5_gets_mqtt_311() -> None:
             node.subscribe(Topics().commands_filter("booth1"), qos=1)
             assert subscribed.wait(10)
             _wait(link.is_connected)
-            assert not link._v5
+            assert link.connection.v5 is False
             start = CaptureStart(session="s311", start_at=time.time() + 3, duration_s=15)
             link.start_capture("booth1", start)
             _wait(lambda: received)

@@ -115,6 +115,47 @@ def test_crash_between_shard_and_rows_loses_and_duplicates_nothing(
     assert seqs == list(range(20))
 
 
+class RacingStorage(LocalStorage):
+    """A real local store that runs ``meanwhile`` once, just after its first shard write:
+    another uploader storing the same frames while this one has not inserted its rows."""
+
+    meanwhile: Callable[[], object] | None = None
+
+    def put_stream(
+        self, key: str, write: Callable[[BinaryIO], object], content_type: str = "x"
+    ) -> int:
+        size = super().put_stream(key, write, content_type)
+        if self.meanwhile is not None:
+            other, self.meanwhile = self.meanwhile, None
+            other()
+        return size
+
+
+def test_two_uploaders_storing_the_same_frames_keep_one_copy(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Found by ``dancebooth rehearse``: a killed uploader's messages were redelivered to
+    the other uploader and to its restart at once; both wrote a shard of the same frames,
+    and the shard whose rows lost the race stayed, so the fine-tune read them twice."""
+    storage = RacingStorage(tmp_path / "store")
+    first, other = make_rig(engine, storage), make_rig(engine, LocalStorage(tmp_path / "store"))
+    both = [frame_message(packet(s)) for s in range(10)]
+    overlapping = [frame_message(packet(s)) for s in range(5, 15)]
+    storage.meanwhile = lambda: other.ingestor.handle(both)
+    first.ingestor.handle(overlapping)  # 5-9 were stored by the other one meanwhile
+    with first.factory() as db:
+        shards = db.scalars(select(Shard.key).where(Shard.written_at.is_not(None))).all()
+    in_shards = sorted(m.seq for key in shards for m, _ in read_shard(storage.get(key)))
+    assert in_shards == list(range(15))
+    assert count(first, Frame) == 15
+    storage.meanwhile = lambda: other.ingestor.handle(overlapping)
+    first.ingestor.handle(overlapping)  # all of them stored already: nothing new
+    storage.meanwhile = lambda: other.ingestor.handle([frame_message(packet(15))])
+    first.ingestor.handle([frame_message(packet(15))])  # lost the race for its only frame
+    keys = sorted(storage.list_keys("sessions/s1/"))
+    assert sorted(m.seq for k in keys for m, _ in read_shard(storage.get(k))) == list(range(16))
+
+
 def test_node_status_is_tracked_and_stale_ones_ignored(rig: Rig) -> None:
     def status(state: NodeState, at: float) -> Incoming:
         body = NodeStatus(node="node1", state=state, at=at, backend="replay")
@@ -187,3 +228,40 @@ def test_frames_land_in_s3_exactly_once(engine: Engine) -> None:
         seqs = [m.seq for m, _ in iter_session_frames(storage, rig.factory, "s1")]
         assert seqs == list(range(40))
         assert all(k.startswith("sessions/s1/node1/shard-") for k in storage.list_keys())
+
+
+def test_two_uploaders_recording_a_new_nodes_first_status_both_succeed(rig: Rig) -> None:
+    """Found by ``dancebooth rehearse``: two uploaders on a shared subscription each see
+    a new node's first status; the second INSERT of its row must not fail the batch."""
+    import threading
+    import time
+
+    if rig.factory.kw["bind"].dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers: the race needs two open transactions")
+    body = NodeStatus(node="node1", state=NodeState.ONLINE, at=100.0, backend="replay")
+    with rig.factory() as db:  # the booth row exists already, as it does after the first node
+        rig.ingestor._record_status(db, "node0", body.model_copy(update={"node": "node0"}))
+        db.commit()
+    first, second = rig.factory(), rig.factory()
+    rig.ingestor._record_status(first, "node1", body)  # not committed yet
+    errors: list[Exception] = []
+
+    def other_uploader() -> None:
+        try:
+            rig.ingestor._record_status(second, "node1", body.model_copy(update={"at": 101.0}))
+            second.commit()
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            second.close()
+
+    thread = threading.Thread(target=other_uploader)
+    thread.start()
+    time.sleep(0.5)  # the other uploader now waits on the first one's uncommitted row
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert not errors
+    with rig.factory() as db:
+        node = db.get(Node, (BOOTH, "node1"))
+        assert node is not None and node.status_at is not None

@@ -86,7 +86,28 @@ def test_bad_inputs_fail_with_a_message(tmp_path: Path) -> None:
     empty.mkdir()
     res = runner.invoke(cli, ["model", "finetune", str(empty), "--work-dir", str(tmp_path / "j")])
     assert res.exit_code == 1 and "no .tar shards" in res.output
+    out = ["--out", str(tmp_path / "booth.safetensors")]
+    res = runner.invoke(cli, ["model", "train-base", "--corpus", str(empty), *out])
+    assert res.exit_code == 1 and "corpus.json" in res.output
+
+
+def test_train_base_keeps_an_existing_checkpoint_unless_told(tmp_path: Path) -> None:
+    from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
+    from cloud.training.checkpoint import file_sha256
+
+    committed = file_sha256(DEFAULT_BOOTH_CHECKPOINT)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    runner = CliRunner()
     res = runner.invoke(cli, ["model", "train-base", "--corpus", str(empty)])
+    assert res.exit_code == 1 and "--overwrite" in res.output, res.output
+    assert file_sha256(DEFAULT_BOOTH_CHECKPOINT) == committed
+    mine = tmp_path / "booth.safetensors"
+    mine.write_bytes(b"an earlier run")
+    args = ["model", "train-base", "--corpus", str(empty), "--out", str(mine)]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == 1 and "exists" in res.output
+    res = runner.invoke(cli, [*args, "--overwrite"])  # goes on, to the empty corpus
     assert res.exit_code == 1 and "corpus.json" in res.output
 
 

@@ -55,3 +55,19 @@ def test_frames_from_a_video_file(tmp_path: Path) -> None:
     not_video.write_text("nope")
     with pytest.raises(click.ClickException, match="no frames"):
         video_frames(not_video, 10, 640, 480, 80)
+
+
+def test_cli_runs_corals_models_from_the_cache_and_skips_an_unusable_edgetpu(
+    coral_cache: Path,
+) -> None:
+    base = ["--frames", "3", "--warmup", "1", "--threads", "1", "--model-dir", str(coral_cache)]
+    result = CliRunner().invoke(bench_pose, [*base, "--backend", "movenet", "--size", "320x240"])
+    assert result.exit_code == 0, result.output
+    assert "movenet cpu threads=1 movenet_single_pose_lightning_ptq.tflite" in result.output
+    assert "fps" in result.output
+    # No Edge TPU here: the probe says so and the run is skipped, not crashed.
+    tpu = CliRunner().invoke(bench_pose, [*base, "--backend", "movenet", "--device", "edgetpu"])
+    assert tpu.exit_code == 0, tpu.output
+    assert "skipped: Edge TPU unusable" in tpu.output
+    bad = CliRunner().invoke(bench_pose, [*base, "--size", "wide"])
+    assert bad.exit_code != 0 and "WIDTHxHEIGHT" in bad.output

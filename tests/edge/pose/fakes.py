@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.pose.coral import machine_arch
 from edge.pose.interpreter import Runtime
 
 Compute = Callable[[np.ndarray], list[np.ndarray]]
@@ -121,3 +122,16 @@ class FakeRuntime:
             self.load_delegate,
             self.make_edgetpu_interpreter if self.pycoral else None,
         )
+
+
+ELF_MACHINES = {"x86_64": 0x3E, "aarch64": 0xB7, "armv7a": 0x28}
+
+
+def elf_library(path: Path, arch: str | None = None) -> Path:
+    """The header of a little-endian ELF shared object built for ``arch`` (default: this
+    machine), enough for the architecture check; the fake runtime "loads" it."""
+    machine = ELF_MACHINES.get(arch or machine_arch(), 0x3E)
+    header = b"\x7fELF\x02\x01\x01" + bytes(9) + (3).to_bytes(2, "little")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + machine.to_bytes(2, "little") + bytes(44))
+    return path

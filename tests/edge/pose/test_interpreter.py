@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from edge.pose.base import PoseError
-from edge.pose.interpreter import TfliteModel, default_runtime, edgetpu_library, load_interpreter
+from edge.pose.interpreter import (
+    TfliteModel,
+    default_runtime,
+    edgetpu_library,
+    load_interpreter,
+    runtime_order,
+)
 from tests.edge.pose.fakes import FakeRuntime, ModelSpec
 
 SPEC = ModelSpec(
@@ -102,3 +108,30 @@ def test_a_chosen_edgetpu_is_passed_on(model: Path) -> None:
     coral = FakeRuntime(SPEC, available={"libedgetpu.so.1"}, pycoral=True)
     load_interpreter(model, device="edgetpu", edgetpu_device="pci:0", runtime=coral.runtime())
     assert coral.pycoral_devices == ["pci:0"]
+
+
+def test_on_an_edgetpu_tflite_runtime_is_preferred() -> None:
+    # libedgetpu's community builds are paired with tflite-runtime of the same TensorFlow.
+    assert runtime_order("auto", "edgetpu") == ["tflite-runtime", "ai-edge-litert"]
+    assert runtime_order("auto", "cpu") == ["ai-edge-litert", "tflite-runtime"]
+    assert runtime_order("ai-edge-litert", "edgetpu") == ["ai-edge-litert"]
+    assert default_runtime("ai-edge-litert").describe().startswith("ai-edge-litert ")
+
+
+def test_a_chosen_runtime_that_is_not_installed_says_so() -> None:
+    try:
+        import tflite_runtime  # noqa: F401
+    except ImportError:
+        with pytest.raises(PoseError, match=r"no TFLite runtime is installed \(tflite-runtime\)"):
+            default_runtime("tflite-runtime")
+    else:
+        pytest.skip("tflite-runtime is installed here")
+
+
+def test_an_edgetpu_library_path_is_loaded_instead_of_the_system_one(
+    model: Path, tmp_path: Path
+) -> None:
+    lib = tmp_path / "libedgetpu.so.1"
+    rt = FakeRuntime(SPEC, available={"libedgetpu.so.1"}, pycoral=True)
+    it = load_interpreter(model, device="edgetpu", edgetpu_library_path=lib, runtime=rt.runtime())
+    assert [d.library for d in it.delegates] == [str(lib)]  # not through pycoral either

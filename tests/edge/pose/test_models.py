@@ -116,7 +116,7 @@ def test_model_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_manifest_pins_the_blazepose_files() -> None:
-    entries = {e.name: e for e in load_manifest()}
+    entries = {e.name: e for e in load_manifest() if e.group == "blazepose"}
     assert set(entries) == {"pose_detection.tflite", "pose_landmark_full.tflite"}
     for e in entries.values():
         assert e.requirement == "mediapipe==0.10.21"
