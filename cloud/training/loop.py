@@ -167,6 +167,7 @@ class TrainingRun:
         state = resume.state if resume else {}
         self.scaler_state: dict[str, Any] = dict(state.get("scaler", {}))
         self.losses: dict[str, float] = {}  # the last losses read to the host
+        self.ran = False  # the final evaluation and checkpoint are done
         self.prior_s = float(state.get("elapsed_s", 0.0))
         self.history: list[dict[str, float]] = list(state.get("history", []))
         self.best_score = float(state.get("best", float("-inf")))
@@ -334,7 +335,6 @@ class TrainingRun:
 
     def fit(self) -> RunResult:
         started = time.perf_counter()
-        self.ran = False
         if self.model.steps_done < self.opts.max_steps and self.prior_s < self.opts.budget_s:
             self.stream.data = place_frames(self.stream.data, self.device)
             self.stream.device = self.device
