@@ -355,3 +355,18 @@ def _sweep_and_report(
         click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
     return report.failed
+
+
+@cloud.command("erase-event")
+@config_option
+@click.option("--confirm", "code", help="The code the first run printed: erase what it listed.")
+@click.option("--as", "who", help="Who asks (logged; default: the login user name).")
+def erase_event_command(config_path: Path | None, code: str | None, who: str | None) -> None:
+    """Delete everything from this event: every visitor of the booth (two steps).
+
+    Run it once to see what would go and get a confirmation code; run it again with
+    --confirm CODE to erase. Each session keeps an anonymised tombstone.
+    """
+    from cloud.erasure_cli import erase_event_cli
+
+    erase_event_cli(build_settings(config_path), code, who)

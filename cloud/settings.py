@@ -97,6 +97,20 @@ class ApiSettings(Group):
     )
 
 
+class ClockSettings(Group):
+    """Node clocks against the API's, measured over MQTT (cloud/api/clocks.py)."""
+
+    ping_every_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        10.0, description="how often the API measures every node's clock offset"
+    )
+    warn_s: Annotated[float, Field(gt=0)] = Field(
+        0.1, description="offset the dashboard shows as a warning"
+    )
+    refuse_s: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="offset above which a capture is refused, naming the node"
+    )
+
+
 class WorkerSettings(Group):
     lease_s: Annotated[float, Field(gt=1)] = 60.0
     heartbeat_s: Annotated[float, Field(gt=0)] = 10.0
@@ -201,6 +215,7 @@ class CloudSettings(FileSettings):
     mqtt: MqttSettings = MqttSettings()
     mail: MailSettings = OutboxMail()
     api: ApiSettings = ApiSettings()
+    clock: ClockSettings = ClockSettings()
     training: TrainingSettings = TrainingSettings()
     uploader: UploaderSettings = UploaderSettings()
     render: RenderSettings = RenderSettings()

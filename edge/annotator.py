@@ -242,17 +242,17 @@ class Annotator:
             return []
 
     def _quarantine(self, row: CapturedFrame, reason: str) -> None:
-        path = self.spool.quarantine_frame(row.session, row.seq, reason)
-        if path is None:  # cancelled (deleted) meanwhile
+        where = self.spool.quarantine_frame(row.session, row.seq, reason)
+        if where is None:  # cancelled (deleted) meanwhile
             return
         self.counters.lost += 1
         held = self._lost_reports.allow()
         if held is not None:
             logger.error(
-                "%s; moved to %s and listed as lost in the manifest (%d lost so far, %d since"
-                " the last report)",
+                "%s; quarantined (%s) and listed as lost in the manifest (%d lost so far, %d"
+                " since the last report)",
                 reason,
-                path,
+                where,
                 self.counters.lost,
                 held + 1,
             )

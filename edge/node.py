@@ -30,6 +30,8 @@ from protocol.errors import MessageError
 from protocol.messages import (
     CaptureCancel,
     CaptureStart,
+    ClockEcho,
+    ClockPing,
     NodeState,
     NodeStats,
     NodeStatus,
@@ -203,8 +205,12 @@ class EdgeNode:
 
     # -- commands (MQTT network thread: hand long work to threads) ---------------------
     def handle_command(self, command: Command, payload: bytes) -> None:
+        arrived = time.time()
         try:
-            if command is Command.CAPTURE:
+            if command is Command.CLOCK:  # answer at once: the round trip is the measure
+                ping = decode_message(ClockPing, payload)
+                self.publish_status(ClockEcho(sent_at=ping.sent_at, received_at=arrived))
+            elif command is Command.CAPTURE:
                 start = decode_message(CaptureStart, payload)
                 threading.Thread(target=self._capture_command, args=(start,), daemon=True).start()
             elif command is Command.CANCEL:
@@ -231,7 +237,7 @@ class EdgeNode:
             logger.exception("capture %s failed to start", start.session)
 
     # -- status -----------------------------------------------------------------------
-    def status(self) -> NodeStatus:
+    def status(self, clock: ClockEcho | None = None) -> NodeStatus:
         run, counters = self._run, self._counters
         pose = self.annotator.counters
         capture_fps = run.counters.meter.rate() if run is not None else 0.0
@@ -252,13 +258,14 @@ class EdgeNode:
             session=run.session if run is not None else None,
             backend=self.estimator.describe()[:32],
             stats=stats,
+            clock=clock,
         )
 
-    def publish_status(self) -> None:
+    def publish_status(self, clock: ClockEcho | None = None) -> None:
         if self._stop.is_set():
             return
         try:
-            self.publisher.publish_status(self.status())
+            self.publisher.publish_status(self.status(clock))
         except Exception:
             logger.exception("status not published")
 

@@ -21,14 +21,21 @@ class Quarantine:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def put(self, session: str, seq: int, data: bytes, reason: str) -> Path:
-        """Write the frame's bytes and the reason; return where the bytes went."""
+    def put(self, session: str, seq: int, data: bytes, reason: str) -> str:
+        """Write the frame's bytes and the reason; say where they went.
+
+        A quarantine that cannot be written does not keep the frame in the queue: its
+        bytes are given up and the answer says why.
+        """
         folder = self.directory / session
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{seq:06d}.jpg"
-        path.write_bytes(data)
-        path.with_suffix(".txt").write_text(reason + "\n")
-        return path
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            path.with_suffix(".txt").write_text(reason + "\n")
+        except OSError as exc:
+            return f"its bytes could not be kept in {folder}: {exc}"
+        return str(path)
 
     def files(self, session: str) -> list[Path]:
         folder = self.directory / session

@@ -214,9 +214,9 @@ class Spool:
             ).fetchall()
         return [CapturedFrame(*r) for r in rows]
 
-    def quarantine_frame(self, session: str, seq: int, reason: str) -> Path | None:
+    def quarantine_frame(self, session: str, seq: int, reason: str) -> str | None:
         """Move a CAPTURED frame that cannot be used aside and list it as lost in its
-        capture; return where its bytes went (None: it was not waiting any more)."""
+        capture; say where its bytes went (None: it was not waiting any more)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT jpeg, bytes FROM frames WHERE session = ? AND seq = ? AND state = ?",
@@ -224,7 +224,7 @@ class Spool:
             ).fetchone()
             if row is None:
                 return None
-            path = self.quarantine.put(session, seq, bytes(row[0] or b""), reason)
+            where = self.quarantine.put(session, seq, bytes(row[0] or b""), reason)
             lost = self._db.execute(
                 "SELECT lost FROM captures WHERE session = ?", (session,)
             ).fetchone()
@@ -237,7 +237,7 @@ class Spool:
                 )
             self._db.execute("COMMIT")
             self._bytes -= int(row[1])
-        return path
+        return where
 
     def set_packet(
         self,

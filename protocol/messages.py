@@ -131,6 +131,23 @@ class NodeStats(BaseModel):
     )
 
 
+class ClockPing(Message):
+    """The cloud asks every node of the booth for its time (see ``ClockEcho``)."""
+
+    sent_at: EpochSeconds = Field(description="the sender's clock, Unix seconds")
+
+
+class ClockEcho(BaseModel):
+    """A node's answer to a ``ClockPing``, inside the status it publishes at once: with
+    the status's ``at`` (sent, node clock) the cloud computes the node's clock offset and
+    the round trip as NTP does."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sent_at: EpochSeconds = Field(description="the ping's sent_at, copied")
+    received_at: EpochSeconds = Field(description="when the ping arrived, node clock")
+
+
 class NodeStatus(Message):
     """Retained per-node status; the broker publishes ``state=offline`` as the last will."""
 
@@ -140,6 +157,7 @@ class NodeStatus(Message):
     session: Identifier | None = None
     backend: Annotated[str, Field(max_length=32)] = ""
     stats: NodeStats = NodeStats()
+    clock: ClockEcho | None = None
 
 
 class CaptureManifest(Message):

@@ -5,6 +5,8 @@ Under a configurable prefix (default ``dancebooth``)::
     {prefix}/{booth}/cmd/capture                     CaptureStart   (cloud → nodes)
     {prefix}/{booth}/cmd/cancel                      CaptureCancel  (cloud → nodes)
     {prefix}/{booth}/cmd/resend                      ResendRequest  (cloud → one node)
+    {prefix}/{booth}/cmd/clock                       ClockPing      (cloud → nodes; answered
+                                                     by a NodeStatus carrying a ClockEcho)
     {prefix}/{booth}/node/{node}/status              NodeStatus, retained, last will
     {prefix}/{booth}/node/{node}/frames/{session}    binary frame packets, QoS 1
     {prefix}/{booth}/node/{node}/manifest/{session}  CaptureManifest, QoS 1
@@ -29,6 +31,7 @@ class Command(StrEnum):
     CAPTURE = "capture"
     CANCEL = "cancel"
     RESEND = "resend"
+    CLOCK = "clock"
 
 
 class NodeChannel(StrEnum):

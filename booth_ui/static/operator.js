@@ -85,6 +85,11 @@
     $("start-capture").disabled = !v || !["registered", "retake"].includes(v.state);
     $("retake").disabled = !v || !["capturing", "uploaded", "queued", "failed"].includes(v.state);
   }
+  function clockText(n) {
+    if (n.clock_offset_s === null || n.clock_offset_s === undefined) return "—";
+    const ms = Math.round(n.clock_offset_s * 1000);
+    return `${ms > 0 ? "+" : ""}${ms} ms`;
+  }
   // A node's failures since it started: pose-backend errors (those frames count as
   // nobody seen) and spooled frames that did not decode (quarantined, lost).
   function faults(s) {
@@ -103,7 +108,8 @@
         <div class="node-head"><b>${esc(n.id)}</b><span class="dot">${n.online ? "online" : "offline"}</span></div>
         <dl><dt>fps</dt><dd>${(s.capture_fps ?? 0).toFixed(1)}</dd><dt>inference</dt><dd>${(s.inference_ms ?? 0).toFixed(0)} ms</dd>
         <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd>
-        ${faults(s)}</dl></div>`;
+        ${faults(s)}
+        <dt>clock</dt><dd class="clock${n.clock_warning ? " warn" : ""}" title="node clock minus the server's, measured over MQTT">${clockText(n)}${n.clock_warning ? " ⚠ sync its clock" : ""}</dd></dl></div>`;
     }).join("");
   }
   async function refresh() {
@@ -197,6 +203,40 @@
   $("review-retake").addEventListener("click", () => decide("retake"));
   $("review-reject").addEventListener("click", () => decide("reject"));
   $("review-close").addEventListener("click", closeReview);
+
+  // Delete everything from this event: the plan (with its code), then the typed booth id.
+  let erasePlan = null;
+  async function openErase() {
+    showError($("erase-error"), null);
+    $("erase-done").hidden = true;
+    $("erase-booth").value = "";
+    $("erase-confirm").disabled = true;
+    $("erase").showModal();
+    try {
+      erasePlan = await api("GET", "/api/booth/erasure");
+      $("erase-plan").textContent = `${erasePlan.sessions} visitor sessions of booth ${erasePlan.booth}`
+        + ` (${erasePlan.in_progress} in progress) and ${erasePlan.dead_letters} dead letters will be erased.`;
+      $("erase-confirm").disabled = false;
+    } catch (err) { showError($("erase-error"), err); }
+  }
+  async function confirmErase() {
+    showError($("erase-error"), null);
+    $("erase-confirm").disabled = true;
+    try {
+      const done = await api("POST", "/api/booth/erasure", { code: erasePlan.code, booth: $("erase-booth").value });
+      const failed = Object.keys(done.failed).length;
+      $("erase-done").textContent = `Erased ${done.sessions} sessions (${done.objects} files, ${done.dead_letters} dead letters)`
+        + (failed ? `; ${failed} not finished: erase again.` : ".");
+      $("erase-done").hidden = false;
+      refresh();
+    } catch (err) {
+      showError($("erase-error"), err);
+      $("erase-confirm").disabled = false;
+    }
+  }
+  $("erase-open").addEventListener("click", openErase);
+  $("erase-confirm").addEventListener("click", confirmErase);
+  $("erase-close").addEventListener("click", () => $("erase").close());
   $("call-next").addEventListener("click", async () => {
     showError($("stage-error"), null);
     try {

@@ -18,8 +18,9 @@ from cloud.api.events import Broadcaster
 from cloud.api.handlers import install_error_handlers
 from cloud.api.headers import SecurityHeaders, content_security_policy, media_origin
 from cloud.api.link import BoothLink, LocalBoothLink
+from cloud.api.openapi import document_errors
 from cloud.api.ratelimit import LoginGuard, RateLimiter
-from cloud.api.routers import auth, booth, events, jobs, pages, renditions, visitors
+from cloud.api.routers import auth, booth, erasure, events, jobs, pages, renditions, visitors
 from cloud.api.security import Logins
 from cloud.db.engine import make_engine, session_factory
 from cloud.jobs.queue import JobQueue
@@ -82,7 +83,8 @@ def create_app(
     app.state.ctx = ctx
     app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
-    for module in (auth, visitors, booth, jobs, renditions, events, pages):
+    document_errors(app)
+    for module in (auth, visitors, booth, erasure, jobs, renditions, events, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
     return app

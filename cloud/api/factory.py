@@ -68,7 +68,7 @@ def app() -> FastAPI:
 
     settings = CloudSettings.model_validate(json.loads(os.environ[ENV]))
     link: BoothLink = (
-        MqttBoothLink(settings.mqtt, settings.booth)
+        MqttBoothLink(settings.mqtt, settings.booth, clock_ping_s=settings.clock.ping_every_s)
         if os.environ.get(ENV_MQTT) == "1"
         else LocalBoothLink()
     )

@@ -20,7 +20,7 @@ from dancebooth.rehearsal.driver import SETTLED, Driver, EventStream, Visitor
 from dancebooth.rehearsal.faults import Fault, Faults
 from dancebooth.rehearsal.processes import RehearsalError
 from dancebooth.rehearsal.report import print_report, verdict
-from dancebooth.rehearsal.topology import Topology, wait_http
+from dancebooth.rehearsal.topology import STARTUP_S, Topology, wait_http
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ def rehearse(
     except RehearsalError as exc:
         raise click.ClickException(str(exc)) from None
     result = verdict(outcomes, faulted, problems)
+    with (topology.dir / "report.txt").open("w") as kept:  # for after the console is gone
+        print_report(Console(file=kept, width=160), outcomes, faulted, t0, result)
     print_report(console, outcomes, faulted, t0, result)  # its last line is the verdict
     if not result.ok:
         raise SystemExit(1)
@@ -168,7 +170,7 @@ def _rehearse(
     plan: list[Fault] = []
     visitors: list[Visitor] = []
     try:
-        wait_http(topology.ports.api_url + "/login", 60)
+        wait_http(topology.ports.api_url + "/login", STARTUP_S)
         visitors = driver.register(count + int(with_faults), deleter=with_faults)
         driver.login()
         driver.wait_nodes(NODES)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import click
 from rich.console import Console
 from rich.table import Table
 
@@ -111,4 +110,4 @@ def print_report(
     for failure in result.failures:
         console.print(f"[red]✗[/] {failure}")
     console.print(f"took {time.time() - t0:.0f} s")
-    click.echo(result.line)  # the last line, never wrapped
+    console.print(result.line, markup=False, highlight=False, soft_wrap=True)  # never wrapped

@@ -32,6 +32,10 @@ from dancebooth.rehearsal.relay import Relay
 
 logger = logging.getLogger(__name__)
 
+# A part that has not started after this long will not: on a 2-core machine shared with
+# other work, the API's two processes took over 60 s to import and listen.
+STARTUP_S = 180.0
+
 
 class Topology(Configs):
     """The configs of a rehearsal and the processes started from them: :meth:`start`,
@@ -51,6 +55,15 @@ class Topology(Configs):
         say(f"S3 (moto) {self.ports.s3_url} bucket {BUCKET}; PostgreSQL database {self.database}")
         self._start_broker()
         say(f"Mosquitto (production.conf): TLS :{self.ports.mqtt_tls}, per-node accounts + ACL")
+        for node in NODES:  # the slowest to start: they need only the broker
+            self.supervisor.start(
+                Service(
+                    f"node-{node}",
+                    dancebooth("edge", "run", "-c", str(self.node_yaml(node))),
+                    self.logs / f"node-{node}.log",
+                )
+            )
+        say(f"edge nodes {', '.join(NODES)} (synthetic source, replay pose, MQTT over TLS)")
         assert self.certs is not None, "write() the configs first"
         self.relay = Relay(
             self.dir / "relay",
@@ -61,8 +74,7 @@ class Topology(Configs):
             self.ports.smtp,
         ).start()
         say(f"SMTP relay :{self.ports.smtp} (STARTTLS + login)")
-        self._run_once("migrate", "cloud", "migrate", "-c", str(self.cloud_yaml))
-        self._run_once(
+        self._run_once(  # migrates the database first, as the cloud services would
             "operator",
             "cloud",
             "operator",
@@ -77,15 +89,6 @@ class Topology(Configs):
             f"API ({self.plan.api_processes} processes) {self.ports.api_url}; "
             f"{self.plan.uploaders} uploaders; {self.plan.workers} workers"
         )
-        for node in NODES:
-            self.supervisor.start(
-                Service(
-                    f"node-{node}",
-                    dancebooth("edge", "run", "-c", str(self.node_yaml(node))),
-                    self.logs / f"node-{node}.log",
-                )
-            )
-        say(f"edge nodes {', '.join(NODES)} (synthetic source, replay pose, MQTT over TLS)")
 
     def _start_stores(self) -> None:
         from sqlalchemy import create_engine, text
@@ -108,7 +111,7 @@ class Topology(Configs):
         finally:
             admin.dispose()
         self._created_db = True
-        wait_for_port(int(port), 30, "moto_server", s3)
+        wait_for_port(int(port), STARTUP_S, "moto_server", s3)
         self.s3_client().create_bucket(Bucket=BUCKET)
 
     def s3_client(self) -> Any:
@@ -129,11 +132,11 @@ class Topology(Configs):
 
         argv = [mosquitto_binary(), "-c", str(self.broker_dir / "mosquitto.conf")]
         svc = self.supervisor.start(Service("mosquitto", argv, self.logs / "mosquitto.log"))
-        wait_for_port(self.ports.mqtt_tls, 15, "mosquitto", svc)
+        wait_for_port(self.ports.mqtt_tls, 30, "mosquitto", svc)
 
     def restart_broker(self) -> None:
         self.supervisor.restart("mosquitto")
-        wait_for_port(self.ports.mqtt_tls, 15, "mosquitto", self.supervisor["mosquitto"])
+        wait_for_port(self.ports.mqtt_tls, 30, "mosquitto", self.supervisor["mosquitto"])
 
     def _run_once(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = self.logs / f"{name}.log"
@@ -181,7 +184,7 @@ class Topology(Configs):
                     restart_after_s=p.lease_s + 5,
                 )
             )
-        wait_for_port(self.ports.api, 60, "the API", api)
+        wait_for_port(self.ports.api, STARTUP_S, "the API", api)
 
     # -- stop -------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -18,7 +18,12 @@ from click.testing import CliRunner
 
 from dancebooth.cli import cli
 from tests.docs.test_commands import DOCS
-from tests.infra.deploy import interpolate_tree, load_yaml_documents, read_dotenv
+from tests.infra.deploy import (
+    fill_placeholder,
+    interpolate_tree,
+    load_yaml_documents,
+    read_dotenv,
+)
 from tests.services import REPO
 
 YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
@@ -63,7 +68,9 @@ def test_the_docs_show_a_node_yaml() -> None:
 
 def _compose_env(path: Path, service: str) -> dict[str, str]:
     raw = yaml.safe_load(path.read_text())
-    tree = interpolate_tree(raw, read_dotenv(REPO / "infra" / "env.example"))
+    example = read_dotenv(REPO / "infra" / "env.example")
+    # the change-me placeholders replaced by secrets, as the runbook says (openssl rand)
+    tree = interpolate_tree(raw, {k: fill_placeholder(k, v) for k, v in example.items()})
     return {k: str(v) for k, v in tree["services"][service]["environment"].items()}
 
 
@@ -88,7 +95,8 @@ def test_k8s_configmap_and_secret_pass_check_config() -> None:
     env: dict[str, str] = {}
     for doc in docs:
         if doc["metadata"]["name"] in ("dancebooth-config", "dancebooth-secrets"):
-            env.update({k: str(v) for k, v in (doc.get("data") or doc["stringData"]).items()})
+            values = (doc.get("data") or doc["stringData"]).items()
+            env.update({k: fill_placeholder(k, str(v)) for k, v in values})
     assert "DANCEBOOTH_CLOUD_API__SECRET_KEY" in env and "DANCEBOOTH_CLOUD_BOOTH" in env
     out = check_config("cloud", env)
     assert '"environment": "production"' in out

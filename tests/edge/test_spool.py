@@ -115,8 +115,9 @@ def test_a_quarantined_frame_is_lost_not_dropped_and_survives_recovery(tmp_path:
     spool = Spool(tmp_path)
     _fill(spool, "s1", 5)
     before = spool.bytes_used
-    path = spool.quarantine_frame("s1", 4, "s1/4: the JPEG does not decode")
-    assert path == tmp_path / "quarantine" / "s1" / "000004.jpg" and path.read_bytes() == JPEG
+    where = spool.quarantine_frame("s1", 4, "s1/4: the JPEG does not decode")
+    assert where == str(tmp_path / "quarantine" / "s1" / "000004.jpg")
+    assert Path(where).read_bytes() == JPEG
     assert spool.bytes_used == before - len(JPEG) - 12
     assert spool.quarantine_frame("s1", 4, "again") is None  # not waiting any more
     spool.close()
@@ -125,6 +126,17 @@ def test_a_quarantined_frame_is_lost_not_dropped_and_survives_recovery(tmp_path:
     record = spool.capture("s1")
     assert record is not None
     assert (record.seq_count, record.dropped, record.lost) == (5, [], [4])
+
+
+def test_a_quarantine_that_cannot_be_written_still_takes_the_frame_out(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    _fill(spool, "s1", 2)
+    (tmp_path / "quarantine").write_text("a file where the folder should be")
+    where = spool.quarantine_frame("s1", 0, "s1/0: the JPEG does not decode")
+    assert where is not None and where.startswith("its bytes could not be kept")
+    assert [f.seq for f in spool.captured()] == [1]  # not stuck first in the queue
+    record = spool.capture("s1")
+    assert record is not None and record.lost == [0]
 
 
 def test_a_spool_made_before_lost_frames_existed_opens(tmp_path: Path) -> None:

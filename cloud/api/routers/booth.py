@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from cloud.api import visits
+from cloud.api.clocks import capture_refusal
 from cloud.api.deps import Ctx, DbSession, Operator
+from cloud.api.errors import ConflictError
 from cloud.api.schemas import CaptureStarted, NodeView, SessionRef, VisitorStatus
 from protocol.ids import ID_PATTERN
 
@@ -19,7 +21,7 @@ _401: Responses = {401: {"description": "not logged in"}}
 _4xx: Responses = {
     **_401,
     404: {"description": "unknown session"},
-    409: {"description": "wrong state"},
+    409: {"description": "wrong state, or a node's clock too far off to start a capture"},
     503: {"description": "the broker is unreachable"},
 }
 
@@ -31,7 +33,21 @@ def nodes(_who: Operator, db: DbSession, ctx: Ctx) -> list[NodeView]:
         for v in visits.list_nodes(db, ctx.settings.booth, set())
         if ctx.link.preview(v.id) is not None
     }
-    return visits.list_nodes(db, ctx.settings.booth, with_preview)
+    views = visits.list_nodes(db, ctx.settings.booth, with_preview)
+    return [_with_clock(v, ctx) for v in views]
+
+
+def _with_clock(view: NodeView, ctx: Ctx) -> NodeView:
+    reading = ctx.link.clocks.get(view.id)
+    if reading is None:
+        return view
+    return view.model_copy(
+        update={
+            "clock_offset_s": reading.offset_s,
+            "clock_error_s": reading.delay_s / 2,
+            "clock_warning": abs(reading.offset_s) > ctx.settings.clock.warn_s,
+        }
+    )
 
 
 @router.get(
@@ -60,8 +76,21 @@ def call_next(_who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
 
 @router.post("/capture", responses=_4xx)
 def start_capture(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> CaptureStarted:
-    """Start the countdown: every node starts recording at the same ``start_at``."""
+    """Start the countdown: every node starts recording at the same ``start_at``.
+
+    Refused (409) while an online node's clock is off by more than ``clock.refuse_s``: it
+    would film the wrong seconds, or ignore the capture."""
     api = ctx.settings.api
+    online = [v.id for v in visits.list_nodes(db, ctx.settings.booth, set()) if v.online]
+    refusal = capture_refusal(
+        ctx.link.clocks,
+        online,
+        countdown_s=api.countdown_s,
+        duration_s=api.capture_s,
+        refuse_s=ctx.settings.clock.refuse_s,
+    )
+    if refusal is not None:
+        raise ConflictError(refusal)
     command = visits.start_capture(db, body.session_id, api.countdown_s, api.capture_s)
     ctx.link.start_capture(ctx.settings.booth, command)  # raising rolls the state back
     return CaptureStarted(

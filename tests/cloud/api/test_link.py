@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -99,3 +100,23 @@ def test_a_broker_without_v5_gets_mqtt_311() -> None:
             node.loop_stop()
             node.disconnect()
             link.close()
+
+
+def test_clock_offset_of_a_real_node_over_mqtt(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Ping → the node's status echo → reading: on one machine (one clock) the offset is 0
+    to within the measurement's own bound."""
+    from tests.edge.test_node import make_node, make_settings
+
+    node = make_node(make_settings(mosquitto, tmp_path))
+    node.start()
+    link = MqttBoothLink(
+        MqttSettings(host=mosquitto.host, port=mosquitto.port), "booth1", clock_ping_s=0.2
+    )
+    try:
+        _wait(lambda: link.clocks.get("node1") is not None)
+        reading = link.clocks.get("node1")
+        assert reading is not None and 0 <= reading.delay_s < 2.0
+        assert abs(reading.offset_s) <= reading.delay_s / 2 + 0.002
+    finally:
+        link.close()
+        node.stop()
