@@ -18,6 +18,7 @@ from cloud.api.events import Broadcaster
 from cloud.api.handlers import install_error_handlers
 from cloud.api.headers import SecurityHeaders, content_security_policy, media_origin
 from cloud.api.link import BoothLink, LocalBoothLink
+from cloud.api.openapi import document_errors
 from cloud.api.ratelimit import LoginGuard, RateLimiter
 from cloud.api.routers import auth, booth, erasure, events, jobs, pages, renditions, visitors
 from cloud.api.security import Logins
@@ -82,6 +83,7 @@ def create_app(
     app.state.ctx = ctx
     app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
+    document_errors(app)
     for module in (auth, visitors, booth, erasure, jobs, renditions, events, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")

@@ -11,7 +11,9 @@ import math
 from typing import Final
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud.api.errors import (
     AuthError,
@@ -23,6 +25,7 @@ from cloud.api.errors import (
     ThrottledError,
 )
 from cloud.api.link import LinkError
+from cloud.api.routes import api_routes
 from cloud.erasure import ErasureError
 from cloud.jobs.queue import JobNotFoundError, JobStateError
 
@@ -56,6 +59,21 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=headers)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own answer, except that a 405 lists every method the path allows (Starlette
+    names only those of the first route matching the path)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != status.HTTP_405_METHOD_NOT_ALLOWED:
+        return await http_exception_handler(request, exc)
+    allowed: set[str] = set()
+    for route in api_routes(request.app.routes):
+        if route.path_regex.match(request.url.path):
+            allowed |= route.methods or set()
+    headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for kind, _code in STATUS:
         app.add_exception_handler(kind, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from fastapi import Body
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from cloud.db.models import JobState
 from cloud.db.states import SessionState
@@ -25,9 +27,20 @@ class Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _consented(value: object) -> object:
+    if value is not True:
+        raise PydanticCustomError(
+            "consent", "consent is required: tick the box to agree before registering"
+        )
+    return value
+
+
 class Registration(Inbound):
     email: Email = Field(description="where the video link is sent")
-    consent: bool = Field(description="the visitor ticked the consent box; must be true")
+    # Literal[True], so the schema says what the API accepts: a visitor who consented.
+    consent: Annotated[Literal[True], BeforeValidator(_consented)] = Field(
+        description="the visitor ticked the consent box; must be true"
+    )
 
 
 class Login(Inbound):
@@ -45,19 +58,34 @@ class VisitorStatus(BaseModel):
     position: int | None = Field(None, description="visitors ahead in the line to dance")
 
 
-class ReviewDecision(Inbound):
-    """The operator's decision on a rendition the quality gate held."""
+Reason = Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)]
 
-    decision: Literal["approve", "retake", "reject"]
-    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] = Field(
-        "", description="why (required to reject; shown to operators)"
-    )
 
-    @model_validator(mode="after")
-    def _reason_to_reject(self) -> ReviewDecision:
-        if self.decision == "reject" and not self.reason:
-            raise ValueError("say why the rendition is rejected (reason)")
-        return self
+class Approve(Inbound):
+    """Send the held rendition's link now."""
+
+    decision: Literal["approve"]
+    reason: Reason = ""
+
+
+class Retake(Inbound):
+    """Put the visitor back in line to dance again."""
+
+    decision: Literal["retake"]
+    reason: Reason = Field("", description="why (shown to operators)")
+
+
+class Reject(Inbound):
+    """Fail the session; a reason is required."""
+
+    decision: Literal["reject"]
+    reason: Annotated[
+        str, StringConstraints(max_length=500, strip_whitespace=True, pattern=r"\S")
+    ] = Field(description="why the rendition is rejected (shown to operators)")
+
+
+# One model per decision, so the schema itself says a rejection needs a reason.
+ReviewDecision = Annotated[Approve | Retake | Reject, Body(discriminator="decision")]
 
 
 class Reviewed(BaseModel):

@@ -176,9 +176,7 @@ def test_the_last_line_counts_what_was_measured() -> None:
     "refused (451) is never retried (delivery, item 2), and the session shows 'delivered' "
     "meanwhile (delivery, item 3); a deleted visitor's late manifests stay as dead letters "
     "(delivery, item 6); a fine-tune resumed with no budget left writes no best.safetensors "
-    "and the job fails (cloud/jobs/pipeline.py FinetuneStep, cloud/training/finetune.py); "
-    "API processes signed presigned links with '**********' (api, item 1; fixed on main "
-    "since, to be confirmed by a passing rehearsal)",
+    "and the job fails (cloud/jobs/pipeline.py FinetuneStep, cloud/training/finetune.py)",
 )
 def test_a_ci_sized_rehearsal_delivers_every_visitor_despite_the_faults(tmp_path: Path) -> None:
     """Two visitors (and one who deletes their data), every fault once, in < 6 minutes."""

@@ -24,11 +24,6 @@ SessionPath = Annotated[SessionId, Path(description="the visitor's session id")]
     },
 )
 def register(body: Registration, db: DbSession, ctx: Ctx, ip: ClientIp) -> VisitorStatus:
-    if not body.consent:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "consent is required: tick the box to agree before registering",
-        )
     wait = ctx.kiosk_limit.retry_after(ip)
     if wait:
         raise HTTPException(
