@@ -252,8 +252,14 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     from cloud.jobs.worker import Worker
     from cloud.retention import PeriodicSweep
     from cloud.storage import create_storage
+    from cloud.training.device import resolve_device
+    from cloud.training.errors import TrainingError
 
     settings = build_settings(config_path)
+    try:  # a missing GPU fails here, not once per job attempt
+        resolve_device(settings.training.device)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
     _check_booth_checkpoint(settings)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))

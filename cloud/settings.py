@@ -155,8 +155,15 @@ def _int_from_text(value: object) -> object:
 
 
 class TrainingSettings(Group):
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = 128
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="auto, cpu, cuda or cuda:N (one worker per GPU); checked at worker start",
+    )
+    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = Field(
+        128, description="must match the booth checkpoint's; checked at worker start"
+    )
+    batch_size: Annotated[int, Field(ge=1, le=64)] = 4
     budget_s: Annotated[float, Field(gt=0)] = 300.0
     booth_checkpoint: Path | None = None
 

@@ -108,7 +108,13 @@ class FinetuneStep(Step):
             steps,
             work_dir=work,
             progress_callback=progress,
-            options=RunOptions(budget_s=training.budget_s, max_steps=steps, device=training.device),
+            options=RunOptions(
+                budget_s=training.budget_s,
+                max_steps=steps,
+                batch_size=training.batch_size,
+                device=training.device,
+            ),
+            resolution=training.resolution,
         )
         self._save(result.checkpoint, model_key(sid, "best.safetensors"))
         run = result.run
