@@ -1,8 +1,7 @@
 """``dancebooth bench train``: training throughput and time-to-quality, with figures.
 
-* throughput — images/s of the Lightning fine-tune loop (batches drawn from the
-  in-memory stream) next to a plain-PyTorch loop over the same networks, losses and
-  batch size in the same process: the difference is Lightning + data overhead.
+* throughput — images/s of the Lightning fine-tune loop next to a plain-PyTorch loop
+  on the same device (:mod:`benchmarks.train_throughput`; ``--device cuda`` for a GPU).
 * quality — per held-out visitor, a warm start from the booth checkpoint and a run
   from scratch under the same wall-clock budget; held-out SSIM against time, and how
   soon the warm start reaches the quality scratch ends with.
@@ -12,100 +11,25 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from pathlib import Path
 
 import click
 import numpy as np
 import torch
 
+from benchmarks.train_throughput import run_flops, run_throughput
 from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
-from cloud.training.batches import BatchStream
 from cloud.training.checkpoint import load_checkpoint
 from cloud.training.corpus import CorpusSession, corpus_sessions
 from cloud.training.data import FrameSet, build_frameset, clip_crop, holdout_indices, split
+from cloud.training.device import resolve_device
 from cloud.training.errors import TrainingError
 from cloud.training.finetune import FINETUNE_LR, FinetuneResult, finetune
 from cloud.training.grid import sample_grid, save_png
-from cloud.training.loop import Progress, RunOptions, TrainingRun
-from cloud.training.losses import discriminator_loss, generator_loss
+from cloud.training.loop import RunOptions, TrainingRun
 from cloud.training.model import Pix2Pix, Pix2PixConfig
 
 logger = logging.getLogger(__name__)
-
-
-def plain_step(
-    model: Pix2Pix,
-    batch: dict[str, torch.Tensor],
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-) -> None:
-    """One pix2pix update without Lightning: the baseline the module is measured against."""
-    cfg = model.config
-    fake, condition = model.fake_and_condition(batch)
-    d = discriminator_loss(
-        model.discriminator, condition, batch["image"], fake.detach(), cfg.gan_mode
-    )
-    opt_d.zero_grad(set_to_none=True)
-    d["d_loss"].backward()
-    opt_d.step()
-    for p in model.discriminator.parameters():
-        p.requires_grad_(False)
-    g = generator_loss(
-        model.discriminator,
-        condition,
-        batch["image"],
-        fake,
-        cfg.gan_mode,
-        lambda_l1=cfg.lambda_l1,
-        lambda_fm=cfg.lambda_fm,
-    )
-    opt_g.zero_grad(set_to_none=True)
-    g["g_loss"].backward()
-    opt_g.step()
-    for p in model.discriminator.parameters():
-        p.requires_grad_(True)
-
-
-Durations = list[tuple[float, float]]  # per step: (wall seconds, this process's CPU seconds)
-
-
-def plain_steps(
-    cfg: Pix2PixConfig, data: FrameSet, batch_size: int, warmup: int, steps: int
-) -> Durations:
-    torch.manual_seed(0)
-    model = Pix2Pix.from_config(cfg)
-    opt_g, opt_d = model.configure_optimizers()
-    batch = next(iter(BatchStream(data, batch_size)))  # one fixed batch: pure compute
-    out = []
-    for i in range(warmup + steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        plain_step(model, batch, opt_g, opt_d)
-        if i >= warmup:
-            out.append((time.perf_counter() - t0, time.process_time() - c0))
-    return out
-
-
-def lightning_steps(
-    cfg: Pix2PixConfig, data: FrameSet, batch_size: int, warmup: int, steps: int, work: Path
-) -> tuple[Durations, float]:
-    """Per-step durations of the real training loop (batch making, Lightning's hooks and
-    logging included) after ``warmup`` steps, and the share of wall time making batches."""
-    torch.manual_seed(0)
-    model = Pix2Pix.from_config(cfg)
-    stamps: dict[int, tuple[float, float]] = {}
-
-    def stamp(p: Progress) -> None:
-        stamps[p.step] = (time.perf_counter(), time.process_time())
-
-    opts = RunOptions(1e9, warmup + steps, batch_size=batch_size, eval_every_s=1e9)
-    run = TrainingRun(model, data, data.subset([0]), work, opts, progress=stamp)
-    result = run.fit()
-    out = []
-    for i in range(warmup + 1, warmup + steps + 1):
-        (t0, c0), (t1, c1) = stamps[i - 1], stamps[i]
-        out.append((t1 - t0, c1 - c0))
-    return out, result.data_share
 
 
 def visitor_sessions(corpus: Path, count: int) -> list[CorpusSession]:
@@ -113,55 +37,6 @@ def visitor_sessions(corpus: Path, count: int) -> list[CorpusSession]:
     if not visitors:
         visitors = corpus_sessions(corpus)
     return visitors[:count]
-
-
-def _rates(durations: Durations, batch_size: int) -> tuple[float, float]:
-    """Images/s from the median step (wall) and from total CPU time: the median is the
-    figure least disturbed by other processes' bursts on a shared machine."""
-    wall = float(np.median([d[0] for d in durations]))
-    cpu = sum(d[1] for d in durations) / len(durations)
-    return batch_size / wall, batch_size / cpu
-
-
-def throughput_row(
-    res: int, session: CorpusSession, batch_size: int, steps: int, ngf: int, rounds: int
-) -> str:
-    cfg = Pix2PixConfig.model_validate({"resolution": res, "ngf": ngf})
-    data = build_frameset(session.shards, res)
-    plain: Durations = []
-    lit: Durations = []
-    shares = []
-    with tempfile.TemporaryDirectory() as tmp:
-        # Alternate the two loops, so a change in the machine's load during the
-        # benchmark does not read as overhead of either.
-        for _ in range(rounds):
-            plain += plain_steps(cfg, data, batch_size, 2, steps)
-            durations, share = lightning_steps(cfg, data, batch_size, 2, steps, Path(tmp))
-            lit += durations
-            shares.append(share)
-    p, q = _rates(plain, batch_size), _rates(lit, batch_size)
-    return (
-        f"| {res} px | {p[0]:.2f} | {q[0]:.2f} | {1 - q[0] / p[0]:+.1%} | "
-        f"{p[1]:.2f} | {q[1]:.2f} | {1 - q[1] / p[1]:+.1%} | {max(shares):.2%} |"
-    )
-
-
-def run_throughput(
-    corpus: Path, resolutions: list[int], batch_size: int, steps: int, ngf: int, rounds: int
-) -> None:
-    session = visitor_sessions(corpus, 1)[0]
-    click.echo(
-        f"throughput: ngf {ngf}, batch {batch_size}, {steps} timed steps after 2 warm-up "
-        f"steps, {rounds} alternating rounds, session {session.session}"
-    )
-    click.echo(
-        "| resolution | plain img/s (wall) | Lightning + data img/s (wall) | overhead "
-        "| plain img/s (CPU time) | Lightning + data img/s (CPU time) | overhead "
-        "| data share of wall time |"
-    )
-    click.echo("|---|---|---|---|---|---|---|---|")
-    for res in resolutions:
-        click.echo(throughput_row(res, session, batch_size, steps, ngf, rounds))
 
 
 def reached(history: list[dict[str, float]], key: str, target: float) -> dict[str, float] | None:
@@ -254,12 +129,12 @@ def _summary(ratios: list[Ratios]) -> str:
     return text + " (goal ≤ 1/8)"
 
 
-def _warm_up_process(cfg: Pix2PixConfig, session: CorpusSession) -> None:
+def _warm_up_process(cfg: Pix2PixConfig, session: CorpusSession, device: str) -> None:
     """Pay the process's one-time costs (lazy imports, oneDNN kernel set-up) before the
     timed runs, so they do not land on whichever run goes first."""
     data = build_frameset(session.shards[:1], cfg.resolution)
     with tempfile.TemporaryDirectory() as tmp:
-        opts = RunOptions(1e9, 1, eval_every_s=1e9)
+        opts = RunOptions(1e9, 1, eval_every_s=1e9, device=device)
         TrainingRun(Pix2Pix.from_config(cfg), data, data.subset([0]), Path(tmp), opts).fit()
 
 
@@ -269,6 +144,7 @@ def run_quality(
     visitors: int,
     budget: float,
     batch_size: int,
+    device: str,
     grid: Path,
     plot: Path | None,
 ) -> None:
@@ -281,6 +157,7 @@ def run_quality(
         eval_every_s=budget / 30,  # fine enough to resolve a ratio of 1/8
         patience=0,  # never stop early: the curves run the whole budget
         eval_at_start=True,
+        device=device,
     )
     click.echo(
         f"time-to-quality: {visitors} held-out visitors, {budget:.0f} s budget each, "
@@ -290,7 +167,7 @@ def run_quality(
     )
     pictures, pairs = [], []
     sessions = visitor_sessions(corpus, visitors)
-    _warm_up_process(cfg, sessions[0])
+    _warm_up_process(cfg, sessions[0], device)
     for session in sessions:
         transfer = transfer_frames(corpus, session, cfg.resolution)
         also = {"transfer": transfer} if transfer is not None else {}
@@ -368,11 +245,22 @@ def plot_curves(
 @click.option(
     "--corpus",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="Synthetic corpus (dancebooth synth corpus ...).",
+    default=None,
+    help="Synthetic corpus (dancebooth synth corpus ...); every part but flops needs one.",
 )
-@click.option("--part", type=click.Choice(["all", "throughput", "quality"]), default="all")
-@click.option("--resolutions", default="128,256", show_default=True)
+@click.option(
+    "--part",
+    type=click.Choice(["all", "throughput", "quality", "flops"]),
+    default="all",
+    help="flops: count a step's FLOPs at --resolutions for ngf 16 and 64 (no corpus read).",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="cpu, cuda or cuda:N",
+)
+@click.option("--resolutions", default=None, help="[default: 128,256 on CPU, 256,512 on a GPU]")
 @click.option("--steps", type=int, default=6, show_default=True, help="Timed throughput steps.")
 @click.option("--rounds", type=int, default=2, show_default=True, help="Throughput repetitions.")
 @click.option("--batch-size", type=int, default=4, show_default=True)
@@ -401,9 +289,10 @@ def plot_curves(
     show_default=True,
 )
 def bench_train(
-    corpus: Path,
+    corpus: Path | None,
     part: str,
-    resolutions: str,
+    device: str,
+    resolutions: str | None,
     steps: int,
     rounds: int,
     batch_size: int,
@@ -417,11 +306,19 @@ def bench_train(
     """Training throughput (Lightning vs plain PyTorch) and warm-vs-scratch time-to-quality."""
     logging.getLogger("cloud.training").setLevel(logging.WARNING)
     click.echo(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if part == "flops":
+        run_flops([int(r) for r in (resolutions or "128,256,512").split(",")], [16, 64], batch_size)
+        return
+    if corpus is None:
+        raise click.UsageError("--corpus is required (dancebooth synth corpus ...)")
     try:
         if part in ("all", "throughput"):
-            res = [int(r) for r in resolutions.split(",")]
-            run_throughput(corpus, res, batch_size, steps, ngf, rounds)
+            where = resolve_device(device)
+            default = "128,256" if where.type == "cpu" else "256,512"
+            res = [int(r) for r in (resolutions or default).split(",")]
+            session = visitor_sessions(corpus, 1)[0]
+            run_throughput(session, res, batch_size, steps, ngf, rounds, where)
         if part in ("all", "quality"):
-            run_quality(corpus, booth, visitors, budget, batch_size, grid, plot)
+            run_quality(corpus, booth, visitors, budget, batch_size, device, grid, plot)
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc

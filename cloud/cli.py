@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,13 +248,21 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     import socket
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
+    from cloud.delivery.mailer import build_mailer
+    from cloud.delivery.outbox import MailFlusher, retry_policy
     from cloud.jobs.pipeline import default_pipelines
     from cloud.jobs.queue import JobQueue
     from cloud.jobs.worker import Worker
     from cloud.retention import PeriodicSweep
     from cloud.storage import create_storage
+    from cloud.training.device import resolve_device
+    from cloud.training.errors import TrainingError
 
     settings = build_settings(config_path)
+    try:  # a missing GPU fails here, not once per job attempt
+        resolve_device(settings.training.device)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
     _check_booth_checkpoint(settings)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
@@ -261,7 +270,10 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     pipelines = default_pipelines(settings, factory, storage)
     # Workers already hold the store and the database and run everywhere the data is
     # used; the sweep is idempotent, so several workers sweeping is harmless.
-    sweeper = PeriodicSweep(factory, storage, settings.retention)
+    mailer = build_mailer(settings.mail)
+    sweeper = PeriodicSweep(factory, storage, settings.retention, mailer)
+    # Emails a relay refused are retried by the API processes and by idle workers.
+    mail = MailFlusher(factory, mailer, retry_policy(settings.delivery), 0.0)
     queue = JobQueue(factory, settings.worker.lease_s)
     w = Worker(
         queue,
@@ -273,9 +285,15 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     click.echo(f"worker {w.name} waiting for jobs (Ctrl-C to stop)")
     signal.signal(signal.SIGTERM, _interrupt)  # docker stop: give the job back, then exit
     try:
-        w.run_once() if once else w.run_forever(on_idle=sweeper)
+        w.run_once() if once else w.run_forever(on_idle=lambda: _idle(sweeper, mail))
     except KeyboardInterrupt:
         w.stop()
+
+
+def _idle(sweeper: Callable[[], None], mail: Any) -> None:
+    """A worker with nothing to do sweeps (when due) and retries refused emails."""
+    sweeper()
+    mail.flush_once()
 
 
 @cloud.command("retention")
@@ -325,6 +343,7 @@ def _sweep_and_report(
     """One sweep with a progress bar and a line per session; the sessions left to retry."""
     from rich.progress import Progress
 
+    from cloud.delivery.mailer import build_mailer
     from cloud.retention import due, leftovers, sweep
 
     with factory() as db:
@@ -337,6 +356,7 @@ def _sweep_and_report(
             settings.retention,
             dry_run=dry_run,
             progress=lambda _r: bar.advance(task),
+            mailer=build_mailer(settings.mail),
         )
     verb = "would remove" if dry_run else "removed"
     for e in report.erased:
@@ -347,6 +367,7 @@ def _sweep_and_report(
             click.echo(f"  {key}")
     for sid, why in report.failed.items():
         click.echo(f"{sid}: NOT finished (run again): {why}", err=True)
+    click.echo(f"{report.dead_letters} dead letters {verb} (older than the retention)")
     click.echo(f"{len(report.erased)} sessions {verb}, {len(report.failed)} to retry")
     return report.failed
 

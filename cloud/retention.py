@@ -38,8 +38,19 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.db.engine import transaction
 from cloud.db.lifecycle import transition
-from cloud.db.models import DeadLetter, Frame, Job, Manifest, Rendition, Session, Shard, utcnow
+from cloud.db.models import (
+    DeadLetter,
+    Frame,
+    Job,
+    Mail,
+    Manifest,
+    Rendition,
+    Session,
+    Shard,
+    utcnow,
+)
 from cloud.db.states import SessionState
+from cloud.delivery.mailer import Mailer
 from cloud.jobs.queue import as_utc
 from cloud.settings import RetentionSettings
 from cloud.storage import Storage, StorageError
@@ -118,6 +129,7 @@ def _row_filters(removal: Removal) -> dict[str, tuple[type[Any], ColumnElement[b
         rows["renditions"] = (Rendition, Rendition.session_id == sid)
     if removal.visitor:
         rows["jobs"] = (Job, Job.session_id == sid)
+        rows["mails"] = (Mail, Mail.session_id == sid)  # each holds the address, maybe the link
         # A refused payload is linked to a session only through its topic.
         rows["dead_letters"] = (
             DeadLetter,
@@ -128,8 +140,18 @@ def _row_filters(removal: Removal) -> dict[str, tuple[type[Any], ColumnElement[b
     return rows
 
 
-def erase(db: Db, storage: Storage, removal: Removal, *, dry_run: bool = False) -> Erased:
+def erase(
+    db: Db,
+    storage: Storage,
+    removal: Removal,
+    *,
+    dry_run: bool = False,
+    mailer: Mailer | None = None,
+) -> Erased:
     """Remove the parts ``removal`` names: objects first, then rows, then the tombstone.
+
+    A visitor's erasure also deletes the copies of their emails ``mailer`` keeps (the
+    outbox folder); the email rows in the database go with the other rows.
 
     Raises :class:`~cloud.storage.StorageError` if the store fails; nothing in the
     database changes then (the caller's transaction rolls back), so it can be re-run.
@@ -145,6 +167,8 @@ def erase(db: Db, storage: Storage, removal: Removal, *, dry_run: bool = False) 
         return done
     for key in keys:
         storage.delete(key)
+    if removal.visitor and mailer is not None:
+        done.rows["mail_copies"] = mailer.forget(sid)
     for name, (model, where) in filters.items():
         result = db.execute(delete(model).where(where).execution_options(synchronize_session=False))
         done.rows[name] = int(result.rowcount)  # type: ignore[attr-defined]
@@ -234,6 +258,17 @@ def leftovers(db: Db, storage: Storage, now: datetime | None = None) -> list[Rem
 class SweepReport:
     erased: list[Erased] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    dead_letters: int = 0  # expired dead letters removed (or, in a dry run, due)
+
+
+def expire_dead_letters(db: Db, policy: RetentionSettings, now: datetime, dry_run: bool) -> int:
+    """Dead letters older than ``policy.dead_letters_days``: refused payloads are kept for
+    diagnosis, not for ever (a refused frame may show a visitor)."""
+    old = DeadLetter.received_at < now - timedelta(days=policy.dead_letters_days)
+    if dry_run:
+        return db.scalar(select(func.count()).select_from(DeadLetter).where(old)) or 0
+    result = db.execute(delete(DeadLetter).where(old).execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def sweep(
@@ -244,18 +279,21 @@ def sweep(
     now: datetime | None = None,
     dry_run: bool = False,
     progress: Callable[[Removal], None] | None = None,
+    mailer: Mailer | None = None,
 ) -> SweepReport:
     """Apply the policy once; a session the store fails on is reported and retried next time."""
     with factory() as db:
         plan = due(db, policy, now) + leftovers(db, storage, now)
     report = SweepReport()
+    with transaction(factory) as db:
+        report.dead_letters = expire_dead_letters(db, policy, now or utcnow(), dry_run)
     for removal in plan:
         try:
             with transaction(factory) as db:
                 state = db.scalar(select(Session.state).where(Session.id == removal.session_id))
                 if not removal.visitor and (state in BUSY or state is SessionState.DELETED):
                     continue  # it moved on since the plan was made
-                report.erased.append(erase(db, storage, removal, dry_run=dry_run))
+                report.erased.append(erase(db, storage, removal, dry_run=dry_run, mailer=mailer))
         except StorageError as exc:
             logger.warning("retention: session %s not finished: %s", removal.session_id, exc)
             report.failed[removal.session_id] = str(exc)
@@ -268,9 +306,13 @@ class PeriodicSweep:
     """Runs :func:`sweep` at most every ``policy.sweep_every_s`` (the worker calls it when idle)."""
 
     def __init__(
-        self, factory: sessionmaker[Db], storage: Storage, policy: RetentionSettings
+        self,
+        factory: sessionmaker[Db],
+        storage: Storage,
+        policy: RetentionSettings,
+        mailer: Mailer | None = None,
     ) -> None:
-        self.factory, self.storage, self.policy = factory, storage, policy
+        self.factory, self.storage, self.policy, self.mailer = factory, storage, policy, mailer
         self._last: float | None = None
 
     def __call__(self) -> None:
@@ -283,7 +325,7 @@ class PeriodicSweep:
             return None
         self._last = time.monotonic()
         try:
-            report = sweep(self.factory, self.storage, self.policy)
+            report = sweep(self.factory, self.storage, self.policy, mailer=self.mailer)
         except Exception:  # a failed sweep must not stop the worker; the next one retries
             logger.exception("retention sweep failed")
             return None

@@ -57,11 +57,6 @@ class SmtpMail(Group):
     sender: str
     timeout_s: Annotated[float, Field(gt=0)] = 20.0
     ca_file: Path | None = Field(None, description="CA bundle for a private SMTP certificate")
-    attempts: Annotated[int, Field(ge=1, le=20)] = 4
-    backoff_s: Annotated[float, Field(ge=0)] = 2.0
-    queue_directory: Path = Field(
-        Path("var/mail-queue"), description="emails the server refused wait here for flush()"
-    )
 
 
 MailSettings = Annotated[OutboxMail | SmtpMail, Field(discriminator="type")]
@@ -155,8 +150,15 @@ def _int_from_text(value: object) -> object:
 
 
 class TrainingSettings(Group):
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = 128
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="auto, cpu, cuda or cuda:N (one worker per GPU); checked at worker start",
+    )
+    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = Field(
+        128, description="must match the booth checkpoint's; checked at worker start"
+    )
+    batch_size: Annotated[int, Field(ge=1, le=64)] = 4
     budget_s: Annotated[float, Field(gt=0)] = 300.0
     booth_checkpoint: Path | None = None
 
@@ -177,8 +179,22 @@ class RenderSettings(Group):
 
 
 class DeliverySettings(Group):
+    """Links and their emails; a refused email is retried from the database outbox."""
+
     link_ttl_days: Annotated[float, Field(gt=0, le=365)] = 30.0
     token_bytes: Annotated[int, Field(ge=16, le=64)] = 32
+    mail_attempts: Annotated[int, Field(ge=1, le=50)] = Field(
+        10, description="attempts per email before the session shows mail_failed"
+    )
+    mail_backoff_s: Annotated[float, Field(ge=0)] = Field(
+        5.0, description="wait after the first failed attempt; doubles after each"
+    )
+    mail_max_backoff_s: Annotated[float, Field(ge=0)] = Field(
+        600.0, description="longest wait between two attempts"
+    )
+    flush_every_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5.0, description="how often API processes and idle workers look for emails to retry"
+    )
 
 
 class RetentionSettings(Group):
@@ -192,6 +208,9 @@ class RetentionSettings(Group):
     )
     rendition_grace_days: Annotated[float, Field(ge=0, le=365)] = Field(
         0.0, description="renditions are deleted this long after their link expires"
+    )
+    dead_letters_days: Annotated[float, Field(gt=0, le=3650)] = Field(
+        14.0, description="refused MQTT payloads (dead letters) are deleted this long after"
     )
     sweep_every_s: Annotated[float, Field(ge=0)] = Field(
         3600.0, description="how often each worker runs the retention sweep when idle; 0: never"

@@ -233,11 +233,11 @@ def _report(console: Console, deliveries: list[Delivery], directory: Path) -> No
         console.print(f"  video:  {d.video}")
     first = min(d.seconds_from_start for d in deliveries)
     console.print(f"first delivery {first:.0f} s after start")
+    # No address or link here: they live in the email (the outbox), which deleting the
+    # visitor's data removes; this file would outlive it.
     summary = [
         {
             "session_id": d.session_id,
-            "email": d.email,
-            "link": d.link,
             "eml": str(d.eml),
             "video": str(d.video),
             "seconds_from_start": round(d.seconds_from_start, 1),

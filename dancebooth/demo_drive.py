@@ -31,7 +31,7 @@ from dancebooth.demo_booth import OPERATOR, DemoBooth, DemoError
 logger = logging.getLogger(__name__)
 
 CSRF = {"X-Dancebooth": "1"}
-UPLOADED = {"uploaded", "queued", "training", "rendering", "delivered"}
+UPLOADED = {"uploaded", "queued", "training", "rendering", "mail_pending", "delivered"}
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ class Driver:
             )["state"]
             if state == "delivered":
                 return
-            if state in {"needs_review", "failed", "retake", "deleted"} or (
+            if state in {"needs_review", "mail_failed", "failed", "retake", "deleted"} or (
                 time.monotonic() > deadline
             ):
                 reason = job.get("error") or ""

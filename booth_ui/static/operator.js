@@ -8,9 +8,10 @@
     waiting: { label: "Waiting", states: ["registered", "retake"] },
     capture: { label: "Capture & upload", states: ["capturing", "uploaded"] },
     work: { label: "Training & rendering", states: ["queued", "training", "rendering"] },
+    mail: { label: "Mail pending / failed", states: ["mail_pending", "mail_failed"] },
     delivered: { label: "Delivered", states: ["delivered"] },
     review: { label: "Needs review", states: ["needs_review"] },
-    failed: { label: "Failed", states: ["failed"] },
+    failed: { label: "Failed", states: ["failed", "mail_failed"] },
   };
   let filter = "all";
   let visitors = [];
@@ -41,9 +42,15 @@
     if (v.job && ["queued", "running"].includes(v.job.state)) out.push(b("cancel", "Cancel"));
     if (v.job && ["failed", "cancelled"].includes(v.job.state)) out.push(b("retry", "Retry"));
     if (v.state === "needs_review") out.push(b("review", "Watch & decide", "primary"));
-    if (v.state === "delivered") out.push(b("resend", "Re-send"));
+    if (["delivered", "mail_failed"].includes(v.state)) out.push(b("resend", "Re-send", v.state === "mail_failed" ? "primary" : ""));
     out.push(b("delete", "Delete", "danger"));
     return out.join(" ");
+  }
+  // The email's own state: the session says "mail pending" until the server took it.
+  function mailStatus(m) {
+    const when = m.next_attempt_at ? new Date(m.next_attempt_at.endsWith("Z") || /[+-]\d\d:\d\d$/.test(m.next_attempt_at) ? m.next_attempt_at : m.next_attempt_at + "Z") : null;
+    const next = when ? `, next try ${when.toLocaleTimeString()}` : "";
+    return `<span class="mail m-${esc(m.state)}">email ${esc(m.state)} · attempt ${m.attempts}${esc(next)}</span>`;
   }
   function renderQueue() {
     const g = GROUPS[filter];
@@ -54,6 +61,7 @@
       const bar = (p, label) => `<div class="bar-outer"><div class="bar-inner" data-pct="${p}"></div></div><span class="pct">${p}%${label ? " · " + esc(label) : ""}</span>`;
       let progress = job ? `<span class="muted">${esc(job.kind)} ${esc(job.state)}</span>` : "";
       if (pct !== null) progress = bar(pct, job.step);
+      else if (v.mail && ["mail_pending", "mail_failed"].includes(v.state)) progress = mailStatus(v.mail);
       else if (v.upload !== null && v.upload !== undefined && ["capturing", "uploaded"].includes(v.state)) {
         progress = bar(Math.round(v.upload * 100), "upload");
       }

@@ -23,6 +23,8 @@ from cloud.api.ratelimit import LoginGuard, RateLimiter
 from cloud.api.routers import auth, booth, erasure, events, jobs, pages, renditions, visitors
 from cloud.api.security import Logins
 from cloud.db.engine import make_engine, session_factory
+from cloud.delivery.mailer import build_mailer
+from cloud.delivery.outbox import MailFlusher, retry_policy
 from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage import Storage, create_storage
@@ -53,6 +55,7 @@ def create_app(
     """The API + UI for ``settings``; the collaborators default to the configured ones."""
     engine = engine or make_engine(settings.database.url)
     factory = session_factory(engine)
+    mailer = build_mailer(settings.mail)
     ctx = ApiContext(
         settings=settings,
         factory=factory,
@@ -70,11 +73,17 @@ def create_app(
         templates=Jinja2Templates(directory=UI / "templates"),
         secure_cookies=settings.api.public_url.startswith("https://"),
         storage=storage or create_storage(settings.storage),
+        mailer=mailer,
+        mail=MailFlusher(
+            factory, mailer, retry_policy(settings.delivery), settings.delivery.flush_every_s
+        ),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.mail.start()  # workers scale to zero: the API retries refused emails
         yield
+        ctx.mail.stop()
         await ctx.events.close()
         ctx.link.close()
         ctx.storage.close()

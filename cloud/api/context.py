@@ -12,6 +12,8 @@ from cloud.api.events import Broadcaster
 from cloud.api.link import BoothLink
 from cloud.api.ratelimit import LoginGuard, RateLimiter
 from cloud.api.security import Logins
+from cloud.delivery.mailer import Mailer
+from cloud.delivery.outbox import MailFlusher
 from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
@@ -32,3 +34,5 @@ class ApiContext:
     templates: Jinja2Templates
     secure_cookies: bool
     storage: Storage
+    mailer: Mailer
+    mail: MailFlusher  # retries refused emails; woken by a re-send

@@ -1,18 +1,19 @@
-"""The operator's review of a rendition the quality gate held (``needs_review``).
+"""The operator's decisions on a rendition: review a held one, re-send a finished one.
 
-The operator watches the stored video, then approves it (a fresh link token, the
-session ``delivered``, the email sent now), sends the visitor back to ``retake``, or
-rejects it (``failed`` with the reason). Approval commits the token and the state
-*before* the email goes out: an email that fails or only gets queued still carries a
-link that works, and the operator can re-send it; the opposite order could mail a
-link the database never learned about.
+The operator watches a rendition the quality gate held (``needs_review``), then
+approves it, sends the visitor back to ``retake``, or rejects it (``failed`` with the
+reason). Approval and re-send take the one delivery path
+(:mod:`cloud.delivery.outbox`): the link token and the email that carries it are
+committed together (``mail_pending``) before anything is sent, so no crash can mail a
+link the database does not know; the session is ``delivered`` once the server took
+the email.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
@@ -20,32 +21,29 @@ from sqlalchemy.orm import sessionmaker
 from cloud.api import visits
 from cloud.api.errors import ConflictError, NotFoundError
 from cloud.db.engine import transaction
-from cloud.db.models import Rendition, utcnow
+from cloud.db.models import Mail, Rendition, Session
 from cloud.db.states import SessionState
-from cloud.delivery.errors import MailError
-from cloud.delivery.handoff import LinkPolicy, Visitor, link_email
+from cloud.delivery.errors import DeliveryConflictError
+from cloud.delivery.handoff import link_policy
 from cloud.delivery.mailer import Mailer
-from cloud.delivery.message import RenditionEmail
-from cloud.delivery.tokens import issue_token
+from cloud.delivery.outbox import Recorded, attempt, record, retry_policy
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
 
 logger = logging.getLogger(__name__)
 
 
+RESENDABLE = (SessionState.DELIVERED, SessionState.MAIL_PENDING, SessionState.MAIL_FAILED)
+
+
 @dataclass(frozen=True)
 class Approved:
+    """A link recorded for the visitor: the session's state and its email's."""
+
     session_id: str
-    mail: str  # the mailer's status: sent, already_sent, queued, failed
-    detail: str = ""
-
-
-def link_policy(settings: CloudSettings) -> LinkPolicy:
-    return LinkPolicy(
-        settings.api.public_url,
-        timedelta(days=settings.delivery.link_ttl_days),
-        settings.delivery.token_bytes,
-    )
+    state: SessionState
+    mail: str  # the email's state: pending, sending, sent, failed
+    detail: str = ""  # the last refusal, if any
 
 
 def held_rendition(db: Db, session_id: str) -> Rendition:
@@ -77,44 +75,53 @@ def approve(
     mailer: Mailer,
     session_id: str,
 ) -> Approved:
-    """Deliver a held rendition: token and ``delivered`` committed, then the email."""
-    email = _commit_approval(factory, storage, settings, session_id)
-    try:
-        result = mailer.send(email)
-    except MailError as exc:
-        logger.warning("session %s approved but the email did not go: %s", session_id, exc)
-        return Approved(session_id, "queued", f"{exc}; re-send it once mail works")
-    if result.status in ("sent", "already_sent"):
-        with transaction(factory) as db:
-            rendition = db.get(Rendition, session_id)
-            if rendition is not None:
-                rendition.emailed_at = utcnow()
-    logger.info("session %s approved by the operator; email %s", session_id, result.status)
-    return Approved(session_id, result.status, result.detail)
-
-
-def _commit_approval(
-    factory: sessionmaker[Db], storage: Storage, settings: CloudSettings, session_id: str
-) -> RenditionEmail:
-    policy = link_policy(settings)
+    """Deliver a held rendition through the one delivery path: the link and its email
+    recorded (``mail_pending``), committed, then one send attempt."""
     with transaction(factory) as db:
         rendition = held_rendition(db, session_id)
-        session = visits.get_session(db, session_id)
-        if not session.email:
-            raise ConflictError(f"session {session_id} has no email address to send the link to")
         if not storage.exists(rendition.video_key):
             raise ConflictError(
                 f"the video {rendition.video_key} is missing: retry the session's job to "
                 "render it again"
             )
-        token = issue_token(policy.ttl, nbytes=policy.token_bytes)
-        rendition.token_digest, rendition.expires_at = token.digest, token.expires_at
-        visits.move(db, session, SessionState.DELIVERED)  # raises if someone else decided
-        session.error = None
-        visitor = Visitor(session_id, session.email)
-        # One email per approval: its own kind, so the mailers' send-once key is fresh.
-        kind = f"rendition-approved-{token.digest[:12]}"
-        return link_email(visitor, rendition.dance, policy, token, kind=kind)
+        # One email per approval: its own kind, so its delivery key is fresh.
+        recorded = _record(db, settings, session_id, f"approved-{secrets.token_hex(6)}")
+    state = attempt(factory, mailer, recorded.mail_id, retry_policy(settings.delivery))
+    logger.info("session %s approved by the operator; email %s", session_id, state)
+    return _outcome(factory, session_id, recorded.mail_id)
+
+
+def resend(factory: sessionmaker[Db], settings: CloudSettings, session_id: str) -> Approved:
+    """Record a fresh link for a finished video and queue its email (the old link stops
+    working); a flusher sends it. One short transaction: it answers at once."""
+    with transaction(factory) as db:
+        row = visits.get_session(db, session_id)
+        if row.state not in RESENDABLE:
+            raise ConflictError(
+                f"session {session_id} is {row.state}: only a delivered video (or one whose "
+                "email failed) can be re-sent"
+            )
+        if row.rendition_deleted_at is not None:
+            raise ConflictError(
+                f"the video was removed on {row.rendition_deleted_at:%Y-%m-%d} (its link "
+                "expired): nothing to re-send"
+            )
+        recorded = _record(db, settings, session_id, f"resend-{secrets.token_hex(6)}")
+    return _outcome(factory, session_id, recorded.mail_id)
+
+
+def _record(db: Db, settings: CloudSettings, session_id: str, kind: str) -> Recorded:
+    try:
+        return record(db, session_id, kind, link_policy(settings), settings.mail.sender)
+    except DeliveryConflictError as exc:
+        raise ConflictError(str(exc)) from None
+
+
+def _outcome(factory: sessionmaker[Db], session_id: str, mail_id: int) -> Approved:
+    with factory() as db:
+        session, mail = db.get(Session, session_id), db.get(Mail, mail_id)
+        assert session is not None and mail is not None
+        return Approved(session_id, session.state, mail.state.value, mail.error or "")
 
 
 def reject(db: Db, session_id: str, reason: str, *, retake: bool) -> SessionState:

@@ -107,8 +107,18 @@ ReviewDecision = Annotated[Approve | Retake | Reject, Body(discriminator="decisi
 class Reviewed(BaseModel):
     id: str
     state: SessionState
-    mail: str | None = Field(None, description="sent, already_sent, queued or failed")
-    detail: str = ""
+    mail: str | None = Field(None, description="the email's state: pending, sending, sent, failed")
+    detail: str = Field("", description="the mail server's last refusal, if any")
+
+
+class MailView(BaseModel):
+    """The visitor's latest email: what the operator sees beside the session's state."""
+
+    state: str = Field(description="pending, sending, sent, failed or superseded")
+    attempts: int
+    error: str | None = Field(description="the mail server's last refusal")
+    next_attempt_at: datetime | None = Field(description="when a pending email is tried again")
+    sent_at: datetime | None
 
 
 class JobView(BaseModel):
@@ -137,6 +147,7 @@ class VisitorView(BaseModel):
     updated_at: datetime
     job: JobView | None = None
     upload: float | None = Field(None, description="share of announced frames stored (0-1)")
+    mail: MailView | None = Field(None, description="the latest email with the visitor's link")
 
 
 class NodeView(BaseModel):

@@ -13,9 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 
 from cloud.api.errors import ConflictError, NotFoundError
-from cloud.api.schemas import JobView, NodeView, VisitorStatus, VisitorView
+from cloud.api.schemas import JobView, MailView, NodeView, VisitorStatus, VisitorView
 from cloud.db.lifecycle import ensure_booth, transition
-from cloud.db.models import Job, JobState, Manifest, Node, Session, utcnow
+from cloud.db.models import Job, JobState, Mail, MailState, Manifest, Node, Session, utcnow
 from cloud.db.states import SessionState, TransitionError
 from cloud.jobs.queue import as_utc
 from protocol.ids import new_session_id
@@ -165,6 +165,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
         .limit(limit)
     ).all()
     uploads = upload_progress(db, [r.id for r in rows if r.state in UPLOADING])
+    mails = latest_mails(db, [r.id for r in rows])
     return [
         VisitorView(
             id=r.id,
@@ -176,9 +177,29 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             updated_at=r.updated_at,
             job=latest.get(r.id),
             upload=uploads.get(r.id),
+            mail=mails.get(r.id),
         )
         for r in rows
     ]
+
+
+def latest_mails(db: Db, sessions: list[str]) -> dict[str, MailView]:
+    """Each session's newest email (its delivery state), for the operator's list."""
+    if not sessions:
+        return {}
+    newest = (
+        select(func.max(Mail.id)).where(Mail.session_id.in_(sessions)).group_by(Mail.session_id)
+    )
+    return {
+        m.session_id: MailView(
+            state=m.state.value,
+            attempts=m.attempts,
+            error=m.error,
+            next_attempt_at=as_utc(m.next_attempt_at) if m.state is MailState.PENDING else None,
+            sent_at=as_utc(m.sent_at) if m.sent_at else None,
+        )
+        for m in db.scalars(select(Mail).where(Mail.id.in_(newest)))
+    }
 
 
 def upload_progress(db: Db, sessions: list[str]) -> dict[str, float]:

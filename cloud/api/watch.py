@@ -17,12 +17,17 @@ from cloud.api.errors import GoneError, NotFoundError
 from cloud.db.models import Rendition
 from cloud.db.states import SessionState
 from cloud.delivery.errors import ExpiredTokenError, InvalidTokenError
+from cloud.delivery.mailer import Mailer
 from cloud.delivery.tokens import check_token, token_digest, well_formed
 from cloud.jobs.queue import as_utc
 from cloud.retention import ALL_PARTS, Removal, erase
 from cloud.storage import Storage
 
 logger = logging.getLogger(__name__)
+
+# A link opens while its email is out (or just delivered): the server may have taken
+# the email before the outbox wrote "sent".
+LINKED = (SessionState.DELIVERED, SessionState.MAIL_PENDING, SessionState.MAIL_FAILED)
 
 
 def open_rendition(db: Db, token: str) -> Rendition:
@@ -39,17 +44,20 @@ def open_rendition(db: Db, token: str) -> Rendition:
     except InvalidTokenError as exc:
         raise NotFoundError(str(exc)) from None
     session = visits.get_session(db, row.session_id)  # NotFoundError once deleted
-    if session.state is not SessionState.DELIVERED:
+    if session.state not in LINKED:
         raise NotFoundError("this video is not available")
     return row
 
 
-def delete_everything(db: Db, storage: Storage, session_id: str) -> int:
-    """Erase every row and object of the visitor, leaving an anonymised tombstone.
+def delete_everything(
+    db: Db, storage: Storage, session_id: str, mailer: Mailer | None = None
+) -> int:
+    """Erase every row and object of the visitor, and the copies of their emails
+    ``mailer`` keeps, leaving an anonymised tombstone.
 
     The same :func:`cloud.retention.erase` the retention sweep uses; NotFoundError for
     an unknown or already deleted session.
     """
     visits.get_session(db, session_id)
-    erased = erase(db, storage, Removal(session_id, ALL_PARTS, visitor=True, why="request"))
-    return len(erased.objects)
+    removal = Removal(session_id, ALL_PARTS, visitor=True, why="request")
+    return len(erase(db, storage, removal, mailer=mailer).objects)

@@ -238,6 +238,43 @@ class Rendition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MailState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # an attempt holds it until lease_expires_at
+    SENT = "sent"
+    FAILED = "failed"  # refused for good, or out of attempts
+    SUPERSEDED = "superseded"  # a newer link replaced it before it went out
+
+
+class Mail(Base):
+    """One email to a visitor, recorded with its link before it is sent (the outbox).
+
+    ``message`` (the composed email, which carries the link token) is kept only until the
+    email is sent, fails or is superseded; ``key`` makes recording it idempotent.
+    """
+
+    __tablename__ = "mails"
+    __table_args__ = (Index("ix_mails_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    state: Mapped[MailState] = mapped_column(
+        _enum(MailState, "mail_state"), default=MailState.PENDING
+    )
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_expires_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
 class Job(Base):
     """A unit of cloud work, claimed by a worker under a lease kept alive by heartbeats."""
 

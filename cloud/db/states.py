@@ -2,17 +2,23 @@
 
 ::
 
-    registered → capturing → uploaded → queued → training → rendering → delivered
-         │            │          │         │         │           │    ↑     │
-         │            │          │         │         │           ▼    │     │
-         │            │          │         │         │       needs_review   │
-         └────────────┴──────────┴─ retake, failed, deleted ─────┴──────────┘
+    registered → capturing → uploaded → queued → training → rendering → mail_pending → delivered
+         │            │          │         │         │           │        ↑    │  ↑       │
+         │            │          │         │         │           ▼        │    ▼  │       │
+         │            │          │         │         │       needs_review   mail_failed   │
+         └────────────┴──────────┴─ retake, failed, deleted ─────┴────────────────────────┘
 
 ``retake`` goes back to ``capturing``; ``failed`` may be retried (``queued``) or
 retaken; ``deleted`` is final. Training and rendering may return to ``queued`` when a
 job is retried. ``needs_review`` is a rendition the quality gate held: the operator
-approves it (``delivered``, the link is emailed then), sends the visitor back to
-``retake``, rejects it (``failed`` with the reason) or re-renders it (``queued``).
+approves it (its link is recorded and emailed), sends the visitor back to ``retake``,
+rejects it (``failed`` with the reason) or re-renders it (``queued``).
+
+A session is ``delivered`` only once the mail server took the email with its link
+(:mod:`cloud.delivery.outbox`): until then it is ``mail_pending`` (retried with
+backoff, the last refusal in ``error``), and ``mail_failed`` when the server refused
+for good or the attempts ran out. A re-send moves ``delivered`` or ``mail_failed``
+back to ``mail_pending``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ class SessionState(StrEnum):
     QUEUED = "queued"
     TRAINING = "training"
     RENDERING = "rendering"
+    MAIL_PENDING = "mail_pending"
+    MAIL_FAILED = "mail_failed"
     DELIVERED = "delivered"
     NEEDS_REVIEW = "needs_review"
     RETAKE = "retake"
@@ -44,9 +52,11 @@ TRANSITIONS: Final[dict[SessionState, frozenset[SessionState]]] = {
     S.UPLOADED: frozenset({S.QUEUED, S.RETAKE}) | _ANY_LIVE,
     S.QUEUED: frozenset({S.TRAINING, S.RETAKE}) | _ANY_LIVE,
     S.TRAINING: frozenset({S.RENDERING, S.QUEUED}) | _ANY_LIVE,
-    S.RENDERING: frozenset({S.DELIVERED, S.NEEDS_REVIEW, S.QUEUED}) | _ANY_LIVE,
-    S.NEEDS_REVIEW: frozenset({S.DELIVERED, S.RETAKE, S.QUEUED}) | _ANY_LIVE,
-    S.DELIVERED: frozenset({S.QUEUED, S.DELETED}),  # re-render on request
+    S.RENDERING: frozenset({S.MAIL_PENDING, S.NEEDS_REVIEW, S.QUEUED}) | _ANY_LIVE,
+    S.NEEDS_REVIEW: frozenset({S.MAIL_PENDING, S.RETAKE, S.QUEUED}) | _ANY_LIVE,
+    S.MAIL_PENDING: frozenset({S.DELIVERED, S.MAIL_FAILED, S.QUEUED}) | _ANY_LIVE,
+    S.MAIL_FAILED: frozenset({S.MAIL_PENDING, S.QUEUED, S.RETAKE}) | _ANY_LIVE,
+    S.DELIVERED: frozenset({S.MAIL_PENDING, S.QUEUED, S.DELETED}),  # re-send, re-render
     S.RETAKE: frozenset({S.CAPTURING}) | _ANY_LIVE,
     S.FAILED: frozenset({S.QUEUED, S.RETAKE, S.DELETED}),
     S.DELETED: frozenset(),

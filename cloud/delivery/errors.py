@@ -5,8 +5,9 @@ DeliveryError
 │   ├── InvalidTokenError         malformed, or not the token stored for that rendition
 │   └── ExpiredTokenError         the right token, past its expiry
 ├── RangeNotSatisfiableError    a Range header the file cannot serve (HTTP 416)
-└── MailError                   an email that could not be rendered or sent
-    └── MailQueuedError           the server refused or failed: the email waits in the queue
+├── DeliveryConflictError       the session cannot take a new link now (HTTP 409)
+└── MailError                   an email that could not be rendered or sent: try again later
+    └── MailRefusedError          the server refused it for good (5xx): retrying cannot help
 """
 
 
@@ -34,9 +35,14 @@ class RangeNotSatisfiableError(DeliveryError):
         self.size = size
 
 
+class DeliveryConflictError(DeliveryError):
+    """No link can be recorded now: no video or address, a state that does not deliver,
+    or an email to the visitor in flight; the message says which."""
+
+
 class MailError(DeliveryError):
-    """An email could not be rendered or handed to the server."""
+    """An email could not be rendered or handed to the server (for now)."""
 
 
-class MailQueuedError(MailError):
-    """Sending failed for now; the message is kept in the queue for a later flush()."""
+class MailRefusedError(MailError):
+    """The server refused the email for good (a 5xx reply): it is not tried again."""

@@ -1,26 +1,18 @@
-"""Hand-off: a finished rendition either goes to the visitor or to an operator.
+"""What a rendition link is: its policy (where, how long), the visitor, and its email.
 
-:func:`hand_off` applies the quality gate; a rendition that passes gets a fresh link
-token and the email. One that fails gets neither: it waits as ``needs_review``
-until an operator approves it, which calls :func:`send_link` directly. The caller
-stores ``token.digest`` and ``token.expires_at`` with the rendition, never the token
-itself, which exists only in the email. The rendition page lives at
-``{public_url}/r/{token}``; its "Delete my data" button is at ``#delete``.
+The rendition page lives at ``{public_url}/r/{token}``; its "Delete my data" button is
+at ``#delete``. Only :mod:`cloud.delivery.outbox` issues tokens and records the email
+that carries one; the database keeps the token's digest, never the token.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import timedelta
 
-from cloud.delivery.mailer import Mailer, SendResult
 from cloud.delivery.message import RenditionEmail
-from cloud.delivery.tokens import IssuedToken, issue_token
-from cloud.render.quality import FlickerReport, QualityDecision, QualityGate
-
-logger = logging.getLogger(__name__)
+from cloud.delivery.tokens import IssuedToken
+from cloud.settings import CloudSettings
 
 
 @dataclass(frozen=True)
@@ -39,17 +31,13 @@ class LinkPolicy:
     contact: str = ""
 
 
-@dataclass(frozen=True)
-class Sent:
-    token: IssuedToken
-    mail: SendResult
-
-
-@dataclass(frozen=True)
-class HandOff:
-    status: Literal["emailed", "needs_review"]
-    decision: QualityDecision
-    sent: Sent | None
+def link_policy(settings: CloudSettings) -> LinkPolicy:
+    """The link policy the settings describe (public address, lifetime, token size)."""
+    return LinkPolicy(
+        settings.api.public_url,
+        timedelta(days=settings.delivery.link_ttl_days),
+        settings.delivery.token_bytes,
+    )
 
 
 def rendition_link(public_url: str, token: str) -> str:
@@ -73,36 +61,3 @@ def link_email(
         contact=policy.contact,
         kind=kind,
     )
-
-
-def send_link(
-    visitor: Visitor,
-    dance: str,
-    mailer: Mailer,
-    policy: LinkPolicy,
-    *,
-    kind: str = "rendition",
-    now: datetime | None = None,
-) -> Sent:
-    """Issue a link token for the visitor's rendition and email it."""
-    token = issue_token(policy.ttl, nbytes=policy.token_bytes, now=now)
-    return Sent(token, mailer.send(link_email(visitor, dance, policy, token, kind)))
-
-
-def hand_off(
-    visitor: Visitor,
-    dance: str,
-    *,
-    held_out_ssim: float | None,
-    flicker: FlickerReport | float,
-    gate: QualityGate,
-    mailer: Mailer,
-    policy: LinkPolicy,
-    now: datetime | None = None,
-) -> HandOff:
-    """Gate the rendition; email the link if it passes, else leave it for review."""
-    decision = gate.decide(held_out_ssim, flicker)
-    if not decision.deliver:
-        logger.warning("session %s needs review: %s", visitor.session_id, decision.reasons)
-        return HandOff("needs_review", decision, None)
-    return HandOff("emailed", decision, send_link(visitor, dance, mailer, policy, now=now))

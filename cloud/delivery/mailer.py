@@ -1,69 +1,50 @@
-"""Mailers: the Mailer interface, the outbox folder (embedded default) and SMTP.
+"""Mailers: how one composed email leaves the booth (an outbox folder, or SMTP).
 
-A :class:`Mailer` provides ``send(email) -> SendResult`` and ``flush() -> FlushReport``.
-Sending is idempotent per (session, kind) (see :mod:`cloud.delivery.message`):
-a second ``send`` of the same key reports ``already_sent`` and sends nothing.
+A :class:`Mailer` makes one attempt to hand one message over and tells how it went by
+what it raises: nothing means the server (or folder) took it; :class:`MailRefusedError`
+means refused for good (a 5xx reply); any other :class:`MailError` means "try again
+later", with the reason. Queueing, retries with backoff and the send-once rule live in
+the database (:mod:`cloud.delivery.outbox`), which every process shares, not in a
+folder on one machine.
 
-- :class:`OutboxMailer` writes each message as ``<key>.eml`` into a folder and logs
-  the link: the demo's "mail server", readable by any mail client.
-- :class:`SmtpMailer` first writes the message into a queue directory
-  (``pending/``), then delivers it over SMTP (STARTTLS, implicit TLS or plain; login
-  if configured; timeouts), retrying transient failures (4xx replies, refused or
-  dropped connections, timeouts) with exponential backoff. Delivered messages move
-  to ``sent/`` (the sent log that stops a second send); permanently refused ones
-  (5xx) to ``failed/`` with the reason; anything else stays in ``pending/`` for
-  :meth:`SmtpMailer.flush` to retry later. Nothing accepted is ever lost. One queue
-  directory per host; a file lock serialises senders on it.
+- :class:`OutboxMailer` writes each message as ``<key>.eml`` into a folder: the demo's
+  "mail server", readable by any mail client.
+- :class:`SmtpMailer` speaks SMTP (STARTTLS, implicit TLS or plain; login if
+  configured; a timeout on every step).
+
+``forget(session_id)`` removes every copy of a session's mail the mailer keeps (the
+visitor's deletion request); SMTP keeps none.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import smtplib
 import ssl
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
-from cloud.delivery.errors import MailError
-from cloud.delivery.message import RenditionEmail, compose
+from cloud.delivery.errors import MailError, MailRefusedError
+from cloud.delivery.message import SESSION_HEADER
 from cloud.settings import MailSettings, OutboxMail, SmtpMail
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["sent", "already_sent", "queued", "failed"]
-
-
-@dataclass(frozen=True)
-class SendResult:
-    key: str
-    status: Status
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class FlushReport:
-    sent: int = 0
-    queued: int = 0
-    failed: int = 0
-
 
 class Mailer(Protocol):
-    def send(self, email: RenditionEmail) -> SendResult:
-        """Deliver (or durably queue) ``email``; never sends the same key twice."""
+    def send(self, key: str, message: bytes) -> None:
+        """Hand ``message`` over once; raise :class:`MailError` (or its permanent
+        subclass :class:`MailRefusedError`) if it was not taken."""
         ...
 
-    def flush(self) -> FlushReport:
-        """Retry whatever is queued."""
+    def forget(self, session_id: str) -> int:
+        """Delete every copy of the session's mail kept here; how many were deleted."""
         ...
 
 
@@ -81,108 +62,52 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class OutboxMailer:
-    """Writes ``.eml`` files into ``directory`` and logs the link (the embedded default)."""
+    """Writes ``<key>.eml`` files into ``directory`` (the embedded default)."""
 
-    def __init__(self, directory: Path, sender: str) -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self.sender = sender
-        self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, email: RenditionEmail) -> SendResult:
-        path = self.directory / f"{email.key}.eml"
-        if path.exists():
-            return SendResult(email.key, "already_sent", str(path))
-        _atomic_write(path, compose(email, self.sender).as_bytes())
-        logger.info("email to %s written to %s; link: %s", email.to, path, email.link)
-        return SendResult(email.key, "sent", str(path))
+    def send(self, key: str, message: bytes) -> None:
+        path = self.directory / f"{key}.eml"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # a repeated attempt after a crash: already written
+                _atomic_write(path, message)
+        except OSError as exc:
+            raise MailError(f"cannot write {path}: {exc}") from None
+        logger.info("email %s written to %s", key, path)
 
-    def flush(self) -> FlushReport:
-        return FlushReport()  # the folder is the delivery: nothing ever waits
-
-
-class _PermanentError(Exception):
-    """The server refused the message for good (5xx): retrying will not help."""
-
-
-class _StuckError(Exception):
-    """A problem retrying cannot fix now (bad credentials, certificate): stays queued."""
+    def forget(self, session_id: str) -> int:
+        removed = 0
+        for path in self.directory.glob("*.eml") if self.directory.is_dir() else []:
+            with open(path, "rb") as f:
+                headers = BytesHeaderParser(policy=policy.default).parse(f)
+            if headers.get(SESSION_HEADER) == session_id:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 class SmtpMailer:
-    """SMTP with a durable queue, retries with backoff and a sent log (see module doc)."""
+    """One SMTP attempt per :meth:`send`; the outbox decides when to try again."""
 
-    def __init__(self, settings: SmtpMail, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: SmtpMail) -> None:
         self.settings = settings
-        self._sleep = sleep
-        root = Path(settings.queue_directory)
-        self.pending, self.sent, self.failed = root / "pending", root / "sent", root / "failed"
-        for d in (self.pending, self.sent, self.failed):
-            d.mkdir(parents=True, exist_ok=True)
-        self._lock_path = root / ".lock"
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def send(self, email: RenditionEmail) -> SendResult:
-        data = compose(email, self.settings.sender).as_bytes()
-        with self._locked():
-            if (self.sent / f"{email.key}.eml").exists():
-                return SendResult(email.key, "already_sent")
-            pending = self.pending / f"{email.key}.eml"
-            if not pending.exists():
-                _atomic_write(pending, data)
-            return self._try(pending)
-
-    def flush(self) -> FlushReport:
-        counts = {"sent": 0, "queued": 0, "failed": 0}
-        with self._locked():
-            for path in sorted(self.pending.glob("*.eml")):
-                result = self._try(path)
-                counts[result.status] = counts.get(result.status, 0) + 1
-        return FlushReport(counts["sent"], counts["queued"], counts["failed"])
-
-    def queued(self) -> list[str]:
-        return sorted(p.stem for p in self.pending.glob("*.eml"))
-
-    def _try(self, path: Path) -> SendResult:
-        key = path.stem
-        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+    def send(self, key: str, message: bytes) -> None:
+        msg = message_from_bytes(message, policy=policy.default)
         assert isinstance(msg, EmailMessage)
-        try:
-            self._deliver_with_retries(msg)
-        except _PermanentError as exc:
-            os.replace(path, self.failed / path.name)
-            (self.failed / f"{key}.reason").write_text(str(exc) + "\n")
-            logger.error("email %s refused for good, moved to %s: %s", key, self.failed, exc)
-            return SendResult(key, "failed", str(exc))
-        except (_StuckError, MailError) as exc:
-            logger.warning("email %s stays queued in %s: %s", key, self.pending, exc)
-            return SendResult(key, "queued", str(exc))
-        os.replace(path, self.sent / path.name)
-        logger.info("email %s sent to %s", key, msg["To"])
-        return SendResult(key, "sent")
-
-    def _deliver_with_retries(self, msg: EmailMessage) -> None:
         s = self.settings
-        last = ""
-        for attempt in range(s.attempts):
-            if attempt:
-                self._sleep(s.backoff_s * 2 ** (attempt - 1))
-            try:
-                self._deliver(msg)
-                return
-            except (_PermanentError, _StuckError):
-                raise
-            except (smtplib.SMTPException, OSError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                logger.info("SMTP attempt %d/%d failed: %s", attempt + 1, s.attempts, last)
-        raise MailError(f"SMTP {s.host}:{s.port} failed {s.attempts} times; last: {last}")
+        try:
+            self._deliver(msg)
+        except MailError:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailError(f"SMTP {s.host}:{s.port}: {type(exc).__name__}: {exc}") from None
+        logger.info("email %s handed to %s:%d", key, s.host, s.port)
+
+    def forget(self, session_id: str) -> int:
+        return 0  # nothing is kept here: the outbox rows are the queue
 
     def _deliver(self, msg: EmailMessage) -> None:
         s = self.settings
@@ -199,22 +124,25 @@ class SmtpMailer:
             finally:
                 _quit(smtp)  # after a "250 OK" nothing may turn into a retry
         except smtplib.SMTPAuthenticationError as exc:
-            raise _StuckError(
+            raise MailError(
                 f"SMTP login refused ({exc.smtp_code}); check mail.username/password"
             ) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise _StuckError(f"SMTP server lacks a feature ({exc}); check mail.security") from None
+            raise MailError(f"SMTP server lacks a feature ({exc}); check mail.security") from None
         except ssl.SSLCertVerificationError as exc:
-            raise _StuckError(f"SMTP certificate not trusted ({exc}); set mail.ca_file") from None
+            raise MailError(f"SMTP certificate not trusted ({exc}); set mail.ca_file") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            if all(c >= 500 for c in codes):
-                raise _PermanentError(f"recipients refused: {exc.recipients}") from None
-            raise
+            # The replies only: the address itself stays out of errors and logs.
+            replies = [(code, _text(reply)) for code, reply in exc.recipients.values()]
+            said = "; ".join(f"{code} {text}" for code, text in replies)
+            if all(code >= 500 for code, _ in replies):
+                raise MailRefusedError(f"recipient refused: {said}") from None
+            raise MailError(f"recipient deferred: {said}") from None
         except smtplib.SMTPResponseException as exc:
+            reply = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if exc.smtp_code >= 500:
-                raise _PermanentError(f"{exc.smtp_code} {exc.smtp_error!r}") from None
-            raise
+                raise MailRefusedError(reply) from None
+            raise MailError(reply) from None
 
     def _connect(self, context: ssl.SSLContext) -> smtplib.SMTP:
         s = self.settings
@@ -230,6 +158,10 @@ class SmtpMailer:
         return smtp
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _quit(smtp: smtplib.SMTP) -> None:
     try:
         smtp.quit()
@@ -240,5 +172,5 @@ def _quit(smtp: smtplib.SMTP) -> None:
 def build_mailer(settings: MailSettings) -> Mailer:
     """The mailer the settings choose (``mail.type``: outbox or smtp)."""
     if isinstance(settings, OutboxMail):
-        return OutboxMailer(settings.directory, settings.sender)
+        return OutboxMailer(settings.directory)
     return SmtpMailer(settings)

@@ -1,11 +1,10 @@
 """The rendition email: what it says (Jinja2 templates) and its stable identity.
 
-Every email is about one session and of one *kind* (``"rendition"``; an operator's
-re-send uses a new kind such as ``"rendition-resend-2"``). The pair gives the message
-a deterministic key and ``Message-ID``, which is what makes sending idempotent: the
-mailers never send a key twice, and should a crash fall between the server's "250
-OK" and our bookkeeping, the repeated Message-ID lets mail systems drop the
-duplicate.
+Every email is about one session and of one *kind* (the worker's ``"rendition-job-7"``,
+an approval's or a re-send's own). The pair gives the message a deterministic key and
+``Message-ID``: the outbox records each key once (:mod:`cloud.delivery.outbox`), and
+should a crash fall between the server's "250 OK" and our bookkeeping, the repeated
+Message-ID lets mail systems drop the duplicate.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from cloud.delivery.errors import MailError
 
 TEMPLATES: Final = Path(__file__).parent / "templates"
+SESSION_HEADER: Final = "X-Dancebooth-Session"  # whose email it is (deletion finds it by this)
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -49,7 +49,12 @@ class RenditionEmail:
     @property
     def key(self) -> str:
         """Stable identity of this (session, kind): file name and Message-ID local part."""
-        return hashlib.sha256(f"{self.session_id}\x00{self.kind}".encode()).hexdigest()[:32]
+        return mail_key(self.session_id, self.kind)
+
+
+def mail_key(session_id: str, kind: str) -> str:
+    """The delivery key of a session's email of one kind (unique in the outbox)."""
+    return hashlib.sha256(f"{session_id}\x00{kind}".encode()).hexdigest()[:32]
 
 
 def _check_address(address: str, what: str) -> None:
@@ -86,7 +91,7 @@ def compose(email: RenditionEmail, sender: str) -> EmailMessage:
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now().astimezone())
     msg["Message-ID"] = f"<{email.key}@dancebooth>"
-    msg["X-Dancebooth-Session"] = email.session_id
+    msg[SESSION_HEADER] = email.session_id
     msg["X-Dancebooth-Kind"] = email.kind
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")

@@ -21,6 +21,8 @@ class Refusal:
     topic: str
     payload: bytes
     reason: str
+    keep: bool = True  # False: a well-formed payload refused for whom it is about (a frame
+    # of a deleted or finished session): its bytes would only keep a visitor's image
 
 
 def record(db: Db, refusals: list[Refusal], keep_bytes: int) -> None:
@@ -41,6 +43,6 @@ def record(db: Db, refusals: list[Refusal], keep_bytes: int) -> None:
                 reason=r.reason[:MAX_REASON],
                 size=len(r.payload),
                 sha256=digest,
-                payload=r.payload if len(r.payload) <= keep_bytes else None,
+                payload=r.payload if r.keep and len(r.payload) <= keep_bytes else None,
             )
         )

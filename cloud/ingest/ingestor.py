@@ -162,7 +162,9 @@ class Ingestor:
         pairs += [(c.session, m) for c, m in work.manifests]
         for session, message in pairs:
             if session in refused:
-                work.refused.append(Refusal(message.topic, message.payload, refused[session]))
+                work.refused.append(
+                    Refusal(message.topic, message.payload, refused[session], keep=False)
+                )
         work.frames = [(p, m) for p, m in work.frames if p.session not in refused]
         work.manifests = [(c, m) for c, m in work.manifests if c.session not in refused]
 

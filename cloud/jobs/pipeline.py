@@ -10,7 +10,8 @@ under the session's prefix, and returns its key as the job's checkpoint:
     sessions/{id}/renditions/report.json   its dance, flicker measure and key
 
 ``finetune`` jobs (what the uploader enqueues once a capture is complete) run all
-three steps; ``deliver`` jobs re-send the link of a delivered video.
+three steps, the last in :mod:`cloud.jobs.deliver`; ``deliver`` jobs send a fresh link
+for a finished video.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,17 +27,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
-from cloud.db.engine import transaction
-from cloud.db.models import Rendition, Session, Shard, utcnow
+from cloud.db.models import Shard
 from cloud.db.states import SessionState
 from cloud.settings import CloudSettings
 from cloud.storage import ObjectNotFoundError, Storage
 
 if TYPE_CHECKING:
-    from cloud.delivery.tokens import IssuedToken
     from cloud.render.generator import Generator
 
-from cloud.jobs.worker import Pipelines, Step, StepContext, StepError, StepHeldError
+from cloud.jobs.worker import Pipelines, Step, StepContext, StepError
 from protocol.shards import session_prefix
 
 logger = logging.getLogger(__name__)
@@ -108,7 +106,13 @@ class FinetuneStep(Step):
             steps,
             work_dir=work,
             progress_callback=progress,
-            options=RunOptions(budget_s=training.budget_s, max_steps=steps, device=training.device),
+            options=RunOptions(
+                budget_s=training.budget_s,
+                max_steps=steps,
+                batch_size=training.batch_size,
+                device=training.device,
+            ),
+            resolution=training.resolution,
         )
         self._save(result.checkpoint, model_key(sid, "best.safetensors"))
         run = result.run
@@ -206,100 +210,11 @@ class RenderStep(Step):
         return key
 
 
-class DeliverStep(Step):
-    """Quality gate, then a fresh link token and the email (or hold for an operator)."""
-
-    name, weight = "deliver", 0.5
-
-    def __init__(
-        self,
-        settings: CloudSettings,
-        factory: sessionmaker[Db],
-        storage: Storage,
-        gate: bool = True,
-    ) -> None:
-        self.settings, self.factory, self.storage, self.gate = settings, factory, storage, gate
-        self.done_state = SessionState.DELIVERED
-
-    def run(self, ctx: StepContext) -> str | None:
-        from cloud.delivery.handoff import LinkPolicy, Visitor, hand_off, send_link
-        from cloud.delivery.mailer import build_mailer
-        from cloud.render.quality import QualityGate
-
-        sid = ctx.session_id
-        with self.factory() as db:
-            row = db.get(Session, sid)
-            email = row.email if row is not None else None
-        if not email:
-            raise StepError(f"session {sid} has no email address (deleted?); nothing to send")
-        report = self._json(report_key(sid))
-        metrics = self._json(model_key(sid, "metrics.json"))
-        dance, ssim = str(report["dance"]), _float(metrics.get("ssim"))
-        video = str(report["video_key"])
-        flicker = _float(report.get("flicker"))
-        policy = LinkPolicy(
-            self.settings.api.public_url,
-            timedelta(days=self.settings.delivery.link_ttl_days),
-            self.settings.delivery.token_bytes,
-        )
-        mailer, visitor = build_mailer(self.settings.mail), Visitor(sid, email)
-        q = self.settings.render.quality
-        if self.gate:
-            outcome = hand_off(
-                visitor,
-                dance,
-                held_out_ssim=ssim,
-                flicker=float("nan") if flicker is None else flicker,
-                gate=QualityGate(q.min_held_out_ssim, q.max_flicker),
-                mailer=mailer,
-                policy=policy,
-            )
-            sent, reasons = outcome.sent, "; ".join(outcome.decision.reasons)
-        else:
-            # A re-send is a new email: its own kind, or the mailer's send-once log would
-            # swallow it while the old link (its token replaced below) stops working.
-            kind = f"rendition-resend-{ctx.lease.job_id}"
-            sent, reasons = send_link(visitor, dance, mailer, policy, kind=kind), ""
-        self._record(sid, video, sent.token if sent else None, dance, ssim, flicker, reasons)
-        if sent is None:
-            raise StepHeldError(f"needs review: {reasons}", SessionState.NEEDS_REVIEW)
-        return video
-
-    def _json(self, key: str) -> dict[str, object]:
-        try:
-            data: dict[str, object] = json.loads(self.storage.get(key))
-        except ObjectNotFoundError:
-            raise StepError(f"{key} is missing: re-render the session") from None
-        return data
-
-    def _record(
-        self,
-        sid: str,
-        video: str,
-        token: IssuedToken | None,
-        dance: str,
-        ssim: float | None,
-        flicker: float | None,
-        reasons: str,
-    ) -> None:
-        with transaction(self.factory) as db:
-            row = db.get(Rendition, sid) or Rendition(session_id=sid)
-            row.video_key, row.dance = video, dance
-            row.held_out_ssim, row.flicker = ssim, flicker
-            row.review_reasons = reasons or None
-            if token is not None:
-                row.token_digest, row.expires_at = token.digest, token.expires_at
-                row.emailed_at = utcnow()
-            db.add(row)
-
-
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
-
-
 def default_pipelines(
     settings: CloudSettings, factory: sessionmaker[Db], storage: Storage
 ) -> Pipelines:
+    from cloud.jobs.deliver import DeliverStep  # it builds on this module's keys
+
     finetune = FinetuneStep(settings, factory, storage, settings.worker.work_dir)
     render = RenderStep(settings, factory, storage)
     return {

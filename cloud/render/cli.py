@@ -58,7 +58,7 @@ def _generator(checkpoint: Path | None, name: str, resolution: int, device: str)
     if checkpoint is not None:
         from cloud.render.torch_generator import TorchGenerator  # torch only when needed
 
-        return TorchGenerator.from_checkpoint(checkpoint, device=device)  # type: ignore[arg-type]
+        return TorchGenerator.from_checkpoint(checkpoint, device=device)
     return PosePainter(resolution, temporal=name == "painter-temporal")
 
 
@@ -114,7 +114,7 @@ def _dance(name: str | None, kps: Path | None, fps: float | None, music: Path | 
     help="Model-free one, if no checkpoint.",
 )
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--out", type=_out, help="Write the MP4 here (with a SESSION: also stored).")
 @click.option("--sheet", type=_out, help="Also write a contact sheet (PNG) of 8 frames.")
 @click.option("--held-out-ssim", type=float, help="Apply the quality gate (default: checkpoint's).")

@@ -10,8 +10,10 @@ the rendition is ``pix2pix-<resolution>-<sha256[:12]>`` of the checkpoint file.
 
 Speed: convolutions run channels-last, and under bfloat16 autocast where the CPU has
 native bf16 (AVX512-BF16/AMX; about twice as fast on this 2-core EPYC, see ``dancebooth
-bench render``) or float16 on a GPU. The output is quantised to 8 bits anyway, so the
-lower precision moves pixels by a level or two. ``precision="fp32"`` turns it off.
+bench render``) or float16 on a GPU (``bf16`` there only on GPUs that have it, Ampere
+and newer: older ones fall back to float16 rather than fail). The output is quantised
+to 8 bits anyway, so the lower precision moves pixels by a level or two.
+``precision="fp32"`` turns it off.
 
 OpenMP's idle workers are told to sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``,
 unless set otherwise) when this module is the first to load torch: between batches
@@ -36,7 +38,8 @@ import torch
 from cloud.render.errors import GeneratorError
 from cloud.render.generator import Images
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
-from cloud.training.errors import CheckpointError
+from cloud.training.device import bf16_native, resolve_device
+from cloud.training.errors import CheckpointError, DeviceError
 from cloud.training.model import Pix2Pix
 
 logger = logging.getLogger(__name__)
@@ -45,11 +48,19 @@ logger = logging.getLogger(__name__)
 Precision = Literal["auto", "fp32", "bf16"]
 
 
-def _autocast_dtype(device: torch.device, precision: Precision) -> torch.dtype | None:
+def _autocast_dtype(
+    device: torch.device, precision: Precision, *, bf16: bool | None = None
+) -> torch.dtype | None:
+    """The autocast type for ``precision`` on ``device``; ``bf16`` overrides the GPU query."""
     if precision == "fp32":
         return None
     if device.type == "cuda":
-        return torch.float16 if precision == "auto" else torch.bfloat16
+        if precision == "auto":
+            return torch.float16
+        if not (bf16_native(device) if bf16 is None else bf16):
+            logger.warning("%s has no native bfloat16: rendering in float16 instead", device)
+            return torch.float16
+        return torch.bfloat16
     native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return torch.bfloat16 if precision == "bf16" or native else None
 
@@ -75,12 +86,11 @@ def held_out_ssim(state: dict[str, Any]) -> float | None:
     return max(scores) if scores else None
 
 
-def _device(name: Literal["auto", "cpu", "cuda"]) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GeneratorError("device 'cuda' was asked for but no CUDA GPU is visible")
-    return torch.device(name)
+def _device(name: str) -> torch.device:
+    try:
+        return resolve_device(name)
+    except DeviceError as exc:
+        raise GeneratorError(str(exc)) from None
 
 
 class TorchGenerator:
@@ -93,7 +103,7 @@ class TorchGenerator:
         model: Pix2Pix,
         *,
         model_version: str,
-        device: Literal["auto", "cpu", "cuda"] = "auto",
+        device: str = "auto",
         held_out_ssim: float | None = None,
         precision: Precision = "auto",
     ) -> None:
@@ -111,7 +121,7 @@ class TorchGenerator:
         cls,
         path: str | Path,
         *,
-        device: Literal["auto", "cpu", "cuda"] = "auto",
+        device: str = "auto",
         precision: Precision = "auto",
     ) -> TorchGenerator:
         """Load a fine-tuned (or booth) checkpoint; errors say which file and what to do."""

@@ -3,6 +3,11 @@
 The whole session sits in memory as uint8, so a batch is an index, a flip and a
 conversion to float; :attr:`BatchStream.busy_s` accumulates the time spent making
 batches so training can report the share of wall time spent waiting on data.
+
+The frames may sit on the training device (then a batch is cut there and nothing is
+copied per step) or on the host (then the uint8 batch is pinned and copied
+asynchronously, a quarter of the bytes of a float batch, and converted on the device).
+The random choices are made on the host, so a run draws the same batches on any device.
 """
 
 from __future__ import annotations
@@ -28,23 +33,47 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return (images.float() + 1.0).mul_(0.5).clamp_(0.0, 1.0)
 
 
-def make_batch(
-    data: FrameSet, index: torch.Tensor, flip: torch.Tensor | None = None, *, temporal: bool = False
-) -> Batch:
-    """Frames ``index`` as a float batch; ``flip`` marks samples to mirror."""
+def _frames(
+    data: FrameSet, index: torch.Tensor, flip: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images and pose maps of frames ``index`` (host tensors), mirrored where
+    ``flip`` says, cut where ``data`` lives."""
+    where = data.images.device
+    mirror = flip is not None and bool(flip.any())  # host data: no device read
+    index = index.to(where, non_blocking=True)
     images, poses = data.images[index], data.poses[index]
-    batch: Batch = {}
-    if flip is not None and bool(flip.any()):
-        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-        poses = torch.where(flip[:, None, None, None], data.poses_flipped[index], poses)
-    batch["image"], batch["pose"] = to_float(images), to_float(poses)
+    if mirror and flip is not None:
+        mask = flip.to(where, non_blocking=True)[:, None, None, None]
+        images = torch.where(mask, images.flip(-1), images)
+        poses = torch.where(mask, data.poses_flipped[index], poses)
+    return images, poses
+
+
+def _to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if images.device == device:
+        return images
+    if device.type == "cuda":  # an asynchronous copy needs page-locked memory
+        images = images.pin_memory()
+    return images.to(device, non_blocking=True)
+
+
+def make_batch(
+    data: FrameSet,
+    index: torch.Tensor,
+    flip: torch.Tensor | None = None,
+    *,
+    temporal: bool = False,
+    device: torch.device | None = None,
+) -> Batch:
+    """Frames ``index`` as a float batch on ``device`` (default: where ``data`` is);
+    ``flip`` marks samples to mirror."""
+    device = data.images.device if device is None else device
+    parts = {"image": 0, "pose": 1}
+    cut = _frames(data, index, flip)
+    batch: Batch = {k: to_float(_to_device(cut[i], device)) for k, i in parts.items()}
     if temporal:
-        prev = data.prev[index]
-        p_images, p_poses = data.images[prev], data.poses[prev]
-        if flip is not None and bool(flip.any()):
-            p_images = torch.where(flip[:, None, None, None], p_images.flip(-1), p_images)
-            p_poses = torch.where(flip[:, None, None, None], data.poses_flipped[prev], p_poses)
-        batch["prev_image"], batch["prev_pose"] = to_float(p_images), to_float(p_poses)
+        prev = _frames(data, data.prev[index], flip)
+        batch.update({f"prev_{k}": to_float(_to_device(prev[i], device)) for k, i in parts.items()})
     return batch
 
 
@@ -59,6 +88,7 @@ class BatchStream(IterableDataset[Batch]):
         flip: bool = True,
         temporal: bool = False,
         seed: int = 0,
+        device: torch.device | None = None,
     ) -> None:
         super().__init__()
         if len(data) == 0:
@@ -67,6 +97,7 @@ class BatchStream(IterableDataset[Batch]):
         self.batch_size = min(batch_size, len(data))
         self.flip = flip
         self.temporal = temporal
+        self.device = device  # where batches go (default: where the frames are)
         self.generator = torch.Generator().manual_seed(seed)
         self.busy_s = 0.0
         self.batches = 0
@@ -80,7 +111,9 @@ class BatchStream(IterableDataset[Batch]):
                 flip = None
                 if self.flip:
                     flip = torch.rand(len(index), generator=self.generator) < 0.5
-                batch = make_batch(self.data, index, flip, temporal=self.temporal)
+                batch = make_batch(
+                    self.data, index, flip, temporal=self.temporal, device=self.device
+                )
                 self.busy_s += time.perf_counter() - t0
                 self.batches += 1
                 yield batch

@@ -75,7 +75,7 @@ def _options(
         batch_size=batch_size,
         eval_every_s=eval_every,
         patience=patience,
-        device=device,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+        device=device,
         seed=seed,
     )
 
@@ -101,7 +101,7 @@ common = [
         show_default=True,
         help="Seconds between held-out evaluations (and checkpoints).",
     ),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto"),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N"),
     click.option("--seed", type=int, default=0),
     click.option(
         "--lr",

@@ -2,7 +2,8 @@
 
 TrainingError
 ├── DataError         session shards that cannot become a training set
-└── CheckpointError   a checkpoint that is missing, corrupt or of another format version
+├── CheckpointError   a checkpoint that is missing, corrupt or of another format version
+└── DeviceError       the configured device (a GPU) is not on this machine
 """
 
 
@@ -16,3 +17,7 @@ class DataError(TrainingError):
 
 class CheckpointError(TrainingError):
     """A checkpoint file cannot be used."""
+
+
+class DeviceError(TrainingError):
+    """The configured device is not on this machine."""

@@ -43,6 +43,16 @@ class FinetuneResult:
         return self.run.best
 
 
+def check_resolution(config: Pix2PixConfig, resolution: int, source: Path) -> None:
+    if config.resolution != resolution:
+        raise TrainingError(
+            f"{source} is a {config.resolution} px model but training.resolution is "
+            f"{resolution}: point training.booth_checkpoint at a {resolution} px booth "
+            f"checkpoint ('dancebooth model train-base --resolution {resolution}') or set "
+            f"training.resolution to {config.resolution}"
+        )
+
+
 def _start_model(
     work_dir: Path, booth_checkpoint: Path | None, config: Pix2PixConfig | None
 ) -> tuple[Pix2Pix, Checkpoint | None]:
@@ -71,13 +81,14 @@ def finetune(
     holdout: float = 0.1,
     progress_callback: ProgressFn | None = None,
     also_score: Mapping[str, FrameSet] | None = None,
+    resolution: int | None = None,
 ) -> FinetuneResult:
     """Fine-tune on a session's shards (sources, or a function listing them).
 
     Stops at ``budget_s`` seconds of wall clock (decoding included, summed over
     resumed runs), at ``max_steps`` steps, or when the held-out dancer-region SSIM
     stops improving. ``booth_checkpoint=None`` with a ``config`` trains from scratch
-    (the benchmark's baseline).
+    (the benchmark's baseline). ``resolution``, when given, must be the model's.
     """
     started = time.perf_counter()
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +102,8 @@ def finetune(
         }
     )
     model, resume = _start_model(work_dir, booth_checkpoint, config)
+    if resolution is not None:
+        check_resolution(model.config, resolution, booth_checkpoint or work_dir)
     sources = session_shards() if callable(session_shards) else session_shards
     data = build_frameset(sources, model.config.resolution)
     train, held = split(data, holdout)

@@ -16,7 +16,7 @@ from cloud.training.model import Pix2Pix
 
 
 def _hwc(images: torch.Tensor) -> npt.NDArray[np.uint8]:
-    return images.permute(0, 2, 3, 1).mul(255).round().clamp(0, 255).byte().numpy()
+    return images.cpu().permute(0, 2, 3, 1).mul(255).round().clamp(0, 255).byte().numpy()
 
 
 def sample_grid(model: Pix2Pix, data: FrameSet, *, rows: int = 4) -> npt.NDArray[np.uint8]:

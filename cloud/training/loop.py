@@ -8,6 +8,14 @@ writes ``last.safetensors`` (with optimiser state, the generator's weight averag
 the time already spent, so a killed run resumes with the remaining budget) and
 ``best.safetensors``. Evaluation and ``best.safetensors`` use the weight average
 (:mod:`cloud.training.ema`) when the run keeps one.
+
+On a GPU the loop keeps the GPU busy: the session's frames sit on the device as uint8
+and batches are cut there (when they fit), the losses are read to the host once every
+``losses_every`` steps (each read waits for the GPU to drain its queue), evaluation
+scores on the device and reads its numbers once, and the final evaluation and
+checkpoint run in ``on_train_end``, before Lightning's teardown moves the model back to
+the CPU. A loss scaler's state (fp16 on GPUs without bf16) is saved with the optimisers
+so a resumed run does not start scaling from scratch and skip steps again.
 """
 
 from __future__ import annotations
@@ -23,14 +31,17 @@ from typing import Any, Literal
 
 import lightning as L  # noqa: N812
 import torch
+from lightning.pytorch.strategies import Strategy
 from torch.utils.data import DataLoader
 
 from cloud.training.batches import BatchStream
 from cloud.training.checkpoint import Checkpoint, save_checkpoint
-from cloud.training.data import FrameSet
+from cloud.training.data import FrameSet, place_frames
+from cloud.training.device import Precision, resolve_device, resolve_precision
 from cloud.training.ema import WeightAverage
 from cloud.training.evaluation import evaluate
 from cloud.training.model import Pix2Pix
+from cloud.training.trainer import make_trainer
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +59,13 @@ class RunOptions:
     patience: int = 4  # evaluations without improvement before stopping (0: never)
     min_delta: float = 0.002
     flip: bool = True
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # auto | cpu | cuda | cuda:N (cloud.training.device). CPU unless asked: a caller that
+    # wants the GPU says so (the worker's training.device, the CLI's --device).
+    device: str = "cpu"
+    precision: Precision = "auto"  # bf16 on GPUs that have it, else fp16; fp32 on CPU
+    # Read the losses to the host every N steps (progress, logs): on a GPU each read
+    # waits for every queued kernel, so reading every step would stall the pipeline.
+    losses_every: int = 10
     seed: int = 0
     eval_at_start: bool = False  # score the starting weights too (time-to-quality curves)
     # pix2pix's schedule: the learning rate holds for the first half of the run (budget or
@@ -99,7 +116,13 @@ class _Controller(L.Callback):
         self.run.set_learning_rate(trainer)
         if self.run.average is not None:
             self.run.average.to(pl_module.device)
+        if self.run.opts.eval_at_start and not self.run.history:
+            self.run.evaluate()  # here, on the training device
         self.run.last_step_t = time.perf_counter()
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Before the strategy's teardown moves the model and optimisers to the CPU.
+        self.run.finish(trainer)
 
     def on_train_batch_end(
         self,
@@ -138,7 +161,13 @@ class TrainingRun:
         self.last, self.best = work_dir / "last.safetensors", work_dir / "best.safetensors"
         self.progress = progress
         self.resume = resume
+        self.device = resolve_device(opts.device)
+        self.strategy: Strategy | str = "auto"  # Lightning's, for the device
+        self.precision = resolve_precision(opts.precision, self.device)
         state = resume.state if resume else {}
+        self.scaler_state: dict[str, Any] = dict(state.get("scaler", {}))
+        self.losses: dict[str, float] = {}  # the last losses read to the host
+        self.ran = False  # the final evaluation and checkpoint are done
         self.prior_s = float(state.get("elapsed_s", 0.0))
         self.history: list[dict[str, float]] = list(state.get("history", []))
         self.best_score = float(state.get("best", float("-inf")))
@@ -165,6 +194,8 @@ class TrainingRun:
         return self.prior_s + time.perf_counter() - self.clock_start
 
     def restore_optimizers(self, trainer: L.Trainer) -> None:
+        if self.scaler_state:
+            trainer.precision_plugin.load_state_dict(self.scaler_state)
         if self.resume is None or not self.resume.optimizers:
             return
         for name, opt in zip(("g", "d"), trainer.optimizers, strict=True):
@@ -172,13 +203,16 @@ class TrainingRun:
         logger.info("resumed at step %d with %.0f s already spent", self.start_step, self.prior_s)
 
     def state(self) -> dict[str, Any]:
-        return {
+        state = {
             "elapsed_s": self.elapsed(),
             "history": self.history,
             "best": self.best_score,
             "stale": self.stale,
             "monitor": MONITOR,
         }
+        if self.scaler_state:  # the fp16 loss scale and its growth counter
+            state["scaler"] = self.scaler_state
+        return state
 
     def checkpoint(self, trainer: L.Trainer | None) -> None:
         # A run that never started (budget already spent) keeps the optimiser state it
@@ -188,6 +222,7 @@ class TrainingRun:
             optims = {
                 n: o.state_dict() for n, o in zip(("g", "d"), trainer.optimizers, strict=True)
             }
+            self.scaler_state = trainer.precision_plugin.state_dict() or self.scaler_state
         averaged = self.average.shadow if self.average is not None else None
         save_checkpoint(
             self.last, self.model, optimizers=optims, state=self.state(), averaged=averaged
@@ -215,7 +250,7 @@ class TrainingRun:
             else:
                 self.stale += 1
         self.last_eval_t = time.perf_counter()
-        losses = self.last_losses()
+        losses = self.read_losses()
         logger.info(
             "step %d: %s; losses %s",
             self.model.steps_done,
@@ -224,9 +259,13 @@ class TrainingRun:
         )
         return scores
 
-    def last_losses(self) -> dict[str, float]:
-        """The named losses of the last step, as numbers."""
-        return {k: float(v) for k, v in self.model.last_losses.items()}
+    def read_losses(self) -> dict[str, float]:
+        """The named losses of the last step, as numbers: one read from the device."""
+        named = self.model.last_losses
+        if named:
+            values = torch.stack([v.float() for v in named.values()]).tolist()
+            self.losses = dict(zip(named, values, strict=True))
+        return self.losses
 
     def base_lr(self) -> float:
         return self.opts.lr if self.opts.lr is not None else self.model.config.lr
@@ -251,6 +290,8 @@ class TrainingRun:
             self.set_learning_rate(trainer)
         if self.average is not None:
             self.average.update(self.model.generator, step)
+        if step % max(1, opts.losses_every) == 0:
+            self.read_losses()
         now = time.perf_counter()
         self.step_s, self.last_step_t = now - self.last_step_t, now
         due = now - self.last_eval_t >= opts.eval_every_s
@@ -281,32 +322,38 @@ class TrainingRun:
                 self.opts.max_steps,
                 self.elapsed(),
                 self.opts.budget_s,
-                self.last_losses(),
+                dict(self.losses),
                 self.history[-1] if self.history else None,
                 evaluated,
             )
         )
 
+    def trainer(self) -> L.Trainer:
+        return make_trainer(
+            self.device, self.precision, [_Controller(self)], strategy=self.strategy
+        )
+
     def fit(self) -> RunResult:
-        trainer = make_trainer(self.opts.device, [_Controller(self)])
         started = time.perf_counter()
-        if self.opts.eval_at_start and not self.history:
-            self.evaluate()
         if self.model.steps_done < self.opts.max_steps and self.prior_s < self.opts.budget_s:
+            self.stream.data = place_frames(self.stream.data, self.device)
+            self.stream.device = self.device
             loader = DataLoader(self.stream, batch_size=None, num_workers=0)
             with warnings.catch_warnings():
                 # Our stream is endless and in memory on purpose; workers would only copy it.
                 warnings.filterwarnings(
                     "ignore", ".*(IterableDataset|num_workers|does not have many|LeafSpec).*"
                 )
-                trainer.fit(self.model, train_dataloaders=loader)
+                self.trainer().fit(self.model, train_dataloaders=loader)
         else:
             self.stopped = "max_steps" if self.model.steps_done >= self.opts.max_steps else "budget"
+        if not self.ran:  # no step to take, or Lightning stopped before its last hook
+            if self.opts.eval_at_start and not self.history:
+                self.evaluate()
+            self.finish(None)
+        if self.average is not None:  # teardown moved the model: the average follows
+            self.average.to(self.model.device)
         wall = time.perf_counter() - started
-        if not self.history or self.history[-1]["step"] != self.model.steps_done:
-            self.evaluate()
-        self.checkpoint(trainer)
-        self.report(evaluated=True)
         return RunResult(
             self.last,
             self.best,
@@ -319,35 +366,10 @@ class TrainingRun:
             self.stream.busy_s / wall if wall > 0 else 0.0,
         )
 
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def make_trainer(device: str, callbacks: list[L.Callback]) -> L.Trainer:
-    """A quiet Trainer: our callback owns stopping, checkpoints and progress.
-
-    On CUDA it trains in bf16/fp16 mixed precision; the same module code runs on CPU in
-    fp32 (mixed precision on CPU is slower than fp32 for these convolutions).
-    """
-    # Lightning announces GPUs/TPUs and tips at INFO on every Trainer; our callback
-    # reports what matters, so keep its chatter to warnings.
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    accel = resolve_device(device)
-    precision: Literal["16-mixed", "32-true"] = "16-mixed" if accel == "cuda" else "32-true"
-    return L.Trainer(
-        accelerator=accel,
-        devices=1,
-        precision=precision,
-        max_epochs=1,
-        max_steps=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        callbacks=callbacks,
-    )
+    def finish(self, trainer: L.Trainer | None) -> None:
+        """The final evaluation and checkpoint, on the device the run trained on."""
+        self.ran = True
+        if not self.history or self.history[-1]["step"] != self.model.steps_done:
+            self.evaluate()
+        self.checkpoint(trainer)
+        self.report(evaluated=True)

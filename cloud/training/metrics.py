@@ -2,7 +2,9 @@
 
 No torchvision and no pretrained perceptual networks (neither can be loaded here).
 Images are ``[N, C, H, W]`` floats in ``[0, 1]``; every function returns one value per
-image so callers can average over frames or report spreads.
+image so callers can average over frames or report spreads. Everything stays on the
+images' device: :func:`quality` and :func:`region_quality` return 0-dim tensors, so a
+caller on a GPU reads all its numbers in one transfer.
 """
 
 from __future__ import annotations
@@ -85,18 +87,14 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (10 * torch.log10(1.0 / mse.clamp(min=1e-10))).clamp(max=100.0)
 
 
-def quality(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
-    """Mean SSIM / MS-SSIM / PSNR over a batch, as plain floats."""
-    return {
-        "ssim": float(ssim(a, b).mean()),
-        "ms_ssim": float(ms_ssim(a, b).mean()),
-        "psnr": float(psnr(a, b).mean()),
-    }
+def quality(a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean SSIM / MS-SSIM / PSNR over a batch (0-dim tensors on the images' device)."""
+    return {"ssim": ssim(a, b).mean(), "ms_ssim": ms_ssim(a, b).mean(), "psnr": psnr(a, b).mean()}
 
 
 def region_quality(
     a: torch.Tensor, b: torch.Tensor, boxes: torch.Tensor, *, min_side: int = 16
-) -> dict[str, float]:
+) -> dict[str, torch.Tensor]:
     """Like :func:`quality` but each image cropped to its box ``(x0, y0, x1, y1)``.
 
     The dancer fills only part of the frame; the background is easy, so full-frame
@@ -104,15 +102,16 @@ def region_quality(
     """
     _check(a, b)
     h, w = a.shape[-2:]
-    scores: dict[str, list[float]] = {"ssim": [], "ms_ssim": [], "psnr": []}
-    for i in range(a.shape[0]):
-        x0, y0, x1, y1 = (int(v) for v in boxes[i].tolist())
-        x0, x1 = _grow(x0, x1, min_side, w)
-        y0, y1 = _grow(y0, y1, min_side, h)
+    scores: dict[str, list[torch.Tensor]] = {"ssim": [], "ms_ssim": [], "psnr": []}
+    # Boxes are host data (read once, not per image); the crops differ in size, so each
+    # image is scored on its own, on the device.
+    for i, (x0, y0, x1, y1) in enumerate(boxes.cpu().tolist()):
+        x0, x1 = _grow(int(x0), int(x1), min_side, w)
+        y0, y1 = _grow(int(y0), int(y1), min_side, h)
         q = quality(a[i : i + 1, :, y0:y1, x0:x1], b[i : i + 1, :, y0:y1, x0:x1])
         for k, v in q.items():
             scores[k].append(v)
-    return {k: sum(v) / len(v) for k, v in scores.items()}
+    return {k: torch.stack(v).mean() for k, v in scores.items()}
 
 
 def _grow(lo: int, hi: int, min_side: int, limit: int) -> tuple[int, int]:

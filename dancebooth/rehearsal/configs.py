@@ -105,7 +105,7 @@ class Configs:
         """``cloud.yaml``: what the API, the uploaders and the workers share."""
         from common.reference import list_references
 
-        p, d, ca = self.plan, self.dir, str(self.dir / "certs" / "ca.crt")
+        p, ca = self.plan, str(self.dir / "certs" / "ca.crt")
         return {
             "booth": BOOTH,
             "database": {"url": self.database_url},
@@ -133,10 +133,10 @@ class Configs:
                 "ca_file": ca,
                 "sender": "dancebooth <booth@rehearsal.example>",
                 "timeout_s": 8.0,
-                "attempts": 2,
-                "backoff_s": 1.0,
-                "queue_directory": str(d / "mail-queue"),
             },
+            # A refused email is retried from the outbox: 2, 4, 8 … s apart, well past the
+            # relay's 60 s refusal fault.
+            "delivery": {"mail_attempts": 10, "mail_backoff_s": 2.0, "flush_every_s": 1.0},
             "api": {
                 "host": "127.0.0.1",
                 "port": self.ports.api,

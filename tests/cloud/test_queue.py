@@ -168,11 +168,13 @@ def test_session_follows_the_steps(engine: Engine, tmp_path: Path) -> None:
     journal = tmp_path / "j"
     steps = [
         JournalStep("finetune", journal, SessionState.TRAINING),
-        JournalStep("render", journal, SessionState.RENDERING, SessionState.DELIVERED),
+        JournalStep("render", journal, SessionState.RENDERING, SessionState.NEEDS_REVIEW),
     ]
     Worker(queue, {"finetune": steps}, name="w", heartbeat_s=0.1).run_once()
     with session_factory(engine)() as db:
-        assert db.scalar(select(Session.state).where(Session.id == sid)) is SessionState.DELIVERED
+        assert (
+            db.scalar(select(Session.state).where(Session.id == sid)) is SessionState.NEEDS_REVIEW
+        )
 
 
 def test_eta_is_position_times_recent_duration_over_workers(engine: Engine) -> None:

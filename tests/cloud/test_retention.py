@@ -244,3 +244,33 @@ def _wait_gone(storage: Storage, sid: str, timeout: float = 30.0) -> None:
     while list(storage.list_keys(session_prefix(sid))):
         assert time.monotonic() < deadline, f"{sid} was not swept within {timeout:.0f} s"
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_dead_letters_expire(engine: Engine, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from cloud.db.models import DeadLetter, utcnow
+
+    factory = session_factory(engine)
+    now = utcnow()
+    with transaction(factory) as db:
+        for age_days in (20, 1):
+            db.add(
+                DeadLetter(
+                    topic=f"t{age_days}",
+                    reason="bad",
+                    size=3,
+                    sha256="0" * 64,
+                    payload=b"jpg",
+                    received_at=now - timedelta(days=age_days),
+                )
+            )
+    policy = POLICY.model_copy(update={"dead_letters_days": 14})
+    storage = LocalStorage(tmp_path / "store")
+    assert sweep(factory, storage, policy, dry_run=True).dead_letters == 1
+    assert sweep(factory, storage, policy).dead_letters == 1
+    with factory() as db:
+        assert db.scalars(select(DeadLetter.topic)).all() == ["t1"]

@@ -48,9 +48,8 @@ def test_a_held_step_ends_the_job_and_parks_the_session(engine: Engine) -> None:
     assert queue.claim("w2") is None  # not retried: a person decides now
 
 
-class Deliver(Step):
-    name, session_state = "deliver", SessionState.RENDERING
-    done_state = SessionState.DELIVERED
+class Upload(Step):
+    name, done_state = "upload", SessionState.UPLOADED
 
     def run(self, ctx: StepContext) -> str | None:
         return None
@@ -60,14 +59,14 @@ class Deliver(Step):
 def test_step_states_go_through_the_lifecycle_and_get_their_stamps(engine: Engine) -> None:
     factory = session_factory(engine)
     with transaction(factory) as db:
-        ensure_session(db, "booth1", "s1", SessionState.UPLOADED)
+        ensure_session(db, "booth1", "s1", SessionState.CAPTURING)
     queue = JobQueue(factory)
-    queue.enqueue("s1", "finetune")
-    assert Worker(queue, {"finetune": [Train(), Deliver()]}, "w1", heartbeat_s=0.2).run_once()
+    queue.enqueue("s1", "ingest", queue_session=False)
+    assert Worker(queue, {"ingest": [Upload()]}, "w1", heartbeat_s=0.2).run_once()
     with factory() as db:
         session = db.get(Session, "s1")
-        assert session is not None and session.state is SessionState.DELIVERED
-        assert session.delivered_at is not None
+        assert session is not None and session.state is SessionState.UPLOADED
+        assert session.uploaded_at is not None  # the lifecycle's stamp
 
 
 def test_only_the_lifecycle_writes_a_session_state() -> None:

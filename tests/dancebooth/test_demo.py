@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -195,15 +196,15 @@ def test_demo_once_delivers_a_playable_video_and_a_working_link(tmp_path: Path) 
         _wait_for(summary, proc, 330)
         (delivery,) = json.loads(summary.read_text())
         _check_video(Path(delivery["video"]), delivery["session_id"])
-        _check_email_and_link(
-            Path(delivery["eml"]), delivery["link"], port, Path(delivery["video"])
-        )
+        assert "email" not in delivery and "link" not in delivery  # they live in the eml
+        link = _link_in(Path(delivery["eml"]), port)
+        _check_email_and_link(Path(delivery["eml"]), link, port, Path(delivery["video"]))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C: stops the booth cleanly
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out[-4000:]
-    assert delivery["link"] in out.replace("\n", "")
+    assert link in out.replace("\n", "")
     assert "first delivery" in out and "frames uploaded" in out
 
 
@@ -219,6 +220,12 @@ def _check_video(path: Path, session_id: str) -> None:
     assert frames == len(dance.keypoints)
     assert meta["synthetic"] == "true" and meta["ai_generated"] == "true"
     assert meta["session_id"] == session_id and meta["dance"] == "disco-steps"
+
+
+def _link_in(eml: Path, port: int) -> str:
+    match = re.search(rf"http://127\.0\.0\.1:{port}/r/[A-Za-z0-9_-]+", eml.read_text())
+    assert match, eml.read_text()
+    return match.group(0)
 
 
 def _check_email_and_link(eml: Path, link: str, port: int, video: Path) -> None:

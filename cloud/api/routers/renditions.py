@@ -9,14 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from cloud.api import review, visits, watch
+from cloud.api import review, watch
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.routers.visitors import SessionPath
-from cloud.api.schemas import JobView, ReviewDecision, Reviewed, VisitorStatus
+from cloud.api.schemas import ReviewDecision, Reviewed, VisitorStatus
 from cloud.db.engine import transaction
 from cloud.db.models import Rendition
 from cloud.db.states import SessionState
-from cloud.delivery.mailer import build_mailer
 from cloud.delivery.ranges import plan_response, read_slice
 from cloud.storage.local import LocalStorage
 
@@ -74,7 +73,7 @@ def _stream(ctx: Ctx, key: str, request: Request) -> Response:
 def delete_my_data(token: Token, db: DbSession, ctx: Ctx) -> VisitorStatus:
     """The visitor's "delete my data": frames, model, video and email, now."""
     row = _open(db, token)
-    watch.delete_everything(db, ctx.storage, row.session_id)
+    watch.delete_everything(db, ctx.storage, row.session_id, ctx.mailer)
     return VisitorStatus(id=row.session_id, state=SessionState.DELETED)
 
 
@@ -84,28 +83,14 @@ def delete_my_data(token: Token, db: DbSession, ctx: Ctx) -> VisitorStatus:
     responses={
         401: {"description": "not logged in"},
         404: {"description": "unknown session"},
-        409: {"description": "nothing delivered yet"},
+        409: {"description": "nothing delivered yet, or an email to the visitor in flight"},
     },
 )
-def resend(session_id: SessionPath, _who: Operator, ctx: Ctx) -> JobView:
-    """Queue a job that e-mails the visitor a fresh link (the old one stops working)."""
-    # Not the request's DbSession: on SQLite its open transaction holds the write lock,
-    # and the queue's own transaction below would wait on it for the busy timeout.
-    with ctx.factory() as db:
-        row = visits.get_session(db, session_id)
-    if row.state is not SessionState.DELIVERED:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"session {session_id} is {row.state}: only a delivered video can be re-sent",
-        )
-    if row.rendition_deleted_at is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"the video was removed on {row.rendition_deleted_at:%Y-%m-%d} (its link expired): "
-            "nothing to re-send",
-        )
-    job = ctx.queue.enqueue(session_id, DELIVER, queue_session=False)
-    return visits.job_view(job, None, None)
+def resend(session_id: SessionPath, _who: Operator, ctx: Ctx) -> Reviewed:
+    """Email the visitor a fresh link (the old one stops working); sent in the background."""
+    done = review.resend(ctx.factory, ctx.settings, session_id)
+    ctx.mail.wake()  # committed: the flusher sends it now
+    return Reviewed(id=session_id, state=done.state, mail=done.mail, detail=done.detail)
 
 
 _OPERATOR: dict[int | str, dict[str, Any]] = {
@@ -137,11 +122,8 @@ def preview(session_id: SessionPath, request: Request, _who: Operator, ctx: Ctx)
 def decide(session_id: SessionPath, body: ReviewDecision, _who: Operator, ctx: Ctx) -> Reviewed:
     """Approve a held rendition (link emailed now), send the visitor to retake, or reject it."""
     if body.decision == "approve":
-        mailer = build_mailer(ctx.settings.mail)
-        done = review.approve(ctx.factory, ctx.storage, ctx.settings, mailer, session_id)
-        return Reviewed(
-            id=session_id, state=SessionState.DELIVERED, mail=done.mail, detail=done.detail
-        )
+        done = review.approve(ctx.factory, ctx.storage, ctx.settings, ctx.mailer, session_id)
+        return Reviewed(id=session_id, state=done.state, mail=done.mail, detail=done.detail)
     with transaction(ctx.factory) as db:
         new = review.reject(db, session_id, body.reason, retake=body.decision == "retake")
     return Reviewed(id=session_id, state=new)

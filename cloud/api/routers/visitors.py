@@ -58,5 +58,5 @@ def delete_visitor(
     session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx
 ) -> VisitorStatus:
     """Erase the visitor's email, frames, model, video and jobs (their deletion request)."""
-    watch.delete_everything(db, ctx.storage, session_id)
+    watch.delete_everything(db, ctx.storage, session_id, ctx.mailer)
     return VisitorStatus(id=session_id, state=visits.SessionState.DELETED)

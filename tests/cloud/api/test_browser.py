@@ -22,6 +22,8 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_booth, ensure_session, transition
 from cloud.db.models import Manifest, Node, Rendition, utcnow
 from cloud.db.states import SessionState
+from cloud.delivery.handoff import link_policy
+from cloud.delivery.outbox import RetryPolicy, attempt, record
 from cloud.jobs.queue import JobQueue
 from tests.cloud.api.conftest import PASSWORD, Booth
 from tests.services import missing
@@ -204,9 +206,11 @@ def test_kiosk_to_delivered(
 
     with transaction(factory) as db:
         transition(db, sid, SessionState.RENDERING)
+        db.add(Rendition(session_id=sid, video_key=f"sessions/{sid}/renditions/x.mp4"))
     expect(row.locator(".state")).to_have_text("rendering")
-    with transaction(factory) as db:
-        transition(db, sid, SessionState.DELIVERED)
+    with transaction(factory) as db:  # the worker's last step: link and email recorded ...
+        mail = record(db, sid, "rendition-job-1", link_policy(booth.settings), "b@example.org")
+    attempt(factory, booth.app.state.ctx.mailer, mail.mail_id, RetryPolicy())  # ... and sent
     queue.complete(lease)
     expect(row.locator(".state")).to_have_text("delivered")
     expect(row.locator("button[data-act=resend]")).to_be_visible()

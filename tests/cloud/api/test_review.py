@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
-from cloud.db.models import Rendition, Session, utcnow
+from cloud.db.models import Mail, Rendition, Session, utcnow
 from cloud.db.states import SessionState
 from cloud.render.inputs import rendition_key
 from tests.cloud.api.conftest import Booth
@@ -159,3 +159,23 @@ def test_a_video_removed_by_retention_is_not_re_sent(operator: TestClient, booth
         row.rendition_deleted_at = utcnow()
     r = operator.post("/api/renditions/sheld/resend")
     assert r.status_code == 409 and "removed" in r.json()["detail"]
+
+
+def test_delete_my_data_purges_the_visitors_emails(
+    operator: TestClient, client: TestClient, booth: Booth
+) -> None:
+    _held(booth)
+    _held(booth, "sother", "ben@example.com")
+    for sid in ("sheld", "sother"):
+        r = operator.post(f"/api/renditions/{sid}/review", json={"decision": "approve"})
+        assert r.status_code == 200, r.text
+    mine = next(p for p in _outbox(booth) if "ana@example.com" in p.read_text())
+    token = mine.read_text().split("/r/", 1)[1].split()[0].split("#")[0].rstrip(".")
+    r = client.post(f"/r/{token}/delete", headers={"X-Dancebooth": "1"})
+    assert r.status_code == 200, r.text
+    left = [p.read_text() for p in _outbox(booth)]
+    assert len(left) == 1 and "ben@example.com" in left[0]  # only the other visitor's
+    assert not any("ana@example.com" in text or token in text for text in left)
+    with session_factory(booth.engine)() as db:
+        assert db.scalars(select(Mail).where(Mail.session_id == "sheld")).all() == []
+        assert db.scalars(select(Mail).where(Mail.session_id == "sother")).all() != []

@@ -11,14 +11,20 @@ from sqlalchemy.exc import IntegrityError
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import enqueue_job, ensure_session, state_of, transition
 from cloud.db.models import Frame, Job, JobKind, JobState
-from cloud.db.states import TRANSITIONS, SessionState, TransitionError, check_transition
+from cloud.db.states import (
+    TRANSITIONS,
+    SessionState,
+    TransitionError,
+    check_transition,
+    sources_of,
+)
 
 S = SessionState
 
 
 def test_the_happy_path_is_allowed() -> None:
-    path = [S.REGISTERED, S.CAPTURING, S.UPLOADED, S.QUEUED, S.TRAINING, S.RENDERING, S.DELIVERED]
-    for old, new in itertools.pairwise(path):
+    path = [S.REGISTERED, S.CAPTURING, S.UPLOADED, S.QUEUED, S.TRAINING, S.RENDERING]
+    for old, new in itertools.pairwise([*path, S.MAIL_PENDING, S.DELIVERED]):
         check_transition(old, new)
 
 
@@ -39,10 +45,17 @@ def test_skipping_or_leaving_deleted_is_refused(old: S, new: S) -> None:
 
 def test_a_held_rendition_waits_for_the_operator() -> None:
     check_transition(S.RENDERING, S.NEEDS_REVIEW)
-    assert TRANSITIONS[S.NEEDS_REVIEW] == {S.DELIVERED, S.RETAKE, S.FAILED, S.QUEUED, S.DELETED}
+    assert TRANSITIONS[S.NEEDS_REVIEW] == {S.MAIL_PENDING, S.RETAKE, S.FAILED, S.QUEUED, S.DELETED}
     for skip in (S.TRAINING, S.QUEUED, S.CAPTURING):  # only a finished rendition is held
         with pytest.raises(TransitionError):
             check_transition(skip, S.NEEDS_REVIEW)
+
+
+def test_only_a_sent_email_makes_a_session_delivered() -> None:
+    assert sources_of(S.DELIVERED) == {S.MAIL_PENDING}
+    check_transition(S.MAIL_PENDING, S.MAIL_FAILED)
+    check_transition(S.MAIL_FAILED, S.MAIL_PENDING)  # the operator's re-send
+    check_transition(S.DELIVERED, S.MAIL_PENDING)  # likewise, with a fresh link
 
 
 def test_every_state_has_rules_and_deleted_is_final() -> None:

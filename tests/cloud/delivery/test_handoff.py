@@ -1,59 +1,26 @@
-"""Hand-off: gate, token, email — through the outbox mailer."""
+"""The link and its email: where the link points, when it expires, how to delete the data."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from pathlib import Path
 
-from cloud.delivery.handoff import LinkPolicy, Visitor, hand_off
-from cloud.delivery.mailer import OutboxMailer
-from cloud.delivery.tokens import check_token
-from cloud.render.quality import QualityGate
+from cloud.delivery.handoff import LinkPolicy, Visitor, link_email, rendition_link
+from cloud.delivery.message import compose
+from cloud.delivery.tokens import check_token, issue_token
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-GATE = QualityGate(min_held_out_ssim=0.5, max_flicker=5.0)
 POLICY = LinkPolicy(public_url="https://booth.example/", ttl=timedelta(days=30))
 VISITOR = Visitor("s-9", "ada@example.org", "Ada")
 
 
-def test_a_good_rendition_is_emailed_with_a_working_link(tmp_path: Path) -> None:
-    mailer = OutboxMailer(tmp_path, "booth@booth.example")
-    out = hand_off(
-        VISITOR,
-        "salsa",
-        held_out_ssim=0.7,
-        flicker=1.0,
-        gate=GATE,
-        mailer=mailer,
-        policy=POLICY,
-        now=NOW,
-    )
-    assert out.status == "emailed" and out.sent is not None
-    token = out.sent.token
-    assert token.expires_at == NOW + timedelta(days=30)
-    eml = message_from_bytes(Path(out.sent.mail.detail).read_bytes(), policy=policy.default)
-    parts = [eml.get_body((kind,)) for kind in ("plain", "html")]
-    body = "".join(p.get_content() for p in parts if p is not None)
-    link = f"https://booth.example/r/{token.token}"
-    assert link in body and f"{link}#delete" in body
-    # What the database keeps (digest, expiry) opens exactly the emailed link.
-    check_token(token.token, token.digest, token.expires_at, now=NOW)
-    assert token.digest not in body
-
-
-def test_a_poor_rendition_waits_for_review_and_sends_nothing(tmp_path: Path) -> None:
-    mailer = OutboxMailer(tmp_path, "booth@booth.example")
-    out = hand_off(
-        VISITOR,
-        "salsa",
-        held_out_ssim=0.2,
-        flicker=9.0,
-        gate=GATE,
-        mailer=mailer,
-        policy=POLICY,
-        now=NOW,
-    )
-    assert out.status == "needs_review" and out.sent is None
-    assert len(out.decision.reasons) == 2
-    assert list(tmp_path.glob("*.eml")) == []
+def test_the_email_carries_a_working_link_and_the_delete_button() -> None:
+    token = issue_token(POLICY.ttl, now=NOW)
+    email = link_email(VISITOR, "salsa", POLICY, token, kind="resend-1")
+    assert email.link == rendition_link("https://booth.example", token.token)
+    assert email.link.startswith("https://booth.example/r/") and "//r" not in email.link
+    assert email.delete_link == f"{email.link}#delete"
+    assert email.expires_at == NOW + timedelta(days=30)
+    check_token(email.link.rsplit("/", 1)[1], token.digest, email.expires_at, now=NOW)
+    msg = compose(email, "booth@booth.example")
+    assert msg["X-Dancebooth-Session"] == "s-9" and msg["X-Dancebooth-Kind"] == "resend-1"
+    assert email.link in msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]

@@ -101,6 +101,18 @@ def test_bf16_fast_path_stays_within_a_few_grey_levels() -> None:
     assert diff.mean() < 2.0
 
 
+def test_bf16_on_a_gpu_without_it_falls_back_to_fp16_and_absent_gpus_are_refused() -> None:
+    from cloud.render.torch_generator import _autocast_dtype
+
+    gpu = torch.device("cuda", 0)
+    assert _autocast_dtype(gpu, "bf16", bf16=False) == torch.float16  # pre-Ampere
+    assert _autocast_dtype(gpu, "bf16", bf16=True) == torch.bfloat16
+    assert _autocast_dtype(gpu, "auto", bf16=True) == torch.float16
+    assert _autocast_dtype(gpu, "fp32") is None
+    with pytest.raises(GeneratorError, match="CUDA GPU"):
+        TorchGenerator(_model(), model_version="m", device=f"cuda:{torch.cuda.device_count()}")
+
+
 def test_held_out_ssim_from_published_and_run_checkpoints() -> None:
     from cloud.render.torch_generator import held_out_ssim
 

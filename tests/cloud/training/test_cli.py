@@ -130,3 +130,20 @@ def test_bench_train_scores_the_visitor_in_a_new_dance(tmp_path: Path) -> None:
     assert "the visitor in a dance their clip never showed" in res.output
     assert res.output.count("| visitor-0000 |") == 2
     assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "curves.png").exists()
+
+
+def test_bench_train_counts_flops_and_times_both_loops_on_the_cpu(tmp_path: Path) -> None:
+    from edge.synthetic.corpus import write_corpus
+
+    res = CliRunner().invoke(cli, ["bench", "train", "--part", "flops", "--resolutions", "128"])
+    assert res.exit_code == 0, res.output
+    assert "| 128 px | 16 | 1.6M / 0.18M | 6.6 |" in res.output
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, staff=0, visitors=1, resolution=128, fps=4, duration_s=2)
+    args = ["bench", "train", "--corpus", str(corpus), "--part", "throughput", "--device", "cpu"]
+    args += ["--resolutions", "128", "--steps", "1", "--rounds", "1", "--ngf", "8"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "throughput on cpu (CPU)" in res.output and "| 128 px | 32-true |" in res.output
+    res = CliRunner().invoke(cli, ["bench", "train", "--part", "throughput"])
+    assert res.exit_code == 2 and "--corpus is required" in res.output

@@ -23,7 +23,9 @@ def test_tiny_model_overfits_a_handful_of_frames(
     torch.manual_seed(0)
     model = Pix2Pix.from_config(tiny_config.model_copy(update={"lr": 1e-3}))
     losses: list[float] = []
-    opts = RunOptions(budget_s=600, max_steps=40, batch_size=4, flip=False, eval_every_s=1e9)
+    opts = RunOptions(
+        budget_s=3600, max_steps=40, batch_size=4, flip=False, eval_every_s=1e9, losses_every=1
+    )
     run = TrainingRun(
         model,
         frames,
@@ -55,10 +57,11 @@ def test_killed_run_resumes_from_its_step_with_the_remaining_budget(
         if p.step == 5:
             raise RuntimeError("worker killed")
 
-    opts = RunOptions(budget_s=120, max_steps=8, eval_every_steps=2, eval_every_s=1e9)
+    # A budget far beyond 8 steps even on a loaded machine: the steps, not the clock, end it.
+    opts = RunOptions(budget_s=900, max_steps=8, eval_every_steps=2, eval_every_s=1e9)
     with pytest.raises(RuntimeError, match="killed"):
         finetune(
-            [shard], booth, 120, 8, work_dir=work, options=opts, progress_callback=die_at_step_5
+            [shard], booth, 900, 8, work_dir=work, options=opts, progress_callback=die_at_step_5
         )
     saved = load_checkpoint(work / "last.safetensors")
     assert saved.step == 4 and saved.optimizers  # the last checkpoint before the kill
@@ -69,7 +72,7 @@ def test_killed_run_resumes_from_its_step_with_the_remaining_budget(
     result = finetune(
         [shard],
         booth,
-        120,
+        900,
         8,
         work_dir=work,
         options=opts,
