@@ -88,10 +88,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
                 "password": SMTP_PASSWORD,
                 "sender": "booth@example.com",
                 "ca_file": str(smtp.cert),
-                "attempts": 1,
-                "backoff_s": 0,
-                "queue_directory": str(tmp_path / "mail-queue"),
             },
+            "delivery": {"mail_attempts": 1},
             "api": {"secret_key": "multi-process-secret-key-0123456789", "kiosk_per_minute": 1},
         }
         path = tmp_path / "cloud.yaml"
