@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Body
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from cloud.db.models import JobState
@@ -75,12 +82,21 @@ class Retake(Inbound):
     reason: Reason = Field("", description="why (shown to operators)")
 
 
+def _said_why(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("reason", "say why the rendition is rejected (reason)")
+    return value
+
+
 class Reject(Inbound):
     """Fail the session; a reason is required."""
 
     decision: Literal["reject"]
     reason: Annotated[
-        str, StringConstraints(max_length=500, strip_whitespace=True, pattern=r"\S")
+        str,
+        BeforeValidator(_said_why),
+        StringConstraints(max_length=500, strip_whitespace=True),
+        WithJsonSchema({"type": "string", "maxLength": 500, "pattern": r"\S"}),
     ] = Field(description="why the rendition is rejected (shown to operators)")
 
 
