@@ -458,8 +458,7 @@ def test_worker_dance_exists_and_its_scratch_is_a_volume(
     assert reference_dir(settings.worker.dance).is_dir()
     mounts = _mounts(worker)
     assert isinstance(settings.mail, SmtpMail)
-    for path in (settings.worker.work_dir, settings.mail.queue_directory):
-        assert any(PurePosixPath(path).is_relative_to(t) for t in mounts), path
+    assert any(PurePosixPath(settings.worker.work_dir).is_relative_to(t) for t in mounts)
     assert settings.training.booth_checkpoint is not None
     assert any(settings.training.booth_checkpoint.is_relative_to(t) for t in mounts)
 

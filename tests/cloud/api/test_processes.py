@@ -89,6 +89,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
                 "sender": "booth@example.com",
                 "ca_file": str(smtp.cert),
             },
+            "delivery": {"mail_attempts": 1},
             "api": {"secret_key": "multi-process-secret-key-0123456789", "kiosk_per_minute": 1},
         }
         path = tmp_path / "cloud.yaml"
