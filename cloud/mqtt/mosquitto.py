@@ -21,7 +21,7 @@ from cloud.mqtt.broker import free_port
 
 logger = logging.getLogger(__name__)
 
-PROJECT_CONF = Path(__file__).resolve().parent.parent / "infra" / "mosquitto" / "mosquitto.conf"
+PROJECT_CONF = Path(__file__).resolve().parents[2] / "infra" / "mosquitto" / "mosquitto.conf"
 
 
 class MosquittoNotFoundError(RuntimeError):

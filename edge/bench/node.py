@@ -35,7 +35,7 @@ from protocol.messages import CaptureManifest, decode_message
 from protocol.settings import MqttSettings
 from protocol.topics import NodeChannel, Topics
 
-MOSQUITTO_CONF = Path(__file__).resolve().parent.parent / "infra" / "mosquitto" / "mosquitto.conf"
+MOSQUITTO_CONF = Path(__file__).resolve().parents[2] / "infra" / "mosquitto" / "mosquitto.conf"
 
 
 @contextlib.contextmanager
