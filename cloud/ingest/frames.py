@@ -45,6 +45,7 @@ from protocol.shards import FrameMeta, shard_key, write_shard
 logger = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # bound IN (...) lists; SQLite limits bound parameters per statement
+DELETED = "deleted"  # the reason's prefix for a deleted session (see check_sessions)
 _ACCEPTING = frozenset(
     {
         SessionState.REGISTERED,
@@ -97,7 +98,11 @@ class FrameStore:
         self.require_registered = require_registered
 
     def check_sessions(self, booth: str, sessions: Iterable[str]) -> dict[str, str]:
-        """Sessions that may not take frames, with the reason (for dead-lettering)."""
+        """Sessions that may not take frames, with the reason (for dead-lettering).
+
+        A deleted session's reason starts with :data:`DELETED`: its late traffic is
+        dropped, not dead-lettered, so nothing of the visitor outlives their deletion.
+        """
         wanted = set(sessions)
         refused: dict[str, str] = {}
         with transaction(self.factory) as db:
@@ -113,6 +118,8 @@ class FrameStore:
                 refused[session] = f"session {session} was never registered"
             elif row is not None and row.booth_id != booth:
                 refused[session] = f"session {session} belongs to booth {row.booth_id}"
+            elif row is not None and row.state is SessionState.DELETED:
+                refused[session] = f"{DELETED}: session {session} was deleted"
             elif row is not None and row.state not in _ACCEPTING:
                 refused[session] = f"session {session} is {row.state}: frames refused"
         return refused

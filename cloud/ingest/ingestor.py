@@ -22,7 +22,7 @@ from cloud.db.lifecycle import ensure_booth
 from cloud.db.models import Node, utcnow
 from cloud.ingest import dead_letters
 from cloud.ingest.dead_letters import Refusal
-from cloud.ingest.frames import FrameStore, StoreResult
+from cloud.ingest.frames import DELETED, FrameStore, StoreResult
 from cloud.ingest.manifests import record_manifest
 from cloud.storage import StorageError
 from protocol.codec import FramePacket, decode_packet
@@ -53,6 +53,7 @@ class BatchResult:
     manifests: int = 0
     statuses: int = 0
     dead_letters: int = 0
+    dropped: int = 0  # traffic of deleted sessions: counted, never kept
 
 
 @dataclass
@@ -61,6 +62,7 @@ class _Sorted:
     manifests: list[tuple[CaptureManifest, Incoming]] = field(default_factory=list)
     statuses: list[tuple[str, NodeStatus]] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    dropped: int = 0
 
 
 class Ingestor:
@@ -128,6 +130,7 @@ class Ingestor:
         result.manifests += len(work.manifests)
         result.statuses += len(work.statuses)
         result.dead_letters += len(work.refused)
+        result.dropped += work.dropped
 
     def _sort(self, message: Incoming, work: _Sorted) -> None:
         try:
@@ -161,10 +164,14 @@ class Ingestor:
         pairs: list[tuple[str, Incoming]] = [(p.session, m) for p, m in work.frames]
         pairs += [(c.session, m) for c, m in work.manifests]
         for session, message in pairs:
-            if session in refused:
+            if session in refused and refused[session].startswith(DELETED):
+                work.dropped += 1
+            elif session in refused:
                 work.refused.append(
                     Refusal(message.topic, message.payload, refused[session], keep=False)
                 )
+        if work.dropped:
+            logger.info("dropped %d late messages of deleted sessions", work.dropped)
         work.frames = [(p, m) for p, m in work.frames if p.session not in refused]
         work.manifests = [(c, m) for c, m in work.manifests if c.session not in refused]
 
