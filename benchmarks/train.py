@@ -20,14 +20,15 @@ import torch
 from benchmarks.train_throughput import run_flops, run_throughput
 from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
 from cloud.training.checkpoint import load_checkpoint
+from cloud.training.config import Pix2PixConfig, Recipe
 from cloud.training.corpus import CorpusSession, corpus_sessions
 from cloud.training.data import FrameSet, build_frameset, clip_crop, holdout_indices, split
 from cloud.training.device import resolve_device
 from cloud.training.errors import TrainingError
-from cloud.training.finetune import FINETUNE_LR, FinetuneResult, finetune
+from cloud.training.finetune import FinetuneResult, finetune
 from cloud.training.grid import sample_grid, save_png
 from cloud.training.loop import RunOptions, TrainingRun
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +160,11 @@ def run_quality(
         eval_at_start=True,
         device=device,
     )
+    recipe = Recipe()
     click.echo(
         f"time-to-quality: {visitors} held-out visitors, {budget:.0f} s budget each, "
-        f"{cfg.resolution} px, batch {batch_size}, learning rate {FINETUNE_LR:g} and weight "
-        f"average {opts.ema:g} for both starts; metric = held-out dancer-region SSIM "
+        f"{cfg.resolution} px, batch {batch_size}, recipe {recipe.model_dump_json()} for "
+        f"both starts; metric = held-out dancer-region SSIM "
         f"(full-frame SSIM in brackets); booth checkpoint {booth}"
     )
     pictures, pairs = [], []

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import IterableDataset
 
+from cloud.training.augment import augment_batch
+from cloud.training.config import Augment
 from cloud.training.data import FrameSet
 
 Batch = dict[str, torch.Tensor]
@@ -78,14 +80,15 @@ def make_batch(
 
 
 class BatchStream(IterableDataset[Batch]):
-    """An endless stream of random batches (reshuffled each pass over the frames)."""
+    """An endless stream of random batches (reshuffled each pass over the frames),
+    flipped and transformed as ``augment`` says."""
 
     def __init__(
         self,
         data: FrameSet,
         batch_size: int,
         *,
-        flip: bool = True,
+        augment: Augment | None = None,
         temporal: bool = False,
         seed: int = 0,
         device: torch.device | None = None,
@@ -95,7 +98,7 @@ class BatchStream(IterableDataset[Batch]):
             raise ValueError("no training frames")
         self.data = data
         self.batch_size = min(batch_size, len(data))
-        self.flip = flip
+        self.augment = augment or Augment()
         self.temporal = temporal
         self.device = device  # where batches go (default: where the frames are)
         self.generator = torch.Generator().manual_seed(seed)
@@ -109,11 +112,12 @@ class BatchStream(IterableDataset[Batch]):
                 t0 = time.perf_counter()
                 index = order[start : start + self.batch_size]
                 flip = None
-                if self.flip:
+                if self.augment.flip:
                     flip = torch.rand(len(index), generator=self.generator) < 0.5
                 batch = make_batch(
                     self.data, index, flip, temporal=self.temporal, device=self.device
                 )
+                batch = augment_batch(batch, self.augment, self.generator)
                 self.busy_s += time.perf_counter() - t0
                 self.batches += 1
                 yield batch

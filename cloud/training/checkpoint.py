@@ -23,11 +23,15 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from cloud.training.config import Pix2PixConfig
 from cloud.training.errors import CheckpointError
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 
 FORMAT = "dancebooth-pix2pix"
-FORMAT_VERSION = 1
+# 2: the config holds the training recipe (cloud.training.config). Version 1 files (a
+# flat config) are still read; their config is migrated on load.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
 AVERAGED = "ema."  # tensor-name prefix of the generator's weight average (resume files)
 
 
@@ -170,10 +174,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dancebooth pix2pix checkpoint")
     version = meta.get("format_version", "?")
-    if version != str(FORMAT_VERSION):
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path} has checkpoint format version {version}; this code reads version "
-            f"{FORMAT_VERSION}: rebuild it with this version's 'dancebooth model train-base'"
+            f"{path} has checkpoint format version {version}; this code reads versions "
+            f"{', '.join(READABLE_VERSIONS)}: rebuild it with this version's "
+            "'dancebooth model train-base'"
         )
     if tensors_sha256(tensors) != meta.get("tensors_sha256"):
         raise CheckpointError(

@@ -15,17 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
+from cloud.training.config import Pix2PixConfig, Recipe
 from cloud.training.data import FrameSet, ShardSource, build_frameset, split
 from cloud.training.errors import TrainingError
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 
 logger = logging.getLogger(__name__)
-
-# A fine-tune's learning rate, 5x pix2pix's 2e-4: starting from the booth checkpoint (or
-# from scratch) the held-out dancer SSIM after 60 s on a visitor was 0.86 at 1e-3 against
-# 0.82 at 2e-4, and 2e-3 gained nothing more (docs/time-to-quality.md).
-FINETUNE_LR = 1e-3
 
 ShardLister = Callable[[], Iterable[ShardSource]]
 
@@ -54,19 +50,27 @@ def check_resolution(config: Pix2PixConfig, resolution: int, source: Path) -> No
 
 
 def _start_model(
-    work_dir: Path, booth_checkpoint: Path | None, config: Pix2PixConfig | None
+    work_dir: Path,
+    booth_checkpoint: Path | None,
+    config: Pix2PixConfig | None,
+    recipe: Recipe | None,
 ) -> tuple[Pix2Pix, Checkpoint | None]:
+    """The model to train: the run's own last checkpoint (its config, recipe and all), or
+    the booth checkpoint's network with this fine-tune's recipe, or ``config`` from
+    scratch (with ``recipe`` in place of its own, if given)."""
     last = work_dir / "last.safetensors"
     if last.exists():
         ckpt = load_checkpoint(last)
         return ckpt.build_model(), ckpt
     if booth_checkpoint is not None:
-        model = load_checkpoint(booth_checkpoint).build_model()
+        booth = load_checkpoint(booth_checkpoint)
+        model = Pix2Pix.from_config(booth.config.with_recipe(recipe or Recipe()))
+        booth.load_into(model)
         model.steps_done = 0  # steps count from the start of this fine-tune
         return model, None
     if config is None:
         raise TrainingError("give a booth checkpoint, or a config to train from scratch")
-    return Pix2Pix.from_config(config), None
+    return Pix2Pix.from_config(config if recipe is None else config.with_recipe(recipe)), None
 
 
 def finetune(
@@ -77,6 +81,7 @@ def finetune(
     *,
     work_dir: Path,
     options: RunOptions | None = None,
+    recipe: Recipe | None = None,
     config: Pix2PixConfig | None = None,
     holdout: float = 0.1,
     progress_callback: ProgressFn | None = None,
@@ -87,21 +92,16 @@ def finetune(
 
     Stops at ``budget_s`` seconds of wall clock (decoding included, summed over
     resumed runs), at ``max_steps`` steps, or when the held-out dancer-region SSIM
-    stops improving. ``booth_checkpoint=None`` with a ``config`` trains from scratch
-    (the benchmark's baseline). ``resolution``, when given, must be the model's.
+    stops improving. How it trains is ``recipe`` (default: :class:`Recipe`'s, the
+    measured fine-tune settings), saved in its checkpoints; a resumed run keeps the
+    recipe it started with. ``booth_checkpoint=None`` with a ``config`` trains from
+    scratch (the benchmark's baseline). ``resolution``, when given, must be the model's.
     """
     started = time.perf_counter()
     work_dir.mkdir(parents=True, exist_ok=True)
     opts = options or RunOptions(budget_s=budget_s, max_steps=max_steps)
-    opts = RunOptions(
-        **{
-            **opts.__dict__,
-            "budget_s": budget_s,
-            "max_steps": max_steps,
-            "lr": FINETUNE_LR if opts.lr is None else opts.lr,
-        }
-    )
-    model, resume = _start_model(work_dir, booth_checkpoint, config)
+    opts = RunOptions(**{**opts.__dict__, "budget_s": budget_s, "max_steps": max_steps})
+    model, resume = _start_model(work_dir, booth_checkpoint, config, recipe)
     if resolution is not None:
         check_resolution(model.config, resolution, booth_checkpoint or work_dir)
     sources = session_shards() if callable(session_shards) else session_shards

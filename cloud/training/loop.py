@@ -58,7 +58,6 @@ class RunOptions:
     eval_every_steps: int = 0  # 0: time-based only
     patience: int = 4  # evaluations without improvement before stopping (0: never)
     min_delta: float = 0.002
-    flip: bool = True
     # auto | cpu | cuda | cuda:N (cloud.training.device). CPU unless asked: a caller that
     # wants the GPU says so (the worker's training.device, the CLI's --device).
     device: str = "cpu"
@@ -68,14 +67,8 @@ class RunOptions:
     losses_every: int = 10
     seed: int = 0
     eval_at_start: bool = False  # score the starting weights too (time-to-quality curves)
-    # pix2pix's schedule: the learning rate holds for the first half of the run (budget or
-    # step cap, whichever ends it sooner), then falls linearly towards zero; it settles
-    # the GAN's oscillation for the checkpoint that is kept.
-    decay: bool = False
-    # Learning rate of both optimisers; None: the model config's (pix2pix's 2e-4).
-    # ``finetune`` passes its own, FINETUNE_LR, unless told otherwise.
-    lr: float | None = None
-    ema: float = 0.995  # decay of the generator's weight average (0: keep none)
+    # How the run trains (learning rate and schedule, weight average, losses,
+    # augmentation) is the model's config's recipe, saved with every checkpoint.
 
 
 @dataclass
@@ -177,15 +170,16 @@ class TrainingRun:
         self.last_eval_t = self.last_step_t = self.clock_start
         self.step_s = self.eval_s = 0.0
         self.stopped: StopReason = "budget"
+        recipe = model.config.recipe
         self.average = (
-            WeightAverage(model.generator, opts.ema, resume.averaged if resume else None)
-            if opts.ema
+            WeightAverage(model.generator, recipe.ema, resume.averaged if resume else None)
+            if recipe.ema
             else None
         )
         self.stream = BatchStream(
             train,
             opts.batch_size,
-            flip=opts.flip,
+            augment=recipe.augment,
             temporal=model.config.temporal,
             seed=opts.seed + self.start_step,
         )
@@ -267,18 +261,15 @@ class TrainingRun:
             self.losses = dict(zip(named, values, strict=True))
         return self.losses
 
-    def base_lr(self) -> float:
-        return self.opts.lr if self.opts.lr is not None else self.model.config.lr
-
     def lr_factor(self) -> float:
-        """The learning rate's share of the configured one at this point of the run."""
-        if not self.opts.decay:
+        """The learning rate's share of the recipe's at this point of the run."""
+        if self.model.recipe.schedule == "constant":
             return 1.0
         done = max(self.elapsed() / self.opts.budget_s, self.model.steps_done / self.opts.max_steps)
         return max(0.0, min(1.0, 2.0 * (1.0 - done)))
 
     def set_learning_rate(self, trainer: L.Trainer) -> None:
-        lr = self.base_lr() * self.lr_factor()
+        lr = self.model.recipe.lr * self.lr_factor()
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -286,7 +277,7 @@ class TrainingRun:
     def after_step(self, trainer: L.Trainer) -> bool:
         """Evaluate / checkpoint when due; return True when the run must stop."""
         step, opts = self.model.steps_done, self.opts
-        if opts.decay:
+        if self.model.recipe.schedule != "constant":
             self.set_learning_rate(trainer)
         if self.average is not None:
             self.average.update(self.model.generator, step)

@@ -6,14 +6,11 @@ exactly the same thing.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from cloud.training.config import GanMode
 from cloud.training.networks import PatchDiscriminator
-
-GanMode = Literal["lsgan", "vanilla"]
 
 
 def adversarial(logits: torch.Tensor, target_real: bool, mode: GanMode) -> torch.Tensor:
