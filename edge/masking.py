@@ -152,7 +152,7 @@ def _clean(raw: npt.NDArray[np.bool_], pts: npt.NDArray[np.float32], height: flo
     ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2)))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, ellipse)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
     if n <= 1:
         return mask
     h, w = mask.shape
