@@ -37,18 +37,19 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 def _frames(
     data: FrameSet, index: torch.Tensor, flip: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images and pose maps of frames ``index`` (host tensors), mirrored where
-    ``flip`` says, cut where ``data`` lives."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """uint8 images, pose maps and person masks of frames ``index`` (host tensors),
+    mirrored where ``flip`` says, cut where ``data`` lives."""
     where = data.images.device
     mirror = flip is not None and bool(flip.any())  # host data: no device read
     index = index.to(where, non_blocking=True)
-    images, poses = data.images[index], data.poses[index]
+    images, poses, masks = data.images[index], data.poses[index], data.masks[index]
     if mirror and flip is not None:
-        mask = flip.to(where, non_blocking=True)[:, None, None, None]
-        images = torch.where(mask, images.flip(-1), images)
-        poses = torch.where(mask, data.poses_flipped[index], poses)
-    return images, poses
+        chosen = flip.to(where, non_blocking=True)[:, None, None, None]
+        images = torch.where(chosen, images.flip(-1), images)
+        masks = torch.where(chosen, masks.flip(-1), masks)
+        poses = torch.where(chosen, data.poses_flipped[index], poses)
+    return images, poses, masks
 
 
 def _to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -68,14 +69,18 @@ def make_batch(
     device: torch.device | None = None,
 ) -> Batch:
     """Frames ``index`` as a float batch on ``device`` (default: where ``data`` is);
-    ``flip`` marks samples to mirror."""
+    ``flip`` marks samples to mirror. ``mask`` is the person mask in ``[-1, 1]`` (1 =
+    person) and ``has_mask`` says which samples have one (float 0/1)."""
     device = data.images.device if device is None else device
-    parts = {"image": 0, "pose": 1}
+    parts = {"image": 0, "pose": 1, "mask": 2}
     cut = _frames(data, index, flip)
     batch: Batch = {k: to_float(_to_device(cut[i], device)) for k, i in parts.items()}
+    batch["has_mask"] = _to_device(data.has_mask[index.to(data.has_mask.device)], device).float()
     if temporal:
         prev = _frames(data, data.prev[index], flip)
-        batch.update({f"prev_{k}": to_float(_to_device(prev[i], device)) for k, i in parts.items()})
+        batch.update(
+            {f"prev_{k}": to_float(_to_device(prev[parts[k]], device)) for k in ("image", "pose")}
+        )
     return batch
 
 

@@ -81,6 +81,20 @@ def _join_optimizer(
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
+# The generator's last layer (a transposed convolution: weight [in, out, k, k], bias [out]),
+# whose output channels say what it draws: RGB (3) or RGB + alpha (4).
+OUTPUT_LAYER = ("generator.out.0.weight", "generator.out.0.bias")
+
+
+def _fit_output(value: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    dim = 1 if value.ndim == 4 else 0
+    if value.shape[dim] > shape[dim]:
+        return value.narrow(dim, 0, shape[dim]).clone()
+    pad = list(value.shape)
+    pad[dim] = shape[dim] - value.shape[dim]
+    return torch.cat([value, value.new_zeros(pad)], dim=dim)
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: config, weights, and (if saved) optimiser and run state."""
@@ -99,7 +113,14 @@ class Checkpoint:
         return model
 
     def load_into(self, model: Pix2Pix) -> None:
+        """Copy the weights into ``model``; a full-frame generator's weights fit a
+        dancer-only model (its alpha output starts at 0.5 everywhere) and the other way
+        round (the alpha output is dropped)."""
         sd = {k: v.float() for k, v in self.weights.items()}
+        target = model.state_dict()
+        for key in OUTPUT_LAYER:
+            if key in sd and key in target and sd[key].shape != target[key].shape:
+                sd[key] = _fit_output(sd[key], target[key].shape)
         try:
             model.load_state_dict(sd, strict=True)
         except RuntimeError as exc:

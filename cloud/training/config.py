@@ -56,6 +56,8 @@ class Recipe(BaseModel):
     gan_mode: GanMode = "lsgan"
     lambda_l1: float = Field(100.0, ge=0)
     lambda_fm: float = Field(10.0, ge=0)
+    # Weight of the alpha channel's L1 against the person mask (dancer-only models).
+    lambda_alpha: float = Field(100.0, ge=0)
     augment: Augment = Augment()
 
 
@@ -80,6 +82,9 @@ class Pix2PixConfig(BaseModel):
     d_layers: int = Field(3, ge=1, le=5)
     temporal: bool = False
     dropout: bool = False
+    # The generator draws the person only, RGB + alpha, to be composited over the booth's
+    # clean plate; it learns from the person region and the mask. False: the whole frame.
+    dancer_only: bool = False
     recipe: Recipe = Recipe()
 
     @model_validator(mode="before")
@@ -94,6 +99,16 @@ class Pix2PixConfig(BaseModel):
                 # Format 1 booth runs decayed and kept no weight average (booth-128.md).
                 data["recipe"] = {"schedule": "decay", "ema": 0.0, **legacy}
         return data
+
+    @model_validator(mode="after")
+    def _supported(self) -> Pix2PixConfig:
+        if self.temporal and self.dancer_only:
+            raise ValueError("a temporal model draws the whole frame: set dancer_only false")
+        return self
+
+    @property
+    def out_channels(self) -> int:
+        return 4 if self.dancer_only else 3
 
     def with_recipe(self, recipe: Recipe) -> Pix2PixConfig:
         return self.model_copy(update={"recipe": recipe})

@@ -39,7 +39,7 @@ from cloud.training.checkpoint import Checkpoint, save_checkpoint
 from cloud.training.data import FrameSet, place_frames
 from cloud.training.device import Precision, resolve_device, resolve_precision
 from cloud.training.ema import WeightAverage
-from cloud.training.evaluation import evaluate
+from cloud.training.evaluation import ScoringSet, evaluate
 from cloud.training.model import Pix2Pix
 from cloud.training.trainer import make_trainer
 
@@ -150,7 +150,11 @@ class TrainingRun:
         (keys prefixed with their name, e.g. ``transfer_region_ssim``); the held-out set
         alone decides the best checkpoint and the plateau."""
         self.model, self.train, self.held_out, self.opts = model, train, held_out, opts
-        self.also_score = dict(also_score or {})
+        # Plates and pose maps of the scored sets, made once (a dancer-only model's output
+        # is scored composited over the booth; also_score sets may be at a higher
+        # resolution than the model's: cloud.training.evaluation).
+        self.scoring = ScoringSet.of(held_out, model)
+        self.also_score = {n: ScoringSet.of(f, model) for n, f in (also_score or {}).items()}
         self.last, self.best = work_dir / "last.safetensors", work_dir / "best.safetensors"
         self.progress = progress
         self.resume = resume
@@ -231,7 +235,7 @@ class TrainingRun:
     def evaluate(self) -> dict[str, float]:
         t0 = time.perf_counter()
         with self.kept_weights():
-            scores = evaluate(self.model, self.held_out)
+            scores = evaluate(self.model, self.scoring)
             for name, frames in self.also_score.items():
                 scores.update({f"{name}_{k}": v for k, v in evaluate(self.model, frames).items()})
             self.eval_s = time.perf_counter() - t0

@@ -14,7 +14,7 @@ import torch
 
 from cloud.training.batches import Batch
 from cloud.training.config import Pix2PixConfig, Recipe
-from cloud.training.losses import discriminator_loss, generator_loss
+from cloud.training.losses import alpha_loss, discriminator_loss, generator_loss
 from cloud.training.networks import PatchDiscriminator, UNetGenerator, init_weights
 
 
@@ -24,7 +24,7 @@ def build_networks(cfg: Pix2PixConfig) -> tuple[UNetGenerator, PatchDiscriminato
     extra = 3 if cfg.temporal else 0
     gen = UNetGenerator(
         3 + extra,
-        3,
+        cfg.out_channels,
         resolution=cfg.resolution,
         ngf=cfg.ngf,
         max_channels=cfg.max_channels,
@@ -80,12 +80,37 @@ class Pix2Pix(L.LightningModule):
         fake = self.generate(pose, prev_fake)
         return fake, torch.cat([pose, prev_fake], dim=1)
 
+    def shown(
+        self, out: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """What D sees of the generator's output ``out``, the L1's pixel weights, and the
+        alpha loss (``{}`` for a full-frame model).
+
+        A dancer-only model's person (its RGB inside the true mask) is shown over the
+        real frame's booth, so D judges the person and the L1 covers the person region
+        (the mask grown by a few pixels: the alpha's soft edge shows RGB a little past
+        it). A sample without a mask is shown and compared full-frame, and its alpha is
+        not trained."""
+        if not self.config.dancer_only:
+            return out, None, {}
+        real = batch["image"]
+        rgb, alpha = out[:, :3], (out[:, 3:] + 1.0) * 0.5
+        mask = (batch["mask"] + 1.0) * 0.5
+        has = batch["has_mask"][:, None, None, None]
+        grow = 2 * max(1, self.config.resolution // 64) + 1
+        region = torch.nn.functional.max_pool2d(mask, grow, stride=1, padding=grow // 2)
+        fake = has * (mask * rgb + (1.0 - mask) * real) + (1.0 - has) * rgb
+        weight = has * region + (1.0 - has)
+        g_alpha = alpha_loss(alpha, mask, batch["has_mask"])
+        return fake, weight, {"g_alpha": g_alpha}
+
     # -- training ------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
         cfg = self.config.recipe
         real = batch["image"]
-        fake, condition = self.fake_and_condition(batch)
+        out, condition = self.fake_and_condition(batch)
+        fake, weight, extra = self.shown(out, batch)
         if self.config.temporal:  # real pairs are conditioned on the real previous frame
             real_condition = torch.cat([batch["pose"], batch["prev_image"]], dim=1)
         else:
@@ -109,7 +134,12 @@ class Pix2Pix(L.LightningModule):
             cfg.gan_mode,
             lambda_l1=cfg.lambda_l1,
             lambda_fm=cfg.lambda_fm,
+            drawn=out[:, :3],
+            weight=weight,
         )
+        if extra:
+            g["g_loss"] = g["g_loss"] + cfg.lambda_alpha * extra["g_alpha"]
+            g.update(extra)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g["g_loss"])
         opt_g.step()
