@@ -192,6 +192,13 @@ def model() -> None:
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--ngf", type=int, default=16, show_default=True, help="Generator width.")
 @click.option("--ndf", type=int, default=16, show_default=True, help="Discriminator width.")
+@click.option(
+    "--dancer-only/--full-frame",
+    default=False,
+    show_default=True,
+    help="Draw the person only (RGB + alpha, learnt from the corpus's person masks) or "
+    "the whole frame.",
+)
 @click.option("--max-steps", type=int, default=100_000, show_default=True)
 @click.option("--role", default="staff", show_default=True, help="Corpus sessions to train on.")
 @click.option("--sessions", "limit", type=int, default=None, help="Use at most N sessions.")
@@ -204,6 +211,7 @@ def train_base_cmd(
     resolution: str,
     ngf: int,
     ndf: int,
+    dancer_only: bool,
     max_steps: int,
     role: str,
     limit: int | None,
@@ -226,7 +234,13 @@ def train_base_cmd(
         )
     recipe = make_recipe(BOOTH_RECIPE, recipe_json, lr, ema, decay)
     cfg = Pix2PixConfig.model_validate(
-        {"resolution": int(resolution), "ngf": ngf, "ndf": ndf, "recipe": recipe.model_dump()}
+        {
+            "resolution": int(resolution),
+            "ngf": ngf,
+            "ndf": ndf,
+            "dancer_only": dancer_only,
+            "recipe": recipe.model_dump(),
+        }
     )
     command = (
         "dancebooth model " + shlex.join(sys.argv[sys.argv.index("train-base") :])
