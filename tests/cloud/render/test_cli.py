@@ -69,8 +69,13 @@ def test_render_takes_the_layout_and_a_plate(tmp_path: Path) -> None:
     assert (probe(out).width, probe(out).height) == (1280, 720)
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.full((480, 640, 3), 90, np.uint8))
-    bad = CliRunner().invoke(cli, [*args[:-6], "--plate", str(small), "--generator", "painter-alpha"])
-    assert bad.exit_code != 0 and "plate is 640x480 but the session's frames are 1280x720" in bad.output
+    bad = CliRunner().invoke(
+        cli, [*args[:-6], "--plate", str(small), "--generator", "painter-alpha"]
+    )
+    assert (
+        bad.exit_code != 0
+        and "plate is 640x480 but the session's frames are 1280x720" in bad.output
+    )
 
 
 def test_bad_keypoint_files_are_clear_errors(tmp_path: Path) -> None:

@@ -69,7 +69,9 @@ def test_the_edge_is_soft_and_the_feet_cast_a_shadow() -> None:
 
 
 def test_a_plate_of_another_size_is_a_clear_error() -> None:
-    with pytest.raises(CompositeError, match=r"plate is 1280x720 but the session's frames are 640x480"):
+    with pytest.raises(
+        CompositeError, match=r"plate is 1280x720 but the session's frames are 640x480"
+    ):
         Stage(Backdrop(_plate(), "plate"), Framing(0, 0, 400), RES, frame_size=(640, 480))
 
 

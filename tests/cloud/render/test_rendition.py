@@ -22,7 +22,9 @@ SETTINGS = RenderSettings(intro_s=0.4, outro_s=0.2, batch_size=8)
 TAGS = RenditionTags("s1", "painter", "test-dance")
 
 
-def _clip(width: int, height: int, frames: int = 40, samples: tuple[bytes, ...] = ()) -> VisitorClip:
+def _clip(
+    width: int, height: int, frames: int = 40, samples: tuple[bytes, ...] = ()
+) -> VisitorClip:
     xs = np.linspace(0.4, 0.6, frames) * width
     ys = np.full(frames, 0.9 * height)
     return VisitorClip(walk(xs, ys, np.full(frames, 0.6 * height)), width, height, "n1", samples)
