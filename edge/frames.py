@@ -24,6 +24,8 @@ class Frame:
     # the `replay` pose backend reads these instead of running a model.
     truth: Keypoints | None = None
     truth_extras: Keypoints | None = None
+    # Other people's known keypoints ([17 or 21, 3] each), for replaying crowded scenes.
+    truth_others: list[Keypoints] | None = None
 
     @property
     def width(self) -> int:

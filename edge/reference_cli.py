@@ -26,7 +26,7 @@ root_option = click.option(
 
 # Subcommands living in other modules: name -> ("module:attr", "one-line help").
 REFERENCE_COMMANDS: dict[str, tuple[str, str]] = {
-    "add": ("edge.reference_add:add_cmd", "Build a reference dance from a video file."),
+    "add": ("edge.reference_add_cli:add_cmd", "Build a reference dance from a video file."),
 }
 
 
