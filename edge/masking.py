@@ -76,7 +76,7 @@ def mask_from_plate(
         return np.zeros((out_h, out_w), np.uint8)
     scale = min(1.0, WORK_LONG_SIDE / max(w, h))
     ww, wh = max(1, round(w * scale)), max(1, round(h * scale))
-    pts = seen * np.float32([ww / w, wh / h])
+    pts = seen * np.array([ww / w, wh / h], np.float32)
     height = float(np.ptp(pts[:, 1])) or float(wh) / 4
     near = _near_skeleton(pts, ww, wh, margin * height)
     mask = np.zeros((wh, ww), np.uint8)
@@ -87,7 +87,7 @@ def mask_from_plate(
         window = (slice(y0, y1), slice(x0, x1))
         small_f = _shrink(frame, ww, wh)[window].astype(np.float32)
         small_p = _shrink(plate, ww, wh)[window].astype(np.float32)
-        local = pts - np.float32([x0, y0])
+        local = pts - np.array([x0, y0], np.float32)
         floor_y = _floor_line(kps, pts, wh / h) - y0
         differs = _differs(small_f, small_p, threshold, floor_y) & near[window]
         mask[window] = _clean(differs, local, height)
@@ -147,12 +147,12 @@ def _near_skeleton(
 
 
 def _clean(raw: npt.NDArray[np.bool_], pts: npt.NDArray[np.float32], height: float) -> Mask:
-    mask = raw.astype(np.uint8) * 255
     k = max(3, round(height / 60) | 1)
     ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2)))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, ellipse)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2))
+    opened = cv2.morphologyEx(raw.astype(np.uint8) * 255, cv2.MORPH_OPEN, square)
+    mask: Mask = np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, ellipse), np.uint8)
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
     if n <= 1:
         return mask
     h, w = mask.shape
@@ -164,8 +164,7 @@ def _clean(raw: npt.NDArray[np.bool_], pts: npt.NDArray[np.float32], height: flo
         if y0 < y1 and x0 < x1:
             keep[np.unique(labels[y0:y1, x0:x1])] = True
     keep[0] = False
-    mask = np.where(keep[labels], 255, 0).astype(np.uint8)
-    return _fill_holes(mask)
+    return _fill_holes(np.where(keep[labels], 255, 0).astype(np.uint8))
 
 
 def _fill_holes(mask: Mask) -> Mask:
