@@ -113,14 +113,8 @@ def dance_by_name(name: str) -> Dance:
 
 
 def dance_from_reference(ref: ReferenceDance) -> Dance:
-    video = getattr(ref, "video", None)  # reference dances keep their video (where they have one)
     return Dance(
-        ref.name,
-        _check(ref.keypoints, ref.name),
-        float(ref.fps),
-        ref.audio,
-        ref.title,
-        Path(video) if video is not None else None,
+        ref.name, _check(ref.keypoints, ref.name), float(ref.fps), ref.audio, ref.title, ref.video
     )
 
 
