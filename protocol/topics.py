@@ -7,11 +7,14 @@ Under a configurable prefix (default ``dancebooth``)::
     {prefix}/{booth}/cmd/resend                      ResendRequest  (cloud → one node)
     {prefix}/{booth}/cmd/clock                       ClockPing      (cloud → nodes; answered
                                                      by a NodeStatus carrying a ClockEcho)
+    {prefix}/{booth}/cmd/plate                       PlateTake      (cloud → nodes: take the
+                                                     clean plate now)
     {prefix}/{booth}/cmd/erase/{session}             EraseRequest, retained (cloud → nodes;
                                                      cleared once every node confirmed)
     {prefix}/{booth}/node/{node}/status              NodeStatus, retained, last will
     {prefix}/{booth}/node/{node}/frames/{session}    binary frame packets, QoS 1
     {prefix}/{booth}/node/{node}/manifest/{session}  CaptureManifest, QoS 1
+    {prefix}/{booth}/node/{node}/plate/{session}     clean-plate chunks (protocol.plates), QoS 1
     {prefix}/{booth}/node/{node}/preview             low-rate skeleton JPEG
     {prefix}/{booth}/node/{node}/erased/{session}    EraseAck, QoS 1
 
@@ -35,6 +38,7 @@ class Command(StrEnum):
     CANCEL = "cancel"
     RESEND = "resend"
     CLOCK = "clock"
+    PLATE = "plate"
     ERASE = "erase"  # per session: {prefix}/{booth}/cmd/erase/{session}
 
 
@@ -43,10 +47,13 @@ class NodeChannel(StrEnum):
     FRAMES = "frames"
     MANIFEST = "manifest"
     PREVIEW = "preview"
+    PLATE = "plate"
     ERASED = "erased"
 
 
-_SESSION_CHANNELS = frozenset({NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.ERASED})
+_SESSION_CHANNELS = frozenset(
+    {NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.PLATE, NodeChannel.ERASED}
+)
 _SESSION_COMMANDS = frozenset({Command.ERASE})
 
 
@@ -100,6 +107,9 @@ class Topics:
 
     def manifest(self, booth: str, node: str, session: str) -> str:
         return f"{self.node_base(booth, node)}/manifest/{check_id(session, 'session id')}"
+
+    def plate(self, booth: str, node: str, session: str) -> str:
+        return f"{self.node_base(booth, node)}/plate/{check_id(session, 'session id')}"
 
     def erased(self, booth: str, node: str, session: str) -> str:
         return f"{self.node_base(booth, node)}/erased/{check_id(session, 'session id')}"

@@ -1,7 +1,7 @@
 """node erasures: each node's confirmation that a deleted session left its spool
 
-Revision ID: 0007_node_erasures
-Revises: 0006_mail_outbox
+Revision ID: 0008_node_erasures
+Revises: 0007_booth_layout
 Create Date: 2026-12-02 23:30:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_node_erasures"
-down_revision: str | None = "0006_mail_outbox"
+revision: str = "0008_node_erasures"
+down_revision: str | None = "0007_booth_layout"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
