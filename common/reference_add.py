@@ -40,8 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.reference import REFERENCE_DIR, ReferenceDanceError
 
 AddProgress = Callable[[str, int, int], None]
-"""``(stage, done, total)``; stages: ``probe``, ``pose``, ``video``, ``audio``, ``write``
-(``total`` 0 when unknown)."""
+"""``(stage, done, total)``; stages in order: ``probe``, ``pose`` (decode, pose and the
+kept video, frame by frame), ``check`` (follow, repair, quality), ``audio`` (music and
+beat), ``write`` (``total`` 0 when unknown)."""
 
 # The joint groups the imputed share is reported for (COCO-17 and the foot extras).
 JOINT_GROUPS: Final[dict[str, tuple[str, ...]]] = {
