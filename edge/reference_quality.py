@@ -164,7 +164,8 @@ def problems(
         out.append(
             Problem(
                 code="dancer_changed",
-                message=f"the followed dancer changed {r.dancer_changes} times (someone else took over)",
+                message=f"the followed dancer changed {r.dancer_changes} times "
+                "(someone else took over)",
                 advice=f"{pick}, or {trim}",
             )
         )
