@@ -75,10 +75,11 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def encode_mask(mask: npt.ArrayLike, *, level: int = 6) -> bytes:
     """A ``uint8 [h, w]`` mask as an 8-bit grayscale PNG.
 
-    Row filter 0 and zlib's run-length strategy: on the synthetic booth's 128x96 masks
-    that is both the smallest (median 792 B against 884 B for the default strategy and
-    1,010-1,160 B with the Sub or Up filter) and the fastest (about 4x faster than the
-    default strategy), measured with ``dancebooth bench protocol``."""
+    Row filter 0 and zlib's run-length strategy: on 30 of the synthetic booth's 128x96
+    masks that was both the smallest (median 792 B against 884 B for the default
+    strategy and 1,010-1,160 B with the Sub or Up filter) and the fastest (about 4x
+    faster than the default strategy). ``dancebooth bench protocol`` prints the size and
+    time on 150 frames (docs/benchmarks.md)."""
     m = np.asarray(mask)
     if m.ndim != 2 or m.dtype != np.uint8 or m.size == 0:
         raise MaskError(f"a mask is a non-empty uint8 [h, w] array, got {m.dtype} {m.shape}")
