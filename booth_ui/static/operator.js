@@ -242,6 +242,23 @@
       $("erase-confirm").disabled = false;
     }
   }
+  // The booth's own settings: the renditions' layout and the name on their intro card.
+  async function loadSettings() {
+    try {
+      const s = await api("GET", "/api/booth/settings");
+      $("layout").value = s.layout;
+      $("booth-name").value = s.name;
+    } catch (err) { showError($("settings-error"), err); }
+  }
+  $("settings-save").addEventListener("click", async () => {
+    showError($("settings-error"), null);
+    $("settings-saved").hidden = true;
+    try {
+      await api("PUT", "/api/booth/settings", { layout: $("layout").value, name: $("booth-name").value });
+      $("settings-saved").hidden = false;
+    } catch (err) { showError($("settings-error"), err); }
+  });
+  loadSettings();
   $("erase-open").addEventListener("click", openErase);
   $("erase-confirm").addEventListener("click", confirmErase);
   $("erase-close").addEventListener("click", () => $("erase").close());

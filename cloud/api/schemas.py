@@ -59,6 +59,25 @@ class SessionRef(Inbound):
     session_id: SessionId
 
 
+class BoothSettingsView(BaseModel):
+    """A booth's own settings, as the dashboard shows them."""
+
+    booth: str
+    name: str
+    layout: Literal["solo", "side-by-side"]
+
+
+class BoothSettingsUpdate(Inbound):
+    """Change a booth's settings; a field left out keeps its value."""
+
+    layout: Literal["solo", "side-by-side"] | None = Field(
+        None, description="solo: the visitor alone; side-by-side: beside the reference performer"
+    )
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        None, description="the booth's name on the renditions' intro card"
+    )
+
+
 class VisitorStatus(BaseModel):
     id: str
     state: SessionState

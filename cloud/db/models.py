@@ -68,6 +68,8 @@ class Booth(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How its renditions are laid out: solo | side-by-side (cloud.render.layout).
+    layout: Mapped[str] = mapped_column(String(16), default="solo", server_default="solo")
 
 
 class Node(Base):
