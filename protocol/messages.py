@@ -86,6 +86,34 @@ class CaptureCancel(Message):
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
+class EraseRequest(Message):
+    """Delete every frame of ``session`` from the node's spool (the visitor's deletion).
+
+    Retained on the session's own topic until every node of the booth confirmed, so a
+    node that is offline gets it when it reconnects; a node may get it more than once.
+    """
+
+    session: Identifier
+    requested_at: EpochSeconds
+
+
+class EraseResult(StrEnum):
+    ERASED = "erased"  # the node held the session and removed it
+    UNKNOWN = "unknown"  # the node holds nothing of the session (never had, or gone already)
+
+
+class EraseAck(Message):
+    """A node's answer to an ``EraseRequest``, on its ``erased/{session}`` topic."""
+
+    session: Identifier
+    node: Identifier
+    result: EraseResult
+    frames: Annotated[int, Field(ge=0, le=MAX_SEQ)] = Field(
+        0, description="frames (spooled and quarantined) the node removed"
+    )
+    at: EpochSeconds
+
+
 class SeqRange(BaseModel):
     """An inclusive range of sequence numbers."""
 
@@ -107,6 +135,29 @@ class ResendRequest(Message):
     ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_RESEND_RANGES)]
 
 
+class PlateTake(Message):
+    """Take the clean plate now (the operator's action): every node of the booth, or one.
+
+    A node that is capturing takes it once the capture ends; the plate is taken even
+    with somebody in view, and then reported as such (``PlateInfo.person``)."""
+
+    node: Identifier | None = Field(None, description="only this node; None: every node")
+
+
+class PlateInfo(BaseModel):
+    """The node's current clean plate, as its status reports it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    taken_at: EpochSeconds = Field(description="when it was taken, node clock")
+    width: Annotated[int, Field(ge=1, le=8192)]
+    height: Annotated[int, Field(ge=1, le=8192)]
+    by_operator: bool = Field(False, description="taken on request, not automatically")
+    person: bool = Field(
+        False, description="somebody was in view when it was taken: retake it (empty booth)"
+    )
+
+
 class NodeState(StrEnum):
     ONLINE = "online"
     CAPTURING = "capturing"
@@ -115,7 +166,9 @@ class NodeState(StrEnum):
 
 class NodeStats(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset({"pose_failures", "lost_frames"})
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset(
+        {"pose_failures", "lost_frames", "unmasked_frames"}
+    )
 
     capture_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
     pose_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
@@ -128,6 +181,11 @@ class NodeStats(BaseModel):
     )
     lost_frames: Annotated[int, Field(ge=0)] = Field(
         0, description="spooled frames that did not decode since the node started (quarantined)"
+    )
+    unmasked_frames: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="frames sent without a person mask since the node started (no mask, an"
+        " empty one, or one too large for the packet): trained full-frame",
     )
 
 
@@ -151,6 +209,8 @@ class ClockEcho(BaseModel):
 class NodeStatus(Message):
     """Retained per-node status; the broker publishes ``state=offline`` as the last will."""
 
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset({"plate"})
+
     node: Identifier
     state: NodeState
     at: EpochSeconds
@@ -158,6 +218,7 @@ class NodeStatus(Message):
     backend: Annotated[str, Field(max_length=32)] = ""
     stats: NodeStats = NodeStats()
     clock: ClockEcho | None = None
+    plate: PlateInfo | None = Field(None, description="the clean plate; None: none taken yet")
 
 
 class CaptureManifest(Message):
