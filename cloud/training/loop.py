@@ -364,7 +364,13 @@ class TrainingRun:
     def finish(self, trainer: L.Trainer | None) -> None:
         """The final evaluation and checkpoint, on the device the run trained on."""
         self.ran = True
-        if not self.history or self.history[-1]["step"] != self.model.steps_done:
+        # A run resumed on another worker's disk with its budget already spent has scored
+        # its last step but has no best.safetensors here: evaluating writes it.
+        if (
+            not self.history
+            or self.history[-1]["step"] != self.model.steps_done
+            or not self.best.exists()
+        ):
             self.evaluate()
         self.checkpoint(trainer)
         self.report(evaluated=True)
