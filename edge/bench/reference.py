@@ -151,7 +151,7 @@ def bench_reference(seconds: float, size: str) -> None:
     )
     click.echo(
         f"  once per process, not per minute: importing librosa for the beat {startup:.1f} s "
-        "(its numba kernels compile)"
+        "(wall clock: mostly waiting for the CPU on a loaded machine)"
     )
     click.echo(
         f"  dancer found in {report.dancer_found:.0%} of frames; tempo {report.bpm} bpm "
