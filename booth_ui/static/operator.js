@@ -120,6 +120,15 @@
         <dt>clock</dt><dd class="clock${n.clock_warning ? " warn" : ""}" title="node clock minus the server's, measured over MQTT">${clockText(n)}${n.clock_warning ? " ⚠ sync its clock" : ""}</dd></dl></div>`;
     }).join("");
   }
+  // Which nodes confirmed erasing each deleted visitor from their spool.
+  function renderErasures(rows) {
+    $("erasures-empty").hidden = rows.length > 0;
+    $("erasures-body").innerHTML = rows.map((r) => {
+      const nodes = r.nodes.map((n) => `<span class="erase-${esc(n.state)}" data-node="${esc(n.node)}">`
+        + `${esc(n.node)}: ${esc(n.state)}${n.frames ? ` (${n.frames} frames)` : ""}</span>`).join(", ");
+      return `<tr><td>${esc(r.session_id)}</td><td>${nodes || "no nodes known"}</td></tr>`;
+    }).join("");
+  }
   async function refresh() {
     const seq = ++refreshes;
     try {
@@ -127,6 +136,7 @@
       renderQueue();
       renderStage(seq);
       renderNodes(await api("GET", "/api/booth/nodes"));
+      renderErasures(await api("GET", "/api/booth/erasure/nodes?limit=20"));
     } catch (err) {
       if (err.status === 401) window.location.href = "/login";
     }

@@ -169,6 +169,25 @@ class VisitorView(BaseModel):
     mail: MailView | None = Field(None, description="the latest email with the visitor's link")
 
 
+class NodeErasureView(BaseModel):
+    node: str
+    state: str = Field(description="pending (not confirmed yet), erased, or unknown")
+    frames: int | None = Field(None, description="frames the node removed from its spool")
+    confirmed_at: datetime | None = None
+
+
+class SessionErasureView(BaseModel):
+    session_id: str
+    nodes: list[NodeErasureView]
+
+
+class VisitorDeleted(VisitorStatus):
+    nodes: list[NodeErasureView] = Field(
+        description="the booth's nodes asked to erase the frames from their spools; each"
+        " confirms over MQTT (GET /api/booth/erasure/nodes), an offline one on reconnecting"
+    )
+
+
 class NodeView(BaseModel):
     id: str
     state: str
