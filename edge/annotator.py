@@ -120,6 +120,7 @@ class Annotator:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.tracker = DancerTracker()
+        self._estimator_lock = threading.Lock()  # shared with estimate_aside (plate watch)
         self._session: str | None = None
         self._stage: KeypointStage | None = None
         self._flags = 0
@@ -221,9 +222,24 @@ class Annotator:
         if self.preview is not None:
             self.preview(frame, packet.keypoints)
 
+    def pending(self) -> bool:
+        """Whether spooled frames wait for their keypoints."""
+        return bool(self.spool.captured(1))
+
+    def estimate_aside(self, frame: Frame) -> list[Person]:
+        """Run the pose backend on a frame outside any capture (the clean-plate watch):
+        on a fresh state, and the next capture frame starts its session afresh."""
+        with self._estimator_lock:
+            self.estimator.reset()
+            try:
+                return self.estimator.estimate(frame)
+            finally:
+                self._session = None
+
     def _estimate(self, frame: Frame, row: CapturedFrame) -> list[Person]:
         try:
-            return self.estimator.estimate(frame)
+            with self._estimator_lock:
+                return self.estimator.estimate(frame)
         except Exception as exc:
             self.counters.failures += 1
             held = self._failure_reports.allow()
