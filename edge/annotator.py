@@ -5,6 +5,13 @@ so a pose backend slower than the camera delays packets but never drops frames.
 Frames the capture has just spooled are taken from a small in-memory cache; older
 ones (after a restart, or when pose lags far behind) are decoded from their JPEG.
 
+Each packet carries the dancer's person mask (:mod:`protocol.masks`) when the pose
+backend gave one, else (MoveNet, PoseNet) one cut from the clean plate by differencing
+(:func:`edge.masking.mask_from_plate`) when the node has a plate of the camera's size;
+a frame without one, with an all-zero one or with one too large for
+its room in the packet is sent without and counted (``PoseCounters.unmasked``): the
+cloud trains those frames full-frame.
+
 Failures are counted (``PoseCounters``, reported in the node's stats) and logged at
 most once per ``REPORT_EVERY_S`` each: a pose-backend error makes its frame "nobody
 seen"; a spooled JPEG that does not decode is quarantined and listed as lost in the
@@ -25,15 +32,17 @@ import cv2
 import numpy as np
 
 from common.throttle import Throttle
-from edge.frames import Frame, Keypoints
+from edge.frames import Frame, Image, Keypoints
 from edge.keypoints import KeypointStage, StageFactory, sanitize
+from edge.masking import mask_from_plate
 from edge.offline import OfflinePass, raw_bytes
 from edge.pose.base import Person, PoseEstimator
 from edge.pose.tracking import DancerTracker
 from edge.sources.base import FpsMeter
 from edge.spool import CapturedFrame, Spool, SpoolError
-from protocol.codec import FramePacket, encode_packet
-from protocol.errors import PacketError
+from protocol.codec import MASK_ROOM_BYTES, FramePacket, encode_packet
+from protocol.errors import MaskError, PacketError
+from protocol.masks import Mask, blank_mask, check_mask_shape, encode_mask, mask_shape
 from protocol.skeleton import NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,8 @@ class PoseCounters:
     annotated: int = 0
     failures: int = 0  # pose-backend errors
     lost: int = 0  # spooled frames that did not decode (quarantined)
+    unmasked: int = 0  # frames sent without a person mask
+    mask_ms: float = 0.0  # PNG-encoding a mask, exponentially weighted mean
 
 
 class FrameCache:
@@ -110,8 +121,10 @@ class Annotator:
         on_ready: Callable[[], None] | None = None,
         offline: OfflinePass | None = None,
         report_every_s: float = REPORT_EVERY_S,
+        plate: Callable[[], Image | None] | None = None,
     ) -> None:
         self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
+        self.plate = plate  # the clean plate, for backends without a mask (MoveNet, PoseNet)
         self.cache = FrameCache(cache_frames)
         self.preview, self.on_ready, self.offline = preview, on_ready, offline
         self.counters = PoseCounters(FpsMeter())
@@ -193,6 +206,9 @@ class Annotator:
         t_s = (row.capture_ns - self._t0_ns) / 1e9
         kps, extras = sanitize(kps, row.width, row.height), sanitize(extras, row.width, row.height)
         raw = raw_bytes(kps, extras) if self.offline is not None else None
+        mask = None if dancer is None else dancer.mask
+        if dancer is not None and mask is None:
+            mask = self._plate_mask(frame, kps)
         kps, extras, imputed = self._stage.process(kps, extras, t_s)
         packet = FramePacket(
             session=row.session,
@@ -208,6 +224,7 @@ class Annotator:
             ready_ns=time.time_ns(),
             flags=self._flags,
             people=min(selection.people_seen, 255),
+            mask=self._mask_png(mask, row),
         )
         try:
             self.spool.set_packet(
@@ -235,6 +252,38 @@ class Annotator:
                 return self.estimator.estimate(frame)
             finally:
                 self._session = None
+
+    def _plate_mask(self, frame: Frame, kps: Keypoints) -> Mask | None:
+        """The dancer by clean-plate differencing (edge.masking), when a plate of this
+        camera size exists; None otherwise (the frame goes without a mask, counted)."""
+        plate = self.plate() if self.plate is not None else None
+        if plate is None or plate.shape != frame.image.shape:
+            return None
+        h, w = mask_shape(frame.width, frame.height)
+        return mask_from_plate(frame.image, plate, kps, size=(w, h))
+
+    def _mask_png(self, mask: Mask | None, row: CapturedFrame) -> bytes | None:
+        """The dancer's mask as the packet carries it, or None (counted)."""
+        c = self.counters
+        png = None
+        if not blank_mask(mask):
+            assert mask is not None
+            try:
+                check_mask_shape(mask.shape, row.width, row.height)
+                start = time.perf_counter()
+                png = encode_mask(mask)
+                ms = (time.perf_counter() - start) * 1e3
+                c.mask_ms = ms if c.mask_ms == 0 else 0.9 * c.mask_ms + 0.1 * ms
+            except MaskError as exc:
+                logger.debug("mask of %s/%d unusable: %s", row.session, row.seq, exc)
+            if png is not None and len(png) > MASK_ROOM_BYTES:
+                logger.debug(
+                    "mask of %s/%d is %d bytes: sent without", row.session, row.seq, len(png)
+                )
+                png = None
+        if png is None:
+            c.unmasked += 1
+        return png
 
     def _estimate(self, frame: Frame, row: CapturedFrame) -> list[Person]:
         try:
@@ -284,4 +333,7 @@ class Annotator:
             packet.keypoints = np.zeros((NUM_KEYPOINTS, 3), np.float32)
             packet.extras = np.zeros((0, 3), np.float32)
             packet.imputed = 0
+            if packet.mask is not None:
+                packet.mask = None
+                self.counters.unmasked += 1
             return encode_packet(packet)

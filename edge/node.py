@@ -103,6 +103,7 @@ class EdgeNode:
             preview=preview,
             on_ready=self.publisher.wake,
             offline=offline,
+            plate=self.plates.image,
         )
         self._run: CaptureRun | None = None
         self._counters: CaptureCounters | None = None  # of the current or last capture
@@ -300,6 +301,7 @@ class EdgeNode:
             people_seen=min(100, pose.people_seen),
             pose_failures=pose.failures,
             lost_frames=pose.lost,
+            unmasked_frames=pose.unmasked,
         )
         return NodeStatus(
             node=self.node,

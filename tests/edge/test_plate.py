@@ -24,12 +24,13 @@ from edge.settings import (
 )
 from edge.sources.base import FrameSource
 from edge.synthetic.background import background_plate
+from protocol.masks import decode_mask, mask_shape
 from protocol.messages import PlateTake
 from protocol.plates import join_plate
 from protocol.settings import MqttSettings
 from protocol.topics import Command
 from tests.edge.collector import Collector
-from tests.edge.helpers import PatternSource
+from tests.edge.helpers import PatternSource, TruthEstimator
 from tests.services import Mosquitto
 
 W, H = 320, 240
@@ -117,6 +118,29 @@ def test_the_node_takes_the_empty_booth_sends_it_with_the_capture_and_retakes_it
     assert image.shape == (H, W, 3)
     assert np.abs(image.astype(int) - background_plate(W, H)).mean() < 4.0
     assert not chunks[0].person
+
+
+@pytest.mark.services
+def test_a_backend_without_masks_gets_one_cut_from_the_plate(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    # The synthetic dancer, seen by a backend that reports keypoints only (as MoveNet).
+    node = EdgeNode(_settings(mosquitto, tmp_path), estimator=TruthEstimator())
+    node.start()
+    try:
+        assert _wait(lambda: node.plates.info is not None), "no automatic plate"
+        node.capture("sp3", 0.5, fps=10)
+        assert node.wait_idle(30)
+        assert collector.wait_for(lambda: collector.complete("sp3"))
+    finally:
+        node.stop()
+    packets = [p for (s, _, _), p in collector.frames.items() if s == "sp3"]
+    assert packets and all(p.mask is not None for p in packets)
+    for p in packets:
+        mask = decode_mask(p.mask, W, H)  # type: ignore[arg-type]
+        assert mask.shape == mask_shape(W, H)
+        hips = (p.keypoints[11, :2] + p.keypoints[12, :2]) / 2 * mask.shape[1] / W
+        assert mask[int(hips[1]), int(hips[0])] == 255  # the dancer's own middle
 
 
 @pytest.mark.services
