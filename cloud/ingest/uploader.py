@@ -34,7 +34,7 @@ from protocol.topics import Command, NodeChannel, Topics, shared_subscription
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 0.5
-_CHANNELS = (NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.STATUS)
+_CHANNELS = (NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.PLATE, NodeChannel.STATUS)
 
 
 @dataclass(frozen=True)

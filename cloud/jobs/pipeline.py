@@ -162,7 +162,7 @@ class RenderStep(Step):
         self.generator = generator
 
     def run(self, ctx: StepContext) -> str | None:
-        from cloud.render.inputs import clip_from_store, dance_by_name
+        from cloud.render.inputs import clip_from_store, dance_by_name, plate_from_store
         from cloud.render.inputs import rendition_key as video_key
         from cloud.render.normalize import normalize_dance
         from cloud.render.renderer import render
@@ -173,6 +173,8 @@ class RenderStep(Step):
         sid, cfg = ctx.session_id, self.settings.render
         dance = dance_by_name(self.settings.worker.dance)
         clip = clip_from_store(self.storage, self.factory, sid)
+        # The backdrop the dancer is composited over, from the node the clip is from.
+        plate = plate_from_store(self.storage, self.factory, sid, clip.node)
         with tempfile.TemporaryDirectory(prefix="dancebooth-render-") as tmp:
             weights = Path(tmp) / "best.safetensors"
             weights.write_bytes(self.storage.get(model_key(sid, "best.safetensors")))
@@ -205,6 +207,7 @@ class RenderStep(Step):
             "frames": result.frames,
             "dance": dance.name,
             "video_key": key,
+            "plate": None if plate is None else f"{plate.shape[1]}x{plate.shape[0]}",
         }
         self.storage.put(report_key(sid), json.dumps(report).encode(), "application/json")
         return key

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
+from cloud.ingest.plates import load_plate
 from cloud.ingest.reader import iter_session_frames
 from cloud.storage import Storage
 from common.reference import load_reference
@@ -78,6 +79,15 @@ def clip_from_store(
     (width, height) = sizes.pop()
     kps = np.stack([m.keypoints_array() for m in metas])
     return VisitorClip(_check(kps, f"session {session}"), width, height, chosen)
+
+
+def plate_from_store(
+    storage: Storage, factory: sessionmaker[Db], session: str, node: str | None = None
+) -> npt.NDArray[np.uint8] | None:
+    """The clean plate the rendition is composited over: ``node``'s plate for the session
+    (H x W x 3 BGR at the camera's resolution), or None (see
+    :func:`cloud.ingest.plates.load_plate`)."""
+    return load_plate(storage, factory, session, node)
 
 
 def clip_from_file(path: Path, width: int, height: int) -> VisitorClip:
