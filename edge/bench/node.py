@@ -73,6 +73,8 @@ class Arrivals:
     def __init__(self, host: str, port: int, session: str) -> None:
         self.session = session
         self.latency_ms: dict[int, float] = {}
+        self.mask_bytes: dict[int, int] = {}  # seq -> bytes of its person mask (0: none)
+        self.packet_bytes: dict[int, int] = {}
         self.last_frame_at = 0.0
         self.manifest: CaptureManifest | None = None
         self.manifest_at = 0.0
@@ -104,6 +106,8 @@ class Arrivals:
         packet = decode_packet(msg.payload)
         if packet.session == self.session:
             self.latency_ms.setdefault(packet.seq, (now - packet.capture_ns / 1e9) * 1e3)
+            self.mask_bytes[packet.seq] = len(packet.mask or b"")
+            self.packet_bytes[packet.seq] = len(msg.payload)
             self.last_frame_at = now
 
     def close(self) -> None:
@@ -179,6 +183,14 @@ def _report(captured: int, dropped: int, arrivals: Arrivals, ended: float, node:
     pose = node.annotator.counters
     click.echo(f"captured {captured} frames, dropped {dropped}, arrived {len(arrivals.latency_ms)}")
     click.echo(f"pose: {pose.inference_ms:.1f} ms per frame (recent mean)")
+    masked = [b for b in arrivals.mask_bytes.values() if b]
+    sizes = list(arrivals.packet_bytes.values()) or [0]
+    click.echo(
+        f"person mask: in {len(masked)}/{len(arrivals.mask_bytes)} packets, median "
+        f"{np.median(masked or [0]):.0f} B of a median {np.median(sizes):.0f} B packet; "
+        f"PNG encode {pose.mask_ms:.2f} ms per frame (recent mean); "
+        f"{pose.unmasked} sent without"
+    )
     click.echo(
         f"capture -> subscriber latency: median {np.median(lat):.0f} ms, "
         f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms"

@@ -102,6 +102,9 @@ def test_finetune_job_ends_with_an_emailed_rendition(engine: Engine, tmp_path: P
     ):
         assert storage.exists(key), key
     assert storage.get(rendition_key(SID, "short-dance"))[4:8] == b"ftyp"
+    report = json.loads(storage.get(report_key(SID)))
+    assert report["height"] >= 480 and report["layout"] == "solo"  # the booth's default
+    assert report["backdrop"] in ("median", "plain") and report["notes"]  # no plate: said
     (mail,) = (tmp_path / "outbox").glob("*.eml")
     assert "ana@example.com" in mail.read_text() and "/r/" in mail.read_text()
 

@@ -12,6 +12,8 @@ from cloud.api.clocks import capture_refusal
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.errors import ConflictError
 from cloud.api.schemas import (
+    BoothSettingsUpdate,
+    BoothSettingsView,
     CaptureStarted,
     NodeView,
     PlateRequest,
@@ -19,6 +21,7 @@ from cloud.api.schemas import (
     SessionRef,
     VisitorStatus,
 )
+from cloud.db.booths import BoothLook, booth_look, set_booth_look
 from protocol.ids import ID_PATTERN
 from protocol.messages import PlateTake
 
@@ -33,6 +36,26 @@ _4xx: Responses = {
     409: {"description": "wrong state, or a node's clock too far off to start a capture"},
     503: {"description": "the broker is unreachable"},
 }
+
+
+@router.get("/settings", responses=_401)
+def get_settings(_who: Operator, db: DbSession, ctx: Ctx) -> BoothSettingsView:
+    """The booth's own settings: its name (on the renditions' intro card) and layout."""
+    return _settings_view(booth_look(db, ctx.settings.booth))
+
+
+@router.put("/settings", responses=_401)
+def put_settings(
+    body: BoothSettingsUpdate, _who: Operator, db: DbSession, ctx: Ctx
+) -> BoothSettingsView:
+    """Change the booth's rendition layout and/or name; renditions rendered next use them."""
+    look = set_booth_look(db, ctx.settings.booth, layout=body.layout, name=body.name)
+    return _settings_view(look)
+
+
+def _settings_view(look: BoothLook) -> BoothSettingsView:
+    layout = "side-by-side" if look.layout == "side-by-side" else "solo"
+    return BoothSettingsView(booth=look.id, name=look.name, layout=layout)
 
 
 @router.get("/nodes", responses=_401)
