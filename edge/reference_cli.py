@@ -27,6 +27,7 @@ root_option = click.option(
 # Subcommands living in other modules: name -> ("module:attr", "one-line help").
 REFERENCE_COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("edge.reference_add:add_cmd", "Build a reference dance from a video file."),
+    "add-job": ("edge.reference_job:add_job_cmd", "Like add, printing JSON lines (dashboard)."),
 }
 
 

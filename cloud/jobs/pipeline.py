@@ -27,13 +27,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
-from cloud.db.models import Shard
+from cloud.db.models import Session, Shard
 from cloud.db.states import SessionState
 from cloud.settings import CloudSettings
 from cloud.storage import ObjectNotFoundError, Storage
 
 if TYPE_CHECKING:
     from cloud.render.generator import Generator
+    from cloud.render.inputs import Dance
 
 from cloud.jobs.worker import Pipelines, Step, StepContext, StepError
 from protocol.shards import session_prefix
@@ -162,7 +163,7 @@ class RenderStep(Step):
         self.generator = generator
 
     def run(self, ctx: StepContext) -> str | None:
-        from cloud.render.inputs import clip_from_store, dance_by_name
+        from cloud.render.inputs import clip_from_store
         from cloud.render.inputs import rendition_key as video_key
         from cloud.render.normalize import normalize_dance
         from cloud.render.renderer import render
@@ -171,9 +172,9 @@ class RenderStep(Step):
         from cloud.training.framing import Framing
 
         sid, cfg = ctx.session_id, self.settings.render
-        dance = dance_by_name(self.settings.worker.dance)
         clip = clip_from_store(self.storage, self.factory, sid)
         with tempfile.TemporaryDirectory(prefix="dancebooth-render-") as tmp:
+            dance = self._dance(sid, Path(tmp))
             weights = Path(tmp) / "best.safetensors"
             weights.write_bytes(self.storage.get(model_key(sid, "best.safetensors")))
             gen: Generator
@@ -208,6 +209,21 @@ class RenderStep(Step):
         }
         self.storage.put(report_key(sid), json.dumps(report).encode(), "application/json")
         return key
+
+    def _dance(self, sid: str, scratch: Path) -> Dance:
+        """The visitor's dance (chosen or assigned at registration), else the default."""
+        from cloud.dances import DanceError
+        from cloud.dances.library import load_dance
+        from cloud.render.inputs import dance_from_reference
+        from common.reference import ReferenceDanceError
+
+        with self.factory() as db:
+            row = db.get(Session, sid)
+            name = (row.dance if row else None) or self.settings.worker.dance
+            try:
+                return dance_from_reference(load_dance(db, self.storage, name, scratch))
+            except (DanceError, ReferenceDanceError) as exc:
+                raise StepError(f"dance {name}: {exc}") from None
 
 
 def default_pipelines(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.ingest.reader import iter_session_frames
 from cloud.storage import Storage
-from common.reference import load_reference
+from common.reference import ReferenceDance, load_reference
 from protocol.ids import check_id
 from protocol.shards import session_prefix
 from protocol.skeleton import NUM_KEYPOINTS
@@ -89,8 +89,11 @@ def clip_from_file(path: Path, width: int, height: int) -> VisitorClip:
 
 
 def dance_by_name(name: str) -> Dance:
-    ref = load_reference(name)
-    return Dance(ref.name, _check(ref.keypoints, name), float(ref.fps), ref.audio)
+    return dance_from_reference(load_reference(name))
+
+
+def dance_from_reference(ref: ReferenceDance) -> Dance:
+    return Dance(ref.name, _check(ref.keypoints, ref.name), float(ref.fps), ref.audio)
 
 
 def dance_from_file(path: Path, fps: float, music: Path | None, name: str = "") -> Dance:
