@@ -67,3 +67,35 @@ def wait_added(client: TestClient, name: str, timeout: float = 120) -> dict[str,
             return view
         time.sleep(0.2)
     raise AssertionError(f"the add of {name} did not finish in {timeout} s")
+
+
+def store_capture(engine: Engine, storage: LocalStorage, sid: str, frames: int = 16) -> None:
+    """What the uploader leaves after a node's capture: a shard, a row per frame, and the
+    session uploaded (tests/cloud/test_pipeline.py builds the same)."""
+    from cloud.db.lifecycle import transition
+    from cloud.db.models import Frame, Shard, utcnow
+    from cloud.db.states import SessionState
+    from protocol.shards import shard_key
+    from tests.cloud.training.dancer import write_session
+
+    write_session(storage.root, sid, frames=frames)
+    with transaction(session_factory(engine)) as db:
+        key = shard_key(sid, "n1", 0)
+        db.add(
+            Shard(
+                session_id=sid, node_id="n1", index=0, key=key, frames=frames, written_at=utcnow()
+            )
+        )
+        db.flush()
+        db.add_all(
+            Frame(
+                session_id=sid,
+                node_id="n1",
+                seq=seq,
+                shard_key=key,
+                capture_ns=seq * 33_000_000,
+                jpeg_bytes=1,
+            )
+            for seq in range(frames)
+        )
+        transition(db, sid, SessionState.UPLOADED)
