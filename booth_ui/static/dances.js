@@ -180,7 +180,7 @@
       const o = d.options || {};
       $("trim-start").max = $("trim-end").max = String(max);
       $("trim-start").value = String(o.start_s ?? 0);
-      $("trim-end").value = String(o.end_s ?? max);
+      $("trim-end").value = String(o.length_s ? (o.start_s || 0) + o.length_s : max);
       $("pick-person").value = String(personValue(o.person));
       $("opt-mirror").checked = !!o.mirror;
       syncOutputs();
@@ -228,7 +228,7 @@
     const max = parseFloat($("trim-end").max), s = parseFloat($("trim-start").value), e = parseFloat($("trim-end").value);
     const body = {
       start_s: s > 0 ? s : null,
-      end_s: e < max ? e : null,
+      length_s: e < max ? Math.round((e - s) * 1000) / 1000 : null,
       person: personOption(parseInt($("pick-person").value, 10)),
       mirror: $("opt-mirror").checked,
       force,

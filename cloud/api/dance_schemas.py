@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints
 
 from cloud.api.schemas import Inbound
 from protocol.ids import ID_PATTERN
@@ -16,19 +16,14 @@ Person = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,2}|largest|central
 class AddOptions(Inbound):
     """How to (re-)build a dance from its uploaded video."""
 
-    start_s: float | None = Field(None, ge=0, le=3600, description="start of the dance, s")
-    end_s: float | None = Field(None, gt=0, le=3600, description="end of the dance, s")
+    # A start and a length, not an end: every pair the schema allows is a valid trim.
+    start_s: float | None = Field(None, ge=0, le=3600, description="trim: first second kept")
+    length_s: float | None = Field(None, gt=0, le=3600, description="trim: seconds kept")
     person: Person | None = Field(
         None, description="whom to follow: index in the first crowded frame, largest, central"
     )
     mirror: bool = Field(False, description="store a mirrored copy (dance along on screen)")
     force: bool = Field(False, description="keep it even if the quality report refuses it")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AddOptions:
-        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
-            raise ValueError("end_s must be after start_s")
-        return self
 
 
 DanceStatus = Literal["uploading", "adding", "ready", "refused", "failed", "stalled"]

@@ -40,9 +40,13 @@ STALLED_AFTER_S = 60.0  # an add whose row has not moved for this long died with
 def option_args(options: dict[str, Any]) -> list[str]:
     """Command-line flags of ``add-job`` for the stored add options."""
     args: list[str] = []
-    for key, flag in (("start_s", "--start"), ("end_s", "--end"), ("person", "--person")):
-        if options.get(key) is not None:
-            args += [flag, str(options[key])]
+    start, length = options.get("start_s"), options.get("length_s")
+    if start is not None:
+        args += ["--start", str(start)]
+    if length is not None:
+        args += ["--end", str((start or 0.0) + length)]
+    if options.get("person") is not None:
+        args += ["--person", str(options["person"])]
     for key, flag in (("mirror", "--mirror"), ("force", "--force")):
         if options.get(key):
             args.append(flag)

@@ -36,8 +36,12 @@ Responses = dict[int | str, dict[str, Any]]
 
 router = APIRouter(tags=["dances"])
 
-NamePath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64, description="the dance")]
-FilePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+NamePath = Annotated[
+    str, Path(pattern=ID_PATTERN, max_length=64, description="the dance", examples=["wave-party"])
+]
+FilePath = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", examples=["keypoints.csv"])
+]
 _401: Responses = {401: {"description": "not logged in"}}
 _404: Responses = {**_401, 404: {"description": "unknown dance"}}
 _409: Responses = {**_404, 409: {"description": "built in, being added, enabled or in use"}}
@@ -59,6 +63,7 @@ def list_dances(_who: Operator, db: DbSession, ctx: Ctx) -> list[DanceView]:
 @router.post(
     "/api/dances",
     status_code=status.HTTP_202_ACCEPTED,
+    operation_id="upload_dance",
     openapi_extra=VIDEO_BODY,
     responses={
         **_401,

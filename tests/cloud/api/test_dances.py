@@ -158,7 +158,7 @@ def test_a_failed_add_says_why_and_can_be_run_again(dance_op: Op, tmp_path: Path
     assert client.post("/api/booth/rotation", json={}).status_code == 405
     bad = client.put("/api/booth/rotation", json={"mode": "order", "dances": ["broken"]})
     assert bad.status_code == 409 and "no stored version" in bad.json()["detail"]
-    assert client.post("/api/dances/broken/add", json={"start_s": 3, "end_s": 1}).status_code == 422
+    assert client.post("/api/dances/broken/add", json={"length_s": 0}).status_code == 422
     assert client.post("/api/dances/wave-party/add", json={}).status_code == 409
     assert client.post("/api/dances/nothing/add", json={}).status_code == 404
     assert client.delete("/api/dances/broken").status_code == 200
