@@ -127,6 +127,7 @@ class CaptureRun:
         self._last_ns = 0
         self._error: str | None = None
         self._threads: list[threading.Thread] = []
+        self._cancelled = False
 
     def start(self) -> None:
         """Record the capture in the spool and start both threads (source already open)."""
@@ -141,14 +142,22 @@ class CaptureRun:
     def stop(self) -> None:
         self._stop.set()
 
+    def cancel(self) -> None:
+        """Stop without closing the capture in the spool: a closed capture is ready to be
+        announced (its manifest sent), and a cancelled one must never be."""
+        self._cancelled = True
+        self._stop.set()
+
     def wait(self, timeout: float | None = None) -> CaptureResult | None:
-        """Wait for the capture to end and be spooled; close it in the spool."""
+        """Wait for the capture to end and be spooled; close it in the spool (unless cancelled)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 return None
         result = self._result()
+        if self._cancelled:
+            return result
         self.spool.end_capture(
             self.session, result.ended_at, result.seq_count, result.dropped, result.fps
         )

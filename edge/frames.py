@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from protocol.masks import Mask
 from protocol.skeleton import Keypoints
 
-__all__ = ["Frame", "Image", "Keypoints"]
+__all__ = ["Frame", "Image", "Keypoints", "Mask"]
 
 Image = npt.NDArray[np.uint8]  # H x W x 3, BGR (OpenCV order)
 
@@ -24,6 +25,8 @@ class Frame:
     # the `replay` pose backend reads these instead of running a model.
     truth: Keypoints | None = None
     truth_extras: Keypoints | None = None
+    # The exact person mask of a synthetic frame (protocol.masks), for the `replay` backend.
+    truth_mask: Mask | None = None
 
     @property
     def width(self) -> int:

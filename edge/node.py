@@ -182,7 +182,8 @@ class EdgeNode:
     def _finish(self, run: CaptureRun) -> None:
         result = run.wait()
         with self._run_lock:
-            self._run = None
+            if self._run is run:  # a cancel may have freed the node, and a new run begun
+                self._run = None
         if result is not None:
             logger.info(
                 "capture %s ended: %d frames, %d dropped, %.1f fps",
@@ -198,8 +199,11 @@ class EdgeNode:
         self._cancelled.add(session)
         run = self._run
         if run is not None and run.session == session:
-            run.stop()
-            run.wait(10)
+            run.cancel()
+            ended = run.wait(10) is not None
+            with self._run_lock:  # free the node now, not when capture-end gets to it
+                if ended and self._run is run:
+                    self._run = None
         removed = self.spool.delete_capture(session)
         logger.info("capture %s cancelled; %d spooled frames discarded", session, removed)
 

@@ -5,7 +5,8 @@ ProtocolError
 ├── TopicError          a topic that is not one of ours, or is malformed
 ├── MessageError        a JSON message that fails its schema
 ├── PacketError         a binary frame packet that fails to decode or encode
-└── ShardError          a shard file that is not in the one shard format
+├── ShardError          a shard file that is not in the one shard format
+└── MaskError           a person mask that is not a small 8-bit grayscale PNG of the frame
 """
 
 
@@ -31,3 +32,7 @@ class PacketError(ProtocolError):
 
 class ShardError(ProtocolError):
     """A shard that does not follow the shard format."""
+
+
+class MaskError(ProtocolError):
+    """A person mask that is not a valid PNG, or not sized for its frame."""

@@ -1,10 +1,18 @@
 """The one on-disk shard format for captured frames, written by the uploader and the
 synthetic booth and read by the trainer.
 
-A shard is a POSIX tar (WebDataset style) holding, per frame, ``NNNNNN.jpg`` (the
-JPEG exactly as captured) and ``NNNNNN.json`` (a :class:`FrameMeta`), where NNNNNN is
-the zero-padded sequence number. Members of one frame are adjacent, ``.json`` after
-``.jpg``. Shards hold frames of one (session, node).
+A shard is a POSIX tar (WebDataset style) holding, per frame, in this order:
+
+- ``NNNNNN.jpg``: the JPEG exactly as captured;
+- ``NNNNNN.mask.png`` (optional): the person mask, an 8-bit grayscale PNG, 0 =
+  background, 255 = person, at most 128 px on its long side with the frame's aspect
+  (:mod:`protocol.masks`). Absent when the node sent none (old nodes, no dancer found);
+- ``NNNNNN.json``: a :class:`FrameMeta`;
+
+where NNNNNN is the zero-padded sequence number. Members of one frame are adjacent and
+``.json`` comes last. Shards hold frames of one (session, node). :func:`read_shard`
+yields a :class:`ShardFrame` ``(meta, jpeg, mask)`` per frame, ``mask`` a decoded
+``uint8 [h, w]`` array or None; shards written before masks existed read unchanged.
 """
 
 from __future__ import annotations
@@ -13,14 +21,15 @@ import io
 import tarfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Annotated, BinaryIO
+from typing import IO, Annotated, BinaryIO, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.codec import FramePacket, jpeg_looks_valid
-from protocol.errors import ShardError
+from protocol.errors import MaskError, ShardError
 from protocol.ids import Identifier, check_id
+from protocol.masks import Mask, decode_mask, encode_mask
 from protocol.skeleton import NUM_KEYPOINTS
 
 Point = tuple[float, float, float]
@@ -70,8 +79,33 @@ class FrameMeta(BaseModel):
         return np.asarray(self.keypoints, dtype=np.float32)
 
 
+class ShardFrame(NamedTuple):
+    """One frame of a shard as :func:`read_shard` yields it."""
+
+    meta: FrameMeta
+    jpeg: bytes
+    mask: Mask | None = None  # uint8 [h, w], 0 = background, 255 = person
+
+
 def member_stem(seq: int) -> str:
     return f"{seq:06d}"
+
+
+MASK_SUFFIX = ".mask.png"
+
+
+def _mask_png(meta: FrameMeta, mask: Mask | bytes) -> bytes:
+    """The PNG member for ``mask`` (an array, or PNG bytes as a packet carries them),
+    checked so that no shard is written that the reader refuses."""
+    try:
+        if isinstance(mask, bytes):
+            decode_mask(mask, meta.width, meta.height)
+            return mask
+        png = encode_mask(mask)
+        decode_mask(png, meta.width, meta.height)
+        return png
+    except MaskError as exc:
+        raise ShardError(f"frame {meta.seq}: {exc}") from exc
 
 
 class ShardWriter:
@@ -91,10 +125,14 @@ class ShardWriter:
         info.mode = 0o644
         self._tar.addfile(info, io.BytesIO(data))
 
-    def add(self, meta: FrameMeta, jpeg: bytes) -> None:
+    def add(self, meta: FrameMeta, jpeg: bytes, mask: Mask | bytes | None = None) -> None:
+        """Append one frame; ``mask`` is a ``uint8 [h, w]`` array or its PNG (None: no mask)."""
         stem = member_stem(meta.seq)
         mtime = meta.capture_ns / 1e9
+        png = None if mask is None else _mask_png(meta, mask)
         self._add(f"{stem}.jpg", jpeg, mtime)
+        if png is not None:
+            self._add(f"{stem}{MASK_SUFFIX}", png, mtime)
         self._add(f"{stem}.json", meta.model_dump_json(exclude_none=True).encode(), mtime)
         self.count += 1
 
@@ -111,21 +149,25 @@ class ShardWriter:
         self.close()
 
 
-def write_shard(target: str | Path | BinaryIO, frames: Iterable[tuple[FrameMeta, bytes]]) -> int:
+FrameRecord = tuple[FrameMeta, bytes] | tuple[FrameMeta, bytes, Mask | bytes | None]
+
+
+def write_shard(target: str | Path | BinaryIO, frames: Iterable[FrameRecord]) -> int:
+    """Write ``(meta, jpeg)`` or ``(meta, jpeg, mask)`` frames (a :class:`ShardFrame` is one)."""
     with ShardWriter(target) as w:
-        for meta, jpeg in frames:
-            w.add(meta, jpeg)
+        for meta, jpeg, *mask in frames:
+            w.add(meta, jpeg, mask[0] if mask else None)
         return w.count
 
 
-def shard_bytes(frames: Iterable[tuple[FrameMeta, bytes]]) -> bytes:
+def shard_bytes(frames: Iterable[FrameRecord]) -> bytes:
     buf = io.BytesIO()
     write_shard(buf, frames)
     return buf.getvalue()
 
 
-def read_shard(source: str | Path | bytes | IO[bytes]) -> Iterator[tuple[FrameMeta, bytes]]:
-    """Yield ``(meta, jpeg)`` per frame; raise :class:`ShardError` on anything malformed."""
+def read_shard(source: str | Path | bytes | IO[bytes]) -> Iterator[ShardFrame]:
+    """Yield ``(meta, jpeg, mask)`` per frame; raise :class:`ShardError` on anything malformed."""
     try:
         if isinstance(source, bytes):
             tar = tarfile.open(fileobj=io.BytesIO(source), mode="r:")
@@ -142,32 +184,53 @@ def read_shard(source: str | Path | bytes | IO[bytes]) -> Iterator[tuple[FrameMe
             raise ShardError(f"corrupt shard: {exc}") from exc
 
 
-def _frames(tar: tarfile.TarFile) -> Iterator[tuple[FrameMeta, bytes]]:
-    pending: tuple[str, bytes] | None = None  # a .jpg waiting for its .json
+def _frames(tar: tarfile.TarFile) -> Iterator[ShardFrame]:
+    jpg: tuple[str, bytes] | None = None  # a .jpg waiting for its .json
+    png: bytes | None = None  # its .mask.png, if any
     for info in tar:
         if not info.isfile() or info.size > MAX_MEMBER_BYTES:
             raise ShardError(f"unexpected member {info.name!r}")
-        stem, _, ext = info.name.rpartition(".")
+        is_mask = info.name.endswith(MASK_SUFFIX)
+        if is_mask:
+            stem, ext = info.name.removesuffix(MASK_SUFFIX), "mask.png"
+        else:
+            stem, _, ext = info.name.rpartition(".")
         f = tar.extractfile(info)
         assert f is not None  # isfile() above
         data = f.read()
-        if ext == "jpg" and pending is None:
+        if ext == "jpg" and jpg is None:
             if not jpeg_looks_valid(data):
                 raise ShardError(f"{info.name} is not a JPEG")
-            pending = (stem, data)
+            jpg = (stem, data)
             continue
-        if ext != "json" or pending is None or pending[0] != stem:
-            raise ShardError(f"unexpected member {info.name!r}: frames are .jpg then .json")
-        try:
-            meta = FrameMeta.model_validate_json(data)
-        except ValidationError as exc:
-            raise ShardError(f"{info.name}: {exc.errors()[0]['msg']}") from exc
+        if is_mask and jpg is not None and jpg[0] == stem and png is None:
+            png = data
+            continue
+        if ext != "json" or jpg is None or jpg[0] != stem:
+            raise ShardError(
+                f"unexpected member {info.name!r}: frames are .jpg, optional .mask.png, then .json"
+            )
+        meta = _meta(info.name, data)
         if member_stem(meta.seq) != stem:
             raise ShardError(f"{info.name} holds seq {meta.seq}")
-        yield meta, pending[1]
-        pending = None
-    if pending is not None:
-        raise ShardError(f"{pending[0]}.jpg has no matching .json")
+        yield ShardFrame(meta, jpg[1], None if png is None else _read_mask(stem, png, meta))
+        jpg, png = None, None
+    if jpg is not None:
+        raise ShardError(f"{jpg[0]}.jpg has no matching .json")
+
+
+def _meta(name: str, data: bytes) -> FrameMeta:
+    try:
+        return FrameMeta.model_validate_json(data)
+    except ValidationError as exc:
+        raise ShardError(f"{name}: {exc.errors()[0]['msg']}") from exc
+
+
+def _read_mask(stem: str, png: bytes, meta: FrameMeta) -> Mask:
+    try:
+        return decode_mask(png, meta.width, meta.height)
+    except MaskError as exc:
+        raise ShardError(f"{stem}{MASK_SUFFIX} is not a usable person mask: {exc}") from exc
 
 
 def session_prefix(session: str) -> str:

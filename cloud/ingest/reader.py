@@ -52,7 +52,7 @@ def iter_session_frames(
         frames: dict[int, tuple[FrameMeta, bytes]] = {}
         # Shards are read whole; a session's node holds at most a few thousand frames.
         for key, members in by_shard.items():
-            for meta, jpeg in read_shard(storage.get(key)):
+            for meta, jpeg, _mask in read_shard(storage.get(key)):
                 if meta.seq in members and meta.session == session and meta.node == node_id:
                     frames.setdefault(meta.seq, (meta, jpeg))
         missing = set(seqs) - set(frames)

@@ -2,7 +2,8 @@
 
 RenderError
 ├── VideoError           a rendition that cannot be encoded (bad frame, size, music file)
-└── GeneratorError       a generator that returns the wrong thing or cannot be loaded
+├── GeneratorError       a generator that returns the wrong thing or cannot be loaded
+└── CompositeError       a plate or backdrop that does not fit the session's camera
 
 NormalizationError (cloud.render.normalize) is a ValueError of its own: bad keypoints.
 """
@@ -18,3 +19,7 @@ class VideoError(RenderError):
 
 class GeneratorError(RenderError):
     """A generator broke its contract (shape, dtype) or could not be loaded."""
+
+
+class CompositeError(RenderError):
+    """The backdrop (clean plate) cannot hold the session's frames (size, format)."""

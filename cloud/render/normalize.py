@@ -25,8 +25,16 @@ tiny or missing. What this module does about it:
   visitor's one observed size and planted at the visitor's one observed floor line,
   keeping the generator inside the framing it was trained on; the reference's depth
   travel becomes a change of size only in the source, which is divided out. When
-  the *source* collapses (a reference danced on one spot), its ankles' small moves
-  about their median (steps, hops) are kept, scaled, around the target's floor line.
+  the *source* collapses (a reference danced on one spot: on the booth's floor mark),
+  it is danced where the visitor stood on that mark: their ankle line when the
+  capture began (``home_y``, the median over the opening frames; the count-in puts
+  them there), at the size the visitor has there (their range's heights interpolated
+  at that depth). The middle of the visitor's range, used before, is a depth set by
+  where they wandered: visitor 2 of the synthetic booth, who drifted back and forth
+  behind the mark, got the dance 5.5 % short
+  (tests/cloud/render/test_normalize_synthetic.py); their median line is no better
+  (4.9 %). The source's small ankle moves about its median (steps, hops) are kept,
+  scaled, around that line.
 - **Clamped extrapolation.** A source frame beyond its own range (a jump, a lunge
   toward the camera) uses the scale of the nearest end, and its ankle offset beyond
   that end is carried over scaled by that end's scale, so a jump stays a jump of the
@@ -69,6 +77,12 @@ class DepthRange:
     close_height: float
     center_x: float
     collapsed: bool  # True when the range was too small and one depth is used
+    home_y: float  # the ankle y when the clip began (the floor mark); collapsed: the median
+
+    def height_at(self, alpha: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Upright body height at range position ``alpha`` (clamped to the ends)."""
+        a = np.clip(alpha, 0.0, 1.0)
+        return self.far_height + (self.close_height - self.far_height) * a
 
     def alpha(self, ankle_y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Where ``ankle_y`` lies between far (0) and close (1), unclamped."""
@@ -92,18 +106,20 @@ class Normalization:
         a = np.asarray(source_ankle_y, dtype=np.float64)
         s, t = self.source, self.target
         alpha = s.alpha(a)
+        if s.collapsed:
+            # One source depth, danced where the visitor stood most, at their size there;
+            # every ankle movement (steps, hops) is kept, scaled.
+            home = np.full_like(a, t.home_y)
+            scale = t.height_at(t.alpha(home)) / s.far_height
+            return scale, home + (a - s.home_y) * scale
         clamped = np.clip(alpha, 0.0, 1.0)
         scale_far = t.far_height / s.far_height
         scale_close = t.close_height / s.close_height
         scale = scale_far + (scale_close - scale_far) * clamped
         ankle = t.far_y + (t.close_y - t.far_y) * clamped
-        if s.collapsed:
-            # One source depth: every ankle movement (steps, hops) is kept, scaled.
-            over = a - s.far_y
-        else:
-            # Beyond the source's range: carry the overshoot over at the end's scale.
-            end_y = np.where(alpha < 0, s.far_y, s.close_y)
-            over = np.where((alpha < 0) | (alpha > 1), a - end_y, 0.0)
+        # Beyond the source's range: carry the overshoot over at the end's scale.
+        end_y = np.where(alpha < 0, s.far_y, s.close_y)
+        over = np.where((alpha < 0) | (alpha > 1), a - end_y, 0.0)
         return scale, ankle + over * scale
 
     def apply(self, keypoints: npt.ArrayLike, source_ankle_y: npt.ArrayLike) -> FloatArray:
@@ -175,10 +191,15 @@ def fit_depth_range(
     end_band: float = 0.2,
     height_percentile: float = 90.0,
     min_range: float = 0.05,
+    home_share: int = 20,
 ) -> DepthRange:
-    """Measure a dancer's far/close ankle y and the heights there (see module doc)."""
+    """Measure a dancer's far/close ankle y and the heights there (see module doc).
+
+    ``home_y`` is the median ankle y over the first ``1 / home_share`` of the frames
+    that show both ankles (at least 3): 0.75 s of a 15 s clip.
+    """
     arr = _check(keypoints, "depth range")
-    xs, ys, _ = ankle_midpoints(arr, min_conf)
+    xs, ys, seen = ankle_midpoints(arr, min_conf)
     heights = body_heights(arr, min_conf)
     ok = np.isfinite(heights)
     if not ok.any():
@@ -189,11 +210,13 @@ def fit_depth_range(
     center_x = float(np.median(xs[ok]))
     if close_y - far_y < min_range * float(np.median(hh)):
         mid = float(np.median(ay))
-        return DepthRange(mid, mid, overall_h, overall_h, center_x, collapsed=True)
+        return DepthRange(mid, mid, overall_h, overall_h, center_x, True, mid)
+    opening = ys[seen][: max(3, len(ys) // home_share)]
+    home_y = float(np.median(opening))
     band = end_band * (close_y - far_y)
     far_h = float(np.percentile(hh[ay <= far_y + band], height_percentile))
     close_h = float(np.percentile(hh[ay >= close_y - band], height_percentile))
-    return DepthRange(far_y, close_y, far_h, close_h, center_x, collapsed=False)
+    return DepthRange(far_y, close_y, far_h, close_h, center_x, False, home_y)
 
 
 def fit_normalization(

@@ -6,7 +6,8 @@ a rendition is never held in memory whole. Each frame gets the visible
 (what every browser decodes) in an MP4 whose index (``moov``) is moved before the
 media data (``+faststart``) so playback starts before the download ends. The
 reference's music, read with PyAV from any format it decodes, is resampled to
-stereo 44.1 kHz AAC and interleaved with the video as frames arrive; at
+stereo 44.1 kHz AAC and interleaved with the video as frames arrive (after
+``music_delay_s`` of silence, the intro card's length, so it starts with the dance); at
 :meth:`VideoEncoder.close` it is cut, or padded with silence, to the video's length.
 
 Machine-readable tags (:class:`RenditionTags`) say the video is synthetic and name
@@ -73,7 +74,8 @@ def _rate(fps: float) -> Fraction:
 class _Music:
     """The music track, decoded lazily and handed out in AAC-sized stereo chunks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, delay_samples: int = 0) -> None:
+        self._silence = max(0, delay_samples)  # leading silence (an intro card's length)
         try:
             self._container = av.open(str(path))
         except (av.FFmpegError, OSError) as exc:
@@ -93,17 +95,25 @@ class _Music:
             logger.warning("music track stops early (%s); the rest is silence", exc)
 
     def read(self, samples: int) -> av.AudioFrame:
-        """Exactly ``samples`` samples: the music while it lasts, then silence."""
+        """Exactly ``samples`` samples: the leading silence, the music while it lasts, then
+        silence."""
+        lead = min(samples, self._silence)
+        self._silence -= lead
+        samples -= lead
         while self._fifo.samples < samples and not self.exhausted:
             frame = next(self._frames, None)
             for out in self._resampler.resample(frame):  # None flushes the resampler
                 self._fifo.write(out)
             self.exhausted = frame is None
-        got = self._fifo.read(min(samples, self._fifo.samples)) if self._fifo.samples else None
+        got = (
+            self._fifo.read(min(samples, self._fifo.samples))
+            if samples and self._fifo.samples
+            else None
+        )
         have = got.samples if got is not None else 0
-        data = np.zeros((2, samples), dtype=np.float32)
+        data = np.zeros((2, lead + samples), dtype=np.float32)
         if got is not None:
-            data[:, :have] = got.to_ndarray()
+            data[:, lead : lead + have] = got.to_ndarray()
         out = av.AudioFrame.from_ndarray(data, format="fltp", layout="stereo")
         out.sample_rate = AUDIO_RATE
         return out
@@ -127,6 +137,7 @@ class VideoEncoder:
         tags: RenditionTags,
         *,
         music: str | Path | None = None,
+        music_delay_s: float = 0.0,
         crf: int = 23,
         preset: str = "veryfast",
         mark: bool = True,
@@ -139,7 +150,8 @@ class VideoEncoder:
         self.rate = _rate(fps)
         self.frames = 0
         self._mark = AiMark(width, height, corner=mark_corner) if mark else None
-        self._music = _Music(Path(music)) if music is not None else None
+        delay = round(max(0.0, music_delay_s) * AUDIO_RATE)
+        self._music = _Music(Path(music), delay) if music is not None else None
         self._audio_samples = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         options = {"movflags": "+faststart+use_metadata_tags"}

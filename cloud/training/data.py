@@ -6,6 +6,12 @@ from frame to frame. Every JPEG is decoded once, cropped, resized and kept as ui
 pose maps are drawn at the training resolution from the transformed keypoints (also
 mirrored, for flip augmentation: a mirrored pose map must swap left/right colours,
 so it is redrawn, not flipped). A fixed, evenly spread subset is held out.
+
+Person masks (the shards' optional ``NNNNNN.mask.png``, see :mod:`protocol.shards`) are
+cut to the same window and resized to the same resolution as the image:
+``FrameSet.masks [N, 1, R, R]`` uint8 (255 = person), with ``FrameSet.has_mask [N]``
+False — and an all-zero mask — for frames stored without one (old nodes, nobody
+found), which train full-frame.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from cloud.training.errors import DataError
 from cloud.training.framing import MIN_JOINTS, Framing, FramingError
 from common.posemap import DEFAULT_MIN_CONF, pose_map
 from protocol.errors import ShardError
-from protocol.shards import FrameMeta, read_shard
+from protocol.masks import Mask
+from protocol.shards import ShardFrame, read_shard
 from protocol.skeleton import flip_keypoints
 
 logger = logging.getLogger(__name__)
@@ -46,14 +53,15 @@ def dancer_box(kps: npt.NDArray[np.float32], resolution: int, *, pad: float = 0.
     return [int(np.clip(round(v), 0, resolution)) for v in box]
 
 
-def read_frames(sources: Iterable[ShardSource]) -> list[tuple[FrameMeta, bytes]]:
-    """Every frame of the given shards, ordered by (node, seq); duplicates dropped."""
-    seen: dict[tuple[str, int], tuple[FrameMeta, bytes]] = {}
+def read_frames(sources: Iterable[ShardSource]) -> list[ShardFrame]:
+    """Every frame ``(meta, jpeg, mask)`` of the given shards, ordered by (node, seq);
+    duplicates dropped."""
+    seen: dict[tuple[str, int], ShardFrame] = {}
     for source in sources:
         name = source if not isinstance(source, bytes) else f"<{len(source)} bytes>"
         try:
-            for meta, jpeg in read_shard(source):
-                seen.setdefault((meta.node, meta.seq), (meta, jpeg))
+            for frame in read_shard(source):
+                seen.setdefault((frame.meta.node, frame.meta.seq), frame)
         except ShardError as exc:
             raise DataError(f"shard {name}: {exc}") from exc
     return [seen[k] for k in sorted(seen)]
@@ -85,13 +93,16 @@ class FrameSet:
     prev: torch.Tensor  # [N] index of the previous frame of the same clip (itself if first)
     seqs: list[int]
     clips: list[str]
+    masks: torch.Tensor  # [N, 1, R, R] uint8 person mask, 255 = person; zeros where absent
+    has_mask: torch.Tensor  # [N] bool: False = no mask stored, train full-frame
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def nbytes(self) -> int:
         return sum(
-            t.numel() * t.element_size() for t in (self.images, self.poses, self.poses_flipped)
+            t.numel() * t.element_size()
+            for t in (self.images, self.poses, self.poses_flipped, self.masks)
         )
 
     def to(self, device: torch.device) -> FrameSet:
@@ -102,6 +113,7 @@ class FrameSet:
             images=self.images.to(device),
             poses=self.poses.to(device),
             poses_flipped=self.poses_flipped.to(device),
+            masks=self.masks.to(device),
         )
 
     def subset(self, index: Sequence[int]) -> FrameSet:
@@ -118,6 +130,8 @@ class FrameSet:
             torch.tensor(prev, dtype=torch.long),
             [self.seqs[i] for i in idx],
             [self.clips[i] for i in idx],
+            self.masks[idx],
+            self.has_mask[idx],
         )
 
     @staticmethod
@@ -135,6 +149,8 @@ class FrameSet:
             torch.cat([p.prev + int(o) for p, o in zip(parts, offsets, strict=True)]),
             [s for p in parts for s in p.seqs],
             [c for p in parts for c in p.clips],
+            torch.cat([p.masks for p in parts]),
+            torch.cat([p.has_mask for p in parts]),
         )
 
 
@@ -146,8 +162,34 @@ def _to_tensor(rgb_images: list[npt.NDArray[np.uint8]]) -> torch.Tensor:
     return torch.from_numpy(np.stack(rgb_images)).permute(0, 3, 1, 2).contiguous()
 
 
+def crop_mask(
+    mask: Mask, width: int, height: int, crop: Framing, resolution: int
+) -> npt.NDArray[np.uint8]:
+    """A frame's small person mask (``[h, w]``, the frame's aspect) cut to ``crop`` and
+    resized to ``resolution``, in one warp (pixel centres kept), edges replicated like
+    :meth:`Framing.apply` does for the image."""
+    mh, mw = mask.shape
+    sx, sy = mw / width, mh / height
+    k = crop.size / resolution
+    # crop pixel u -> frame x = (u + 0.5) k - 0.5 + x0 -> mask (x + 0.5) sx - 0.5
+    m = np.array(
+        [
+            [k * sx, 0.0, ((0.5 * k - 0.5 + crop.x0) + 0.5) * sx - 0.5],
+            [0.0, k * sy, ((0.5 * k - 0.5 + crop.y0) + 0.5) * sy - 0.5],
+        ]
+    )
+    out = cv2.warpAffine(
+        mask,
+        m,
+        (resolution, resolution),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return np.asarray(out, np.uint8)
+
+
 def _clip_frames(
-    frames: list[tuple[FrameMeta, bytes]],
+    frames: list[ShardFrame],
     resolution: int,
     pad: float,
     progress: Callable[[], None],
@@ -157,7 +199,9 @@ def _clip_frames(
     if crop is None:
         crop = _clip_framing(frames, pad)
     imgs, poses, flipped, kps_out, boxes, seqs = [], [], [], [], [], []
-    for meta, jpeg in frames:
+    masks: list[npt.NDArray[np.uint8]] = []
+    has_mask: list[bool] = []
+    for meta, jpeg, mask in frames:
         progress()
         kps = meta.keypoints_array()
         if (kps[:, 2] >= DEFAULT_MIN_CONF).sum() < MIN_JOINTS:
@@ -175,6 +219,11 @@ def _clip_frames(
         kps_out.append(ck)
         boxes.append(dancer_box(ck, resolution))
         seqs.append(meta.seq)
+        cropped = (
+            None if mask is None else crop_mask(mask, meta.width, meta.height, crop, resolution)
+        )
+        has_mask.append(cropped is not None and bool(cropped.any()))
+        masks.append(cropped if cropped is not None else np.zeros((resolution,) * 2, np.uint8))
     if not imgs:
         return None
     n = len(imgs)
@@ -188,6 +237,8 @@ def _clip_frames(
         torch.tensor([max(i - 1, 0) for i in range(n)], dtype=torch.long),
         seqs,
         [f"{meta0.session}/{meta0.node}"] * n,
+        torch.from_numpy(np.stack(masks)).unsqueeze(1).contiguous(),
+        torch.tensor(has_mask, dtype=torch.bool),
     )
 
 
@@ -202,9 +253,9 @@ def build_frameset(
     """Decode a session's shards (any number of nodes) into one in-memory :class:`FrameSet`;
     each clip in its own framing, or all in ``crop`` (e.g. another clip's: :func:`clip_crop`)."""
     frames = read_frames(sources)
-    clips: dict[tuple[str, str], list[tuple[FrameMeta, bytes]]] = {}
-    for meta, jpeg in frames:
-        clips.setdefault((meta.session, meta.node), []).append((meta, jpeg))
+    clips: dict[tuple[str, str], list[ShardFrame]] = {}
+    for frame in frames:
+        clips.setdefault((frame.meta.session, frame.meta.node), []).append(frame)
     done = 0
 
     def tick() -> None:
@@ -226,10 +277,12 @@ def build_frameset(
     return data
 
 
-def _clip_framing(frames: list[tuple[FrameMeta, bytes]], pad: float) -> Framing:
+def _clip_framing(frames: list[ShardFrame], pad: float) -> Framing:
     meta0 = frames[0][0]
     try:
-        return Framing.around([m.keypoints for m, _ in frames], meta0.width, meta0.height, pad=pad)
+        return Framing.around(
+            [f.meta.keypoints for f in frames], meta0.width, meta0.height, pad=pad
+        )
     except FramingError as exc:
         raise DataError(str(exc)) from exc
 

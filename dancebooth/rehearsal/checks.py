@@ -199,7 +199,7 @@ class Checker:
         objects = set(self._keys(f"{session_prefix(session)}{node}/"))
         for key in sorted(written & objects):
             body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-            in_shards.update(meta.seq for meta, _ in read_shard(body))
+            in_shards.update(meta.seq for meta, *_ in read_shard(body))
         dups = sum(n - 1 for n in in_shards.values() if n > 1)
         dups += sum(n - 1 for n in rows.values() if n > 1)
         lost = len(captured - (set(in_shards) & set(rows)))  # stored = in a shard AND a row

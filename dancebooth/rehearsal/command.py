@@ -318,9 +318,10 @@ def _outage(plan: list[Fault], topology: Topology, refuse_s: float, t0: float) -
         return []
     if relay.outage_started is None:
         return ["the relay's outage never met an email"]
+    fault.at = relay.outage_started  # armed earlier; the table shows when it struck
     fault.detail = (
-        f"from {relay.outage_started - t0:.0f} s (the first email): {relay.refused} refused "
-        f"with 451 in {refuse_s:g} s, then {relay.dropped} connection(s) dropped silently"
+        f"began with the first email: {relay.refused} refused with 451 in {refuse_s:g} s, "
+        f"then {relay.dropped} connection(s) dropped silently"
     )
     return []
 

@@ -13,10 +13,11 @@ they never danced in their own clip. It is what the product renders (the visitor
 reference dance), so it measures how a fine-tune generalises to new poses, which the
 held-out frames of the visitor's own clip (near-duplicates of training frames) cannot.
 
-Each frame's ``FrameMeta.truth`` holds the ground-truth keypoints (visibility 0/1);
-``FrameMeta.keypoints`` holds either the same truth (``keypoints="truth"``, the
-default) or what the ``replay`` backend would report through the noise model
-(``keypoints="noisy"``); the index says which.
+Every frame carries the renderer's exact person mask (``NNNNNN.mask.png``, see
+:mod:`protocol.shards`). Each frame's ``FrameMeta.truth`` holds the ground-truth
+keypoints (visibility 0/1); ``FrameMeta.keypoints`` holds either the same truth
+(``keypoints="truth"``, the default) or what the ``replay`` backend would report
+through the noise model (``keypoints="noisy"``); the index says which.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def write_session(
     stream = noise.stream(dancer.seed)
     count = 0
     with ShardWriter(tmp) as writer:
-        for frame in dancer.frames(resolution, resolution, fps, duration_s):
+        for frame in dancer.frames(resolution, resolution, fps, duration_s, masks=True):
             assert frame.truth is not None and frame.truth_extras is not None
             if keypoints == "noisy":
                 kps, extras = stream(frame.truth), stream.extras(frame.truth_extras)
@@ -129,7 +130,7 @@ def write_session(
                 raise RuntimeError(f"JPEG encoding failed for {session} frame {frame.seq}")
             size = (frame.width, frame.height)
             meta = _meta(session, frame.seq, frame.capture_ns, size, kps, extras, frame.truth)
-            writer.add(meta, jpeg.tobytes())
+            writer.add(meta, jpeg.tobytes(), frame.truth_mask)
             count += 1
             if progress is not None:
                 progress(1)

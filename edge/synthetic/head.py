@@ -13,7 +13,7 @@ from edge.frames import Image
 from edge.synthetic.appearance import Appearance
 from edge.synthetic.body import BodyShape
 from edge.synthetic.camera import Camera
-from edge.synthetic.paint import SHIFT, Part, lighten, pt, shade
+from edge.synthetic.paint import COVER, SHIFT, Part, lighten, pt, shade
 from edge.synthetic.rotation import Array
 from protocol.skeleton import KP
 
@@ -57,7 +57,10 @@ def _neck(
     def draw(img: Image) -> None:
         cv2.line(img, pt(a), pt(b), colour, width, cv2.LINE_AA, SHIFT)
 
-    return Part(float(a[2] + b[2]) / 2 + 0.02, draw)
+    def cover(img: Image) -> None:
+        cv2.line(img, pt(a), pt(b), COVER, width, cv2.LINE_AA, SHIFT)
+
+    return Part(float(a[2] + b[2]) / 2 + 0.02, draw, cover)
 
 
 def _face(
@@ -81,11 +84,7 @@ def _face(
     if facing > -0.2 and look.hair_style != "shaved":
         fringe = camera.project(centre + rot @ [0.0, 0.42 * r, 0.25 * r])
 
-    def draw(img: Image) -> None:
-        _ellipse(img, c, (radius * 0.95, radius * 1.12), angle, shade(look.skin, 0.6))
-        _ellipse(img, c, (radius * 0.9, radius * 1.07), angle, look.skin)
-        hl = c[:2] + np.array([-0.25, -0.3]) * radius
-        _ellipse(img, hl, (radius * 0.45, radius * 0.5), angle, lighten(look.skin, 0.12))
+    def fringe_draw(img: Image, colour: tuple[int, int, int]) -> None:
         if fringe is not None:  # hair over the forehead, seen from the front
             cv2.ellipse(
                 img,
@@ -94,11 +93,22 @@ def _face(
                 angle,
                 180,
                 360,
-                look.hair,
+                colour,
                 -1,
                 cv2.LINE_AA,
                 SHIFT,
             )
+
+    def cover(img: Image) -> None:
+        _ellipse(img, c, (radius * 0.95, radius * 1.12), angle, (COVER, COVER, COVER))
+        fringe_draw(img, (COVER, COVER, COVER))
+
+    def draw(img: Image) -> None:
+        _ellipse(img, c, (radius * 0.95, radius * 1.12), angle, shade(look.skin, 0.6))
+        _ellipse(img, c, (radius * 0.9, radius * 1.07), angle, look.skin)
+        hl = c[:2] + np.array([-0.25, -0.3]) * radius
+        _ellipse(img, hl, (radius * 0.45, radius * 0.5), angle, lighten(look.skin, 0.12))
+        fringe_draw(img, look.hair)
         for e in features:
             _ellipse(img, e, (eye_r, eye_r), 0, (30, 25, 25))
         if features:
@@ -114,7 +124,7 @@ def _face(
                 SHIFT,
             )
 
-    return Part(float(c[2]), draw)
+    return Part(float(c[2]), draw, cover)
 
 
 def _hair(
@@ -139,7 +149,10 @@ def _hair(
             hl = p[:2] + np.array([-0.3, -0.4]) * rad
             _ellipse(img, hl, (rad * 0.35, rad * 0.2), angle, lighten(colour, 0.15))
 
-        parts.append(Part(float(p[2]), draw))
+        def shell(img: Image, p: Array = p, rad: float = rad) -> None:
+            _ellipse(img, p, (rad, rad * 1.05), angle, (COVER, COVER, COVER))
+
+        parts.append(Part(float(p[2]), draw, shell))
     if style == "long":  # hair falling down the back to the shoulders
         top = camera.project(centre + rot @ [0, 0.1 * r, -0.45 * r])
         low = camera.project(centre + rot @ [0, -1.7 * r, -0.55 * r])
@@ -148,5 +161,8 @@ def _hair(
         def fall(img: Image) -> None:
             cv2.line(img, pt(top), pt(low), colour, width, cv2.LINE_AA, SHIFT)
 
-        parts.append(Part(float(top[2] + low[2]) / 2, fall))
+        def fall_cover(img: Image) -> None:
+            cv2.line(img, pt(top), pt(low), COVER, width, cv2.LINE_AA, SHIFT)
+
+        parts.append(Part(float(top[2] + low[2]) / 2, fall, fall_cover))
     return parts

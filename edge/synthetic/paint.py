@@ -11,15 +11,20 @@ from edge.synthetic.rotation import Array
 
 SHIFT = 4  # sub-pixel bits for cv2 drawing
 ONE = 1 << SHIFT
+COVER = 255  # a part's value in the person mask
 Draw = Callable[[Image], None]
 
 
 @dataclass
 class Part:
-    """Something to draw, and how far it is from the camera (far parts go first)."""
+    """Something to draw, and how far it is from the camera (far parts go first).
+
+    ``cover`` draws the part's outline filled with 255 on a one-channel canvas: the
+    pixels the part covers, for the person mask (order does not matter there)."""
 
     depth: float
     draw: Draw
+    cover: Draw
 
 
 def shade(c: BGR, k: float) -> BGR:

@@ -2,6 +2,10 @@
 background plate, nearest part last (painter's algorithm on camera depth), so arms
 pass in front of and behind the torso as the dancer turns.
 
+:meth:`Renderer.render_with_mask` also draws the exact person mask: every part's
+outline filled on one channel (anti-aliased like the colours), without the floor
+shadow, then area-averaged to the mask size of :mod:`protocol.masks`.
+
 Parts are the shapes occlusion is computed with (:mod:`edge.synthetic.view`): limbs
 are capsules, the torso an elliptic cylinder, the head a sphere with hair. Each part
 is drawn as a dark rim, its colour and a highlight toward the light (upper left),
@@ -12,9 +16,11 @@ so the same seed gives the same bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from edge.frames import Image
 from edge.synthetic.appearance import BGR, Appearance
@@ -22,8 +28,9 @@ from edge.synthetic.background import background_plate
 from edge.synthetic.body import L_HEEL, L_TOE, R_HEEL, R_TOE, BodyShape, Posed
 from edge.synthetic.camera import Camera
 from edge.synthetic.head import head_parts
-from edge.synthetic.paint import ONE, SHIFT, Draw, Part, lighten, pt, shade
+from edge.synthetic.paint import COVER, ONE, SHIFT, Draw, Part, lighten, pt, shade
 from edge.synthetic.rotation import Array
+from protocol.masks import Mask, mask_shape
 from protocol.skeleton import KP
 
 MIN_SIZE, MAX_SIZE = 64, 1920
@@ -71,6 +78,22 @@ class Renderer:
 
     def render(self, posed: Posed, index: int) -> Image:
         """Frame ``index`` of ``posed`` as a BGR image."""
+        return self._render(posed, index)[0]
+
+    def render_with_mask(self, posed: Posed, index: int) -> tuple[Image, Mask]:
+        """Frame ``index`` and its exact person mask (``uint8``, 255 = person, at the
+        :func:`~protocol.masks.mask_shape` of the frame). The image is :meth:`render`'s."""
+        img, parts = self._render(posed, index)
+        h, w = img.shape[:2]
+        canvas = np.zeros((h, w), np.uint8)
+        for part in parts:
+            part.cover(canvas)
+        mh, mw = mask_shape(w, h)
+        if (mh, mw) == (h, w):
+            return img, canvas
+        return img, np.asarray(cv2.resize(canvas, (mw, mh), interpolation=cv2.INTER_AREA), np.uint8)
+
+    def _render(self, posed: Posed, index: int) -> tuple[Image, list[Part]]:
         img = self.plate.copy()
         joints = posed.joints[index]
         proj = self.camera.project(joints)
@@ -78,14 +101,14 @@ class Renderer:
         parts = self._limbs(proj) + self._body(posed, index, proj)
         for part in sorted(parts, key=lambda p: -p.depth):
             part.draw(img)
-        return img
+        return img, parts
 
     # -- geometry helpers -------------------------------------------------------------
 
     def _px(self, metres: float, depth: float) -> float:
         return metres * self.camera.focal / max(depth, 1e-3)
 
-    def _strokes(self, seg: Segment) -> tuple[float, Draw, Draw, Draw]:
+    def _strokes(self, seg: Segment) -> tuple[float, Draw, Draw, Draw, Draw]:
         # A capsule as three strokes: dark rim, colour fill, highlight toward the light.
         a, b, colour = seg.a, seg.b, seg.colour
         depth = float(a[2] + b[2]) / 2
@@ -97,6 +120,9 @@ class Renderer:
         def rim(img: Image) -> None:
             cv2.line(img, pa, pb, shade(colour, 0.55), round(2 * r + 1), cv2.LINE_AA, SHIFT)
 
+        def cover(img: Image) -> None:  # the rim is the capsule's outline
+            cv2.line(img, pa, pb, COVER, round(2 * r + 1), cv2.LINE_AA, SHIFT)
+
         def fill(img: Image) -> None:
             cv2.line(img, pa, pb, colour, max(1, round(2 * r - 1)), cv2.LINE_AA, SHIFT)
 
@@ -106,7 +132,7 @@ class Renderer:
                     img, ha, hb, lighten(colour, 0.25), max(1, round(0.6 * r)), cv2.LINE_AA, SHIFT
                 )
 
-        return depth, rim, fill, light
+        return depth, rim, fill, light, cover
 
     def _chain(self, segments: list[Segment]) -> list[Part]:
         """A limb as one part (rims, then fills, then highlights: no seams at the joints)
@@ -115,13 +141,15 @@ class Renderer:
         depths = [st[0] for st in strokes]
         if max(depths) - min(depths) > 0.2:
             parts = []
-            for seg, (depth, rim, fill, light) in zip(segments, strokes, strict=True):
-                parts.append(Part(depth - (1e-4 if seg.over else 0.0), _seq(rim, fill, light)))
+            for seg, (depth, rim, fill, light, cover) in zip(segments, strokes, strict=True):
+                d = depth - (1e-4 if seg.over else 0.0)
+                parts.append(Part(d, _seq(rim, fill, light), cover))
             return parts
         order = sorted(range(len(segments)), key=lambda i: segments[i].over)
         draws = [strokes[i][1] for i in order] + [strokes[i][2] for i in order]
         draws += [strokes[i][3] for i in order]
-        return [Part(sum(depths) / len(depths), _seq(*draws))]
+        covers = _seq(*(st[4] for st in strokes))
+        return [Part(sum(depths) / len(depths), _seq(*draws), covers)]
 
     # -- body parts ---------------------------------------------------------------
 
@@ -187,8 +215,8 @@ class Renderer:
         length = max(float(np.linalg.norm(axis)), 1e-6)
         perp = np.array([-axis[1], axis[0]]) / length
         front = float(min(hips[2], neck[2])) - 0.4 * s.torso_depth
-        parts = [Part(front, self._torso_draw(hips[:2], neck[:2], perp, ha, hb))]
-        parts.append(Part(front + 0.01, self._pelvis_draw(hips[:2], axis, perp, ha)))
+        parts = [Part(front, *self._torso_draw(hips[:2], neck[:2], perp, ha, hb))]
+        parts.append(Part(front + 0.01, *self._pelvis_draw(hips[:2], axis, perp, ha)))
         if self.look.legwear == "skirt":
             parts.append(self._skirt(proj, hips, axis, perp, ha))
         parts += head_parts(
@@ -196,7 +224,9 @@ class Renderer:
         )
         return parts
 
-    def _torso_draw(self, hips: Array, neck: Array, perp: Array, ha: float, hb: float) -> Draw:
+    def _torso_draw(
+        self, hips: Array, neck: Array, perp: Array, ha: float, hb: float
+    ) -> tuple[Draw, Draw]:
         look = self.look
         waist = hips + (neck - hips) * 0.12
         top = neck + (neck - hips) * 0.06
@@ -216,9 +246,9 @@ class Renderer:
             cv2.fillConvexPoly(img, dark_pts, shade(look.shirt, 0.78), cv2.LINE_AA, SHIFT)
             cv2.polylines(img, [pts], True, shade(look.shirt, 0.5), 1, cv2.LINE_AA, SHIFT)
 
-        return draw
+        return draw, _polygon_cover(pts, outline=True)
 
-    def _pelvis_draw(self, hips: Array, axis: Array, perp: Array, ha: float) -> Draw:
+    def _pelvis_draw(self, hips: Array, axis: Array, perp: Array, ha: float) -> tuple[Draw, Draw]:
         colour = self.look.legwear_colour if self.look.legwear != "skirt" else self.look.shirt
         w = ha * 0.95
         down = -axis / max(float(np.linalg.norm(axis)), 1e-6) * w * 0.45
@@ -231,7 +261,7 @@ class Renderer:
         def draw(img: Image) -> None:
             cv2.fillConvexPoly(img, pts, colour, cv2.LINE_AA, SHIFT)
 
-        return draw
+        return draw, _polygon_cover(pts, outline=False)
 
     def _skirt(self, proj: Array, hips: Array, axis: Array, perp: Array, ha: float) -> Part:
         colour = self.look.legwear_colour
@@ -250,7 +280,9 @@ class Renderer:
             cv2.fillConvexPoly(img, hull, colour, cv2.LINE_AA, SHIFT)
             cv2.polylines(img, [hull], True, shade(colour, 0.55), 1, cv2.LINE_AA, SHIFT)
 
-        return Part(float(hips[2]) - self.shape.leg_r * 1.2, draw)
+        return Part(
+            float(hips[2]) - self.shape.leg_r * 1.2, draw, _polygon_cover(hull, outline=True)
+        )
 
     def _shadow(self, img: Image, joints: Array) -> None:
         feet = joints[[L_HEEL, R_HEEL, L_TOE, R_TOE]]
@@ -269,6 +301,15 @@ class Renderer:
         cv2.ellipse(mask, (int(cx) - x0, int(cy) - y0), (ax, ay), 0, 0, 360, 90, -1, cv2.LINE_AA)
         roi = img[y0:y1, x0:x1]
         roi[:] = (roi.astype(np.uint16) * (255 - mask[..., None]) // 255).astype(np.uint8)
+
+
+def _polygon_cover(pts: npt.NDArray[Any], *, outline: bool) -> Draw:
+    def cover(img: Image) -> None:
+        cv2.fillConvexPoly(img, pts, COVER, cv2.LINE_AA, SHIFT)
+        if outline:
+            cv2.polylines(img, [pts], True, COVER, 1, cv2.LINE_AA, SHIFT)
+
+    return cover
 
 
 def _pattern(img: Image, poly: Array, anchor: Array, unit: float, kind: str, colour: BGR) -> None:

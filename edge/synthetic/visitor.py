@@ -81,19 +81,27 @@ class SyntheticVisitor(Performance):
             self.choreography = freestyle(self.seed, duration_s)
         return super().posed(fps, duration_s)
 
-    def frames(self, width: int, height: int, fps: float, duration_s: float) -> Iterator[Frame]:
+    def frames(
+        self, width: int, height: int, fps: float, duration_s: float, *, masks: bool = False
+    ) -> Iterator[Frame]:
         """Rendered frames with ground truth: seq from 0, capture times ``seq / fps`` apart
-        from a fixed base (so two runs give identical frames)."""
+        from a fixed base (so two runs give identical frames); with ``masks``, each frame's
+        exact person mask in ``truth_mask``."""
         renderer = Renderer(width, height, self.appearance, self.shape)
         posed = self.posed(fps, duration_s)
         seen = self.observed(width, height, fps, duration_s)
         for seq in range(len(seen)):
+            if masks:
+                image, mask = renderer.render_with_mask(posed, seq)
+            else:
+                image, mask = renderer.render(posed, seq), None
             yield Frame(
                 seq=seq,
                 capture_ns=BASE_CAPTURE_NS + round(seq * 1e9 / fps),
-                image=renderer.render(posed, seq),
+                image=image,
                 truth=seen[seq, :NUM_KEYPOINTS].copy(),
                 truth_extras=seen[seq, NUM_KEYPOINTS:].copy(),
+                truth_mask=mask,
             )
 
 

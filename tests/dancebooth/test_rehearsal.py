@@ -170,14 +170,6 @@ def test_the_last_line_counts_what_was_measured() -> None:
 @pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.timeout(420)
-@pytest.mark.xfail(
-    strict=False,
-    reason="bugs owned elsewhere (issue 14), each seen failing a rehearsal: mail the relay "
-    "refused (451) is never retried (delivery, item 2), and the session shows 'delivered' "
-    "meanwhile (delivery, item 3); a deleted visitor's late manifests stay as dead letters "
-    "(delivery, item 6); a fine-tune resumed with no budget left writes no best.safetensors "
-    "and the job fails (cloud/jobs/pipeline.py FinetuneStep, cloud/training/finetune.py)",
-)
 def test_a_ci_sized_rehearsal_delivers_every_visitor_despite_the_faults(tmp_path: Path) -> None:
     """Two visitors (and one who deletes their data), every fault once, in < 6 minutes."""
     if mosquitto_binary() is None:

@@ -72,6 +72,19 @@ def test_stop_ends_a_capture_early(tmp_path: Path) -> None:
     run.stop()
     result = run.wait(5)
     assert result is not None and 0 < result.seq_count < 60
+    record = spool.capture("s1")
+    assert record is not None and record.ended_at is not None  # closed: ready to announce
+
+
+def test_a_cancelled_capture_is_never_closed_so_never_announced(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    run = _run(spool, PatternSource(fps=30.0, realtime=True), duration_s=60.0)
+    time.sleep(0.2)
+    run.cancel()
+    assert run.wait(5) is not None and run.wait(5) is not None  # node and capture-end both wait
+    record = spool.capture("s1")
+    assert record is not None and record.ended_at is None  # the node deletes it next
+    assert spool.manifests_due() == []
 
 
 def test_encoder_lowers_quality_to_fit_and_fails_clearly_when_it_cannot() -> None:

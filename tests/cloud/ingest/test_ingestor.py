@@ -110,7 +110,7 @@ def test_crash_between_shard_and_rows_loses_and_duplicates_nothing(
     assert count(rig, Frame) == 20
     assert count(rig, Shard) == 3  # the orphan's reservation stays, unreferenced
     orphan = sorted(storage.list_keys("sessions/s1/"))[1]
-    assert [m.seq for m, _ in read_shard(storage.get(orphan))] == list(range(10, 20))
+    assert [m.seq for m, *_ in read_shard(storage.get(orphan))] == list(range(10, 20))
     seqs = [m.seq for m, _ in iter_session_frames(storage, rig.factory, "s1")]
     assert seqs == list(range(20))
 
@@ -145,7 +145,7 @@ def test_two_uploaders_storing_the_same_frames_keep_one_copy(
     first.ingestor.handle(overlapping)  # 5-9 were stored by the other one meanwhile
     with first.factory() as db:
         shards = db.scalars(select(Shard.key).where(Shard.written_at.is_not(None))).all()
-    in_shards = sorted(m.seq for key in shards for m, _ in read_shard(storage.get(key)))
+    in_shards = sorted(m.seq for key in shards for m, *_ in read_shard(storage.get(key)))
     assert in_shards == list(range(15))
     assert count(first, Frame) == 15
     storage.meanwhile = lambda: other.ingestor.handle(overlapping)
@@ -153,7 +153,7 @@ def test_two_uploaders_storing_the_same_frames_keep_one_copy(
     storage.meanwhile = lambda: other.ingestor.handle([frame_message(packet(15))])
     first.ingestor.handle([frame_message(packet(15))])  # lost the race for its only frame
     keys = sorted(storage.list_keys("sessions/s1/"))
-    assert sorted(m.seq for k in keys for m, _ in read_shard(storage.get(k))) == list(range(16))
+    assert sorted(m.seq for k in keys for m, *_ in read_shard(storage.get(k))) == list(range(16))
 
 
 def test_node_status_is_tracked_and_stale_ones_ignored(rig: Rig) -> None:

@@ -73,9 +73,24 @@ def test_reference_on_one_spot_uses_one_global_scale() -> None:
     out, _, fit = normalize_dance(ref, TARGET)
     assert fit.source.collapsed
     h = body_heights(out)
-    # The single reference depth maps to the middle of the visitor's range.
-    assert np.allclose(_ankle_y(out), 300.0, atol=1e-3)
-    assert np.allclose(h, (90 + 120) / 2 / 100 * 100, atol=1e-3)
+    # The single reference depth maps to where the visitor began (TARGET starts at its
+    # far end), at their size there: one scale for the whole dance.
+    assert np.allclose(_ankle_y(out), 250.0, atol=1e-3)
+    assert np.allclose(h, 90.0, atol=1e-3)
+
+
+def test_reference_on_one_spot_is_danced_on_the_visitors_mark_not_mid_range() -> None:
+    # The visitor starts on the mark near the camera, then wanders back and stays there
+    # a while: the middle (or median) of their range is where they hardly danced.
+    ref = walk(np.full(60, 300.0), np.full(60, 250.0), np.full(60, 100.0))
+    ys = np.r_[np.full(30, 350.0), np.linspace(350.0, 250.0, 21), np.full(60, 250.0)]
+    hs = np.r_[np.full(30, 120.0), np.linspace(120.0, 90.0, 21), np.full(60, 90.0)]
+    visitor = walk(np.full(len(ys), 150.0), ys, hs)
+    out, _, fit = normalize_dance(ref, visitor)
+    assert fit.source.collapsed and not fit.target.collapsed
+    assert fit.target.home_y == pytest.approx(350.0)
+    assert np.allclose(_ankle_y(out), 350.0, atol=1e-3)
+    assert np.allclose(body_heights(out), 120.0, atol=1e-3)
 
 
 def test_a_jump_stays_a_jump_of_the_right_size() -> None:
@@ -154,5 +169,5 @@ def test_a_hop_in_a_dance_on_one_spot_is_kept() -> None:
     ref[30] = standing(300.0, 240.0, 100.0)  # a 10 px hop
     out, _, fit = normalize_dance(ref, TARGET)
     assert fit.source.collapsed
-    assert _ankle_y(out)[30] == pytest.approx(300.0 - 10.0 * 1.05, abs=1e-3)
-    assert _ankle_y(out)[29] == pytest.approx(300.0, abs=1e-3)
+    assert _ankle_y(out)[30] == pytest.approx(250.0 - 10.0 * 0.9, abs=1e-3)
+    assert _ankle_y(out)[29] == pytest.approx(250.0, abs=1e-3)

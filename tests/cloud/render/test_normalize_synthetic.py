@@ -21,6 +21,16 @@ def _upright(kps: np.ndarray) -> float:
     return float(np.nanpercentile(body_heights(kps), 90))
 
 
+def _upright_where(visitor: np.ndarray, dance: np.ndarray) -> float:
+    """The visitor's upright size on the floor line the dance mostly stands on (within
+    5 px): a visitor who danced near the camera is bigger there than on the mark, and a
+    dance on the mark must take the size they have on the mark."""
+    _, y_vis, _ = ankle_midpoints(visitor)
+    _, y_out, _ = ankle_midpoints(dance)
+    near = np.abs(y_vis - np.median(y_out)) <= 5.0
+    return _upright(visitor[near]) if near.sum() >= 10 else _upright(visitor)
+
+
 def _sources() -> dict[str, np.ndarray]:
     out = {name: load_reference(name).keypoints for name in ("wave-party", "disco-steps")}
     for seed in (3, 4):
@@ -40,8 +50,9 @@ def test_the_dance_takes_each_visitors_size(
     for name, ref in sources.items():
         for seed, visitor in zip(VISITORS, visitors, strict=True):
             out, _, _ = normalize_dance(ref, visitor)
-            ratio = _upright(out) / _upright(visitor)
-            before = _upright(ref) / _upright(visitor)
+            size = _upright_where(visitor, out)
+            ratio = _upright(out) / size
+            before = _upright(ref) / size
             assert abs(ratio - 1) < 0.06, f"{name} on visitor {seed}: {ratio:.3f}"
             assert abs(ratio - 1) <= abs(before - 1) + 0.01
 
@@ -61,13 +72,10 @@ def test_the_dance_stands_on_each_visitors_floor(
             assert np.isfinite(out).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: staff 3's routine (with the 'slide' move) mapped onto visitor 2, who "
-    "travels in depth, comes out 5.5% short (raw 5.9%); staff 4 and 5 are within 3%",
-)
 def test_a_shorter_visitor_gets_a_proportionally_shorter_dance() -> None:
-    # The same routine performed by the visitor's own body is the ground truth.
+    # The same routine performed by the visitor's own body is the ground truth. Staff 3
+    # dances on one spot (a collapsed source range); visitor 2 drifts behind the mark,
+    # so mapping to the middle of their range came out 5.5 % short (now: their mark).
     staff = make_staff(3)
     ref = staff.keypoints(W, H, FPS, SECONDS)
     for seed in (2, 3):  # 1.56 m and 1.91 m against the staff's 1.68 m

@@ -107,7 +107,7 @@ def test_framing_is_the_training_crop(tmp_path: Path) -> None:
     from tests.cloud.training.dancer import write_session
 
     shard = write_session(tmp_path, "s1", frames=12)
-    metas = [m for m, _ in read_frames([shard])]
+    metas = [f.meta for f in read_frames([shard])]
     kps = np.stack([m.keypoints_array() for m in metas])
     mine = Framing.around(kps, metas[0].width, metas[0].height)
     trained = build_frameset([shard], 128)

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from protocol.masks import mask_shape
 from protocol.shards import FrameMeta, ShardWriter, shard_key
 from protocol.skeleton import KP
 
@@ -48,12 +49,19 @@ def keypoints(t: float, width: int, height: int, *, shift: float = 0.0) -> np.nd
     return out
 
 
-def render(kps: np.ndarray, width: int, height: int, palette: int) -> np.ndarray:
+def render(
+    kps: np.ndarray, width: int, height: int, palette: int, *, mask: bool = False
+) -> np.ndarray:
+    """The dancer over a gradient; with ``mask``, the same drawing as a one-channel
+    255-on-0 person mask (unblurred, at the frame's size)."""
     rng = np.random.default_rng(palette)
     bg = rng.integers(40, 200, 3)
     img = np.empty((height, width, 3), np.uint8)
     img[:] = (np.linspace(0.6, 1.0, height)[:, None, None] * bg).astype(np.uint8)
     shirt, pants = (tuple(int(c) for c in rng.integers(0, 255, 3)) for _ in range(2))
+    if mask:
+        img = np.zeros((height, width), np.uint8)
+        shirt = pants = (255, 255, 255)
     p = {n: (int(kps[i, 0]), int(kps[i, 1])) for n, i in KP.items()}
     t = max(2, height // 25)
     torso = np.array([p["left_shoulder"], p["right_shoulder"], p["right_hip"], p["left_hip"]])
@@ -69,8 +77,8 @@ def render(kps: np.ndarray, width: int, height: int, palette: int) -> np.ndarray
         ("right_knee", "right_ankle", pants),
     ]:
         cv2.line(img, p[a], p[b], c, t * 2)
-    cv2.circle(img, p["nose"], t * 3, (150, 180, 220), -1)
-    return cv2.GaussianBlur(img, (3, 3), 0)
+    cv2.circle(img, p["nose"], t * 3, (255, 255, 255) if mask else (150, 180, 220), -1)
+    return img if mask else cv2.GaussianBlur(img, (3, 3), 0)
 
 
 def write_session(
@@ -83,7 +91,10 @@ def write_session(
     palette: int = 1,
     node: str = "n1",
     shift: float = 0.0,
+    masks: bool = False,
 ) -> Path:
+    """A session's shard; with ``masks``, each frame with its person mask (the drawing's
+    silhouette at :func:`~protocol.masks.mask_shape`)."""
     path = root / shard_key(session, node, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     with ShardWriter(path) as w:
@@ -100,5 +111,10 @@ def write_session(
                 height=height,
                 keypoints=[tuple(map(float, k)) for k in kps],
             )
-            w.add(meta, jpeg.tobytes())
+            mask = None
+            if masks:
+                mh, mw = mask_shape(width, height)
+                full = render(kps, width, height, palette, mask=True)
+                mask = cv2.resize(full, (mw, mh), interpolation=cv2.INTER_AREA)
+            w.add(meta, jpeg.tobytes(), mask)
     return path

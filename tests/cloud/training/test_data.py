@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torch
 from cloud.training.batches import BatchStream, make_batch
 from cloud.training.data import (
     build_frameset,
+    crop_mask,
     holdout_indices,
     list_shards,
     read_frames,
@@ -19,14 +21,14 @@ from cloud.training.framing import Framing, FramingError
 from common.posemap import pose_map
 from protocol.shards import FrameMeta, read_shard, shard_bytes
 from protocol.skeleton import KP
-from tests.cloud.training.dancer import keypoints, write_session
+from tests.cloud.training.dancer import keypoints, render, write_session
 
 
 def test_crop_is_one_square_for_the_whole_clip(session_shard: Path) -> None:
     frames = read_frames([session_shard])
-    crop = Framing.around([m.keypoints for m, _ in frames], 160, 120)
+    crop = Framing.around([m.keypoints for m, *_ in frames], 160, 120)
     # Every confident joint of every frame lies inside the one crop.
-    for meta, _ in frames:
+    for meta, *_ in frames:
         k = meta.keypoints_array()
         assert (k[:, 0] >= crop.x0).all() and (k[:, 0] < crop.x0 + crop.size).all()
         assert (k[:, 1] >= crop.y0).all() and (k[:, 1] < crop.y0 + crop.size).all()
@@ -135,3 +137,44 @@ def test_too_few_usable_frames_is_a_data_error(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError):
         build_frameset([shard_bytes([(meta, b"\xff\xd8\xff\xd9")])], 64)
+
+
+def test_masks_are_cropped_like_the_images(tmp_path: Path) -> None:
+    shard = write_session(tmp_path, "m1", frames=8, width=320, height=240, masks=True)
+    data = build_frameset([shard], 64)
+    assert data.masks.shape == (8, 1, 64, 64) and data.masks.dtype == torch.uint8
+    assert bool(data.has_mask.all())
+    # The person's pixels differ from the gradient behind them; the mask says where.
+    frame = read_frames([shard])[0]
+    crop = Framing.around([f.meta.keypoints for f in read_frames([shard])], 320, 240, pad=0.25)
+    body = render(frame.meta.keypoints_array(), 320, 240, 1, mask=True)
+    want = crop.apply(body, 64)
+    got = data.masks[0, 0].numpy()
+    assert np.abs(got.astype(int) - want.astype(int)).mean() < 12  # 128 px mask -> 64 px crop
+    assert ((got > 127) == (want > 127)).mean() > 0.95
+    # Subsets and concatenation carry masks with their frames.
+    part = data.subset([5, 2])
+    assert torch.equal(part.masks[1], data.masks[2]) and part.has_mask.tolist() == [True, True]
+    both = type(data).concat([data, part])
+    assert both.masks.shape[0] == 10 and bool(both.has_mask.all())
+
+
+def test_crop_mask_matches_cropping_a_full_size_mask() -> None:
+    mask = np.zeros((96, 128), np.uint8)  # the mask of a 128 x 96 frame is full size
+    cv2.ellipse(mask, (70, 40), (20, 30), 0, 0, 360, 255, -1, cv2.LINE_AA)
+    crop = Framing(x0=40, y0=-10, size=80)
+    got = crop_mask(mask, 128, 96, crop, 160)  # upsampling: both are bilinear
+    want = crop.apply(mask, 160)
+    # (apply resizes the cut-out window, so its outermost pixels see no pixel beyond it)
+    assert np.abs(got.astype(int) - want.astype(int))[2:-2, 2:-2].max() <= 8  # warp: 1/32 steps
+    # The same mask at half size, for a frame twice as large: the same cut, softer edges.
+    half = cv2.resize(mask, (64, 48), interpolation=cv2.INTER_AREA)
+    big = Framing(x0=80, y0=-20, size=160)
+    assert np.abs(crop_mask(half, 256, 192, big, 160).astype(int) - want.astype(int)).mean() < 4
+
+
+def test_old_shards_train_as_before_with_no_masks(session_shard: Path) -> None:
+    data = build_frameset([session_shard], 64)
+    assert not bool(data.has_mask.any()) and int(data.masks.sum()) == 0
+    batch = make_batch(data, torch.tensor([0, 1]))
+    assert set(batch) == {"image", "pose"}  # what training reads is unchanged

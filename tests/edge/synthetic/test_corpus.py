@@ -54,8 +54,8 @@ def test_shards_read_back_with_truth_jpegs_and_noisy_keypoints(corpus_dir: Path)
     c = load_corpus(corpus_dir)
     for s in c.sessions:
         frames = list(read_shard(c.shard_path(s)))
-        assert [m.seq for m, _ in frames] == list(range(15)) == list(range(s.frames))
-        meta, jpeg = frames[7]
+        assert [m.seq for m, *_ in frames] == list(range(15)) == list(range(s.frames))
+        meta, jpeg, _ = frames[7]
         assert (meta.session, meta.node, meta.width, meta.height) == (s.session, "node1", 128, 128)
         img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert img.shape == (128, 128, 3)
@@ -76,8 +76,8 @@ def test_transfer_session_is_the_visitor_in_a_new_dance(corpus_dir: Path) -> Non
 
     assert limb(own[0][0]) == pytest.approx(limb(transfer[0][0]), rel=0.15)
     poses = (
-        [np.asarray(m.truth)[:17, :2] for m, _ in own],
-        [np.asarray(m.truth)[:17, :2] for m, _ in transfer],
+        [np.asarray(m.truth)[:17, :2] for m, *_ in own],
+        [np.asarray(m.truth)[:17, :2] for m, *_ in transfer],
     )
     assert not np.allclose(np.stack(poses[0]), np.stack(poses[1]), atol=2.0)
 
@@ -85,7 +85,7 @@ def test_transfer_session_is_the_visitor_in_a_new_dance(corpus_dir: Path) -> Non
 def test_truth_corpus_is_deterministic(tmp_path: Path) -> None:
     def shard_bytes(out: Path) -> bytes:
         c = write_corpus(out, staff=0, visitors=1, resolution=128, fps=5, duration_s=1)
-        meta, _ = next(read_shard(c.shard_path(c.sessions[0])))
+        meta, *_ = next(read_shard(c.shard_path(c.sessions[0])))
         assert meta.keypoints == meta.truth
         return c.shard_path(c.sessions[0]).read_bytes()
 
@@ -163,3 +163,24 @@ def test_cli_corpus_and_contact_sheet(tmp_path: Path) -> None:
         cli, ["synth", "corpus", "--staff", "0", "--visitors", "0", "--out", str(tmp_path / "d")]
     )
     assert res.exit_code != 0 and "at least one" in res.output
+
+
+def test_every_frame_has_the_renderers_exact_person_mask(corpus_dir: Path) -> None:
+    c = load_corpus(corpus_dir)
+    frames = list(read_shard(c.shard_path(c.sessions[0])))
+    for meta, _jpeg, mask in frames:
+        assert mask is not None and mask.shape == (128, 128)  # mask_shape of 128 x 128
+        assert 0.03 < (mask > 127).mean() < 0.5
+        truth = np.asarray(meta.truth)
+        seen = truth[truth[:, 2] > 0, :2].round().astype(int).clip(0, 127)
+        assert (mask[seen[:, 1], seen[:, 0]] > 0).mean() > 0.9  # visible joints are on the body
+    # The mask is the person, not the background: pixels outside it match the empty
+    # booth far more closely than pixels inside it differ from it.
+    from edge.synthetic.background import background_plate
+
+    plate = background_plate(128, 128, 0).astype(int)
+    meta, jpeg, mask = frames[7]
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    diff = np.abs(img - plate).mean(axis=2)
+    ring = cv2.dilate((mask > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert diff[~ring].mean() < 6 < diff[mask == 255].mean()
