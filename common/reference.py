@@ -11,7 +11,19 @@ On disk, ``reference_videos/<name>/`` holds:
   the CSV in a spreadsheet or editor, find the row by its ``frame`` number, fix the
   numbers (a joint you cannot place: set its ``_v`` to 0) and save; the file is
   checked fully on load and every error names the row and column;
-- the music track (``music.m4a``) if the dance has one.
+- the music track (``music.m4a``) if the dance has one, trimmed like the keypoints
+  (beat 1 of a synthetic dance at t = 0; a video's first beat is ``first_beat_s``);
+- ``video.mp4`` for a dance built from a video: the source, normalised to H.264
+  (yuv420p, faststart, no audio) at its own size capped at 720p and at the dance's
+  constant ``fps``, so video frame ``i`` is keypoint row ``i``; the size is
+  ``width`` x ``height``. Side-by-side renditions and the stage screen show it;
+- ``repaired.csv`` for a dance built from a video: ``frame`` then one 0/1 column per
+  joint (the order of ``keypoints.csv``), 1 where the joint was not seen and was
+  imputed (the preview marks these);
+- in ``dance.json``, for a dance built from a video: ``first_beat_s`` (seconds into the
+  music) and ``quality`` (:class:`common.reference_add.QualityReport`: dancer found,
+  imputed share per joint group, people seen, feet visible, motion, refusal reasons and
+  whether ``--force`` kept it anyway).
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from protocol.ids import check_id
 from protocol.skeleton import (
@@ -59,6 +72,10 @@ class ReferenceDance:
     audio: Path | None = None  # the music file, if any
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # e.g. "synthetic routine seed=3" or the video it was built from
+    video: Path | None = None  # the normalised source video (video.mp4), if kept
+    first_beat_s: float | None = None  # seconds into the music
+    quality: dict[str, Any] | None = None  # a QualityReport (common.reference_add)
+    repaired: npt.NDArray[np.bool_] | None = None  # [T, 21]: True where imputed
 
     def __post_init__(self) -> None:
         check_id(self.name, "reference dance name")
@@ -71,6 +88,10 @@ class ReferenceDance:
             raise ReferenceDanceError(f"{self.name}: extras must be [{n}, 4, 3]")
         if not (self.fps > 0 and self.width > 0 and self.height > 0):
             raise ReferenceDanceError(f"{self.name}: fps, width and height must be positive")
+        if self.repaired is not None:
+            self.repaired = np.asarray(self.repaired, dtype=bool)
+            if self.repaired.shape != (n, len(JOINTS)):
+                raise ReferenceDanceError(f"{self.name}: repaired must be [{n}, {len(JOINTS)}]")
 
     @property
     def frames(self) -> int:
@@ -84,12 +105,11 @@ class ReferenceDance:
         """Write ``root/<name>/`` (replacing a previous version); returns that directory."""
         target = Path(root) / self.name
         target.mkdir(parents=True, exist_ok=True)
-        audio_name = None
-        if self.audio is not None:
-            audio_name = "music" + self.audio.suffix
-            if self.audio.resolve() != (target / audio_name).resolve():
-                shutil.copyfile(self.audio, target / audio_name)
+        audio_name = _place(self.audio, target, "music")
+        video_name = _place(self.video, target, "video")
         (target / "keypoints.csv").write_text(_to_csv(self.keypoints, self.extras))
+        if self.repaired is not None:
+            (target / "repaired.csv").write_text(_mask_csv(self.repaired))
         meta = {
             "format": FORMAT_VERSION,
             "name": self.name,
@@ -105,10 +125,46 @@ class ReferenceDance:
             "keypoints": "keypoints.csv",
             "metadata": self.metadata,
         }
+        if video_name is not None:
+            meta["video"] = video_name
+        if self.repaired is not None:
+            meta["repaired"] = "repaired.csv"
+        if self.first_beat_s is not None:
+            meta["first_beat_s"] = round(self.first_beat_s, 3)
+        if self.quality is not None:
+            meta["quality"] = self.quality
         (target / "dance.json").write_text(json.dumps(meta, indent=2) + "\n")
         if audio_name is not None:
             self.audio = target / audio_name
+        if video_name is not None:
+            self.video = target / video_name
         return target
+
+
+def _place(src: Path | None, target: Path, stem: str) -> str | None:
+    """Copy ``src`` into ``target`` as ``stem`` + its suffix (unless already there)."""
+    if src is None:
+        return None
+    name = stem + src.suffix
+    if src.resolve() != (target / name).resolve():
+        shutil.copyfile(src, target / name)
+    return name
+
+
+def _mask_csv(mask: npt.NDArray[np.bool_]) -> str:
+    rows = ["frame," + ",".join(JOINTS)]
+    rows += [f"{i}," + ",".join("1" if v else "0" for v in row) for i, row in enumerate(mask)]
+    return "\n".join(rows) + "\n"
+
+
+def _mask_from_csv(path: Path, frames: int) -> npt.NDArray[np.bool_] | None:
+    """The repaired-joint mask; ``None`` when it no longer matches the keypoints."""
+    try:
+        rows = [r.split(",") for r in path.read_text().splitlines()[1:] if r.strip()]
+        mask = np.array([[c.strip() == "1" for c in r[1:]] for r in rows], dtype=bool)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return mask if mask.shape == (frames, len(JOINTS)) else None
 
 
 def _to_csv(kps: Keypoints, extras: Keypoints) -> str:
@@ -184,6 +240,13 @@ def load_reference(name_or_path: str | Path, root: str | Path = REFERENCE_DIR) -
         audio = target / meta["audio"] if meta.get("audio") else None
         if audio is not None and not audio.is_file():
             raise ReferenceDanceError(f"{target}: audio file {meta['audio']} is missing")
+        video = target / meta["video"] if meta.get("video") else None
+        if video is not None and not video.is_file():
+            raise ReferenceDanceError(f"{target}: video file {meta['video']} is missing")
+        repaired = (
+            _mask_from_csv(target / meta["repaired"], frames) if meta.get("repaired") else None
+        )
+        beat = meta.get("first_beat_s")
         return ReferenceDance(
             name=str(meta["name"]),
             title=str(meta.get("title", meta["name"])),
@@ -196,6 +259,10 @@ def load_reference(name_or_path: str | Path, root: str | Path = REFERENCE_DIR) -
             audio=audio,
             metadata=dict(meta.get("metadata", {})),
             source=str(meta.get("source", "")),
+            video=video,
+            first_beat_s=None if beat is None else float(beat),
+            quality=meta.get("quality"),
+            repaired=repaired,
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ReferenceDanceError):

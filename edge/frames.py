@@ -27,6 +27,8 @@ class Frame:
     truth_extras: Keypoints | None = None
     # The exact person mask of a synthetic frame (protocol.masks), for the `replay` backend.
     truth_mask: Mask | None = None
+    # Other people's known keypoints ([17 or 21, 3] each), for replaying crowded scenes.
+    truth_others: list[Keypoints] | None = None
 
     @property
     def width(self) -> int:

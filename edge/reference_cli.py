@@ -26,8 +26,7 @@ root_option = click.option(
 
 # Subcommands living in other modules: name -> ("module:attr", "one-line help").
 REFERENCE_COMMANDS: dict[str, tuple[str, str]] = {
-    "add": ("edge.reference_add:add_cmd", "Build a reference dance from a video file."),
-    "add-job": ("edge.reference_job:add_job_cmd", "Like add, printing JSON lines (dashboard)."),
+    "add": ("edge.reference_add_cli:add_cmd", "Build a reference dance from a video file."),
 }
 
 
@@ -90,8 +89,15 @@ def generate_cmd(root: Path, names: tuple[str, ...], size: int, fps: float) -> N
 @reference.command("show")
 @root_option
 @click.argument("name")
-def show_cmd(root: Path, name: str) -> None:
-    """Check a dance's files and print its metadata (use after hand-editing the CSV)."""
+@click.option(
+    "--video",
+    "video_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a preview MP4: the skeleton over the dance's video, repaired joints in red.",
+)
+def show_cmd(root: Path, name: str, video_out: Path | None) -> None:
+    """Check a dance's files and print its metadata and quality report (use after
+    hand-editing the CSV); --video renders the preview."""
     try:
         d = load_reference(name, root)
     except ReferenceDanceError as exc:
@@ -99,6 +105,17 @@ def show_cmd(root: Path, name: str) -> None:
     seen = float((d.keypoints[..., 2] > 0).mean())
     click.echo(
         f"{d.name}: {d.title}, {d.frames} frames at {d.fps:g} fps ({d.duration_s:.1f} s), "
-        f"{d.width}x{d.height}, bpm {d.bpm}, music {d.audio}, {seen:.0%} joints visible, "
-        f"source: {d.source}"
+        f"{d.width}x{d.height}, bpm {d.bpm}, music {d.audio}, video {d.video}, "
+        f"{seen:.0%} joints visible, source: {d.source}"
     )
+    if d.quality is not None:
+        from common.reference_add import QualityReport
+
+        click.echo(QualityReport.model_validate(d.quality).summary())
+    if video_out is not None:
+        from edge.reference_preview import render_preview
+
+        with Progress() as progress:
+            task = progress.add_task("preview", total=d.frames)
+            render_preview(d, video_out, lambda done, _: progress.update(task, completed=done))
+        click.echo(f"wrote {video_out}")

@@ -6,7 +6,8 @@ ProtocolError
 ├── MessageError        a JSON message that fails its schema
 ├── PacketError         a binary frame packet that fails to decode or encode
 ├── ShardError          a shard file that is not in the one shard format
-└── MaskError           a person mask that is not a small 8-bit grayscale PNG of the frame
+├── MaskError           a person mask that is not a small 8-bit grayscale PNG of the frame
+└── PlateError          a clean-plate chunk (or plate) that fails to decode or assemble
 """
 
 
@@ -36,3 +37,7 @@ class ShardError(ProtocolError):
 
 class MaskError(ProtocolError):
     """A person mask that is not a valid PNG, or not sized for its frame."""
+
+
+class PlateError(ProtocolError):
+    """A clean-plate chunk that is malformed, or chunks that do not make a plate."""

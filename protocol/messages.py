@@ -107,6 +107,29 @@ class ResendRequest(Message):
     ranges: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_RESEND_RANGES)]
 
 
+class PlateTake(Message):
+    """Take the clean plate now (the operator's action): every node of the booth, or one.
+
+    A node that is capturing takes it once the capture ends; the plate is taken even
+    with somebody in view, and then reported as such (``PlateInfo.person``)."""
+
+    node: Identifier | None = Field(None, description="only this node; None: every node")
+
+
+class PlateInfo(BaseModel):
+    """The node's current clean plate, as its status reports it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    taken_at: EpochSeconds = Field(description="when it was taken, node clock")
+    width: Annotated[int, Field(ge=1, le=8192)]
+    height: Annotated[int, Field(ge=1, le=8192)]
+    by_operator: bool = Field(False, description="taken on request, not automatically")
+    person: bool = Field(
+        False, description="somebody was in view when it was taken: retake it (empty booth)"
+    )
+
+
 class NodeState(StrEnum):
     ONLINE = "online"
     CAPTURING = "capturing"
@@ -151,6 +174,8 @@ class ClockEcho(BaseModel):
 class NodeStatus(Message):
     """Retained per-node status; the broker publishes ``state=offline`` as the last will."""
 
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset({"plate"})
+
     node: Identifier
     state: NodeState
     at: EpochSeconds
@@ -158,6 +183,7 @@ class NodeStatus(Message):
     backend: Annotated[str, Field(max_length=32)] = ""
     stats: NodeStats = NodeStats()
     clock: ClockEcho | None = None
+    plate: PlateInfo | None = Field(None, description="the clean plate; None: none taken yet")
 
 
 class CaptureManifest(Message):

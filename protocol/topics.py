@@ -7,9 +7,12 @@ Under a configurable prefix (default ``dancebooth``)::
     {prefix}/{booth}/cmd/resend                      ResendRequest  (cloud → one node)
     {prefix}/{booth}/cmd/clock                       ClockPing      (cloud → nodes; answered
                                                      by a NodeStatus carrying a ClockEcho)
+    {prefix}/{booth}/cmd/plate                       PlateTake      (cloud → nodes: take the
+                                                     clean plate now)
     {prefix}/{booth}/node/{node}/status              NodeStatus, retained, last will
     {prefix}/{booth}/node/{node}/frames/{session}    binary frame packets, QoS 1
     {prefix}/{booth}/node/{node}/manifest/{session}  CaptureManifest, QoS 1
+    {prefix}/{booth}/node/{node}/plate/{session}     clean-plate chunks (protocol.plates), QoS 1
     {prefix}/{booth}/node/{node}/preview             low-rate skeleton JPEG
 
 A node's own topics all sit under ``{prefix}/{booth}/node/{node}/``, so one ACL line
@@ -32,6 +35,7 @@ class Command(StrEnum):
     CANCEL = "cancel"
     RESEND = "resend"
     CLOCK = "clock"
+    PLATE = "plate"
 
 
 class NodeChannel(StrEnum):
@@ -39,9 +43,10 @@ class NodeChannel(StrEnum):
     FRAMES = "frames"
     MANIFEST = "manifest"
     PREVIEW = "preview"
+    PLATE = "plate"
 
 
-_SESSION_CHANNELS = frozenset({NodeChannel.FRAMES, NodeChannel.MANIFEST})
+_SESSION_CHANNELS = frozenset({NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.PLATE})
 
 
 def _check_prefix(prefix: str) -> str:
@@ -82,6 +87,9 @@ class Topics:
 
     def manifest(self, booth: str, node: str, session: str) -> str:
         return f"{self.node_base(booth, node)}/manifest/{check_id(session, 'session id')}"
+
+    def plate(self, booth: str, node: str, session: str) -> str:
+        return f"{self.node_base(booth, node)}/plate/{check_id(session, 'session id')}"
 
     def channel_filter(self, channel: NodeChannel, booth: str = "+") -> str:
         """Subscription filter for one channel of every node (of one booth, or all)."""

@@ -60,4 +60,16 @@ class ReplayEstimator(PoseEstimator):
         if out_extras is None:
             out_extras = np.zeros((0, 3), dtype=np.float32)
         score = float(kps[:, 2].mean())
-        return [Person(keypoints=kps, score=score, extras=out_extras)]
+        return [Person(keypoints=kps, score=score, extras=out_extras), *self._others(frame)]
+
+    @staticmethod
+    def _others(frame: Frame) -> list[Person]:
+        """The other people in view, as given (no noise): bystanders for the tracker."""
+        out = []
+        for other in frame.truth_others or []:
+            arr = np.asarray(other, dtype=np.float32)
+            if arr.shape not in ((NUM_KEYPOINTS, 3), (NUM_KEYPOINTS + NUM_EXTRA_KEYPOINTS, 3)):
+                raise PoseError(f"frame {frame.seq}: truth_others must be [17 or 21, 3] each")
+            kps, extras = arr[:NUM_KEYPOINTS].copy(), arr[NUM_KEYPOINTS:].copy()
+            out.append(Person(keypoints=kps, score=float(kps[:, 2].mean()), extras=extras))
+        return out

@@ -78,6 +78,14 @@ class DancerTracker:
         self._dancer = None
         self._lost = 0
 
+    def start_from(self, person: Person) -> None:
+        """Follow ``person`` from the next frame on (a dancer picked by hand)."""
+        self._dancer, self._lost = person, 0
+
+    def choose(self, people: list[Person], width: int, height: int) -> int:
+        """Which of ``people`` (not empty) becomes the dancer: the most prominent."""
+        return max(range(len(people)), key=lambda k: prominence(people[k], width, height))
+
     def _match(self, people: list[Person]) -> int | None:
         prev = self._dancer
         assert prev is not None
@@ -105,7 +113,7 @@ class DancerTracker:
             self._dancer = None
         if not people:
             return Selection(None, None, 0, tracked=False)
-        i = max(range(len(people)), key=lambda k: prominence(people[k], width, height))
+        i = self.choose(people, width, height)
         self._dancer, self._lost = people[i], 0
         return Selection(people[i], i, len(people), tracked=False)
 

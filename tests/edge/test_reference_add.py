@@ -59,10 +59,10 @@ def test_add_refuses_to_overwrite_and_bad_arguments(tmp_path: Path, clip) -> Non
     assert _add(tmp_path, *args, "--no-audio").exit_code == 0
     before = (tmp_path / "salsa" / "keypoints.csv").read_bytes()
     again = _add(tmp_path, *args)
-    assert again.exit_code != 0 and "--force" in again.output
+    assert again.exit_code != 0 and "--replace" in again.output
     assert (tmp_path / "salsa" / "keypoints.csv").read_bytes() == before  # nothing lost
     assert not (tmp_path / "salsa" / "music.m4a").exists()
-    assert _add(tmp_path, *args, "--force").exit_code == 0
+    assert _add(tmp_path, *args, "--replace").exit_code == 0
     assert (tmp_path / "salsa" / "music.m4a").exists()
     mismatch = _add(tmp_path, str(video), "--backend", "replay")
     assert mismatch.exit_code != 0 and "--keypoints" in mismatch.output
@@ -90,7 +90,7 @@ def test_add_with_blazepose_on_a_real_person(tmp_path: Path) -> None:
     except PoseError:
         missing("the BlazePose models", FETCH_HINT)
     video = write_video(tmp_path / "astronaut.mp4", images=swaying(24, 320, 240), audio=None)
-    result = _add(tmp_path, str(video), "--name", "astro")
+    result = _add(tmp_path, str(video), "--name", "astro", "--force")  # 0.8 s: too short
     assert result.exit_code == 0, result.output
     dance = load_reference("astro", tmp_path)
     assert dance.frames == 24 and dance.audio is None and dance.metadata["backend"] == "blazepose"
@@ -113,7 +113,7 @@ def test_rebuild_after_hand_edits_repairs_the_marked_joints(tmp_path: Path, clip
         cells[col : col + 3] = ["0", "0", "0"]
         lines[frame + 1] = ",".join(cells)
     csv.write_text("\n".join(lines) + "\n")
-    rebuilt = _add(tmp_path, *args, "--keypoints", str(dance), "--force")
+    rebuilt = _add(tmp_path, *args, "--keypoints", str(dance), "--replace")
     assert rebuilt.exit_code == 0, rebuilt.output
     wrist = load_reference("salsa", tmp_path).keypoints[20:26, 9]
     torso = np.hypot(*(truth[20, 5, :2] - truth[20, 11, :2]))
