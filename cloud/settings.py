@@ -120,18 +120,14 @@ class WorkerSettings(Group):
 
 
 class DanceSettings(Group):
-    """The dance library: operators upload videos; the API runs each add as a process."""
+    """The dance library: operators upload videos; the API runs each add as a process
+    (``dancebooth reference add``, so the API's machine needs the edge extra installed)."""
 
     upload_dir: Path = Field(
         Path("var/dances"), description="where uploaded videos are kept while their dance is edited"
     )
     max_upload_mb: Annotated[int, Field(ge=1, le=20_000)] = Field(
         500, description="largest video an operator may upload"
-    )
-    add_command: list[str] = Field(
-        default_factory=list,
-        description="command that adds a dance and prints JSON lines; default: this Python "
-        "running `dancebooth reference add-job` (needs the edge extra: a pose backend)",
     )
     add_timeout_s: Annotated[float, Field(gt=0)] = Field(
         3600.0, description="an add running longer than this is stopped and marked failed"

@@ -7,6 +7,7 @@
   let rotation = { mode: "order", dances: [], configured: false };
   let open = null; // the dance shown in the dialog
   let stopSkeleton = null;
+  let previewOf = ""; // the stored version the dialog's preview shows
 
   function esc(s) {
     return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -39,11 +40,20 @@
     if (d.status !== "ready" && d.available) extra += '<div class="muted">the previous version is kept</div>';
     return `<span class="state d-${esc(d.status)}${d.forced ? " d-forced" : ""}">${esc(label)}</span>${extra}`;
   }
+  // Shares (0-1) of the quality report, shown as percentages.
+  const SHARES = ["dancer_found", "imputed_total", "feet_visible", "multi_people"];
+  const LABELS = { dancer_found: "dancer found", imputed_total: "repaired", feet_visible: "feet seen", people_max: "people" };
+  const HIDDEN = ["reasons", "hints", "problems", "notes", "forced"];
+  function fmtReport(k, v) {
+    if (SHARES.includes(k) && typeof v === "number") return `${Math.round(v * 100)}%`;
+    if (k === "imputed" && v && typeof v === "object") return Object.entries(v).map(([g, x]) => `${g} ${Math.round(x * 100)}%`).join(" · ");
+    return fmtValue(v);
+  }
   function summary(d) {
     const r = d.report;
     if (!r) return d.builtin ? '<span class="muted">built in</span>' : "";
-    const keys = Object.keys(r).filter((k) => !["reasons", "hints", "smoothing"].includes(k)).slice(0, 3);
-    return keys.map((k) => `<span class="kv">${esc(k.replace(/_/g, " "))} <b>${esc(fmtValue(r[k]))}</b></span>`).join(" ");
+    const keys = ["dancer_found", "imputed_total", "feet_visible", "people_max"].filter((k) => k in r);
+    return keys.map((k) => `<span class="kv">${esc(LABELS[k])} <b>${esc(fmtReport(k, r[k]))}</b></span>`).join(" ");
   }
   function render() {
     $("dances-body").innerHTML = dances.map((d) => {
@@ -170,8 +180,9 @@
     $("detail-refused").hidden = !refused;
     $("detail-reasons").innerHTML = (r.reasons || []).map((x) => `<li>${esc(x)}</li>`).join("");
     $("detail-hints").innerHTML = (r.hints || []).map((x) => `<li>${esc(x)}</li>`).join("");
-    $("detail-report").innerHTML = Object.entries(r).filter(([k]) => !["reasons", "hints"].includes(k))
-      .map(([k, v]) => `<tr><th>${esc(k.replace(/_/g, " "))}</th><td>${esc(fmtValue(v))}</td></tr>`).join("");
+    $("detail-report").innerHTML = Object.entries(r).filter(([k]) => !HIDDEN.includes(k))
+      .map(([k, v]) => `<tr><th>${esc((LABELS[k] || k).replace(/_/g, " "))}</th><td>${esc(fmtReport(k, v))}</td></tr>`).join("")
+      + (r.notes || []).map((n) => `<tr><th>note</th><td>${esc(n)}</td></tr>`).join("");
     $("detail-force").hidden = !(refused && d.can_rerun);
     $("detail-rerun").disabled = !d.can_rerun || busy(d);
     $("detail-edit").disabled = !d.can_rerun || busy(d);
@@ -184,6 +195,10 @@
       $("pick-person").value = String(personValue(o.person));
       $("opt-mirror").checked = !!o.mirror;
       syncOutputs();
+    }
+    const version = `${d.name}:${d.files.join(",")}:${d.frames}:${d.forced}`;
+    if (first || version !== previewOf) {
+      previewOf = version;
       showPreview(d);
     }
   }
@@ -194,14 +209,14 @@
     $("detail-video").hidden = !video;
     if (video) $("detail-video").src = file(video); else $("detail-video").removeAttribute("src");
     $("detail-skeleton").hidden = true;
-    $("detail-preview-note").textContent = "";
+    $("detail-preview-note").textContent = video ? "The skeleton over the kept video; repaired joints are marked in red." : "";
     if (!video && d.files.includes("keypoints.csv") && d.available) {
       try {
         const res = await fetch(file("keypoints.csv"), { credentials: "same-origin" });
         const frames = Skeleton.parse(await res.text());
         $("detail-skeleton").hidden = false;
         stopSkeleton = Skeleton.play($("detail-skeleton"), frames, d.fps || 30, d.width || 512, d.height || 512);
-        $("detail-preview-note").textContent = "The stored skeleton; hollow orange joints were repaired (not seen).";
+        $("detail-preview-note").textContent = "The stored skeleton (no video kept); hollow orange joints were repaired.";
       } catch (err) { showError($("detail-error"), err); }
     } else if (!d.available) {
       $("detail-preview-note").textContent = "No stored version yet: the preview appears once the dance is kept.";

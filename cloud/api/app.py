@@ -39,6 +39,7 @@ from cloud.delivery.outbox import MailFlusher, retry_policy
 from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage import Storage, create_storage
+from common.reference_add import AddOptions
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ def create_app(
     engine: Engine | None = None,
     link: BoothLink | None = None,
     storage: Storage | None = None,
+    dance_options: AddOptions | None = None,
 ) -> FastAPI:
-    """The API + UI for ``settings``; the collaborators default to the configured ones."""
+    """The API + UI for ``settings``; the collaborators default to the configured ones
+    (``dance_options``: the fixed part of every dance add, e.g. the pose backend)."""
     engine = engine or make_engine(settings.database.url)
     factory = session_factory(engine)
     mailer = build_mailer(settings.mail)
@@ -89,7 +92,7 @@ def create_app(
         mail=MailFlusher(
             factory, mailer, retry_policy(settings.delivery), settings.delivery.flush_every_s
         ),
-        adder=DanceAdder(factory, storage, settings.dances),
+        adder=DanceAdder(factory, storage, settings.dances, dance_options),
     )
 
     @asynccontextmanager

@@ -57,7 +57,7 @@ def _builtin_view(d: ReferenceDance, place: dict[str, int]) -> DanceView:
         bpm=d.bpm,
         width=d.width,
         height=d.height,
-        report=d.metadata.get("quality"),
+        report=d.quality,
         files=files,
     )
 
@@ -155,6 +155,8 @@ def rerun(db: Db, name: str, options: AddOptions) -> None:
             f"the video of {name!r} is not on this server (it was uploaded to "
             f"{row.runner or 'another'}): upload it again under a new name"
         )
+    if options.mirror:
+        _check_mirror(db, name)
     row.options, row.state, row.progress, row.eta_s, row.error = (
         options.model_dump(),
         DanceState.ADDING,
@@ -163,6 +165,17 @@ def rerun(db: Db, name: str, options: AddOptions) -> None:
         None,
     )
     row.updated_at = utcnow()
+
+
+def _check_mirror(db: Db, name: str) -> None:
+    """The mirrored copy is stored as the dance ``<name>-mirror``: that name must be free
+    or already this dance's mirror."""
+    mirror = f"{name}-mirror"
+    if len(mirror) > 64:
+        raise DanceConflictError(f"{name!r} is too long for a mirrored copy ({mirror!r})")
+    row = db.get(Dance, mirror)
+    if is_builtin(mirror) or (row is not None and row.options.get("mirror_of") != name):
+        raise DanceConflictError(f"the mirrored copy's name {mirror!r} is taken")
 
 
 def delete_dance(db: Db, storage: Storage, settings: CloudSettings, name: str) -> int:

@@ -94,7 +94,7 @@ def dance_op(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[Test
     from tests.cloud.api.dance_fixtures import dance_booth, dance_settings, dance_video
 
     _video, keypoints = dance_video(tmp_path)
-    booth = dance_booth(engine, dance_settings(tmp_path, db_url, keypoints), tmp_path)
+    booth = dance_booth(engine, dance_settings(tmp_path, db_url), tmp_path, keypoints)
     with TestClient(booth.app) as c:
         r = c.post("/api/auth/login", json={"name": "alice", "password": PASSWORD}, headers=CSRF)
         assert r.status_code == 200, r.text

@@ -1,9 +1,8 @@
-"""A booth whose dance adds run for real (``dancebooth reference add-job`` in a process),
+"""A booth whose dance adds run for real (``dancebooth reference add`` in a process),
 with the replay backend fed the dancer's keypoints, so no pose model is needed."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,10 @@ from cloud.api.security import add_operator
 from cloud.db.engine import session_factory, transaction
 from cloud.settings import CloudSettings
 from cloud.storage.local import LocalStorage
+from common.reference_add import AddOptions
 from tests.cloud.api.conftest import PASSWORD, Booth
 
-FRAMES = 45
+FRAMES = 75  # 2.5 s: the quality check refuses dances under 2 s
 SIZE = (160, 120)
 
 
@@ -35,8 +35,7 @@ def dance_video(tmp: Path, frames: int = FRAMES) -> tuple[Path, Path]:
     return video, tmp / "dancer.npy"
 
 
-def dance_settings(tmp: Path, db_url: str, keypoints: Path, **api: Any) -> CloudSettings:
-    command = [sys.executable, "-m", "dancebooth", "reference", "add-job"]
+def dance_settings(tmp: Path, db_url: str, **api: Any) -> CloudSettings:
     return CloudSettings(
         database={"url": db_url},
         mail={"type": "outbox", "directory": str(tmp / "outbox")},
@@ -44,17 +43,18 @@ def dance_settings(tmp: Path, db_url: str, keypoints: Path, **api: Any) -> Cloud
         dances={
             "upload_dir": str(tmp / "dances"),
             "max_upload_mb": 2,
-            "add_command": [*command, "--backend", "replay", "--keypoints", str(keypoints)],
         },
     )
 
 
-def dance_booth(engine: Engine, settings: CloudSettings, tmp: Path) -> Booth:
+def dance_booth(engine: Engine, settings: CloudSettings, tmp: Path, keypoints: Path) -> Booth:
+    """The booth, its adds run with the replay backend reading ``keypoints``."""
     with transaction(session_factory(engine)) as db:
         add_operator(db, "alice", PASSWORD)
     storage = LocalStorage(tmp / "store")
     link = LocalBoothLink()
-    app = create_app(settings, engine=engine, link=link, storage=storage)
+    options = AddOptions(backend="replay", keypoints=keypoints)
+    app = create_app(settings, engine=engine, link=link, storage=storage, dance_options=options)
     return Booth(app, engine, link, settings, storage)
 
 

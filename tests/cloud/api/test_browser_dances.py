@@ -50,8 +50,8 @@ pytestmark = [
 @pytest.fixture
 def served(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[str, Booth, Path]]:
     video, keypoints = dance_video(tmp_path)
-    settings = dance_settings(tmp_path, db_url, keypoints, countdown_s=1, capture_s=2)
-    booth = dance_booth(engine, settings, tmp_path)
+    settings = dance_settings(tmp_path, db_url, countdown_s=1, capture_s=2)
+    booth = dance_booth(engine, settings, tmp_path, keypoints)
     port = free_port()
     srv = uvicorn.Server(
         uvicorn.Config(booth.app, host="127.0.0.1", port=port, log_level="warning")
@@ -93,12 +93,16 @@ def test_upload_report_enable_and_a_capture_renders_that_dance(
     row = page.locator("tr[data-dance=salsa]")
     expect(row.locator(".state")).to_have_text("ready", timeout=60000)
     expect(page.locator("#detail-status")).to_have_text("ready")
-    expect(page.locator("#detail-report")).to_contain_text("frames without dancer")
-    page.click("#detail-close")
-    page.click("tr[data-dance=salsa] >> text=Report & preview")
-    expect(page.locator("#detail-skeleton")).to_be_visible()  # the stored skeleton, playing
-    expect(page.locator("#detail-skeleton")).to_have_attribute("data-frame", re.compile(r"[1-9]"))
+    expect(page.locator("#detail-report")).to_contain_text("dancer found")
+    expect(row.locator(".summary")).to_contain_text("dancer found 100%")
+    # The preview: the skeleton over the kept video; the browser read the MP4's header.
+    expect(page.locator("#detail-video")).to_be_visible()
+    page.wait_for_function("() => document.getElementById('detail-video').readyState >= 1")
     page.screenshot(path=shots / "dances-report-1280.png", full_page=True)
+    page.click("#detail-close")
+    page.click("tr[data-dance=disco-steps] >> text=Report & preview")  # built in: no video
+    expect(page.locator("#detail-skeleton")).to_be_visible()  # its stored skeleton, playing
+    expect(page.locator("#detail-skeleton")).to_have_attribute("data-frame", re.compile(r"[1-9]"))
     page.click("#detail-close")
 
     row.locator("input[data-enable]").check()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from cloud.db.engine import session_factory
 from cloud.db.models import Dance, Session
 from tests.cloud.api.conftest import Booth
-from tests.cloud.api.dance_fixtures import wait_added
+from tests.cloud.api.dance_fixtures import FRAMES, wait_added
 
 pytest.importorskip("av")
 
@@ -80,12 +80,28 @@ def test_upload_adds_reports_enables_and_deletes(dance_op: Op, tmp_path: Path) -
     assert again.status_code == 409 and "exists" in again.json()["detail"]
     view = wait_added(client, "salsa")
     assert view["status"] == "ready", view
-    assert view["available"] and view["frames"] == 45 and view["report"] is not None
-    assert "keypoints.csv" in view["files"] and view["title"] == "Salsa night"
+    assert view["available"] and view["frames"] == FRAMES and not view["forced"]
+    assert view["report"]["dancer_found"] == 1.0 and view["report"]["reasons"] == []
+    assert {"keypoints.csv", "video.mp4", "preview.mp4"} <= set(view["files"])
+    assert view["title"] == "Salsa night"
+    preview = client.get("/api/dances/salsa/files/preview.mp4", headers={"Range": "bytes=0-99"})
+    assert preview.status_code == 206 and preview.content[4:8] == b"ftyp"
     csv = client.get("/api/dances/salsa/files/keypoints.csv")
     assert csv.status_code == 200 and csv.text.startswith("frame,nose_x")
     assert client.get("/api/dances/salsa/files/other.csv").status_code == 404
     assert client.get("/api/dances/wave-party/files/keypoints.csv").status_code == 200
+
+    # Trimmed to 1 s: refused (too short) with reasons and hints; the stored version stays.
+    assert client.post("/api/dances/salsa/add", json={"length_s": 1.0}).status_code == 202
+    refused = wait_added(client, "salsa")
+    assert refused["status"] == "refused" and refused["available"], refused
+    assert refused["report"]["reasons"] and refused["report"]["hints"]
+    assert refused["options"]["length_s"] == 1.0
+    kept = client.post("/api/dances/salsa/add", json={"length_s": 1.0, "force": True})
+    assert kept.status_code == 202
+    forced = wait_added(client, "salsa")
+    assert forced["status"] == "ready" and forced["forced"] and forced["frames"] == 30, forced
+    assert list(booth.storage.list_keys("dances/salsa/v1/")) == []  # the old version went
 
     rot = client.put(
         "/api/booth/rotation", json={"mode": "order", "dances": ["salsa", "wave-party"]}
