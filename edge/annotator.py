@@ -5,6 +5,11 @@ so a pose backend slower than the camera delays packets but never drops frames.
 Frames the capture has just spooled are taken from a small in-memory cache; older
 ones (after a restart, or when pose lags far behind) are decoded from their JPEG.
 
+Each packet carries the dancer's person mask (:mod:`protocol.masks`) when the pose
+backend gave one; a frame without one, with an all-zero one or with one too large for
+its room in the packet is sent without and counted (``PoseCounters.unmasked``): the
+cloud trains those frames full-frame.
+
 Failures are counted (``PoseCounters``, reported in the node's stats) and logged at
 most once per ``REPORT_EVERY_S`` each: a pose-backend error makes its frame "nobody
 seen"; a spooled JPEG that does not decode is quarantined and listed as lost in the
@@ -32,8 +37,9 @@ from edge.pose.base import Person, PoseEstimator
 from edge.pose.tracking import DancerTracker
 from edge.sources.base import FpsMeter
 from edge.spool import CapturedFrame, Spool, SpoolError
-from protocol.codec import FramePacket, encode_packet
-from protocol.errors import PacketError
+from protocol.codec import MASK_ROOM_BYTES, FramePacket, encode_packet
+from protocol.errors import MaskError, PacketError
+from protocol.masks import Mask, blank_mask, check_mask_shape, encode_mask
 from protocol.skeleton import NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
@@ -51,6 +57,8 @@ class PoseCounters:
     annotated: int = 0
     failures: int = 0  # pose-backend errors
     lost: int = 0  # spooled frames that did not decode (quarantined)
+    unmasked: int = 0  # frames sent without a person mask
+    mask_ms: float = 0.0  # PNG-encoding a mask, exponentially weighted mean
 
 
 class FrameCache:
@@ -207,6 +215,7 @@ class Annotator:
             ready_ns=time.time_ns(),
             flags=self._flags,
             people=min(selection.people_seen, 255),
+            mask=self._mask_png(None if dancer is None else dancer.mask, row),
         )
         try:
             self.spool.set_packet(
@@ -220,6 +229,29 @@ class Annotator:
         c.people_seen = selection.people_seen
         if self.preview is not None:
             self.preview(frame, packet.keypoints)
+
+    def _mask_png(self, mask: Mask | None, row: CapturedFrame) -> bytes | None:
+        """The dancer's mask as the packet carries it, or None (counted)."""
+        c = self.counters
+        png = None
+        if not blank_mask(mask):
+            assert mask is not None
+            try:
+                check_mask_shape(mask.shape, row.width, row.height)
+                start = time.perf_counter()
+                png = encode_mask(mask)
+                ms = (time.perf_counter() - start) * 1e3
+                c.mask_ms = ms if c.mask_ms == 0 else 0.9 * c.mask_ms + 0.1 * ms
+            except MaskError as exc:
+                logger.debug("mask of %s/%d unusable: %s", row.session, row.seq, exc)
+            if png is not None and len(png) > MASK_ROOM_BYTES:
+                logger.debug(
+                    "mask of %s/%d is %d bytes: sent without", row.session, row.seq, len(png)
+                )
+                png = None
+        if png is None:
+            c.unmasked += 1
+        return png
 
     def _estimate(self, frame: Frame, row: CapturedFrame) -> list[Person]:
         try:
@@ -268,4 +300,7 @@ class Annotator:
             packet.keypoints = np.zeros((NUM_KEYPOINTS, 3), np.float32)
             packet.extras = np.zeros((0, 3), np.float32)
             packet.imputed = 0
+            if packet.mask is not None:
+                packet.mask = None
+                self.counters.unmasked += 1
             return encode_packet(packet)

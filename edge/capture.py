@@ -26,13 +26,15 @@ from edge.frames import Frame, Image
 from edge.ring import FrameRing
 from edge.sources.base import FpsMeter, FrameSource, SourceError
 from edge.spool import Spool, SpoolFullError
-from protocol.codec import HEADER_BYTES, MAX_PACKET_BYTES
+from protocol.codec import HEADER_BYTES, MASK_ROOM_BYTES, MAX_PACKET_BYTES
 from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
-# Room a packet needs besides its JPEG: header, two ids, 21 keypoints, CRC.
-_PACKET_OVERHEAD = HEADER_BYTES + 2 * 64 + 12 * (NUM_KEYPOINTS + NUM_EXTRA_KEYPOINTS) + 4
+# Room a packet needs besides its JPEG: header, two ids, 21 keypoints, the mask, CRC.
+_PACKET_OVERHEAD = (
+    HEADER_BYTES + 2 * 64 + 12 * (NUM_KEYPOINTS + NUM_EXTRA_KEYPOINTS) + MASK_ROOM_BYTES + 4
+)
 JPEG_BUDGET = MAX_PACKET_BYTES - _PACKET_OVERHEAD
 
 

@@ -254,6 +254,7 @@ class EdgeNode:
             people_seen=min(100, pose.people_seen),
             pose_failures=pose.failures,
             lost_frames=pose.lost,
+            unmasked_frames=pose.unmasked,
         )
         return NodeStatus(
             node=self.node,

@@ -64,6 +64,9 @@ class BlazePoseSettings(Group):
         30, description="run the detector every N frames to see newcomers; 0: only when lost"
     )
     refine_landmarks: bool = Field(True, description="refine landmarks with the heatmaps")
+    person_mask: bool = Field(
+        True, description="send the landmark model's person mask with each frame"
+    )
 
 
 class EdgeTpuSettings(Group):

@@ -1,10 +1,10 @@
 """The binary frame packet: one captured frame, its keypoints and timing, in one message.
 
-Layout (little-endian), version 1::
+Layout (little-endian), version 2::
 
     offset size  field
     0      4     magic b"DBFP"
-    4      1     version (1)
+    4      1     version (2; 1 is still read)
     5      1     flags (FLAG_*)
     6      1     keypoint count (17, COCO order)
     7      1     extra keypoint count (0 or 4: heels, foot tips)
@@ -19,11 +19,18 @@ Layout (little-endian), version 1::
     36     4     imputed-joint bit mask (bit i = keypoint i, extras follow the 17)
     40     4     JPEG length
     44     1     people seen in the frame
-    45     3     reserved, zero
+    45     2     person-mask length M (0 = no mask)            [v2; reserved, zero in v1]
+    47     1     reserved, zero
     48     ...   session id, node id (ASCII)
     ...    12·K  keypoints: K × (x, y, confidence) float32, image pixels
     ...    ...   JPEG bytes
+    ...    M     person mask: an 8-bit grayscale PNG, 0 = background, 255 = person, at
+                 most 128 px on its long side with the frame's aspect (protocol.masks)
     end-4  4     CRC-32 of everything before it
+
+Version 1 is version 2 without a mask (its bytes 45-47 are zero), so a v1 packet
+decodes with ``mask`` None; a v2 packet is refused by a v1 reader (update the cloud
+before the nodes). The mask is typically 0.3-2 KB of the 128 KiB.
 
 A packet never exceeds :data:`MAX_PACKET_BYTES` (128 KiB, the AWS IoT Core payload
 limit), so every broker carries it. :func:`decode_packet` raises only
@@ -41,12 +48,18 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from protocol.errors import PacketError
+from protocol.errors import MaskError, PacketError
 from protocol.ids import ID_PATTERN
+from protocol.masks import decode_mask
 from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
 MAGIC: Final = b"DBFP"
-PACKET_VERSION: Final = 1
+PACKET_VERSION: Final = 2
+READABLE_VERSIONS: Final = (1, 2)
+MAX_MASK_BYTES: Final = 32 * 1024  # a 128 x 128 mask is 16 KiB even uncompressed
+# What a node keeps free for the mask when it sizes the JPEG: a person's mask is 0.3-2 KB
+# at 128 px; a node sends a mask that does not fit in this room without it (counted).
+MASK_ROOM_BYTES: Final = 8 * 1024
 MAX_PACKET_BYTES: Final = 128 * 1024
 MAX_DIMENSION: Final = 8192
 # Keypoints may sit a little outside the frame (a hand leaving the view) but never absurdly.
@@ -57,7 +70,7 @@ FLAG_OFFLINE: Final = 0x02  # keypoints come from the offline (zero-lag) pass
 FLAG_RESENT: Final = 0x04  # re-published on a resend request
 _KNOWN_FLAGS: Final = FLAG_SMOOTHED | FLAG_OFFLINE | FLAG_RESENT
 
-_HEADER: Final = struct.Struct("<4sBBBBBBHIQQHHIIB3s")
+_HEADER: Final = struct.Struct("<4sBBBBBBHIQQHHIIBHB")
 HEADER_BYTES: Final = _HEADER.size
 _CRC: Final = struct.Struct("<I")
 _ID_RE: Final = re.compile(ID_PATTERN.encode())
@@ -88,6 +101,7 @@ class FramePacket:
     ready_ns: int = 0
     flags: int = 0
     people: int = 1
+    mask: bytes | None = None  # the person mask's PNG (protocol.masks); None: no mask
 
     def imputed_joints(self) -> list[int]:
         n = NUM_KEYPOINTS + len(self.extras)
@@ -134,7 +148,19 @@ def _check_fields(p: FramePacket) -> tuple[bytes, bytes, FloatArray]:
         raise PacketError("imputed mask names joints that are not in the packet")
     if not jpeg_looks_valid(p.jpeg):
         raise PacketError("image is not a JPEG (missing SOI/EOI markers)")
+    if p.mask is not None:
+        _check_mask(p.mask, p.width, p.height)
     return sess, node, allk
+
+
+def _check_mask(mask: bytes, width: int, height: int) -> None:
+    if not isinstance(mask, bytes) or not 0 < len(mask) <= MAX_MASK_BYTES:
+        size = len(mask) if isinstance(mask, bytes) else type(mask).__name__
+        raise PacketError(f"person mask must be 1-{MAX_MASK_BYTES} bytes of PNG, got {size}")
+    try:
+        decode_mask(mask, width, height)
+    except MaskError as exc:
+        raise PacketError(f"person mask: {exc}") from exc
 
 
 def _check_keypoints(allk: FloatArray) -> None:
@@ -150,12 +176,13 @@ def _check_keypoints(allk: FloatArray) -> None:
 def encode_packet(p: FramePacket) -> bytes:
     """Serialise a packet; raise :class:`PacketError` if it breaks any limit."""
     sess, node, allk = _check_fields(p)
+    mask = p.mask or b""
     header = _HEADER.pack(
         MAGIC, PACKET_VERSION, p.flags, NUM_KEYPOINTS, len(allk) - NUM_KEYPOINTS,
         len(sess), len(node), 0, p.seq, p.capture_ns, p.ready_ns, p.width, p.height,
-        p.imputed, len(p.jpeg), p.people, b"\0\0\0",
+        p.imputed, len(p.jpeg), p.people, len(mask), 0,
     )  # fmt: skip
-    body = b"".join((header, sess, node, allk.astype("<f4").tobytes(), p.jpeg))
+    body = b"".join((header, sess, node, allk.astype("<f4").tobytes(), p.jpeg, mask))
     size = len(body) + _CRC.size
     if size > MAX_PACKET_BYTES:
         raise PacketError(
@@ -181,17 +208,19 @@ def _decode(data: bytes) -> FramePacket:
         raise PacketError(f"packet of {len(data)} bytes is shorter than a header")
     fields = _HEADER.unpack_from(data)
     (magic, version, flags, n_kp, n_extra, sess_len, node_len, reserved, seq, capture_ns,
-     ready_ns, width, height, imputed, jpeg_len, people, reserved3) = fields  # fmt: skip
+     ready_ns, width, height, imputed, jpeg_len, people, mask_len, reserved1) = fields  # fmt: skip
     if magic != MAGIC:
         raise PacketError("not a frame packet (bad magic)")
-    if version != PACKET_VERSION:
-        raise PacketError(f"unsupported packet version {version} (this side speaks 1)")
+    if version not in READABLE_VERSIONS:
+        raise PacketError(
+            f"unsupported packet version {version} (this side reads {READABLE_VERSIONS})"
+        )
     if n_kp != NUM_KEYPOINTS or n_extra not in (0, NUM_EXTRA_KEYPOINTS):
         raise PacketError(f"wrong keypoint count {n_kp}+{n_extra}")
-    if reserved or reserved3 != b"\0\0\0":
+    if reserved or reserved1 or (version == 1 and mask_len):
         raise PacketError("reserved header bytes are not zero")
     n_all = n_kp + n_extra
-    expected = HEADER_BYTES + sess_len + node_len + 12 * n_all + jpeg_len + _CRC.size
+    expected = HEADER_BYTES + sess_len + node_len + 12 * n_all + jpeg_len + mask_len + _CRC.size
     if len(data) != expected:
         raise PacketError(f"packet length {len(data)} does not match its header ({expected})")
     (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
@@ -216,6 +245,7 @@ def _decode(data: bytes) -> FramePacket:
         ready_ns=ready_ns,
         flags=flags,
         people=people,
+        mask=data[pos + jpeg_len : pos + jpeg_len + mask_len] if mask_len else None,
     )
     if capture_ns >= 2**63 or ready_ns >= 2**63:
         raise PacketError("timestamps out of range")

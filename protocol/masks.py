@@ -10,6 +10,8 @@ On the wire and in shards it is an 8-bit grayscale PNG (colour type 0, bit depth
 interlace). :func:`encode_mask` writes it with filter 0 (masks are mostly runs of 0 and
 255, which zlib packs to a few hundred bytes at 128 px); :func:`decode_mask` reads any
 such PNG, whatever row filters its writer chose, and raises only :class:`MaskError`.
+An all-zero mask says nobody was found; :func:`blank_mask` is the one test for "no
+usable mask" that nodes and the ingest apply before storing one.
 The codec is numpy + zlib so ``protocol`` needs neither OpenCV nor Pillow.
 """
 
@@ -102,6 +104,15 @@ def decode_mask(data: bytes, width: int | None = None, height: int | None = None
     if width is not None and height is not None:
         check_mask_shape(mask.shape, width, height)
     return mask
+
+
+def blank_mask(mask: Mask | bytes | None) -> bool:
+    """True for no mask or an all-zero one (no person found): such frames are stored
+    without a mask, counted, and trained full-frame. ``mask`` is an array or its PNG."""
+    if mask is None:
+        return True
+    pixels = decode_mask(mask) if isinstance(mask, bytes) else np.asarray(mask)
+    return not pixels.any()
 
 
 def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:

@@ -138,7 +138,9 @@ class NodeState(StrEnum):
 
 class NodeStats(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset({"pose_failures", "lost_frames"})
+    ADDED_IN_V1: ClassVar[frozenset[str]] = frozenset(
+        {"pose_failures", "lost_frames", "unmasked_frames"}
+    )
 
     capture_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
     pose_fps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
@@ -151,6 +153,11 @@ class NodeStats(BaseModel):
     )
     lost_frames: Annotated[int, Field(ge=0)] = Field(
         0, description="spooled frames that did not decode since the node started (quarantined)"
+    )
+    unmasked_frames: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="frames sent without a person mask since the node started (no mask, an"
+        " empty one, or one too large for the packet): trained full-frame",
     )
 
 

@@ -137,7 +137,7 @@ class ShardWriter:
         self.count += 1
 
     def add_packet(self, packet: FramePacket) -> None:
-        self.add(FrameMeta.from_packet(packet), packet.jpeg)
+        self.add(FrameMeta.from_packet(packet), packet.jpeg, packet.mask)
 
     def close(self) -> None:
         self._tar.close()

@@ -40,6 +40,7 @@ from cloud.db.models import Session as SessionRow
 from cloud.db.states import SessionState
 from cloud.storage import Storage, StorageError
 from protocol.codec import FramePacket
+from protocol.masks import blank_mask
 from protocol.shards import FrameMeta, shard_key, write_shard
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ class StoreResult:
     duplicates: int = 0
     shards: int = 0
     bytes: int = 0
+    # Stored frames without a person mask (none sent, or an all-zero one, which is not
+    # stored): training falls back to the full frame for them.
+    unmasked: int = 0
 
 
 @dataclass
@@ -140,6 +144,9 @@ class FrameStore:
             for group in groups:
                 inserted = self._insert_rows(db, group)
                 result.stored += len(inserted)
+                result.unmasked += sum(
+                    1 for p in group.packets if p.seq in inserted and blank_mask(p.mask)
+                )
                 if len(inserted) < len(group.packets):
                     empty += self._trim(db, group, inserted)
         for key in empty:
@@ -221,7 +228,13 @@ class FrameStore:
 
 def _shard_writer(packets: list[FramePacket]) -> Callable[[BinaryIO], None]:
     def write(f: BinaryIO) -> None:
-        write_shard(f, ((FrameMeta.from_packet(p), p.jpeg) for p in packets))
+        write_shard(
+            f,
+            (
+                (FrameMeta.from_packet(p), p.jpeg, None if blank_mask(p.mask) else p.mask)
+                for p in packets
+            ),
+        )
 
     return write
 

@@ -121,6 +121,7 @@ class Ingestor:
             result.frames.duplicates += part.duplicates
             result.frames.shards += part.shards
             result.frames.bytes += part.bytes
+            result.frames.unmasked += part.unmasked
         with transaction(self.factory) as db:
             for manifest, _ in work.manifests:
                 record_manifest(db, self.booth, manifest)

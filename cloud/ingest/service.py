@@ -44,6 +44,7 @@ def run_uploader(settings: CloudSettings, migrate: bool = True, stats_every: flo
             s = uploader.stats
             click.echo(
                 f"received {s.received}  stored {s.stored}  duplicates {s.duplicates}  "
+                f"without mask {s.unmasked}  "
                 f"dead letters {s.dead_letters}  uploaded sessions "
                 f"{len(s.sessions_uploaded)}"
             )

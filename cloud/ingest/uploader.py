@@ -50,6 +50,7 @@ class UploaderStats:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    unmasked: int = 0  # stored without a person mask (none sent, or an empty one)
     dead_letters: int = 0
     batches: int = 0
     bytes: int = 0
@@ -246,6 +247,7 @@ class Uploader:
         s.batches += 1
         s.stored += result.frames.stored
         s.duplicates += result.frames.duplicates
+        s.unmasked += result.frames.unmasked
         s.bytes += result.frames.bytes
         s.dead_letters += result.dead_letters
 

@@ -1,7 +1,8 @@
 """The pose-estimator interface every backend implements.
 
 A backend turns one :class:`~edge.frames.Frame` into the people it sees, each as
-COCO-17 keypoints in image pixels with confidences in [0, 1]. Choosing which of them
+COCO-17 keypoints in image pixels with confidences in [0, 1] and, where the backend
+can tell, a person mask (:mod:`protocol.masks`). Choosing which of them
 is the dancer (tracking) is done above the backends, so every backend gets it.
 """
 
@@ -13,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from edge.frames import Frame, Keypoints
+from edge.frames import Frame, Keypoints, Mask
 
 
 class PoseError(RuntimeError):
@@ -29,6 +30,9 @@ class Person:
     keypoints: Keypoints  # [17, 3] x, y, confidence
     score: float  # the backend's confidence that this is a person
     extras: Keypoints = field(default_factory=_no_extras)  # [0 or 4, 3] heels, foot tips
+    # Which pixels are this person: uint8 [h, w] at protocol.masks.mask_shape of the frame,
+    # 255 = person. None when the backend has no mask (the node may derive one).
+    mask: Mask | None = None
 
     def bbox(self, min_conf: float = 0.2) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) around the joints seen with at least ``min_conf``."""

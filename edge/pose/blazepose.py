@@ -5,6 +5,8 @@ around them, placed from that person's landmarks in the previous frame; the (mor
 expensive, less precise) detector runs only when nobody is tracked, when tracking
 is lost, and every ``redetect_every`` frames to notice someone entering the booth.
 This is MediaPipe's detect-then-track scheme, extended from one person to a few.
+With ``person_mask`` on, each person also gets the landmark model's segmentation as
+a frame-sized mask (:mod:`edge.pose.segmentation`).
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from edge.pose.interpreter import Runtime, TfliteModel, load_interpreter
 from edge.pose.landmarks import Landmarks, decode_landmarks
 from edge.pose.models import model_path
 from edge.pose.roi import RotatedRect
+from edge.pose.segmentation import roi_mask
 from edge.settings import BlazePoseSettings
+from protocol.masks import Mask
 
 logger = logging.getLogger(__name__)
 
 DETECTOR_MODEL = "pose_detection.tflite"
 LANDMARK_MODEL = "pose_landmark_full.tflite"
-# Landmark model outputs, by position: landmarks [1,195], pose flag [1,1], heatmap.
-OUT_LANDMARKS, OUT_FLAG, OUT_HEATMAP = 0, 1, 3
+# Landmark model outputs, by position: landmarks [1,195], pose flag [1,1], segmentation
+# logits [1,256,256,1] over the crop, heatmap [1,64,64,39].
+OUT_LANDMARKS, OUT_FLAG, OUT_SEGMENTATION, OUT_HEATMAP = 0, 1, 2, 3
 # A detection overlapping a tracked person this much is that person, not a newcomer.
 SAME_PERSON_IOU = 0.4
 MIN_ROI_PX = 16.0
@@ -100,19 +105,26 @@ class BlazePose(PoseEstimator):
         self.stats.detector_runs += 1
         return decode_detections(raw[0], logits[0], self.anchors, box, self.det_options)
 
-    def landmarks(self, image: Image, roi: RotatedRect) -> tuple[Landmarks, float]:
-        """Landmarks of the person in ``roi`` and the model's pose-presence score."""
+    def landmarks(self, image: Image, roi: RotatedRect) -> tuple[Landmarks, float, Mask | None]:
+        """Landmarks of the person in ``roi``, the model's pose-presence score and, with
+        ``person_mask`` on, their mask in frame coordinates."""
         size = self.landmarker.input_size[0]
         rgb = cv2.cvtColor(roi.crop(image, size), cv2.COLOR_BGR2RGB)
         wanted = [OUT_LANDMARKS, OUT_FLAG]
         if self.settings.refine_landmarks:
             wanted.append(OUT_HEATMAP)
+        if self.settings.person_mask:
+            wanted.append(OUT_SEGMENTATION)
         x = rgb.astype(np.float32)
         x *= np.float32(1 / 255)  # [0, 1]
         outs = self.landmarker.run(x, wanted)
         self.stats.landmark_runs += 1
         heatmap = outs[2] if self.settings.refine_landmarks else None
-        return decode_landmarks(outs[0], roi, size, heatmap), float(outs[1].reshape(-1)[0])
+        mask = None
+        if self.settings.person_mask:
+            mask = roi_mask(outs[-1], roi, size, image.shape[1], image.shape[0])
+        lm = decode_landmarks(outs[0], roi, size, heatmap)
+        return lm, float(outs[1].reshape(-1)[0]), mask
 
     # -- detect-then-track ----------------------------------------------------------------
 
@@ -134,10 +146,10 @@ class BlazePose(PoseEstimator):
         for roi in rois:
             if not roi.size >= MIN_ROI_PX:  # degenerate (or NaN) region: the track is lost
                 continue
-            lm, presence = self.landmarks(image, roi)
+            lm, presence, mask = self.landmarks(image, roi)
             if presence >= self.settings.min_pose_presence:
                 kps, extras = lm.coco()
-                found.append((Person(kps, presence, extras), lm.next_roi()))
+                found.append((Person(kps, presence, extras, mask), lm.next_roi()))
         return found
 
     def estimate(self, frame: Frame) -> list[Person]:

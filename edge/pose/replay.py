@@ -1,5 +1,6 @@
 """The ``replay`` pose backend: keypoints the source already knows (a synthetic dancer's
-ground truth, a recorded file), passed through a pose-estimator-like noise model.
+ground truth, a recorded file), passed through a pose-estimator-like noise model, and
+the synthetic renderer's exact person mask where the frame carries one.
 
 It runs no model, so it is the backend for demos and tests on machines without a
 camera or accelerator, and its errors are known exactly.
@@ -60,7 +61,9 @@ class ReplayEstimator(PoseEstimator):
         if out_extras is None:
             out_extras = np.zeros((0, 3), dtype=np.float32)
         score = float(kps[:, 2].mean())
-        return [Person(keypoints=kps, score=score, extras=out_extras), *self._others(frame)]
+        # The renderer's mask is exact (the dancer's only); noise models keypoint errors.
+        dancer = Person(keypoints=kps, score=score, extras=out_extras, mask=frame.truth_mask)
+        return [dancer, *self._others(frame)]
 
     @staticmethod
     def _others(frame: Frame) -> list[Person]:

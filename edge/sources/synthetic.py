@@ -1,4 +1,5 @@
-"""The synthetic visitor as a frame source: a rendered dancer with ground-truth keypoints.
+"""The synthetic visitor as a frame source: a rendered dancer with ground-truth keypoints
+and person mask.
 
 Wraps :func:`edge.synthetic.visitor.make_visitor`; the ``replay`` pose backend reads
 the truth the frames carry.
@@ -35,7 +36,9 @@ class SyntheticFrameSource(FrameSource):
         from edge.synthetic.visitor import make_visitor
 
         visitor = make_visitor(self.seed)
-        self._frames = iter(visitor.frames(self.width, self.height, self.fps, self.duration_s))
+        self._frames = iter(
+            visitor.frames(self.width, self.height, self.fps, self.duration_s, masks=True)
+        )
 
     def read(self) -> Frame | None:
         if self._frames is None:

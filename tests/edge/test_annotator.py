@@ -15,6 +15,7 @@ from edge.pose.base import Person, PoseEstimator
 from edge.publisher import manifest_for
 from edge.spool import FrameState, Spool
 from protocol.codec import FLAG_SMOOTHED, decode_packet
+from protocol.masks import decode_mask
 from tests.edge.helpers import PatternSource, TruthEstimator, Unchanged
 
 
@@ -174,3 +175,33 @@ def test_an_undecodable_spooled_frame_is_quarantined_and_listed_lost(
 
     spool.delete_capture("s1")  # the quarantined bytes go with their capture
     assert not moved.exists()
+
+
+class Masked(PoseEstimator):
+    """One person whose mask depends on the frame: a box, empty, none, or the wrong size."""
+
+    name = "masked"
+
+    def estimate(self, frame: Frame) -> list[Person]:
+        kps = np.asarray(frame.truth, dtype=np.float32).copy()
+        box = np.zeros((48, 64), np.uint8)  # the mask of a 64 x 48 frame is full size
+        box[10:40, 20:30] = 255
+        masks = {0: box, 1: np.zeros_like(box), 2: None, 3: np.zeros((10, 10), np.uint8)}
+        return [Person(keypoints=kps, score=1.0, mask=masks.get(frame.seq % 4))]
+
+
+def test_the_dancers_mask_rides_in_the_packet_and_missing_ones_are_counted(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    _spool_frames(spool, 8)
+    annotator = Annotator(spool, Masked(), lambda fps: (Unchanged(), 0), "node1")
+    assert annotator.run_once() == 8
+    packets = [decode_packet(raw) for _, raw in spool.ready(10)]
+    with_mask = [p.seq for p in packets if p.mask is not None]
+    assert with_mask == [0, 4]
+    assert np.array_equal(
+        decode_mask(packets[0].mask or b"", 64, 48)[10:40, 20:30], np.full((30, 10), 255)
+    )
+    assert annotator.counters.unmasked == 6  # empty, none, wrong size: sent without
+    assert annotator.counters.mask_ms > 0

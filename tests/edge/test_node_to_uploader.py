@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from cloud.db.models import Shard
 from cloud.db.states import SessionState
 from cloud.ingest.reader import iter_session_frames
 from edge.node import EdgeNode
 from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings, SyntheticSource
 from protocol.settings import MqttSettings
+from protocol.shards import read_shard
 from tests.cloud.test_uploader import Running, cloud_settings
 from tests.cloud.traffic import wait_for
 from tests.services import Mosquitto
@@ -56,6 +59,15 @@ def test_the_uploader_stores_a_node_capture_completely(
     stored = list(iter_session_frames(uploader.storage, uploader.factory, "s1"))
     assert [m.seq for m, _ in stored] == list(range(150))
     assert uploader.uploader.stats.dead_letters == 0
+    # The replay backend's exact masks reach the shards; frames without one are counted
+    # the same on both sides.
+    with uploader.factory() as db:
+        keys = db.scalars(select(Shard.key)).all()
+    masks = [f.mask for k in keys for f in read_shard(uploader.storage.get(k))]
+    unmasked = sum(m is None for m in masks)
+    assert unmasked == uploader.uploader.stats.unmasked == node.annotator.counters.unmasked
+    assert unmasked < 150 // 2
+    assert all(m.shape == (96, 128) for m in masks if m is not None)
 
 
 def test_broker_killed_mid_capture_the_uploader_still_gets_everything(

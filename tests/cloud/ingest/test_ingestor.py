@@ -4,10 +4,12 @@ dead letters, crash consistency, node status."""
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -18,6 +20,7 @@ from cloud.ingest.ingestor import Incoming
 from cloud.ingest.reader import iter_session_frames
 from cloud.storage import StorageError
 from cloud.storage.local import LocalStorage
+from protocol.masks import encode_mask, mask_shape
 from protocol.messages import NodeState, NodeStatus
 from protocol.shards import read_shard
 from tests.cloud.ingest.conftest import BOOTH, TOPICS, Rig, frame_message, make_rig, packet
@@ -266,3 +269,27 @@ def test_two_uploaders_recording_a_new_nodes_first_status_both_succeed(rig: Rig)
     with rig.factory() as db:
         node = db.get(Node, (BOOTH, "node1"))
         assert node is not None and node.status_at is not None
+
+
+def test_masks_reach_the_shards_and_frames_without_one_are_counted(rig: Rig) -> None:
+    person = np.zeros(mask_shape(640, 480), np.uint8)
+    person[20:90, 50:80] = 255
+    sent = {0: encode_mask(person), 1: None, 2: encode_mask(np.zeros_like(person))}
+    messages = []
+    for seq, mask in sent.items():
+        p = packet(seq)
+        p.mask = mask
+        messages.append(frame_message(p))
+    v1 = bytearray(frame_message(packet(3)).payload)  # an old node's packet
+    v1[4] = 1
+    v1[-4:] = zlib.crc32(bytes(v1[:-4])).to_bytes(4, "little")
+    messages.append(Incoming(messages[0].topic, bytes(v1)))
+    result = rig.ingestor.handle(messages)
+    assert (result.frames.stored, result.frames.unmasked, result.dead_letters) == (4, 3, 0)
+    with rig.factory() as db:
+        (key,) = db.scalars(select(Shard.key)).all()
+    stored = {f.meta.seq: f.mask for f in read_shard(rig.storage.get(key))}
+    assert stored[0] is not None and np.array_equal(stored[0], person)
+    assert stored[1] is None and stored[2] is None and stored[3] is None  # empty: not stored
+    again = rig.ingestor.handle(messages)  # duplicates are not counted twice
+    assert (again.frames.stored, again.frames.unmasked) == (0, 0)

@@ -207,3 +207,37 @@ def test_degenerate_track_is_dropped_and_the_person_found_again(blazepose: Blaze
     blazepose._tracks = [RotatedRect(200.0, 200.0, float("nan"), 0.0)]
     assert len(blazepose.estimate(Frame(5, 0, image))) == 1
     assert blazepose.stats.detector_runs == runs + 1
+
+
+def test_person_mask_lies_on_the_person(blazepose: BlazePose) -> None:
+    (p,) = pose_of(blazepose, photos.astronaut())
+    assert p.mask is not None and p.mask.shape == (128, 128) and p.mask.dtype == np.uint8
+    scale = 128 / 512
+    for name in ("nose", "left_shoulder", "right_shoulder", "left_eye"):
+        x, y = (xy(p, name) * scale).astype(int)
+        assert p.mask[y, x] > 200, f"{name} is not on the mask"
+    assert p.mask[:8, :8].max() < 50 and p.mask[:8, -8:].max() < 50  # sky and wall
+
+
+def test_person_mask_matches_the_synthetic_renderers_exact_mask(blazepose: BlazePose) -> None:
+    from edge.synthetic.visitor import make_visitor
+
+    blazepose.reset()
+    ious = []
+    for f in make_visitor(3, 1.0).frames(640, 480, 10, 1.0, masks=True):
+        (p,) = blazepose.estimate(f)
+        assert p.mask is not None and f.truth_mask is not None
+        assert p.mask.shape == f.truth_mask.shape == (96, 128)
+        a, b = p.mask > 127, f.truth_mask > 127
+        ious.append((a & b).sum() / (a | b).sum())
+    assert np.median(ious) > 0.85, ious  # measured 0.88-0.97
+
+
+def test_person_mask_can_be_turned_off() -> None:
+    try:
+        model_path("pose_landmark_full.tflite")
+    except PoseError:
+        missing("the BlazePose models", FETCH_HINT)
+    with BlazePose(BlazePoseSettings(person_mask=False)) as bp:
+        (p,) = pose_of(bp, photos.astronaut(), frames=2)
+        assert p.mask is None

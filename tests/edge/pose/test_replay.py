@@ -94,3 +94,13 @@ def test_replay_configured_from_yaml_and_environment(
     cfg.write_text("pose:\n  type: replay\n  rates:\n    swap_rate: 2\n")
     with pytest.raises(ConfigError, match="swap_rate"):
         load_settings(EdgeSettings, cfg)
+
+
+def test_replay_passes_the_renderers_exact_mask_through() -> None:
+    frames = list(make_visitor(4).frames(160, 120, 10, 0.3, masks=True))
+    with ReplayEstimator(ReplaySettings(seed=1)) as est:
+        for f in frames:
+            (p,) = est.estimate(f)
+            assert p.mask is f.truth_mask and p.mask is not None and p.mask.shape == (96, 128)
+        (p,) = est.estimate(_frames(1)[0])  # a frame without a mask: none
+        assert p.mask is None
