@@ -13,7 +13,9 @@ rendition     ``renditions/`` (MP4, report)                the rendition and its
 
 :func:`erase` removes some parts (retention) or all of them plus the jobs, dead
 letters and email (the visitor's deletion request, which leaves an anonymised
-``deleted`` tombstone); the API's delete path and the sweep both call it. Every part
+``deleted`` tombstone); the API's delete path and the sweep both call it. Removing the
+captures also asks every node of the booth to erase the session from its spool
+(:mod:`cloud.node_erasure`). Every part
 removed is stamped on the session (``captures_deleted_at`` …), so the row says what
 is gone and when.
 
@@ -36,6 +38,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
+from cloud import node_erasure
 from cloud.db.engine import transaction
 from cloud.db.lifecycle import transition
 from cloud.db.models import (
@@ -97,6 +100,7 @@ class Erased:
     visitor: bool
     objects: list[str]
     rows: dict[str, int] = field(default_factory=dict)
+    nodes: list[str] = field(default_factory=list)  # asked to erase it from their spools
 
 
 def part_of(session_id: str, key: str) -> Part:
@@ -167,6 +171,8 @@ def erase(
         return done
     for key in keys:
         storage.delete(key)
+    if removal.visitor or Part.CAPTURES in parts:  # before the frame rows naming the nodes go
+        done.nodes = node_erasure.request(db, sid)
     if removal.visitor and mailer is not None:
         done.rows["mail_copies"] = mailer.forget(sid)
     for name, (model, where) in filters.items():

@@ -193,6 +193,13 @@ class RenderSettings(Group):
     min_range: Annotated[float, Field(ge=0, le=1)] = Field(
         0.05, description="ankle range (share of height) below which one depth is assumed"
     )
+    min_height: Annotated[int, Field(ge=128, le=2160)] = Field(
+        480, description="a camera smaller than this is upscaled to it (delivered video height)"
+    )
+    intro_s: Annotated[float, Field(ge=0, le=10)] = Field(
+        1.5, description="intro card (the booth's and the dance's name) before the dance"
+    )
+    outro_s: Annotated[float, Field(ge=0, le=10)] = Field(1.0, description="outro card after it")
     quality: QualitySettings = QualitySettings()
 
 

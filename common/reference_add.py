@@ -40,8 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.reference import REFERENCE_DIR, ReferenceDanceError
 
 AddProgress = Callable[[str, int, int], None]
-"""``(stage, done, total)``; stages: ``probe``, ``pose``, ``video``, ``audio``, ``write``
-(``total`` 0 when unknown)."""
+"""``(stage, done, total)``; stages in order: ``probe``, ``pose`` (decode, pose and the
+kept video, frame by frame), ``check`` (follow, repair, quality), ``audio`` (music and
+beat), ``write`` (``total`` 0 when unknown)."""
 
 # The joint groups the imputed share is reported for (COCO-17 and the foot extras).
 JOINT_GROUPS: Final[dict[str, tuple[str, ...]]] = {
@@ -59,14 +60,15 @@ class ReferenceAddError(ReferenceDanceError):
 
 class QualityThresholds(BaseModel):
     """Below these an add is refused (``force`` keeps it). Set from synthetic booth videos
-    that should and should not pass: see ``tests/edge/test_reference_quality.py``."""
+    that should and should not pass: the table in ``reference_videos/README.md``, kept
+    honest by ``tests/edge/test_reference_quality.py``."""
 
     model_config = ConfigDict(extra="forbid")
 
     min_dancer_found: float = Field(0.9, description="share of frames with the dancer")
     max_gap_s: float = Field(1.5, description="longest stretch without the dancer")
     max_imputed: float = Field(0.25, description="share of joints repaired, any group")
-    max_dancer_changes: int = Field(0, description="times the followed dancer was re-chosen")
+    max_dancer_changes: int = Field(0, description="times the followed dancer switched")
     max_multi_people: float = Field(
         0.2, description="share of frames with more than one person, without --person"
     )
@@ -125,7 +127,9 @@ class QualityReport(BaseModel):
     imputed_total: float
     people_max: int
     multi_people: float = Field(description="share of frames with more than one person")
-    dancer_changes: int = Field(description="times the followed dancer was chosen again")
+    dancer_changes: int = Field(
+        description="times the followed dancer switched to someone elsewhere in the frame"
+    )
     feet_visible: float = Field(description="share of frames with both ankles seen")
     motion_energy: float = Field(description="mean joint speed, body heights per second")
     bpm: float | None = None
@@ -148,7 +152,7 @@ class QualityReport(BaseModel):
             + ", ".join(f"{g} {v:.0%}" for g, v in self.imputed.items())
             + f" (all {self.imputed_total:.0%})",
             f"people: up to {self.people_max}, several in {self.multi_people:.0%} of frames, "
-            f"dancer re-chosen {self.dancer_changes}x",
+            f"followed dancer switched {self.dancer_changes}x",
             f"feet visible in {self.feet_visible:.0%} of frames; "
             f"motion {self.motion_energy:.2f} heights/s",
         ]

@@ -21,6 +21,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "protocol": ("edge.bench.codec:bench_protocol", "Frame-packet encode/decode throughput."),
     "edge": ("edge.bench:bench_edge", "Edge node: pose, capture, smoothing."),
     "synth": ("edge.bench.synth:bench_synth", "Synthetic dancer render fps and clip time."),
+    "reference": (
+        "edge.bench.reference:bench_reference",
+        "Reference add time per minute of 720p video vs raw pose.",
+    ),
     "ingest": ("benchmarks.ingest:bench_ingest", "Uploader throughput vs a raw subscriber."),
     "render": ("benchmarks.render:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
     "train": ("benchmarks.train:bench_train", "Training throughput and time-to-quality."),

@@ -2,7 +2,9 @@
 
 A node serves its booth's commands: a capture command starts a capture at the
 shared start time for the given duration (so every node of the booth films the
-same moment), cancel stops and forgets it, resend re-publishes a range. In
+same moment), cancel stops and forgets it, resend re-publishes a range, erase
+removes a deleted visitor's frames from the spool at once (acknowledged ones too) and
+answers on the node's ``erased/{session}`` topic. In
 standalone mode (tests, a single camera on a laptop) :meth:`EdgeNode.capture` is
 called directly. On start-up the node first finishes whatever a previous run
 left in its spool.
@@ -32,6 +34,9 @@ from protocol.messages import (
     CaptureStart,
     ClockEcho,
     ClockPing,
+    EraseAck,
+    EraseRequest,
+    EraseResult,
     NodeState,
     NodeStats,
     NodeStatus,
@@ -207,6 +212,36 @@ class EdgeNode:
         removed = self.spool.delete_capture(session)
         logger.info("capture %s cancelled; %d spooled frames discarded", session, removed)
 
+    def erase(self, session: str) -> EraseAck:
+        """The visitor's deletion: stop a capture of ``session`` if one runs, refuse one
+        later, remove its frames from the spool whatever their state. Idempotent: asked
+        again, it answers ``unknown``."""
+        self._cancelled.add(session)
+        known = self.spool.holds(session) or (
+            self._run is not None and self._run.session == session
+        )
+        run = self._run
+        if run is not None and run.session == session:
+            run.cancel()
+            ended = run.wait(10) is not None
+            with self._run_lock:
+                if ended and self._run is run:
+                    self._run = None
+        frames = self.spool.erase(session)
+        result = EraseResult.ERASED if known else EraseResult.UNKNOWN
+        logger.info("erase %s: %s, %d frames removed from the spool", session, result, frames)
+        return EraseAck(
+            session=session, node=self.node, result=result, frames=frames, at=time.time()
+        )
+
+    def _erase_command(self, request: EraseRequest) -> None:
+        try:
+            ack = self.erase(request.session)
+        except SpoolError as exc:  # no answer: the retained request comes back on reconnect
+            logger.error("cannot erase %s: %s", request.session, exc)
+            return
+        self.publisher.publish_erase_ack(ack)
+
     # -- commands (MQTT network thread: hand long work to threads) ---------------------
     def handle_command(self, command: Command, payload: bytes) -> None:
         arrived = time.time()
@@ -220,11 +255,17 @@ class EdgeNode:
             elif command is Command.CANCEL:
                 cancel = decode_message(CaptureCancel, payload)
                 threading.Thread(target=self.cancel, args=(cancel.session,), daemon=True).start()
+            elif command is Command.ERASE:
+                if payload:  # an empty retained message: every node confirmed, cleared
+                    request = decode_message(EraseRequest, payload)
+                    threading.Thread(
+                        target=self._erase_command, args=(request,), daemon=True
+                    ).start()
             elif command is Command.RESEND:
-                request = decode_message(ResendRequest, payload)
-                if request.node == self.node:
-                    n = self.publisher.request_resend(request)
-                    logger.info("resending %d frames of %s", n, request.session)
+                resend = decode_message(ResendRequest, payload)
+                if resend.node == self.node:
+                    n = self.publisher.request_resend(resend)
+                    logger.info("resending %d frames of %s", n, resend.session)
         except MessageError as exc:
             logger.warning("ignoring invalid %s command: %s", command.value, exc)
 

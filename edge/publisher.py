@@ -10,8 +10,9 @@ the kind the consumer's ``(session, node, seq)`` dedupe absorbs.
 
 Also here: the retained node status with an ``offline`` last will, the
 end-of-capture manifest (sent once every frame of the capture is acknowledged),
-resend requests (``FLAG_RESENT``), the low-rate preview (QoS 0) and the booth's
-command subscription.
+resend requests (``FLAG_RESENT``), the low-rate preview (QoS 0), the booth's
+command subscription (with the retained per-session erase requests) and the answers
+to those (``erased/{session}``, QoS 1).
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ from common.mqtt import ClientOptions, Connection, Version, Will
 from edge.settings import PublisherSettings
 from edge.spool import CaptureRecord, Spool
 from protocol.codec import FLAG_RESENT, decode_packet, encode_packet
-from protocol.messages import CaptureManifest, NodeState, NodeStatus, ResendRequest
+from protocol.messages import (
+    CaptureManifest,
+    EraseAck,
+    NodeState,
+    NodeStatus,
+    ResendRequest,
+)
 from protocol.settings import MqttSettings
 from protocol.topics import Command, Topics
 
@@ -188,6 +195,14 @@ class Publisher:
             topic = self.topics.preview(self.booth, self.node)
             self._publish(topic, jpeg, 0, False, "other", ("", 0))
 
+    def publish_erase_ack(self, ack: EraseAck) -> None:
+        """The node's answer to an erase request (QoS 1). Lost while disconnected, which
+        is harmless: the request stays retained until the cloud has this answer, so the
+        node gets it again on reconnecting and answers again."""
+        if self.connected.is_set():
+            topic = self.topics.erased(self.booth, self.node, ack.session)
+            self._publish(topic, ack.to_bytes(), 1, False, "other", ("", 0))
+
     def request_resend(self, request: ResendRequest) -> int:
         """Queue the stored packets ``request`` asks for; return how many were found."""
         found = 0
@@ -224,7 +239,12 @@ class Publisher:
 
     # -- paho callbacks (network thread; never call back into paho while holding _lock) --
     def _on_connect(self, client: mqtt.Client) -> None:
-        client.subscribe(self.topics.commands_filter(self.booth), qos=1)
+        client.subscribe(
+            [
+                (self.topics.commands_filter(self.booth), 1),
+                (self.topics.erase_filter(self.booth), 1),  # retained: pending ones arrive now
+            ]
+        )
         self._wake.set()
 
     def _on_disconnect(self, client: mqtt.Client) -> None:

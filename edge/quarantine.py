@@ -41,6 +41,11 @@ class Quarantine:
         folder = self.directory / session
         return sorted(folder.glob("*.jpg")) if folder.is_dir() else []
 
+    def sessions(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.name for p in self.directory.iterdir() if p.is_dir() and any(p.iterdir()))
+
     def remove(self, session: str) -> None:
         shutil.rmtree(self.directory / session, ignore_errors=True)
 

@@ -135,6 +135,7 @@ def _build(
     detections = _estimate(video, pl, truth, estimator or options, (kept, mirror), report)
     if not detections:
         raise ReferenceAddError(f"{video.name}: no frame could be decoded in the chosen span")
+    report("check", 0, 0)
     tracked, note = follow(detections, pl.width, pl.height, options.person)
     check_whole_person(tracked)
     kps, extras, mask = repair_sequence(tracked.keypoints, tracked.extras, pl.fps, SMOOTHING)
@@ -152,6 +153,7 @@ def _build(
     quality.forced = bool(quality.problems)
     track, beat = None, None
     if options.audio:
+        report("audio", 0, 1)
         end = pl.start_s + len(kps) / pl.fps
         track, beat, audio_note = music(video, pl.start_s, end, pl.origin_s, out / "music.m4a")
         quality.notes += [audio_note] if audio_note else []

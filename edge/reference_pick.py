@@ -11,14 +11,16 @@ import math
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from common.reference_add import ReferenceAddError
 from edge.pose.base import Person
-from edge.pose.tracking import DancerTracker
+from edge.pose.tracking import DancerTracker, box_iou
 from edge.reference_quality import SEEN, Tracked
 from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
 PersonChoice = int | Literal["largest", "central"] | None
+SAME_PLACE_IOU = 0.3  # the tracker's own bar for "the same person as before"
 
 
 def _area(p: Person) -> float:
@@ -110,5 +112,19 @@ def _tracked(people: list[list[Person]], picks: list[Pick]) -> Tracked:
         extras=extras,
         found=np.array([p is not None for p, _ in picks], dtype=bool),
         people=np.array([len(p) for p in people], dtype=np.int32),
-        chosen=np.array([c for _, c in picks], dtype=bool),
+        changed=_changes(picks),
     )
+
+
+def _changes(picks: list[Pick]) -> npt.NDArray[np.bool_]:
+    """Where the tracker chose someone afresh who is not where the dancer was last seen
+    (a dancer who steps out and back in at the same spot is not a change)."""
+    out = np.zeros(len(picks), dtype=bool)
+    last: Person | None = None
+    for t, (p, chosen) in enumerate(picks):
+        if p is None:
+            continue
+        if chosen and last is not None:
+            out[t] = box_iou(last.bbox(), p.bbox()) < SAME_PLACE_IOU
+        last = p
+    return out

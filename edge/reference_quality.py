@@ -34,7 +34,7 @@ class Tracked:
     extras: FloatArray  # [T, 4, 3]
     found: BoolArray  # [T]
     people: npt.NDArray[np.int32]  # [T] people seen
-    chosen: BoolArray  # [T] the dancer was (re)chosen here rather than followed
+    changed: BoolArray  # [T] the tracker switched to someone else here
 
 
 def _runs(flags: BoolArray) -> list[tuple[int, int]]:
@@ -100,7 +100,6 @@ def assess(
     seen = tracked.keypoints[tracked.found]
     ankles = (seen[:, [KP["left_ankle"], KP["right_ankle"]], 2] >= SEEN).all(axis=1)
     has_extras = bool((tracked.extras[:, :, 2] > 0).any())
-    first = int(np.argmax(tracked.found))
     report = QualityReport(
         frames=frames,
         fps=fps,
@@ -112,7 +111,7 @@ def assess(
         imputed_total=round(float(mask[:, :NUM_KEYPOINTS].mean()), 4),
         people_max=int(tracked.people.max(initial=0)),
         multi_people=round(float((tracked.people > 1).mean()), 4),
-        dancer_changes=int(tracked.chosen[first + 1 :].sum()),
+        dancer_changes=int(tracked.changed.sum()),
         feet_visible=round(float(ankles.mean()) if ankles.size else 0.0, 4),
         motion_energy=motion_energy(repaired, fps, tracked.found),
         notes=list(notes or []),
@@ -165,7 +164,8 @@ def problems(
         out.append(
             Problem(
                 code="dancer_changed",
-                message=f"the followed dancer changed {r.dancer_changes} times",
+                message=f"the followed dancer changed {r.dancer_changes} times "
+                "(someone else took over)",
                 advice=f"{pick}, or {trim}",
             )
         )

@@ -155,6 +155,31 @@ class Spool:
                 (next_at, session),
             )
 
+    def holds(self, session: str) -> bool:
+        """Whether anything of ``session`` is here: its capture, a frame or a quarantined file."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM captures WHERE session = ?)"
+                " OR EXISTS (SELECT 1 FROM frames WHERE session = ?)",
+                (session, session),
+            ).fetchone()
+        return bool(row[0]) or bool(self.quarantine.files(session))
+
+    def sessions(self) -> list[str]:
+        """Every session something is kept of (captures, frames, quarantined files)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT session FROM captures UNION SELECT DISTINCT session FROM frames"
+            ).fetchall()
+        return sorted({str(r[0]) for r in rows} | set(self.quarantine.sessions()))
+
+    def erase(self, session: str) -> int:
+        """The visitor's deletion: remove every frame of ``session`` in any state (acknowledged
+        ones too, which ``keep_acked_s`` would otherwise keep) and its quarantined files;
+        return how many frames went."""
+        quarantined = len(self.quarantine.files(session))
+        return self.delete_capture(session) + quarantined
+
     def delete_capture(self, session: str) -> int:
         """Forget a capture entirely (cancelled); return the frames removed."""
         with self._lock:

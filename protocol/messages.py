@@ -86,6 +86,34 @@ class CaptureCancel(Message):
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
+class EraseRequest(Message):
+    """Delete every frame of ``session`` from the node's spool (the visitor's deletion).
+
+    Retained on the session's own topic until every node of the booth confirmed, so a
+    node that is offline gets it when it reconnects; a node may get it more than once.
+    """
+
+    session: Identifier
+    requested_at: EpochSeconds
+
+
+class EraseResult(StrEnum):
+    ERASED = "erased"  # the node held the session and removed it
+    UNKNOWN = "unknown"  # the node holds nothing of the session (never had, or gone already)
+
+
+class EraseAck(Message):
+    """A node's answer to an ``EraseRequest``, on its ``erased/{session}`` topic."""
+
+    session: Identifier
+    node: Identifier
+    result: EraseResult
+    frames: Annotated[int, Field(ge=0, le=MAX_SEQ)] = Field(
+        0, description="frames (spooled and quarantined) the node removed"
+    )
+    at: EpochSeconds
+
+
 class SeqRange(BaseModel):
     """An inclusive range of sequence numbers."""
 

@@ -9,11 +9,14 @@ Under a configurable prefix (default ``dancebooth``)::
                                                      by a NodeStatus carrying a ClockEcho)
     {prefix}/{booth}/cmd/plate                       PlateTake      (cloud → nodes: take the
                                                      clean plate now)
+    {prefix}/{booth}/cmd/erase/{session}             EraseRequest, retained (cloud → nodes;
+                                                     cleared once every node confirmed)
     {prefix}/{booth}/node/{node}/status              NodeStatus, retained, last will
     {prefix}/{booth}/node/{node}/frames/{session}    binary frame packets, QoS 1
     {prefix}/{booth}/node/{node}/manifest/{session}  CaptureManifest, QoS 1
     {prefix}/{booth}/node/{node}/plate/{session}     clean-plate chunks (protocol.plates), QoS 1
     {prefix}/{booth}/node/{node}/preview             low-rate skeleton JPEG
+    {prefix}/{booth}/node/{node}/erased/{session}    EraseAck, QoS 1
 
 A node's own topics all sit under ``{prefix}/{booth}/node/{node}/``, so one ACL line
 per node confines what it may publish.
@@ -36,6 +39,7 @@ class Command(StrEnum):
     RESEND = "resend"
     CLOCK = "clock"
     PLATE = "plate"
+    ERASE = "erase"  # per session: {prefix}/{booth}/cmd/erase/{session}
 
 
 class NodeChannel(StrEnum):
@@ -44,9 +48,13 @@ class NodeChannel(StrEnum):
     MANIFEST = "manifest"
     PREVIEW = "preview"
     PLATE = "plate"
+    ERASED = "erased"
 
 
-_SESSION_CHANNELS = frozenset({NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.PLATE})
+_SESSION_CHANNELS = frozenset(
+    {NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.PLATE, NodeChannel.ERASED}
+)
+_SESSION_COMMANDS = frozenset({Command.ERASE})
 
 
 def _check_prefix(prefix: str) -> str:
@@ -67,7 +75,19 @@ class Topics:
 
     # -- building -----------------------------------------------------------------
     def command(self, booth: str, command: Command) -> str:
+        if Command(command) in _SESSION_COMMANDS:
+            raise TopicError(f"the {command.value} command is per session: use its own builder")
         return f"{self.prefix}/{check_id(booth, 'booth id')}/cmd/{Command(command).value}"
+
+    def erase(self, booth: str, session: str) -> str:
+        """The retained erase request of one session (one topic each, so each can be
+        cleared on its own once every node confirmed)."""
+        sid = check_id(session, "session id")
+        return f"{self.prefix}/{check_id(booth, 'booth id')}/cmd/{Command.ERASE.value}/{sid}"
+
+    def erase_filter(self, booth: str) -> str:
+        """Subscription filter for every erase request of one booth."""
+        return f"{self.prefix}/{check_id(booth, 'booth id')}/cmd/{Command.ERASE.value}/+"
 
     def commands_filter(self, booth: str) -> str:
         """Subscription filter for every command of one booth."""
@@ -91,6 +111,9 @@ class Topics:
     def plate(self, booth: str, node: str, session: str) -> str:
         return f"{self.node_base(booth, node)}/plate/{check_id(session, 'session id')}"
 
+    def erased(self, booth: str, node: str, session: str) -> str:
+        return f"{self.node_base(booth, node)}/erased/{check_id(session, 'session id')}"
+
     def channel_filter(self, channel: NodeChannel, booth: str = "+") -> str:
         """Subscription filter for one channel of every node (of one booth, or all)."""
         if booth != "+":
@@ -105,8 +128,14 @@ class Topics:
             raise TopicError(f"topic {topic!r} is not under prefix {self.prefix!r}")
         parts = topic[len(self.prefix) + 1 :].split("/")
         try:
-            if len(parts) == 3 and parts[1] == "cmd":
-                return ParsedTopic(booth=check_id(parts[0]), command=Command(parts[2]), node=None)
+            if len(parts) in (3, 4) and parts[1] == "cmd":
+                command = Command(parts[2])
+                if (command in _SESSION_COMMANDS) != (len(parts) == 4):
+                    raise TopicError(f"topic {topic!r}: wrong number of segments")
+                session = check_id(parts[3]) if len(parts) == 4 else None
+                return ParsedTopic(
+                    booth=check_id(parts[0]), command=command, node=None, session=session
+                )
             if len(parts) in (4, 5) and parts[1] == "node":
                 channel = NodeChannel(parts[3])
                 has_session = channel in _SESSION_CHANNELS

@@ -120,6 +120,15 @@
         <dt>clock</dt><dd class="clock${n.clock_warning ? " warn" : ""}" title="node clock minus the server's, measured over MQTT">${clockText(n)}${n.clock_warning ? " ⚠ sync its clock" : ""}</dd></dl></div>`;
     }).join("");
   }
+  // Which nodes confirmed erasing each deleted visitor from their spool.
+  function renderErasures(rows) {
+    $("erasures-empty").hidden = rows.length > 0;
+    $("erasures-body").innerHTML = rows.map((r) => {
+      const nodes = r.nodes.map((n) => `<span class="erase-${esc(n.state)}" data-node="${esc(n.node)}">`
+        + `${esc(n.node)}: ${esc(n.state)}${n.frames ? ` (${n.frames} frames)` : ""}</span>`).join(", ");
+      return `<tr><td>${esc(r.session_id)}</td><td>${nodes || "no nodes known"}</td></tr>`;
+    }).join("");
+  }
   async function refresh() {
     const seq = ++refreshes;
     try {
@@ -127,6 +136,7 @@
       renderQueue();
       renderStage(seq);
       renderNodes(await api("GET", "/api/booth/nodes"));
+      renderErasures(await api("GET", "/api/booth/erasure/nodes?limit=20"));
     } catch (err) {
       if (err.status === 401) window.location.href = "/login";
     }
@@ -242,6 +252,23 @@
       $("erase-confirm").disabled = false;
     }
   }
+  // The booth's own settings: the renditions' layout and the name on their intro card.
+  async function loadSettings() {
+    try {
+      const s = await api("GET", "/api/booth/settings");
+      $("layout").value = s.layout;
+      $("booth-name").value = s.name;
+    } catch (err) { showError($("settings-error"), err); }
+  }
+  $("settings-save").addEventListener("click", async () => {
+    showError($("settings-error"), null);
+    $("settings-saved").hidden = true;
+    try {
+      await api("PUT", "/api/booth/settings", { layout: $("layout").value, name: $("booth-name").value });
+      $("settings-saved").hidden = false;
+    } catch (err) { showError($("settings-error"), err); }
+  });
+  loadSettings();
   $("erase-open").addEventListener("click", openErase);
   $("erase-confirm").addEventListener("click", confirmErase);
   $("erase-close").addEventListener("click", () => $("erase").close());

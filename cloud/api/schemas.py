@@ -62,6 +62,25 @@ class SessionRef(Inbound):
     session_id: SessionId
 
 
+class BoothSettingsView(BaseModel):
+    """A booth's own settings, as the dashboard shows them."""
+
+    booth: str
+    name: str
+    layout: Literal["solo", "side-by-side"]
+
+
+class BoothSettingsUpdate(Inbound):
+    """Change a booth's settings; a field left out keeps its value."""
+
+    layout: Literal["solo", "side-by-side"] | None = Field(
+        None, description="solo: the visitor alone; side-by-side: beside the reference performer"
+    )
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        None, description="the booth's name on the renditions' intro card"
+    )
+
+
 class VisitorStatus(BaseModel):
     id: str
     state: SessionState
@@ -151,6 +170,25 @@ class VisitorView(BaseModel):
     job: JobView | None = None
     upload: float | None = Field(None, description="share of announced frames stored (0-1)")
     mail: MailView | None = Field(None, description="the latest email with the visitor's link")
+
+
+class NodeErasureView(BaseModel):
+    node: str
+    state: str = Field(description="pending (not confirmed yet), erased, or unknown")
+    frames: int | None = Field(None, description="frames the node removed from its spool")
+    confirmed_at: datetime | None = None
+
+
+class SessionErasureView(BaseModel):
+    session_id: str
+    nodes: list[NodeErasureView]
+
+
+class VisitorDeleted(VisitorStatus):
+    nodes: list[NodeErasureView] = Field(
+        description="the booth's nodes asked to erase the frames from their spools; each"
+        " confirms over MQTT (GET /api/booth/erasure/nodes), an offline one on reconnecting"
+    )
 
 
 class NodeView(BaseModel):

@@ -71,6 +71,8 @@ class Booth(Base):
     # How visitors who do not choose get their dance from the enabled ones (booth_dances).
     rotation: Mapped[str] = mapped_column(String(16), default="order")  # order | random
     rotation_next: Mapped[int] = mapped_column(Integer, default=0)  # the next turn in order
+    # How its renditions are laid out: solo | side-by-side (cloud.render.layout).
+    layout: Mapped[str] = mapped_column(String(16), default="solo", server_default="solo")
 
 
 class Node(Base):
@@ -87,6 +89,26 @@ class Node(Base):
     status_at: Mapped[datetime | None]  # the node's own clock
     seen_at: Mapped[datetime | None]  # when the cloud received it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NodeErasure(Base):
+    """One node's part of a session's erasure: the retained erase request to the booth's
+    nodes (``published_at``, ``cleared_at``) and what this node answered (see
+    :mod:`cloud.node_erasure`)."""
+
+    __tablename__ = "node_erasures"
+
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    node_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    booth_id: Mapped[str] = mapped_column(ID)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]  # the retained request reached the broker
+    result: Mapped[str | None] = mapped_column(String(16))  # None: not confirmed yet
+    frames: Mapped[int | None] = mapped_column(Integer)
+    confirmed_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]  # the retained request was removed
 
 
 class Session(Base):

@@ -1,9 +1,10 @@
 """One batch of MQTT messages in, durable state out: the uploader's logic without MQTT.
 
 Every message ends in exactly one place: a stored frame (or a recognised duplicate),
-a manifest, a node status, or a dead letter with the reason. Nothing raised by bad
-input escapes :meth:`Ingestor.handle`; only infrastructure failures (database or
-object store down) do, so the caller can retry the batch without acknowledging it.
+a manifest, a node status, a node's answer to an erase request, or a dead letter with
+the reason. Nothing raised by bad input escapes :meth:`Ingestor.handle`; only
+infrastructure failures (database or object store down) do, so the caller can retry
+the batch without acknowledging it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
+from cloud import node_erasure
 from cloud.db.engine import transaction
 from cloud.db.lifecycle import ensure_booth
 from cloud.db.models import Node, utcnow
@@ -27,7 +29,7 @@ from cloud.ingest.manifests import record_manifest
 from cloud.storage import StorageError
 from protocol.codec import FramePacket, decode_packet
 from protocol.errors import ProtocolError
-from protocol.messages import CaptureManifest, NodeStatus, decode_message
+from protocol.messages import CaptureManifest, EraseAck, NodeStatus, decode_message
 from protocol.topics import NodeChannel, ParsedTopic, Topics
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class BatchResult:
     frames: StoreResult = field(default_factory=StoreResult)
     manifests: int = 0
     statuses: int = 0
+    erasures: int = 0  # nodes' answers to erase requests
     dead_letters: int = 0
     dropped: int = 0  # traffic of deleted sessions: counted, never kept
 
@@ -61,6 +64,7 @@ class _Sorted:
     frames: list[tuple[FramePacket, Incoming]] = field(default_factory=list)
     manifests: list[tuple[CaptureManifest, Incoming]] = field(default_factory=list)
     statuses: list[tuple[str, NodeStatus]] = field(default_factory=list)
+    erasures: list[EraseAck] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
     dropped: int = 0
 
@@ -127,9 +131,12 @@ class Ingestor:
                 record_manifest(db, self.booth, manifest)
             for node, status in work.statuses:
                 self._record_status(db, node, status)
+            for ack in work.erasures:
+                node_erasure.record_ack(db, self.booth, ack)
             dead_letters.record(db, work.refused, self.keep_bytes)
         result.manifests += len(work.manifests)
         result.statuses += len(work.statuses)
+        result.erasures += len(work.erasures)
         result.dead_letters += len(work.refused)
         result.dropped += work.dropped
 
@@ -152,6 +159,10 @@ class Ingestor:
                     _check_origin(parsed, parsed.session, status.node)
                     assert parsed.node is not None
                     work.statuses.append((parsed.node, status))
+            elif parsed.channel is NodeChannel.ERASED:
+                ack = decode_message(EraseAck, message.payload)
+                _check_origin(parsed, ack.session, ack.node)
+                work.erasures.append(ack)
             else:
                 raise ProtocolError(f"the uploader does not take {parsed.channel or 'commands'}")
         except ProtocolError as exc:

@@ -1,5 +1,6 @@
-"""The uploader: MQTT frame, manifest and status traffic in; shards, rows, resend
-requests and dead letters out (``dancebooth cloud uploader``).
+"""The uploader: MQTT frame, manifest, status and erase-answer traffic in; shards, rows,
+resend requests, retained erase requests (:mod:`cloud.node_erasure`) and dead letters
+out (``dancebooth cloud uploader``).
 
 Messages are taken with manual acknowledgement on a persistent MQTT session and
 acknowledged, in arrival order, only after their batch is durable (see
@@ -24,6 +25,7 @@ from cloud.db.engine import session_factory
 from cloud.ingest.frames import FrameStore
 from cloud.ingest.ingestor import INFRASTRUCTURE_ERRORS, BatchResult, Incoming, Ingestor
 from cloud.ingest.manifests import CompletenessChecker, Policy
+from cloud.node_erasure import EraseRelay
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
 from common.mqtt import ClientOptions, Connection
@@ -34,7 +36,8 @@ from protocol.topics import Command, NodeChannel, Topics, shared_subscription
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 0.5
-_CHANNELS = (NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.STATUS)
+_CHANNELS = (NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.STATUS, NodeChannel.ERASED)
+_PUBLISH_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Uploader:
             self.cfg.max_attempts,
         )
         self.checker = CompletenessChecker(factory, self._send_resend, policy)
+        self.relay = EraseRelay(factory, self.booth, self.topics.erase, self._publish_retained)
         self.stats = UploaderStats()
         self._inbox: queue.Queue[_Received] = queue.Queue()
         self._generation = 0
@@ -185,6 +189,18 @@ class Uploader:
             topic = self.topics.command(self.booth, Command.RESEND)
             self._client.publish(topic, request.to_bytes(), qos=1)
 
+    def _publish_retained(self, topic: str, payload: bytes, retain: bool) -> bool:
+        """Publish at QoS 1 and wait for the broker's PUBACK; False if it did not come."""
+        client, connection = self._client, self._connection
+        if client is None or connection is None or not connection.connected.is_set():
+            return False
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(_PUBLISH_WAIT_S)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
     # -- processing ---------------------------------------------------------------------
     def _work(self) -> None:
         next_check = time.monotonic()
@@ -258,6 +274,12 @@ class Uploader:
             logger.error("completeness check failed (%s); will retry", exc)
         except Exception:
             logger.exception("completeness check failed")
+        try:
+            self.relay.run()
+        except INFRASTRUCTURE_ERRORS as exc:
+            logger.error("erase requests not relayed (%s); will retry", exc)
+        except Exception:
+            logger.exception("erase requests not relayed")
 
     # -- lifecycle ----------------------------------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:

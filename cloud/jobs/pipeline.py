@@ -33,8 +33,13 @@ from cloud.settings import CloudSettings
 from cloud.storage import ObjectNotFoundError, Storage
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from cloud.render.generator import Generator
     from cloud.render.inputs import Dance
+
+    Plate = npt.NDArray[np.uint8]
 
 from cloud.jobs.worker import Pipelines, Step, StepContext, StepError
 from protocol.shards import session_prefix
@@ -158,21 +163,27 @@ class RenderStep(Step):
         factory: sessionmaker[Db],
         storage: Storage,
         generator: Callable[[Path], Generator] | None = None,
+        plate: Callable[[str], Plate | None] | None = None,
     ) -> None:
         self.settings, self.factory, self.storage = settings, factory, storage
         self.generator = generator
+        # The session's clean plate (HxWx3 uint8 BGR at the camera's resolution), if any.
+        self.plate = plate
 
     def run(self, ctx: StepContext) -> str | None:
+        from cloud.db.booths import booth_look, session_booth_look
+        from cloud.render.errors import CompositeError
         from cloud.render.inputs import clip_from_store
         from cloud.render.inputs import rendition_key as video_key
-        from cloud.render.normalize import normalize_dance
-        from cloud.render.renderer import render
+        from cloud.render.rendition import make_rendition
         from cloud.render.torch_generator import TorchGenerator
         from cloud.render.video import RenditionTags
-        from cloud.training.framing import Framing
 
-        sid, cfg = ctx.session_id, self.settings.render
+        sid = ctx.session_id
         clip = clip_from_store(self.storage, self.factory, sid)
+        with self.factory() as db:
+            look = session_booth_look(db, sid) or booth_look(db, self.settings.booth)
+        plate = self.plate(sid) if self.plate is not None else None
         with tempfile.TemporaryDirectory(prefix="dancebooth-render-") as tmp:
             dance = self._dance(sid, Path(tmp))
             weights = Path(tmp) / "best.safetensors"
@@ -182,31 +193,27 @@ class RenderStep(Step):
                 gen = self.generator(weights)
             else:
                 gen = TorchGenerator.from_checkpoint(weights, device=self.settings.training.device)
-            mapped, _, _fit = normalize_dance(
-                dance.keypoints, clip.keypoints, min_range=cfg.min_range
-            )
-            framing = Framing.around(clip.keypoints, clip.width, clip.height)
             out = Path(tmp) / "video.mp4"
-            result = render(
-                gen,
-                framing.to_pixels(mapped, gen.resolution),
-                out,
-                fps=dance.fps,
-                tags=RenditionTags(sid, gen.model_version, dance.name),
-                music=dance.music,
-                batch_size=cfg.batch_size,
-                crf=cfg.crf,
-                preset=cfg.preset,
-                progress=lambda done, total: ctx.report(done / max(total, 1)),
-            )
+            try:
+                rendition = make_rendition(
+                    gen,
+                    clip,
+                    dance,
+                    out,
+                    tags=RenditionTags(sid, gen.model_version, dance.name),
+                    settings=self.settings.render,
+                    plate=plate,
+                    layout="side-by-side" if look.layout == "side-by-side" else "solo",
+                    booth_name=look.title,
+                    progress=lambda done, total: ctx.report(done / max(total, 1)),
+                )
+            except CompositeError as exc:
+                raise StepError(str(exc)) from None
             key = video_key(sid, dance.name)
             self.storage.put(key, out.read_bytes(), "video/mp4")
-        report = {
-            "flicker": result.flicker.flicker,
-            "frames": result.frames,
-            "dance": dance.name,
-            "video_key": key,
-        }
+        for note in rendition.notes:
+            logger.info("session %s rendition: %s", sid, note)
+        report = {**rendition.report(), "dance": dance.name, "video_key": key}
         self.storage.put(report_key(sid), json.dumps(report).encode(), "application/json")
         return key
 

@@ -63,7 +63,8 @@ class BrokerAccounts:
         ]
         for node in self.nodes:
             lines += [
-                f"# node {node}: publishes only under its own topics, reads its booth's commands",
+                f"# node {node}: publishes only under its own topics (frames, manifests, status,"
+                " erase answers), reads its booth's commands (erase requests included)",
                 f"user {node_username(self.booth, node)}",
                 f"topic write {topics.node_base(self.booth, node)}/#",
                 f"topic read {topics.commands_filter(self.booth).removesuffix('+')}#",

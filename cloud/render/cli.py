@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import click
+import cv2
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from cloud.cli import build_settings, config_option
+from cloud.db.booths import BoothLook
 from cloud.render.errors import RenderError
 from cloud.render.generator import Generator, PosePainter
 from cloud.render.inputs import (
@@ -30,13 +33,12 @@ from cloud.render.inputs import (
     dance_from_file,
     rendition_key,
 )
-from cloud.render.normalize import normalize_dance
+from cloud.render.layout import LAYOUTS, Layout
 from cloud.render.quality import QualityGate
-from cloud.render.renderer import RenderResult, render
+from cloud.render.rendition import Rendition, make_rendition
 from cloud.render.sheet import write_contact_sheet
 from cloud.render.video import RenditionTags
 from cloud.settings import CloudSettings, RenderSettings
-from cloud.training.framing import Framing
 
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _out = click.Path(dir_okay=False, path_type=Path)
@@ -59,7 +61,18 @@ def _generator(checkpoint: Path | None, name: str, resolution: int, device: str)
         from cloud.render.torch_generator import TorchGenerator  # torch only when needed
 
         return TorchGenerator.from_checkpoint(checkpoint, device=device)
-    return PosePainter(resolution, temporal=name == "painter-temporal")
+    return PosePainter(
+        resolution, temporal=name == "painter-temporal", dancer_only=name == "painter-alpha"
+    )
+
+
+def _plate(path: Path | None) -> np.ndarray | None:
+    if path is None:
+        return None
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise click.BadParameter(f"{path} is not an image OpenCV can read", param_hint="--plate")
+    return np.asarray(img, np.uint8)
 
 
 def _clip(
@@ -86,6 +99,22 @@ def _clip(
     return clip_from_file(kps, *wh)
 
 
+def _booth(settings: CloudSettings, session: str | None) -> BoothLook:
+    """The booth's name and layout: from the database for a SESSION, else the defaults."""
+    if session is None:
+        return BoothLook(settings.booth, "", "solo")
+    from cloud.db.booths import session_booth_look
+    from cloud.db.engine import make_engine, session_factory
+
+    engine = make_engine(settings.database.url)
+    try:
+        with session_factory(engine)() as db:
+            look = session_booth_look(db, session)
+    finally:
+        engine.dispose()
+    return look or BoothLook(settings.booth, "", "solo")
+
+
 def _dance(name: str | None, kps: Path | None, fps: float | None, music: Path | None) -> Dance:
     if name is not None and kps is None:
         return dance_by_name(name)
@@ -110,9 +139,16 @@ def _dance(name: str | None, kps: Path | None, fps: float | None, music: Path | 
     "generator_name",
     default="painter",
     show_default=True,
-    type=click.Choice(["painter", "painter-temporal"]),
-    help="Model-free one, if no checkpoint.",
+    type=click.Choice(["painter", "painter-temporal", "painter-alpha"]),
+    help="Model-free one, if no checkpoint (painter-alpha: dancer only, over the plate).",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    help="solo, or side-by-side with the reference (default: the booth's, else solo).",
+)
+@click.option("--plate", type=_file, help="The clean plate (an image at the camera's size).")
+@click.option("--booth-name", help="Name on the intro card (default: the booth's).")
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--out", type=_out, help="Write the MP4 here (with a SESSION: also stored).")
@@ -130,6 +166,9 @@ def render_command(
     music: Path | None,
     checkpoint: Path | None,
     generator_name: str,
+    layout: Layout | None,
+    plate: Path | None,
+    booth_name: str | None,
     resolution: str,
     device: str,
     out: Path | None,
@@ -144,24 +183,29 @@ def render_command(
         clip = _clip(settings, session, node, visitor_keypoints, capture_size)
         dance = _dance(dance_name, reference_keypoints, fps, music)
         generator = _generator(checkpoint, generator_name, int(resolution), device)
-        mapped, _, fit = normalize_dance(
-            dance.keypoints, clip.keypoints, min_range=settings.render.min_range
-        )
-        kps = Framing.around(clip.keypoints, clip.width, clip.height).to_pixels(
-            mapped, generator.resolution
-        )
+        image = _plate(plate)
     except (InputError, RenderError, ValueError) as exc:
         raise click.ClickException(f"cannot render: {exc}") from None
-    if fit.target.collapsed:
-        click.echo("visitor stayed on one spot: one size and floor line used (see normalize.py)")
+    booth = _booth(settings, session)
     tags = RenditionTags(session or "local", generator.model_version, dance.name)
     with tempfile.TemporaryDirectory() as tmp:
         path = out or Path(tmp) / "rendition.mp4"
         try:
-            result = _render_with_bar(generator, kps, path, dance, tags, settings.render)
-        except RenderError as exc:
-            raise click.ClickException(str(exc)) from None
-        _report(result, settings, session, dance, sheet)
+            rendition = _render_with_bar(
+                generator,
+                clip,
+                dance,
+                path,
+                tags,
+                settings.render,
+                image,
+                layout or cast(Layout, booth.layout),
+                booth_name if booth_name is not None else booth.title,
+            )
+        except (RenderError, ValueError) as exc:
+            raise click.ClickException(f"cannot render: {exc}") from None
+        _report(rendition, settings, session, dance, sheet)
+    result = rendition.result
     ssim = held_out_ssim if held_out_ssim is not None else getattr(generator, "held_out_ssim", None)
     if ssim is not None or checkpoint is not None:
         q = settings.render.quality
@@ -170,16 +214,20 @@ def render_command(
 
 
 def _report(
-    result: RenderResult,
+    rendition: Rendition,
     settings: CloudSettings,
     session: str | None,
     dance: Dance,
     sheet: Path | None,
 ) -> None:
+    result = rendition.result
     click.echo(
-        f"{result.path}: {result.frames} frames in {result.seconds:.1f} s "
+        f"{result.path}: {result.frames} frames at {result.width}x{result.height} "
+        f"({rendition.layout}, over the {rendition.backdrop}) in {result.seconds:.1f} s "
         f"({result.fps:.1f} fps), flicker {result.flicker.flicker:.2f}"
     )
+    for note in rendition.notes:
+        click.echo(f"  note: {note}")
     if session is not None:
         from cloud.storage import create_storage
 
@@ -192,12 +240,15 @@ def _report(
 
 def _render_with_bar(
     generator: Generator,
-    kps: np.ndarray,
-    out: Path,
+    clip: VisitorClip,
     dance: Dance,
+    out: Path,
     tags: RenditionTags,
     settings: RenderSettings,
-) -> RenderResult:
+    plate: np.ndarray | None,
+    layout: Layout,
+    booth_name: str,
+) -> Rendition:
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
@@ -205,16 +256,16 @@ def _render_with_bar(
         TimeRemainingColumn(),
     )
     with Progress(*columns) as bar:
-        task = bar.add_task("rendering", total=len(kps))
-        return render(
+        task = bar.add_task("rendering", total=len(dance.keypoints))
+        return make_rendition(
             generator,
-            kps,
+            clip,
+            dance,
             out,
-            fps=dance.fps,
             tags=tags,
-            music=dance.music,
-            batch_size=settings.batch_size,
-            crf=settings.crf,
-            preset=settings.preset,
+            settings=settings,
+            plate=plate,
+            layout=layout,
+            booth_name=booth_name,
             progress=lambda done, total: bar.update(task, completed=done),
         )

@@ -14,12 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
 from cloud.ingest.reader import iter_session_frames
+from cloud.render.composite import median_background
 from cloud.storage import Storage
 from common.reference import ReferenceDance, load_reference
 from protocol.ids import check_id
@@ -33,12 +35,25 @@ class InputError(ValueError):
     """A visitor clip or dance that cannot be rendered from; the message says why."""
 
 
+BACKGROUND_SAMPLES = 15  # frames whose median stands in for a missing clean plate
+
+
 @dataclass(frozen=True)
 class VisitorClip:
     keypoints: Keypoints  # [T, 17, 3] in capture pixels
     width: int
     height: int
     node: str = ""
+    samples: tuple[bytes, ...] = ()  # JPEGs spread over the clip, for a median background
+
+    def median_background(self) -> npt.NDArray[np.uint8] | None:
+        """The empty booth as the clip's frames show it (their per-pixel median), if any."""
+        images = []
+        for jpeg in self.samples:
+            img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            if img is not None and img.shape[:2] == (self.height, self.width):
+                images.append(img)
+        return median_background(np.stack(images)) if images else None
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,8 @@ class Dance:
     keypoints: Keypoints  # [T, 17, 3]
     fps: float
     music: Path | None
+    title: str = ""
+    video: Path | None = None  # the reference performer's own video, if the dance has one
 
 
 def rendition_key(session: str, dance: str) -> str:
@@ -77,7 +94,10 @@ def clip_from_store(
         raise InputError(f"session {session}/{chosen} changed frame size mid-clip: {sizes}")
     (width, height) = sizes.pop()
     kps = np.stack([m.keypoints_array() for m in metas])
-    return VisitorClip(_check(kps, f"session {session}"), width, height, chosen)
+    jpegs = [j for m, j in frames if m.node == chosen]
+    picks = np.linspace(0, len(jpegs) - 1, min(BACKGROUND_SAMPLES, len(jpegs))).round()
+    samples = tuple(jpegs[int(i)] for i in picks)
+    return VisitorClip(_check(kps, f"session {session}"), width, height, chosen, samples)
 
 
 def clip_from_file(path: Path, width: int, height: int) -> VisitorClip:
@@ -93,7 +113,9 @@ def dance_by_name(name: str) -> Dance:
 
 
 def dance_from_reference(ref: ReferenceDance) -> Dance:
-    return Dance(ref.name, _check(ref.keypoints, ref.name), float(ref.fps), ref.audio)
+    return Dance(
+        ref.name, _check(ref.keypoints, ref.name), float(ref.fps), ref.audio, ref.title, ref.video
+    )
 
 
 def dance_from_file(path: Path, fps: float, music: Path | None, name: str = "") -> Dance:

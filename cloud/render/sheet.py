@@ -12,9 +12,15 @@ from cloud.render.video import read_frames
 
 
 def contact_sheet(
-    video: str | Path, *, frames: int = 8, columns: int = 4, label: bool = True
+    video: str | Path,
+    *,
+    frames: int = 8,
+    columns: int = 4,
+    label: bool = True,
+    tile_width: int = 320,
 ) -> npt.NDArray[np.uint8]:
-    """A BGR grid of ``frames`` frames spread evenly over ``video``, each labelled."""
+    """A BGR grid of ``frames`` frames spread evenly over ``video``, each labelled and
+    shrunk to at most ``tile_width`` px wide (a 720p rendition's sheet stays small)."""
     if frames < 1 or columns < 1:
         raise ValueError("frames and columns must be >= 1")
     all_frames = list(read_frames(video))
@@ -24,6 +30,9 @@ def contact_sheet(
     tiles = []
     for i in picks:
         tile = all_frames[i]
+        if tile.shape[1] > tile_width:
+            h = round(tile.shape[0] * tile_width / tile.shape[1])
+            tile = np.asarray(cv2.resize(tile, (tile_width, h), interpolation=cv2.INTER_AREA))
         if label:
             # The caption goes on a strip under the frame, never over the frame's own mark.
             w = tile.shape[1]

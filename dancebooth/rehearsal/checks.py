@@ -19,6 +19,7 @@ import hmac
 import io
 import logging
 import sqlite3
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -288,7 +289,28 @@ class Checker:
             if kept:
                 left.append(f"{len(kept)} dead letters")
         left += [f"address in {p}" for p in self._files_naming(v.email)]
+        left += self._spool_leftovers(sid)
         return left
+
+    def _spool_leftovers(self, sid: str, wait_s: float = 15.0) -> list[str]:
+        """Frames of ``sid`` still in a node's spool (acknowledged ones are kept there for
+        resends unless the erase request reached the node), waiting ``wait_s`` for the
+        nodes' answers to land."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            left = [
+                f"{len(seqs)} frames in {node}'s spool"
+                for node in NODES
+                if (seqs := self.spooled(node, sid))
+            ]
+            left += [
+                f"quarantined frames on {node}"
+                for node in NODES
+                if (self.topology.dir / "spool" / node / "quarantine" / sid).is_dir()
+            ]
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.5)
 
     def _files_naming(self, email: str) -> list[str]:
         """Mail spools and logs that still hold ``email`` (relative paths)."""

@@ -73,6 +73,8 @@ class Arrivals:
     def __init__(self, host: str, port: int, session: str) -> None:
         self.session = session
         self.latency_ms: dict[int, float] = {}
+        self.mask_bytes: dict[int, int] = {}  # seq -> bytes of its person mask (0: none)
+        self.packet_bytes: dict[int, int] = {}
         self.last_frame_at = 0.0
         self.manifest: CaptureManifest | None = None
         self.manifest_at = 0.0
@@ -104,6 +106,8 @@ class Arrivals:
         packet = decode_packet(msg.payload)
         if packet.session == self.session:
             self.latency_ms.setdefault(packet.seq, (now - packet.capture_ns / 1e9) * 1e3)
+            self.mask_bytes[packet.seq] = len(packet.mask or b"")
+            self.packet_bytes[packet.seq] = len(msg.payload)
             self.last_frame_at = now
 
     def close(self) -> None:
@@ -112,10 +116,20 @@ class Arrivals:
 
 
 def _settings(
-    host: str, port: int, spool: Path, pose: str, width: int, height: int, fps: float
+    host: str,
+    port: int,
+    spool: Path,
+    pose: str,
+    width: int,
+    height: int,
+    fps: float,
+    person_mask: bool = True,
 ) -> EdgeSettings:
+    chosen: dict[str, object] = {"type": pose}
+    if pose == "blazepose":
+        chosen["person_mask"] = person_mask
     try:
-        pose_settings = TypeAdapter(PoseSettings).validate_python({"type": pose})
+        pose_settings = TypeAdapter(PoseSettings).validate_python(chosen)
     except ValueError as exc:
         raise click.ClickException(f"pose backend {pose!r}: {exc}") from None
     return EdgeSettings.model_validate(
@@ -142,8 +156,20 @@ def _settings(
     help="Pose backend (replay, blazepose, ...).",
 )
 @click.option("--broker", default=None, help="HOST:PORT (default: a private Mosquitto).")
+@click.option(
+    "--person-mask/--no-person-mask",
+    default=True,
+    show_default=True,
+    help="BlazePose sends its person mask (off: for its cost).",
+)
 def bench_node(
-    fps: float, seconds: float, width: int, height: int, pose_name: str, broker: str | None
+    fps: float,
+    seconds: float,
+    width: int,
+    height: int,
+    pose_name: str,
+    broker: str | None,
+    person_mask: bool,
 ) -> None:
     """A node end to end: live capture -> pose -> spool -> broker -> a subscriber."""
     with contextlib.ExitStack() as stack:
@@ -156,7 +182,8 @@ def bench_node(
         session = f"bench{int(time.time())}"
         arrivals = Arrivals(host, port, session)
         stack.callback(arrivals.close)
-        node = EdgeNode(_settings(host, port, spool, pose_name, width, height, fps))
+        settings = _settings(host, port, spool, pose_name, width, height, fps, person_mask)
+        node = EdgeNode(settings)
         node.start()
         stack.callback(node.stop)
         click.echo(
@@ -179,6 +206,14 @@ def _report(captured: int, dropped: int, arrivals: Arrivals, ended: float, node:
     pose = node.annotator.counters
     click.echo(f"captured {captured} frames, dropped {dropped}, arrived {len(arrivals.latency_ms)}")
     click.echo(f"pose: {pose.inference_ms:.1f} ms per frame (recent mean)")
+    masked = [b for b in arrivals.mask_bytes.values() if b]
+    sizes = list(arrivals.packet_bytes.values()) or [0]
+    click.echo(
+        f"person mask: in {len(masked)}/{len(arrivals.mask_bytes)} packets, median "
+        f"{np.median(masked or [0]):.0f} B of a median {np.median(sizes):.0f} B packet; "
+        f"PNG encode {pose.mask_ms:.2f} ms per frame (recent mean); "
+        f"{pose.unmasked} sent without"
+    )
     click.echo(
         f"capture -> subscriber latency: median {np.median(lat):.0f} ms, "
         f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms"

@@ -1,19 +1,24 @@
 """``dancebooth bench edge pose``: end-to-end pose fps per backend next to raw invoke time.
 
 End to end means what the node does per frame: JPEG decode -> backend (pre-processing,
-inference, post-processing) -> following the dancer -> repair/smoothing (when
-``edge.smoothing`` is installed). The input is video-like (``samples.swaying``): a
-real photo of a person on a 640x480 canvas, moved a few pixels and degrees per frame
-like a swaying dancer and JPEG-encoded, so tracking has to follow real motion; or any
-video file (``--video``). Every few frames each model is also invoked bare, outside
-the frame's time: that raw time, weighted by how often each model ran per frame, is
-what the end-to-end time is compared with.
+inference, post-processing, the person mask where the backend makes one) -> following
+the dancer -> repair/smoothing (when ``edge.smoothing`` is installed) -> PNG-encoding
+the dancer's mask, as the node puts it in the packet. ``--person-mask off`` runs
+BlazePose without its segmentation output, for the cost of the mask.
+
+The input is video-like (``samples.swaying``): a real photo of a person on a 640x480
+canvas, moved a few pixels and degrees per frame like a swaying dancer and
+JPEG-encoded, so tracking has to follow real motion; or any video file (``--video``).
+Every few frames each model is also invoked bare, outside the frame's time: that raw
+time, weighted by how often each model ran per frame, is what the end-to-end time is
+compared with.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +38,7 @@ from edge.pose.edgetpu import Unusable
 from edge.pose.interpreter import TfliteModel
 from edge.pose.tracking import FollowDancer
 from edge.settings import BlazePoseSettings, MoveNetSettings, PoseNetSettings, SmoothingSettings
+from protocol.masks import encode_mask
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +111,7 @@ class Run:
     cpu_s: float = 0.0  # this process's CPU time (all threads): what load cannot inflate
     stage_s: dict[str, float] = field(default_factory=dict)
     people: int = 0
+    masks: int = 0  # frames whose dancer came with a person mask
     invokes: dict[str, int] = field(default_factory=dict)
     pipeline_invoke_s: float = 0.0
     raw_ms: dict[str, float] = field(default_factory=dict)
@@ -139,7 +146,7 @@ def run_pipeline(
         m.invokes, m.invoke_s = 0, 0.0
     raw_s = dict.fromkeys(models, 0.0)
     raw_n = 0
-    run = Run(label, stage_s={"decode": 0.0, "pose": 0.0, "track": 0.0, "smooth": 0.0})
+    run = Run(label, stage_s={"decode": 0.0, "pose": 0.0, "track": 0.0, "smooth": 0.0, "mask": 0.0})
     clock = time.perf_counter
     for seq, data in enumerate(track(jpegs, description=label, transient=True, console=PROGRESS)):
         c0 = time.process_time()
@@ -153,19 +160,25 @@ def run_pipeline(
         if smoother is not None and sel.person is not None:
             smoother(sel.person.keypoints, sel.person.extras, seq / 30.0)
         t4 = clock()
+        if sel.person is not None and sel.person.mask is not None:
+            encode_mask(sel.person.mask)
+            run.masks += 1
+        t5 = clock()
         for k, dt in zip(
-            ("decode", "pose", "track", "smooth"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True
+            ("decode", "pose", "track", "smooth", "mask"),
+            (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4),
+            strict=True,
         ):
             run.stage_s[k] += dt
-        run.wall_s += t4 - t0
+        run.wall_s += t5 - t0
         run.cpu_s += time.process_time() - c0
         run.people += sel.person is not None
         if seq % raw_every == 0:
             raw_n += 1
             for k, m in models.items():
-                t5 = clock()
+                t6 = clock()
                 m.invoke()  # on the input this frame left in the interpreter
-                raw_s[k] += clock() - t5
+                raw_s[k] += clock() - t6
     run.frames = len(jpegs)
     run.invokes = {k: m.invokes for k, m in models.items()}
     run.pipeline_invoke_s = sum(m.invoke_s for m in models.values())
@@ -181,7 +194,7 @@ def report(run: Run) -> None:
     click.echo(f"{run.label}")
     click.echo(
         f"  end-to-end   {run.frames / run.wall_s:7.1f} fps  {ms:6.2f} ms/frame  "
-        f"(dancer found in {run.people}/{run.frames} frames)"
+        f"(dancer found in {run.people}/{run.frames} frames, with a mask in {run.masks})"
     )
     click.echo(
         f"  cpu time     {run.cpu_s / run.frames * 1000:6.2f} ms/frame (all threads; "
@@ -240,18 +253,26 @@ def explain_blazepose(threads_options: tuple[int, ...] = (1, 2), repeats: int = 
 
 
 def backend_settings(
-    backends: tuple[str, ...], threads: int, device: str, model: Path | None, model_dir: Path | None
+    backends: tuple[str, ...],
+    threads: int,
+    device: str,
+    model: Path | None,
+    model_dir: Path | None,
+    person_mask: tuple[str, ...] = ("on",),
 ) -> list[tuple[str, Any]]:
-    """(label, settings) of each backend to run; movenet and posenet take ``device`` and,
-    unless ``model`` names one, Coral's model for it from the model cache."""
+    """(label, settings) of each backend to run; blazepose once per ``person_mask``
+    ("on"/"off"); movenet and posenet take ``device`` and, unless ``model`` names one,
+    Coral's model for it from the model cache."""
     out: list[tuple[str, Any]] = []
     for backend in backends:
         if backend == "blazepose":
-            out.append((f"blazepose  threads={threads}", BlazePoseSettings(threads=threads)))
+            for mask in person_mask:
+                settings = BlazePoseSettings(threads=threads, person_mask=mask == "on")
+                out.append((f"blazepose  threads={threads} person mask {mask}", settings))
             continue
         cls = MoveNetSettings if backend == "movenet" else PoseNetSettings
-        settings = cls(model_path=model, model_dir=model_dir, device=device, threads=threads)
-        out.append((f"{backend} {device} threads={threads}", settings))
+        other = cls(model_path=model, model_dir=model_dir, device=device, threads=threads)
+        out.append((f"{backend} {device} threads={threads}", other))
     return out
 
 
@@ -335,6 +356,15 @@ def parse_size(value: str) -> tuple[int, int]:
     help="People in the built-in input (2: a friend beside the dancer).",
 )
 @click.option(
+    "--person-mask",
+    "person_mask",
+    multiple=True,
+    type=click.Choice(["on", "off"]),
+    default=("on",),
+    show_default=True,
+    help="BlazePose with / without its person mask; repeat to compare them.",
+)
+@click.option(
     "--explain", is_flag=True, help="Also time the BlazePose models alone: threads, XNNPACK on/off."
 )
 def bench_pose(
@@ -348,6 +378,7 @@ def bench_pose(
     model_dir: Path | None,
     size: str,
     people: int,
+    person_mask: tuple[str, ...],
     explain: bool,
 ) -> None:
     """Pose fps per backend, end to end, next to the raw invoke time."""
@@ -363,7 +394,8 @@ def bench_pose(
     source = video or f"{people} photographed {'person' if people == 1 else 'people'}, swaying"
     click.echo(f"input: {len(jpegs)} JPEG frames {w}x{h} ({source}); {smooth_note}")
     for threads in threads_list:
-        for label, settings in backend_settings(backends, threads, device, model, model_dir):
+        runs = backend_settings(backends, threads, device, model, model_dir, person_mask)
+        for label, settings in runs:
             try:
                 est = create_estimator(settings, frame_size=(w, h))
             except PoseError as exc:
@@ -377,6 +409,8 @@ def bench_pose(
             with est:
                 run = run_pipeline(est, jpegs, smoother, label, warmup)
             report(run)
+    if hasattr(os, "getloadavg"):
+        click.echo("load average at the end: " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     if explain:
         click.echo("BlazePose models alone (random input, 50 invokes each):")
         try:

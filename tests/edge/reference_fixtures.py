@@ -32,6 +32,16 @@ def with_second_person(kps: np.ndarray, seed: int = 8, share: float = 1.0) -> np
     return np.stack([kps, other], axis=1)
 
 
+def handover(kps: np.ndarray) -> np.ndarray:
+    """``[T, 2, 21, 3]``: the dancer leaves halfway and another person dances on, elsewhere
+    (to the right) — the tracker ends up following someone else."""
+    both = with_second_person(kps)
+    half = len(kps) // 2
+    both[:half, 1, :, 2] = 0.0
+    both[half:, 0, :, 2] = 0.0
+    return both
+
+
 def feet_cut_off(kps: np.ndarray, share: float = 0.6) -> np.ndarray:
     """The camera tilted up for the first ``share`` of frames: ankles and feet unseen."""
     out = kps.copy()

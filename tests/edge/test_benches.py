@@ -32,3 +32,12 @@ def test_bench_node_runs_a_node_against_a_private_mosquitto() -> None:
     assert result.exit_code == 0, result.output
     assert "captured 30 frames, dropped 0, arrived 30" in result.output
     assert "manifest never" not in result.output
+    assert "person mask: in " in result.output  # replay: the synthetic renderer's masks
+
+
+def test_bench_protocol_prints_the_person_masks_cost() -> None:
+    args = ["bench", "protocol", "--packets", "20", "--mask-frames", "6"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "machine:" in result.output and "load average at the end" in result.output
+    assert "without mask" in result.output and "mask PNG       encode" in result.output

@@ -73,6 +73,12 @@ def test_a_passer_by_who_leaves_is_allowed(tmp_path: Path) -> None:
     assert r.people_max == 2 and 0 < r.multi_people <= 0.15
 
 
+def test_a_handover_to_someone_else_is_refused(tmp_path: Path) -> None:
+    r = _refused(tmp_path, "handover", fx.handover(fx.dancer()))
+    assert "dancer_changed" in _codes(r) and r.dancer_changes == 1
+    assert "the followed dancer changed 1 times" in r.summary()
+
+
 def test_cut_off_feet_are_refused_with_the_share(tmp_path: Path) -> None:
     r = _refused(tmp_path, "nofeet", fx.feet_cut_off(fx.dancer(), 0.6))
     assert "feet_cut_off" in _codes(r)

@@ -15,6 +15,8 @@ def test_build_and_parse_every_topic() -> None:
         (T.preview("b1", "n1"), ("b1", "n1", None, NodeChannel.PREVIEW, None)),
         (T.frames("b1", "n1", "s1"), ("b1", "n1", None, NodeChannel.FRAMES, "s1")),
         (T.manifest("b1", "n1", "s1"), ("b1", "n1", None, NodeChannel.MANIFEST, "s1")),
+        (T.erase("b1", "s1"), ("b1", None, Command.ERASE, None, "s1")),
+        (T.erased("b1", "n1", "s1"), ("b1", "n1", None, NodeChannel.ERASED, "s1")),
     ]
     for topic, (booth, node, command, channel, session) in cases:
         parsed = T.parse(topic)
@@ -33,6 +35,14 @@ def test_layout_is_stable() -> None:
     assert T.channel_filter(NodeChannel.FRAMES) == "dancebooth/+/node/+/frames/+"
     assert T.channel_filter(NodeChannel.STATUS, "b1") == "dancebooth/b1/node/+/status"
     assert shared_subscription("up", "a/b") == "$share/up/a/b"
+    assert T.erase("b1", "s1") == "dancebooth/b1/cmd/erase/s1"
+    assert T.erase_filter("b1") == "dancebooth/b1/cmd/erase/+"
+    assert T.erased("b1", "n1", "s1") == "dancebooth/b1/node/n1/erased/s1"
+
+
+def test_the_erase_command_is_per_session() -> None:
+    with pytest.raises(TopicError):
+        T.command("b1", Command.ERASE)
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "+", "#", "a b", "../x", "x" * 65, "é"])
@@ -49,6 +59,8 @@ def test_ids_that_could_widen_a_subscription_are_refused(bad: str) -> None:
         "dancebooth/b1/node/n1/status/extra",
         "dancebooth/b1/node/n1/video/s1",
         "dancebooth/b1/cmd/explode",
+        "dancebooth/b1/cmd/erase",
+        "dancebooth/b1/cmd/capture/s1",
         "dancebooth/b+/cmd/capture",
         "dancebooth",
     ],

@@ -10,7 +10,15 @@ from cloud.api import visits
 from cloud.api.clocks import capture_refusal
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.errors import ConflictError
-from cloud.api.schemas import CaptureStarted, NodeView, SessionRef, VisitorStatus
+from cloud.api.schemas import (
+    BoothSettingsUpdate,
+    BoothSettingsView,
+    CaptureStarted,
+    NodeView,
+    SessionRef,
+    VisitorStatus,
+)
+from cloud.db.booths import BoothLook, booth_look, set_booth_look
 from protocol.ids import ID_PATTERN
 
 Responses = dict[int | str, dict[str, Any]]
@@ -24,6 +32,26 @@ _4xx: Responses = {
     409: {"description": "wrong state, or a node's clock too far off to start a capture"},
     503: {"description": "the broker is unreachable"},
 }
+
+
+@router.get("/settings", responses=_401)
+def get_settings(_who: Operator, db: DbSession, ctx: Ctx) -> BoothSettingsView:
+    """The booth's own settings: its name (on the renditions' intro card) and layout."""
+    return _settings_view(booth_look(db, ctx.settings.booth))
+
+
+@router.put("/settings", responses=_401)
+def put_settings(
+    body: BoothSettingsUpdate, _who: Operator, db: DbSession, ctx: Ctx
+) -> BoothSettingsView:
+    """Change the booth's rendition layout and/or name; renditions rendered next use them."""
+    look = set_booth_look(db, ctx.settings.booth, layout=body.layout, name=body.name)
+    return _settings_view(look)
+
+
+def _settings_view(look: BoothLook) -> BoothSettingsView:
+    layout = "side-by-side" if look.layout == "side-by-side" else "solo"
+    return BoothSettingsView(booth=look.id, name=look.name, layout=layout)
 
 
 @router.get("/nodes", responses=_401)

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from cloud import node_erasure
 from cloud.api.deps import Ctx, DbSession, Operator
+from cloud.api.schemas import NodeErasureView, SessionErasureView
 from cloud.erasure import erase_event, plan_erasure
 
 router = APIRouter(prefix="/api/booth/erasure", tags=["booth"])
@@ -34,6 +36,10 @@ class ErasureDone(BaseModel):
     objects: int
     dead_letters: int
     failed: dict[str, str] = Field(description="sessions the store failed on: erase again")
+    nodes: dict[str, dict[str, int]] = Field(
+        description="per node: sessions it confirmed erasing from its spool (erased, unknown)"
+        " and those not confirmed yet (pending; an offline node confirms on reconnecting)"
+    )
 
 
 @router.get("", responses=_401)
@@ -58,10 +64,27 @@ def erase(body: ErasureConfirm, who: Operator, ctx: Ctx) -> ErasureDone:
     report = erase_event(
         ctx.factory, ctx.storage, ctx.settings.booth, body.code, who.name, typed=body.booth
     )
+    with ctx.factory() as db:
+        nodes = node_erasure.booth_summary(db, ctx.settings.booth)
     return ErasureDone(
+        nodes=nodes,
         booth=report.booth,
         sessions=len(report.erased),
         objects=report.objects,
         dead_letters=report.dead_letters,
         failed=report.failed,
     )
+
+
+@router.get("/nodes", responses=_401)
+def node_confirmations(
+    _who: Operator, db: DbSession, ctx: Ctx, limit: int = 50
+) -> list[SessionErasureView]:
+    """The latest deletions and which nodes confirmed erasing them from their spools."""
+    return [
+        SessionErasureView(
+            session_id=sid,
+            nodes=[NodeErasureView(**vars(c)) for c in node_erasure.confirmations(db, sid)],
+        )
+        for sid in node_erasure.recent(db, ctx.settings.booth, min(max(limit, 1), 500))
+    ]

@@ -6,9 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
+from cloud import node_erasure
 from cloud.api import visits, watch
 from cloud.api.deps import ClientIp, Ctx, DbSession, Operator
-from cloud.api.schemas import Registration, SessionId, VisitorStatus, VisitorView
+from cloud.api.schemas import (
+    NodeErasureView,
+    Registration,
+    SessionId,
+    VisitorDeleted,
+    VisitorStatus,
+    VisitorView,
+)
 from cloud.dances.rotation import assign
 
 router = APIRouter(prefix="/api/visitors", tags=["visitors"])
@@ -60,7 +68,9 @@ def list_visitors(_who: Operator, db: DbSession, ctx: Ctx) -> list[VisitorView]:
 )
 def delete_visitor(
     session_id: SessionPath, _who: Operator, db: DbSession, ctx: Ctx
-) -> VisitorStatus:
-    """Erase the visitor's email, frames, model, video and jobs (their deletion request)."""
+) -> VisitorDeleted:
+    """Erase the visitor's email, frames, model, video and jobs (their deletion request),
+    and ask every node of the booth to erase the frames from its spool."""
     watch.delete_everything(db, ctx.storage, session_id, ctx.mailer)
-    return VisitorStatus(id=session_id, state=visits.SessionState.DELETED)
+    nodes = [NodeErasureView(**vars(c)) for c in node_erasure.confirmations(db, session_id)]
+    return VisitorDeleted(id=session_id, state=visits.SessionState.DELETED, nodes=nodes)

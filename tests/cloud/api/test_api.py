@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cloud.db.booths import booth_look
 from cloud.db.engine import make_engine, session_factory, transaction
 from cloud.db.lifecycle import ensure_session, transition
 from cloud.db.models import Job, Session
@@ -36,6 +37,8 @@ OPERATOR_CALLS = [
     ("POST", "/api/renditions/s0123/resend", None),
     ("GET", "/api/events", None),
     ("GET", "/api/auth/me", None),
+    ("GET", "/api/booth/settings", None),
+    ("PUT", "/api/booth/settings", {"layout": "solo"}),
 ]
 
 
@@ -207,3 +210,22 @@ def test_pages_render(client: TestClient, operator: TestClient) -> None:
     assert client.get("/operator", follow_redirects=False).headers["location"] == "/login"
     assert "Call next visitor" in operator.get("/operator").text
     assert client.get("/static/booth.css").status_code == 200
+
+
+def test_the_operator_picks_the_booths_layout(operator: TestClient, booth: Booth) -> None:
+    r = operator.get("/api/booth/settings")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"booth": booth.settings.booth, "name": "", "layout": "solo"}
+    r = operator.put("/api/booth/settings", json={"layout": "side-by-side"})
+    assert r.status_code == 200 and r.json()["layout"] == "side-by-side"
+    r = operator.put("/api/booth/settings", json={"name": "  Booth One "})
+    assert r.json() == {
+        "booth": booth.settings.booth,
+        "name": "Booth One",
+        "layout": "side-by-side",
+    }
+    bad = operator.put("/api/booth/settings", json={"layout": "grid"})
+    assert bad.status_code == 422
+    assert operator.get("/api/booth/settings").json()["layout"] == "side-by-side"
+    with session_factory(booth.engine)() as db:  # what the worker reads when it renders
+        assert booth_look(db, booth.settings.booth).layout == "side-by-side"

@@ -45,13 +45,37 @@ def test_render_writes_a_tagged_mp4_and_applies_the_gate(tmp_path: Path) -> None
     args = [*_inputs(tmp_path), "--out", str(out), "--held-out-ssim", "0.2", "--sheet", str(sheet)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "40 frames" in result.output
+    assert "40 frames at 1280x720 (solo, over the plain)" in result.output
     assert "needs_review" in result.output and "SSIM 0.200" in result.output
     info = probe(out)
-    assert info.frames == 40 and info.tags["session_id"] == "local"
+    assert info.frames == 40 + 30 + 20  # the dance and the 1.5 s intro and 1 s outro cards
+    assert (info.width, info.height) == (1280, 720)
+    assert info.tags["session_id"] == "local"
     assert info.tags["dance"] == "wave" and info.audio_codec == "aac"
     img = cv2.imread(str(sheet))
-    assert img.shape == (2 * (128 + 12), 4 * 128, 3)
+    assert img.shape == (2 * (180 + 32), 4 * 320, 3)
+
+
+def test_render_takes_the_layout_and_a_plate(tmp_path: Path) -> None:
+    plate = tmp_path / "plate.png"
+    cv2.imwrite(str(plate), np.full((720, 1280, 3), 90, np.uint8))
+    out = tmp_path / "out.mp4"
+    args = [*_inputs(tmp_path), "--out", str(out), "--layout", "side-by-side"]
+    args += ["--plate", str(plate), "--generator", "painter-alpha", "--resolution", "256"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "(side-by-side, over the plate)" in result.output
+    assert "note: the reference has no video of its own" in result.output
+    assert (probe(out).width, probe(out).height) == (1280, 720)
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((480, 640, 3), 90, np.uint8))
+    bad = CliRunner().invoke(
+        cli, [*args[:-6], "--plate", str(small), "--generator", "painter-alpha"]
+    )
+    assert (
+        bad.exit_code != 0
+        and "plate is 640x480 but the session's frames are 1280x720" in bad.output
+    )
 
 
 def test_bad_keypoint_files_are_clear_errors(tmp_path: Path) -> None:

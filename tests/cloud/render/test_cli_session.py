@@ -53,7 +53,10 @@ def test_renders_a_session_and_stores_the_rendition(booth: Path, tmp_path: Path)
     out.write_bytes(store.get(key))
     info = probe(out)
     ref = load_reference("wave-party")
-    assert info.frames == len(ref.keypoints)
+    cards = round(1.5 * ref.fps) + round(1.0 * ref.fps)  # intro and outro
+    assert info.frames == len(ref.keypoints) + cards
+    assert info.height >= 480  # the session's camera, at least 480 rows
+    assert "note: no clean plate" in result.output  # and the rendition says so
     assert info.fps == pytest.approx(ref.fps)
     assert info.audio_codec == "aac"
     assert info.tags["session_id"] == "s-42" and info.tags["dance"] == "wave-party"
@@ -96,4 +99,6 @@ def test_a_checkpoint_renders_and_is_gated(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "needs_review" in result.output and "SSIM 0.200" in result.output
     info = probe(tmp_path / "r.mp4")
-    assert info.frames == n and info.tags["model_version"].startswith("pix2pix-128-")
+    assert info.frames == n + round(1.5 * 25) + 25  # and the intro and outro cards
+    assert (info.width, info.height) == (640, 480)  # the camera's size, not the model's
+    assert info.tags["model_version"].startswith("pix2pix-128-")

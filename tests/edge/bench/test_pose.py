@@ -27,7 +27,7 @@ def test_run_pipeline_counts_every_stage() -> None:
     est = Scripted([[person(320, 40, 400)]] * 6)
     run = run_pipeline(est, jpegs, None, "scripted", warmup=2)
     assert run.frames == 6 and run.people == 6
-    assert set(run.stage_s) == {"decode", "pose", "track", "smooth"}
+    assert set(run.stage_s) == {"decode", "pose", "track", "smooth", "mask"}
     assert run.wall_s >= sum(run.stage_s.values()) * 0.99
 
 
