@@ -1,8 +1,8 @@
 """dances: the operators' dance library, each booth's enabled dances and rotation, and
 the dance a visitor performs
 
-Revision ID: 0009_dances
-Revises: 0008_node_erasures
+Revision ID: 0010_dances
+Revises: 0009_plates
 Create Date: 2026-12-02 23:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_dances"
-down_revision: str | None = "0008_node_erasures"
+revision: str = "0010_dances"
+down_revision: str | None = "0009_plates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
