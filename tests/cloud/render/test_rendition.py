@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -74,6 +75,12 @@ def test_the_delivered_video_has_the_cameras_size_and_the_plate_behind(tmp_path:
     assert err.mean() < 3.5 and np.percentile(err, 99) < 10  # yuv420 at crf 23
     middle = np.abs(dancing[200:700, 560:720].astype(int) - plate[200:700, 560:720].astype(int))
     assert middle.mean() > 10  # and the dancer is drawn over it
+    # The music waits for the intro card: silent first, then the tone.
+    with av.open(str(out)) as c:
+        audio = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+    lead = int(0.4 * 44100)
+    assert np.abs(audio[: lead - 2048]).max() < 0.01
+    assert np.abs(audio[lead + 2048 : lead + 8192]).max() > 0.1
 
 
 def test_a_small_camera_is_upscaled_to_480_rows(tmp_path: Path) -> None:
