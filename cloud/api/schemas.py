@@ -48,6 +48,9 @@ class Registration(Inbound):
     consent: Annotated[Literal[True], BeforeValidator(_consented)] = Field(
         description="the visitor ticked the consent box; must be true"
     )
+    dance: Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)] | None = Field(
+        None, description="the dance chosen at the kiosk (one of GET /api/kiosk/dances)"
+    )
 
 
 class Login(Inbound):

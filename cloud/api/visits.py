@@ -37,10 +37,12 @@ UPLOADING = (SessionState.CAPTURING, SessionState.UPLOADED)
 NODE_OFFLINE_AFTER_S = 30.0  # no status for this long: shown offline even without a last will
 
 
-def register(db: Db, booth: str, email: str) -> Session:
+def register(db: Db, booth: str, email: str, dance: str | None = None) -> Session:
     ensure_booth(db, booth)
     now = utcnow()
-    row = Session(id=new_session_id(), booth_id=booth, email=email, consent=True, consent_at=now)
+    row = Session(
+        id=new_session_id(), booth_id=booth, email=email, consent=True, consent_at=now, dance=dance
+    )
     db.add(row)
     db.flush()
     logger.info("visitor registered: session %s", row.id)
