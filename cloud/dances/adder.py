@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -63,7 +64,7 @@ def stage_fraction(stage: str, done: int, total: int) -> float:
 
 
 class DanceAdder:
-    """Runs the adds submitted to it, in order, on one background thread.
+    """Runs the adds submitted to it, in order, on one background (daemon) thread.
 
     ``base`` holds the add options the booth does not let operators change (the pose
     backend, limits); each add's own options (trim, person, mirror, force) go on top."""
@@ -77,13 +78,25 @@ class DanceAdder:
     ) -> None:
         self.factory, self.storage, self.settings = factory, storage, settings
         self.base = base or AddOptions()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dance-add")
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def submit(self, name: str) -> None:
-        self._pool.submit(self._run_logged, name)
+        with self._lock:
+            if self._thread is None:
+                # A daemon: stopping the API does not wait minutes for an add to end (its
+                # row then shows "stalled" and the operator adds it again).
+                self._thread = threading.Thread(target=self._loop, name="dance-add", daemon=True)
+                self._thread.start()
+        self._queue.put(name)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._queue.put(None)
+
+    def _loop(self) -> None:
+        while (name := self._queue.get()) is not None:
+            self._run_logged(name)
 
     def _run_logged(self, name: str) -> None:
         try:
