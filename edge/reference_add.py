@@ -34,7 +34,7 @@ from common.reference_add import (
     ReferenceRejected,
 )
 from edge.frames import Frame
-from edge.pose.base import Person, PoseEstimator
+from edge.pose.base import Person, PoseError, PoseEstimator
 from edge.reference_audio import music
 from edge.reference_keypoints import FloatArray, load_keypoints_file, repair_sequence
 from edge.reference_pick import follow
@@ -103,6 +103,8 @@ def add_reference(
             d.save(staging)
         _move_into_place(staging, root, [d.name for d in dances])
         report("write", len(dances), len(dances))
+    except PoseError as exc:  # e.g. the backend's models are not installed
+        raise ReferenceAddError(str(exc)) from None
     except OSError as exc:
         raise _write_error(exc, root) from None
     finally:
@@ -232,12 +234,13 @@ def _give_truth(frame: Frame, truth: FloatArray, src: int, sx: float, sy: float)
 def _estimator(given: PoseEstimator | AddOptions) -> AbstractContextManager[PoseEstimator]:
     if isinstance(given, PoseEstimator):
         return nullcontext(given)  # the caller's: not closed here
-    options = given
     from edge.pose import create_estimator
     from edge.settings import BlazePoseSettings, ReplaySettings
 
-    settings = ReplaySettings(noise=False) if options.backend == "replay" else BlazePoseSettings()
-    return create_estimator(settings)
+    if given.backend == "replay":
+        return create_estimator(ReplaySettings(noise=False))
+    # No person mask: a reference dance keeps keypoints and video, not masks.
+    return create_estimator(BlazePoseSettings(person_mask=False))
 
 
 def mirrored(dance: ReferenceDance, video: Path | None = None) -> ReferenceDance:

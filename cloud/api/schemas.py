@@ -48,6 +48,9 @@ class Registration(Inbound):
     consent: Annotated[Literal[True], BeforeValidator(_consented)] = Field(
         description="the visitor ticked the consent box; must be true"
     )
+    dance: Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)] | None = Field(
+        None, description="the dance chosen at the kiosk (one of GET /api/kiosk/dances)"
+    )
 
 
 class Login(Inbound):
@@ -57,6 +60,29 @@ class Login(Inbound):
 
 class SessionRef(Inbound):
     session_id: SessionId
+
+
+class PlateRequest(Inbound):
+    node: Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)] | None = Field(
+        None, description="the node to take it; none: every node of the booth"
+    )
+
+
+class PlateRequested(BaseModel):
+    node: str | None = Field(description="the node asked; None: every node")
+
+
+class PlateView(BaseModel):
+    """A node's clean plate, as its last status reported it."""
+
+    taken_at: datetime
+    age_s: float = Field(description="seconds since it was taken (node clock)")
+    width: int
+    height: int
+    by_operator: bool
+    warning: str | None = Field(
+        None, description="why the operator should retake it (somebody was in view)"
+    )
 
 
 class BoothSettingsView(BaseModel):
@@ -167,6 +193,9 @@ class VisitorView(BaseModel):
     job: JobView | None = None
     upload: float | None = Field(None, description="share of announced frames stored (0-1)")
     mail: MailView | None = Field(None, description="the latest email with the visitor's link")
+    plate_warning: str | None = Field(
+        None, description="a node's clean plate for this session had somebody in it: retake it"
+    )
 
 
 class NodeErasureView(BaseModel):
@@ -202,6 +231,7 @@ class NodeView(BaseModel):
     )
     clock_error_s: float | None = Field(None, description="the measurement's ± bound")
     clock_warning: bool = Field(False, description="the offset exceeds clock.warn_s")
+    plate: PlateView | None = Field(None, description="the node's clean plate; None: none yet")
 
 
 class CaptureStarted(BaseModel):
