@@ -193,6 +193,9 @@ class VisitorView(BaseModel):
     job: JobView | None = None
     upload: float | None = Field(None, description="share of announced frames stored (0-1)")
     mail: MailView | None = Field(None, description="the latest email with the visitor's link")
+    plate_warning: str | None = Field(
+        None, description="a node's clean plate for this session had somebody in it: retake it"
+    )
 
 
 class NodeErasureView(BaseModel):
