@@ -192,12 +192,13 @@ def bench_render(
         render(warm, bench_dance(16, 128), tmp / "warm.mp4", fps=fps, tags=RenditionTags("b", "b"))
         for size in sizes:
             dance = bench_dance(frames, size, fps)
-            done: set[str] = set()
+            done: set[tuple[str, bool]] = set()
             for name in names:
                 g = _generator(name, size, checkpoint)
-                if g.resolution != size or g.model_version in done:
+                key = (g.model_version, g.dancer_only)
+                if g.resolution != size or key in done:
                     continue  # a checkpoint has one resolution and decides temporal itself
-                done.add(g.model_version)
+                done.add(key)
                 tags = RenditionTags("bench", g.model_version)
                 # First call pays one-off costs (oneDNN kernel selection): timed apart.
                 start = time.perf_counter()
