@@ -185,6 +185,31 @@ class RenderSettings(Group):
     quality: QualitySettings = QualitySettings()
 
 
+class CredentialSettings(Group):
+    """C2PA content credentials signed into every rendition (cloud/render/credentials.py)."""
+
+    cert: Path | None = Field(
+        None,
+        description="PEM: the ES256 (P-256) signing certificate, then its chain; production"
+        " must set it (with key) unless allow_unsigned",
+    )
+    key: Path | None = Field(None, description="PEM: the signing certificate's private key")
+    demo_dir: Path = Field(
+        Path("var/credentials"),
+        description="without cert/key (demo, tests): a private CA and a signing certificate"
+        " are made here on first run",
+    )
+    allow_unsigned: bool = Field(
+        False,
+        description="deliver renditions without content credentials when no cert is set"
+        " (the rendition page then says 'unsigned')",
+    )
+    explain_url: str = Field(
+        "https://contentcredentials.org/verify",
+        description="where the rendition page's 'what does this mean' link goes",
+    )
+
+
 class DeliverySettings(Group):
     """Links and their emails; a refused email is retried from the database outbox."""
 
@@ -238,6 +263,7 @@ class CloudSettings(FileSettings):
     training: TrainingSettings = TrainingSettings()
     uploader: UploaderSettings = UploaderSettings()
     render: RenderSettings = RenderSettings()
+    credentials: CredentialSettings = CredentialSettings()
     delivery: DeliverySettings = DeliverySettings()
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -261,12 +287,30 @@ class CloudSettings(FileSettings):
                 f"production refuses {'; '.join(weak)}: set real secrets, e.g. from "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
+        _check_signing(self.credentials)
         if not self.api.public_url.startswith("https://"):
             raise ValueError(
                 f"production requires an https:// api.public_url (got {self.api.public_url}): "
                 "login cookies are only Secure and visitors' links only private over TLS"
             )
         return self
+
+
+def _check_signing(c: CredentialSettings) -> None:
+    """Production signs every rendition with its own certificate, checked at start-up."""
+    from cloud.render.credentials import CredentialsError, check_identity
+
+    if c.cert is None and c.key is None and c.allow_unsigned:
+        return
+    if c.cert is None or c.key is None:
+        raise ValueError(
+            "production requires credentials.cert and credentials.key (the C2PA signing "
+            "certificate and key every rendition is signed with), or credentials.allow_unsigned"
+        )
+    try:
+        check_identity(c.cert, c.key)
+    except CredentialsError as exc:
+        raise ValueError(f"credentials: {exc}") from None
 
 
 # Placeholders of infra/env.example and infra/k8s/secret.example.yaml, and the defaults
