@@ -39,8 +39,15 @@ from edge.sources.base import FpsMeter
 from edge.spool import CapturedFrame, Spool, SpoolError
 from protocol.codec import MASK_ROOM_BYTES, FramePacket, encode_packet
 from protocol.errors import MaskError, PacketError
-from protocol.masks import Mask, blank_mask, check_mask_shape, encode_mask
-from protocol.skeleton import NUM_KEYPOINTS
+from protocol.masks import (
+    PNG_SIGNATURE,
+    Mask,
+    blank_mask,
+    check_mask_shape,
+    decode_mask,
+    encode_mask,
+)
+from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +100,27 @@ def decode_frame(row: CapturedFrame) -> Frame:
         raise UndecodableFrameError(f"{where}: the JPEG does not decode ({exc})") from None
     if image is None:
         raise UndecodableFrameError(f"{where}: the JPEG does not decode")
-    truth = extras = None
+    truth = extras = mask = None
     if row.truth:
-        if len(row.truth) % 12:
+        rows, png = _split_truth(row.truth)
+        if len(rows) % 12:
             raise UndecodableFrameError(f"{where}: {len(row.truth)} bytes of ground truth")
-        allk = np.frombuffer(row.truth, "<f4").reshape(-1, 3).astype(np.float32)
+        allk = np.frombuffer(rows, "<f4").reshape(-1, 3).astype(np.float32)
         truth, extras = allk[:NUM_KEYPOINTS], allk[NUM_KEYPOINTS:]
+        try:
+            mask = None if png is None else decode_mask(png, row.width, row.height)
+        except MaskError as exc:
+            raise UndecodableFrameError(f"{where}: its person mask: {exc}") from None
     pixels = np.asarray(image, dtype=np.uint8)
-    return Frame(row.seq, row.capture_ns, pixels, truth=truth, truth_extras=extras)
+    return Frame(row.seq, row.capture_ns, pixels, truth=truth, truth_extras=extras, truth_mask=mask)
+
+
+def _split_truth(blob: bytes) -> tuple[bytes, bytes | None]:
+    """Keypoint rows (17 or 21 of 12 bytes) and the mask PNG after them, if any."""
+    for n in (NUM_KEYPOINTS + NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS):
+        if blob[12 * n : 12 * n + len(PNG_SIGNATURE)] == PNG_SIGNATURE:
+            return blob[: 12 * n], blob[12 * n :]
+    return blob, None
 
 
 class Annotator:

@@ -27,6 +27,7 @@ from edge.ring import FrameRing
 from edge.sources.base import FpsMeter, FrameSource, SourceError
 from edge.spool import Spool, SpoolFullError
 from protocol.codec import HEADER_BYTES, MASK_ROOM_BYTES, MAX_PACKET_BYTES
+from protocol.masks import encode_mask
 from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
 logger = logging.getLogger(__name__)
@@ -73,13 +74,16 @@ class JpegEncoder:
 
 
 def truth_bytes(frame: Frame) -> bytes | None:
-    """Ground-truth keypoints (and extras) as little-endian float32 rows, if the frame has them."""
+    """Ground-truth keypoints (and extras) as little-endian float32 rows, if the frame has
+    them, followed by the PNG of its exact person mask if it has one (see
+    :func:`edge.annotator.decode_frame`)."""
     if frame.truth is None:
         return None
     parts = [np.asarray(frame.truth, dtype="<f4").reshape(-1, 3)]
     if frame.truth_extras is not None:
         parts.append(np.asarray(frame.truth_extras, dtype="<f4").reshape(-1, 3))
-    return np.concatenate(parts).tobytes()
+    rows = np.concatenate(parts).tobytes()
+    return rows if frame.truth_mask is None else rows + encode_mask(frame.truth_mask)
 
 
 @dataclass

@@ -209,9 +209,20 @@ def side_by_side_size(stage: Stage) -> tuple[int, int, int]:
 
 
 class SideBySide:
-    """Reference panel on the left, the visitor's composited frame cut to a panel on the right."""
+    """Reference panel on the left, the visitor's composited frame cut to a panel on the right.
 
-    def __init__(self, stage: Stage, reference: ReferencePanel) -> None:
+    Where the panel is narrower than the camera, it pans with the dancer: its centre
+    follows their hips' x (``camera_kps``, the whole dance known in advance) smoothed
+    over about a second, so a step sideways stays in view without the camera jittering.
+    """
+
+    def __init__(
+        self,
+        stage: Stage,
+        reference: ReferencePanel,
+        camera_kps: npt.NDArray[np.float32] | None = None,
+        smooth_frames: float = 12.0,
+    ) -> None:
         self.width, self.height, self.panel = side_by_side_size(stage)
         if (reference.width, reference.height) != (self.panel, self.height):
             raise RenderError(
@@ -219,34 +230,61 @@ class SideBySide:
                 f"the layout needs {self.panel}x{self.height}"
             )
         centre = stage.framing.x0 + stage.framing.size / 2
-        self.x0 = int(min(max(round(centre - self.panel / 2), 0), stage.width - self.panel))
+        centres = np.array([centre])
+        if camera_kps is not None and len(camera_kps):
+            centres = _smooth_centres(camera_kps, centre, smooth_frames)
+        x0 = np.clip(np.round(centres - self.panel / 2), 0, stage.width - self.panel)
+        self.x0s = x0.astype(np.int64)
         self.reference = reference
         self._labels = (
             _Label(self.panel, self.height, "original"),
             _Label(self.panel, self.height, "you"),
         )
 
+    def x0(self, index: int) -> int:
+        """Left edge of the visitor's panel in the camera frame at dance frame ``index``."""
+        return int(self.x0s[min(index, len(self.x0s) - 1)])
+
     def compose(self, camera_frame: Images, index: int) -> Images:
         out = np.empty((self.height, self.width, 3), np.uint8)
         out[:, : self.panel] = self.reference.frame(index)
-        out[:, self.panel :] = camera_frame[:, self.x0 : self.x0 + self.panel]
+        x0 = self.x0(index)
+        out[:, self.panel :] = camera_frame[:, x0 : x0 + self.panel]
         for k, label in enumerate(self._labels):
             label.apply(out[:, k * self.panel : (k + 1) * self.panel])
         out[:, self.panel - 1 : self.panel + 1] = 255  # a thin divider
         return out
 
     def to_output(self, camera_kps: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Camera-pixel keypoints -> pixels of the side-by-side frame (the visitor panel)."""
+        """``[T, K, 3]`` camera-pixel keypoints of dance frames ``0..T-1`` -> pixels of the
+        side-by-side frame (the visitor panel)."""
         out = camera_kps.copy()
-        out[..., 0] += self.panel - self.x0
+        shift = np.array([self.x0(i) for i in range(len(out))], np.float32)
+        out[..., 0] += self.panel - shift.reshape((-1,) + (1,) * (out.ndim - 2))
         return out
+
+
+def _smooth_centres(
+    kps: npt.NDArray[np.float32], fallback: float, sigma: float
+) -> npt.NDArray[np.float64]:
+    """Per-frame hip-midpoint x, gaps filled, Gaussian-smoothed over ``sigma`` frames."""
+    hips = kps[:, [KP["left_hip"], KP["right_hip"]]]
+    seen = (hips[:, :, 2] > 0.2).all(axis=1) & np.isfinite(hips[:, :, 0]).all(axis=1)
+    if not seen.any():
+        return np.full(len(kps), fallback)
+    t = np.arange(len(kps))
+    x = np.interp(t, t[seen], hips[seen, :, 0].mean(axis=1).astype(np.float64))
+    r = max(1, round(3 * sigma))
+    w = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    padded = np.pad(x, r, mode="edge")
+    return np.asarray(np.convolve(padded, w / w.sum(), mode="valid"), np.float64)
 
 
 class _Label:
     """A caption, white on a translucent dark plate, at the bottom centre of a panel."""
 
     def __init__(self, width: int, height: int, text: str) -> None:
-        scale = max(0.45, height / 900)
+        scale = max(0.5, height / 700)
         (tw, th), base = cv2.getTextSize(text, _LABEL_FONT, scale, 1)
         pad = max(3, round(th * 0.4))
         pw, ph = tw + 2 * pad, th + base + 2 * pad

@@ -202,7 +202,7 @@ class _View:
         if layout == "side-by-side":
             if reference is None:
                 raise ValueError("the side-by-side layout needs the reference panel")
-            self.side = SideBySide(stage, reference)
+            self.side = SideBySide(stage, reference, out_kps)
             self.width, self.height = self.side.width, self.side.height
             out_kps = self.side.to_output(out_kps)
         self.corner = quietest_corner(out_kps, self.width, self.height)

@@ -116,10 +116,20 @@ class Arrivals:
 
 
 def _settings(
-    host: str, port: int, spool: Path, pose: str, width: int, height: int, fps: float
+    host: str,
+    port: int,
+    spool: Path,
+    pose: str,
+    width: int,
+    height: int,
+    fps: float,
+    person_mask: bool = True,
 ) -> EdgeSettings:
+    chosen: dict[str, object] = {"type": pose}
+    if pose == "blazepose":
+        chosen["person_mask"] = person_mask
     try:
-        pose_settings = TypeAdapter(PoseSettings).validate_python({"type": pose})
+        pose_settings = TypeAdapter(PoseSettings).validate_python(chosen)
     except ValueError as exc:
         raise click.ClickException(f"pose backend {pose!r}: {exc}") from None
     return EdgeSettings.model_validate(
@@ -146,8 +156,20 @@ def _settings(
     help="Pose backend (replay, blazepose, ...).",
 )
 @click.option("--broker", default=None, help="HOST:PORT (default: a private Mosquitto).")
+@click.option(
+    "--person-mask/--no-person-mask",
+    default=True,
+    show_default=True,
+    help="BlazePose sends its person mask (off: for its cost).",
+)
 def bench_node(
-    fps: float, seconds: float, width: int, height: int, pose_name: str, broker: str | None
+    fps: float,
+    seconds: float,
+    width: int,
+    height: int,
+    pose_name: str,
+    broker: str | None,
+    person_mask: bool,
 ) -> None:
     """A node end to end: live capture -> pose -> spool -> broker -> a subscriber."""
     with contextlib.ExitStack() as stack:
@@ -160,7 +182,8 @@ def bench_node(
         session = f"bench{int(time.time())}"
         arrivals = Arrivals(host, port, session)
         stack.callback(arrivals.close)
-        node = EdgeNode(_settings(host, port, spool, pose_name, width, height, fps))
+        settings = _settings(host, port, spool, pose_name, width, height, fps, person_mask)
+        node = EdgeNode(settings)
         node.start()
         stack.callback(node.stop)
         click.echo(

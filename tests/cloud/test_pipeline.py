@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, select, update
 
@@ -172,3 +173,39 @@ def test_finetune_resumes_from_the_checkpoint_another_worker_stored(
     Worker(queue, default_pipelines(settings, factory, storage), "w2", heartbeat_s=0.5).run_once()
     metrics = json.loads(storage.get(model_key(SID, "metrics.json")))
     assert metrics["start_step"] == 2 and metrics["steps"] == 3, metrics
+
+
+def test_the_render_step_uses_the_plate_and_the_booths_layout(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from cloud.db.booths import set_booth_look
+    from cloud.jobs.pipeline import RenderStep
+
+    settings, storage = _booth(engine, tmp_path, min_ssim=-1.0)
+    weights = tmp_path / "visitor.safetensors"
+    save_checkpoint(weights, Pix2Pix.from_config(TINY), half=True)
+    storage.put(model_key(SID, "best.safetensors"), weights.read_bytes())
+    factory = session_factory(engine)
+    with factory() as db:
+        set_booth_look(db, "booth1", layout="side-by-side", name="Test Booth")
+    plates = {"size": (120, 160)}  # the session's camera: 160x120
+
+    def plate(session: str) -> np.ndarray:
+        assert session == SID
+        return np.full((*plates["size"], 3), 100, np.uint8)
+
+    queue = JobQueue(factory)
+    worker = Worker(queue, {"render": [RenderStep(settings, factory, storage, plate=plate)]}, "w1")
+    queue.enqueue(SID, "render")
+    assert worker.run_once()
+    report = json.loads(storage.get(report_key(SID)))
+    assert report["layout"] == "side-by-side" and report["backdrop"] == "plate"
+    assert report["height"] == 480 and report["reference_panel"] == "skeleton"
+
+    plates["size"] = (480, 640)  # a plate from another camera: the job fails and says why
+    job = queue.enqueue(SID, "render", max_attempts=1)
+    assert worker.run_once()
+    with factory() as db:
+        failed = db.get(Job, job.id)
+        assert failed is not None and failed.state is JobState.FAILED
+        assert "plate is 640x480 but the session's frames are 160x120" in (failed.error or "")

@@ -205,3 +205,27 @@ def test_the_dancers_mask_rides_in_the_packet_and_missing_ones_are_counted(
     )
     assert annotator.counters.unmasked == 6  # empty, none, wrong size: sent without
     assert annotator.counters.mask_ms > 0
+
+
+def test_a_synthetic_frames_exact_mask_survives_the_spool(tmp_path: Path) -> None:
+    from edge.pose.replay import ReplayEstimator
+    from edge.settings import ReplaySettings
+    from edge.synthetic.visitor import make_visitor
+
+    spool = Spool(tmp_path)
+    spool.begin_capture("s1", 160, 120, 10.0, 1.0)
+    frames = list(make_visitor(1).frames(160, 120, 10, 0.3, masks=True))
+    encoder = JpegEncoder(80)
+    for f in frames:
+        spool.add_frame(
+            "s1", f.seq, f.capture_ns, 160, 120, encoder.encode(f.image), truth_bytes(f)
+        )
+    est = ReplayEstimator(ReplaySettings(seed=1))
+    annotator = Annotator(spool, est, lambda fps: (Unchanged(), 0), "node1")  # decodes
+    assert annotator.run_once() == 3
+    for f, (_, raw) in zip(frames, spool.ready(10), strict=True):
+        packet = decode_packet(raw)
+        assert packet.mask is not None and f.truth_mask is not None
+        assert np.array_equal(decode_mask(packet.mask), f.truth_mask)
+        assert np.allclose(packet.keypoints, f.truth, atol=5)  # the keypoints too
+    assert annotator.counters.unmasked == 0

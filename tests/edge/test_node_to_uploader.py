@@ -66,7 +66,7 @@ def test_the_uploader_stores_a_node_capture_completely(
     masks = [f.mask for k in keys for f in read_shard(uploader.storage.get(k))]
     unmasked = sum(m is None for m in masks)
     assert unmasked == uploader.uploader.stats.unmasked == node.annotator.counters.unmasked
-    assert unmasked < 150 // 2
+    assert unmasked == 0  # the mask survives the spool, so even decoded frames keep it
     assert all(m.shape == (96, 128) for m in masks if m is not None)
 
 

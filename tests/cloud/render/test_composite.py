@@ -117,3 +117,21 @@ def test_median_background_removes_a_moving_dancer() -> None:
     for i in range(5):
         frames[i, :, i] = 255  # the dancer is somewhere else in every frame
     assert (median_background(frames) == 50).all()
+
+
+def test_the_side_by_side_panel_pans_with_the_dancer() -> None:
+    from cloud.render.layout import SideBySide, SkeletonPanel, side_by_side_size
+    from tests.cloud.render.skeletons import walk
+
+    stage = Stage(Backdrop.plain(W, H), Framing(190, -90, 900), RES)
+    width, height, panel = side_by_side_size(stage)
+    assert (width, height, panel) == (1280, 720, 640)
+    n = 80
+    dancer = walk(np.linspace(250, 1050, n), np.full(n, 650.0), np.full(n, 400.0))
+    layout = SideBySide(stage, SkeletonPanel(dancer, panel, height), dancer)
+    x0 = layout.x0s
+    assert (np.diff(x0) >= 0).all() and x0[0] == 0 and x0[-1] == W - panel
+    out = layout.to_output(dancer)
+    assert (out[..., 0] > panel).all() and (out[..., 0] < width).all()  # always in view
+    frame = layout.compose(np.zeros((H, W, 3), np.uint8), 40)
+    assert frame.shape == (720, 1280, 3)
