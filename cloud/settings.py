@@ -297,20 +297,17 @@ class CloudSettings(FileSettings):
 
 
 def _check_signing(c: CredentialSettings) -> None:
-    """Production signs every rendition with its own certificate, checked at start-up."""
-    from cloud.render.credentials import CredentialsError, check_identity
-
+    """Production signs every rendition with its own certificate. Named here; the files
+    are checked (readable, valid now, ES256, the key the certificate's) where they are
+    used, when the worker starts (cloud/render/credentials.py ``check_identity``)."""
     if c.cert is None and c.key is None and c.allow_unsigned:
         return
     if c.cert is None or c.key is None:
         raise ValueError(
             "production requires credentials.cert and credentials.key (the C2PA signing "
-            "certificate and key every rendition is signed with), or credentials.allow_unsigned"
+            "certificate and key every rendition is signed with; DANCEBOOTH_CLOUD_CREDENTIALS__"
+            "CERT / __KEY), or credentials.allow_unsigned=true to deliver unsigned videos"
         )
-    try:
-        check_identity(c.cert, c.key)
-    except CredentialsError as exc:
-        raise ValueError(f"credentials: {exc}") from None
 
 
 # Placeholders of infra/env.example and infra/k8s/secret.example.yaml, and the defaults

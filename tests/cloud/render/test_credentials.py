@@ -26,6 +26,7 @@ from cloud.render.credentials import (
     read_credentials,
     read_stream,
     sign_rendition,
+    signing_identity,
 )
 from cloud.render.generator import PosePainter
 from cloud.render.renderer import render
@@ -161,11 +162,13 @@ def test_production_refuses_to_start_without_a_good_certificate(tmp_path: Path) 
     with pytest.raises(ValidationError, match=r"production requires credentials.cert"):
         _production(tmp_path)
     cert, key = _expired(tmp_path)
-    with pytest.raises(ValidationError, match="expired on"):
-        _production(tmp_path, cert=str(cert), key=str(key))
+    expired = _production(tmp_path, cert=str(cert), key=str(key))
+    with pytest.raises(CredentialsError, match="expired on"):  # when the worker starts
+        signing_identity(expired)
     good_cert, good_key = make_demo_identity(tmp_path / "ok", "booth1")
-    assert _production(tmp_path, cert=str(good_cert), key=str(good_key)).credentials.cert
-    assert _production(tmp_path, allow_unsigned=True).credentials.allow_unsigned
+    good = _production(tmp_path, cert=str(good_cert), key=str(good_key))
+    assert signing_identity(good) is not None
+    assert signing_identity(_production(tmp_path, allow_unsigned=True)) is None
 
 
 def test_render_verify_prints_the_manifest_and_its_state(rendition: tuple[Path, Path]) -> None:
