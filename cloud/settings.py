@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field, IPvAnyNetwork, SecretStr, model_val
 from pydantic_settings import SettingsConfigDict
 
 from protocol.ids import Identifier
-from protocol.settings import FileSettings, Group, MqttSettings
+from protocol.settings import DEFAULT_KEEP_ACKED_S, FileSettings, Group, MqttSettings
 
 
 class Environment(StrEnum):
@@ -243,6 +243,11 @@ class RetentionSettings(Group):
     )
     dead_letters_days: Annotated[float, Field(gt=0, le=3650)] = Field(
         14.0, description="refused MQTT payloads (dead letters) are deleted this long after"
+    )
+    node_spool_s: Annotated[float, Field(ge=0)] = Field(
+        DEFAULT_KEEP_ACKED_S,
+        description="how long the booth's nodes keep frames the cloud acknowledged (their"
+        " spool.keep_acked_s; keep the two equal): stated on the privacy page",
     )
     sweep_every_s: Annotated[float, Field(ge=0)] = Field(
         3600.0, description="how often each worker runs the retention sweep when idle; 0: never"
