@@ -206,7 +206,7 @@ class CredentialSettings(Group):
     )
     explain_url: str = Field(
         "https://contentcredentials.org/verify",
-        description="where the rendition page's 'what does this mean' link goes",
+        description="where the privacy page's 'what are content credentials' link goes",
     )
 
 

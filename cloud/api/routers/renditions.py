@@ -46,7 +46,6 @@ def page(token: Token, request: Request, db: DbSession, ctx: Ctx) -> Response:
             "expires": row.expires_at,
             "credentials": watch.content_credentials(ctx.storage, row.video_key),
             "allow_unsigned": ctx.settings.credentials.allow_unsigned,
-            "explain_url": ctx.settings.credentials.explain_url,
         },
     )
 

@@ -24,7 +24,7 @@ def test_the_page_says_signed_by_the_booth_and_ai_generated(
     booth.storage.put(rendition_key("sdone", "wave-party"), rendition[1].read_bytes(), "video/mp4")
     page = client.get(f"/r/{token}").text
     assert "Content credentials: signed by booth1, AI-generated." in page
-    assert 'href="https://contentcredentials.org/verify"' in page
+    assert 'href="/privacy#marking"' in page
 
 
 def test_a_re_encoded_or_tampered_file_is_shown_as_such(
