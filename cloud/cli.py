@@ -149,11 +149,20 @@ def status_command(config_path: Path | None, limit: int) -> None:
         letters = [(d.received_at, d.topic, d.reason) for d in latest]
     engine.dispose()
     console = Console()
-    table = Table("booth", "node", "state", "session", "seen", "fps", "dropped", title="nodes")
+    table = Table(
+        "booth", "node", "state", "session", "seen", "fps", "dropped", "no mask", title="nodes"
+    )
     for n in node_rows:
         seen = f"{n.seen_at:%H:%M:%S}" if n.seen_at else "-"
         table.add_row(
-            n.booth, n.node, n.state, n.session or "-", seen, f"{n.capture_fps:.0f}", str(n.dropped)
+            n.booth,
+            n.node,
+            n.state,
+            n.session or "-",
+            seen,
+            f"{n.capture_fps:.0f}",
+            str(n.dropped),
+            str(n.unmasked),
         )
     console.print(table)
     table = Table(

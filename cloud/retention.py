@@ -6,7 +6,8 @@ A session's data comes in three parts, each under the session's object-store pre
 ============  ==========================================  =============================
 part          objects                                     rows
 ============  ==========================================  =============================
-captures      ``{node}/shard-*.tar`` (every non-part key)  frames, shards, manifests
+captures      ``{node}/shard-*.tar``, ``{node}/plate.jpg``   frames, shards, manifests,
+              (every non-part key)                        plates, plate_parts
 model         ``model/`` (weights, resumable state)        —
 rendition     ``renditions/`` (MP4, report)                the rendition and its link
 ============  ==========================================  =============================
@@ -47,6 +48,8 @@ from cloud.db.models import (
     Job,
     Mail,
     Manifest,
+    Plate,
+    PlatePart,
     Rendition,
     Session,
     Shard,
@@ -119,6 +122,7 @@ def object_keys(db: Db, storage: Storage, removal: Removal) -> list[str]:
         keys = {k for k in keys if part_of(sid, k) in removal.parts}
     if removal.visitor or Part.CAPTURES in removal.parts:
         keys.update(db.scalars(select(Shard.key).where(Shard.session_id == sid)))
+        keys.update(db.scalars(select(Plate.key).where(Plate.session_id == sid)))
     return sorted(keys)
 
 
@@ -129,6 +133,8 @@ def _row_filters(removal: Removal) -> dict[str, tuple[type[Any], ColumnElement[b
         rows["frames"] = (Frame, Frame.session_id == sid)
         rows["shards"] = (Shard, Shard.session_id == sid)
         rows["manifests"] = (Manifest, Manifest.session_id == sid)
+        rows["plates"] = (Plate, Plate.session_id == sid)
+        rows["plate_parts"] = (PlatePart, PlatePart.session_id == sid)
     if removal.visitor or Part.RENDITION in removal.parts:
         rows["renditions"] = (Rendition, Rendition.session_id == sid)
     if removal.visitor:
@@ -138,7 +144,9 @@ def _row_filters(removal: Removal) -> dict[str, tuple[type[Any], ColumnElement[b
         rows["dead_letters"] = (
             DeadLetter,
             or_(
-                DeadLetter.topic.like(f"%/frames/{sid}"), DeadLetter.topic.like(f"%/manifest/{sid}")
+                DeadLetter.topic.like(f"%/frames/{sid}"),
+                DeadLetter.topic.like(f"%/manifest/{sid}"),
+                DeadLetter.topic.like(f"%/plate/{sid}"),
             ),
         )
     return rows

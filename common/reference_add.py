@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from common.reference import REFERENCE_DIR, ReferenceDanceError
 
@@ -138,8 +138,10 @@ class QualityReport(BaseModel):
     problems: list[Problem] = Field(default_factory=list)
     forced: bool = False
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def passed(self) -> bool:
+        """No problems (a forced dance has problems and did not pass)."""
         return not self.problems
 
     def summary(self) -> str:

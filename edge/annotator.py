@@ -6,7 +6,9 @@ Frames the capture has just spooled are taken from a small in-memory cache; olde
 ones (after a restart, or when pose lags far behind) are decoded from their JPEG.
 
 Each packet carries the dancer's person mask (:mod:`protocol.masks`) when the pose
-backend gave one; a frame without one, with an all-zero one or with one too large for
+backend gave one, else (MoveNet, PoseNet) one cut from the clean plate by differencing
+(:func:`edge.masking.mask_from_plate`) when the node has a plate of the camera's size;
+a frame without one, with an all-zero one or with one too large for
 its room in the packet is sent without and counted (``PoseCounters.unmasked``): the
 cloud trains those frames full-frame.
 
@@ -30,8 +32,9 @@ import cv2
 import numpy as np
 
 from common.throttle import Throttle
-from edge.frames import Frame, Keypoints
+from edge.frames import Frame, Image, Keypoints
 from edge.keypoints import KeypointStage, StageFactory, sanitize
+from edge.masking import mask_from_plate
 from edge.offline import OfflinePass, raw_bytes
 from edge.pose.base import Person, PoseEstimator
 from edge.pose.tracking import DancerTracker
@@ -46,6 +49,7 @@ from protocol.masks import (
     check_mask_shape,
     decode_mask,
     encode_mask,
+    mask_shape,
 )
 from protocol.skeleton import NUM_EXTRA_KEYPOINTS, NUM_KEYPOINTS
 
@@ -138,8 +142,10 @@ class Annotator:
         on_ready: Callable[[], None] | None = None,
         offline: OfflinePass | None = None,
         report_every_s: float = REPORT_EVERY_S,
+        plate: Callable[[], Image | None] | None = None,
     ) -> None:
         self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
+        self.plate = plate  # the clean plate, for backends without a mask (MoveNet, PoseNet)
         self.cache = FrameCache(cache_frames)
         self.preview, self.on_ready, self.offline = preview, on_ready, offline
         self.counters = PoseCounters(FpsMeter())
@@ -148,6 +154,7 @@ class Annotator:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.tracker = DancerTracker()
+        self._estimator_lock = threading.Lock()  # shared with estimate_aside (plate watch)
         self._session: str | None = None
         self._stage: KeypointStage | None = None
         self._flags = 0
@@ -220,6 +227,9 @@ class Annotator:
         t_s = (row.capture_ns - self._t0_ns) / 1e9
         kps, extras = sanitize(kps, row.width, row.height), sanitize(extras, row.width, row.height)
         raw = raw_bytes(kps, extras) if self.offline is not None else None
+        mask = None if dancer is None else dancer.mask
+        if dancer is not None and mask is None:
+            mask = self._plate_mask(frame, kps)
         kps, extras, imputed = self._stage.process(kps, extras, t_s)
         packet = FramePacket(
             session=row.session,
@@ -235,7 +245,7 @@ class Annotator:
             ready_ns=time.time_ns(),
             flags=self._flags,
             people=min(selection.people_seen, 255),
-            mask=self._mask_png(None if dancer is None else dancer.mask, row),
+            mask=self._mask_png(mask, row),
         )
         try:
             self.spool.set_packet(
@@ -249,6 +259,29 @@ class Annotator:
         c.people_seen = selection.people_seen
         if self.preview is not None:
             self.preview(frame, packet.keypoints)
+
+    def pending(self) -> bool:
+        """Whether spooled frames wait for their keypoints."""
+        return bool(self.spool.captured(1))
+
+    def estimate_aside(self, frame: Frame) -> list[Person]:
+        """Run the pose backend on a frame outside any capture (the clean-plate watch):
+        on a fresh state, and the next capture frame starts its session afresh."""
+        with self._estimator_lock:
+            self.estimator.reset()
+            try:
+                return self.estimator.estimate(frame)
+            finally:
+                self._session = None
+
+    def _plate_mask(self, frame: Frame, kps: Keypoints) -> Mask | None:
+        """The dancer by clean-plate differencing (edge.masking), when a plate of this
+        camera size exists; None otherwise (the frame goes without a mask, counted)."""
+        plate = self.plate() if self.plate is not None else None
+        if plate is None or plate.shape != frame.image.shape:
+            return None
+        h, w = mask_shape(frame.width, frame.height)
+        return mask_from_plate(frame.image, plate, kps, size=(w, h))
 
     def _mask_png(self, mask: Mask | None, row: CapturedFrame) -> bytes | None:
         """The dancer's mask as the packet carries it, or None (counted)."""
@@ -275,7 +308,8 @@ class Annotator:
 
     def _estimate(self, frame: Frame, row: CapturedFrame) -> list[Person]:
         try:
-            return self.estimator.estimate(frame)
+            with self._estimator_lock:
+                return self.estimator.estimate(frame)
         except Exception as exc:
             self.counters.failures += 1
             held = self._failure_reports.allow()

@@ -4,7 +4,9 @@ A node serves its booth's commands: a capture command starts a capture at the
 shared start time for the given duration (so every node of the booth films the
 same moment), cancel stops and forgets it, resend re-publishes a range, erase
 removes a deleted visitor's frames from the spool at once (acknowledged ones too) and
-answers on the node's ``erased/{session}`` topic. In
+answers on the node's ``erased/{session}`` topic, plate takes the clean plate
+(:mod:`edge.plate_watch`; the node also takes it by itself between visitors, and
+attaches the current one to every capture it starts). In
 standalone mode (tests, a single camera on a laptop) :meth:`EdgeNode.capture` is
 called directly. On start-up the node first finishes whatever a previous run
 left in its spool.
@@ -21,6 +23,8 @@ from edge.annotator import Annotator
 from edge.capture import CaptureCounters, CaptureRun
 from edge.keypoints import StageFactory, smoothing_stages
 from edge.offline import OfflinePass
+from edge.plate import PlateKeeper
+from edge.plate_watch import PlateWatcher
 from edge.pose import create_estimator
 from edge.pose.base import PoseEstimator
 from edge.preview import Previewer
@@ -40,6 +44,7 @@ from protocol.messages import (
     NodeState,
     NodeStats,
     NodeStatus,
+    PlateTake,
     ResendRequest,
     decode_message,
 )
@@ -49,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 # (fps, duration_s) -> an unopened source
 SourceFactory = Callable[[float, float | None], FrameSource]
+# (fps) -> an unopened source showing the booth between captures
+WatchSourceFactory = Callable[[float], FrameSource]
 
 
 class NodeError(RuntimeError):
@@ -65,6 +72,7 @@ class EdgeNode:
         estimator: PoseEstimator | None = None,
         stages: StageFactory | None = None,
         sources: SourceFactory | None = None,
+        watch_sources: WatchSourceFactory | None = None,
     ) -> None:
         self.settings = settings
         self.booth, self.node = settings.node.booth, settings.node.node
@@ -73,6 +81,9 @@ class EdgeNode:
         frame_size = (settings.capture.width, settings.capture.height)
         self.estimator = estimator or create_estimator(settings.pose, frame_size=frame_size)
         self.sources = sources or self._settings_source
+        self.plates = PlateKeeper(
+            settings.spool.path / "plate", self.node, settings.plate.jpeg_quality
+        )
         self.publisher = Publisher(
             settings.mqtt,
             settings.publisher,
@@ -80,6 +91,7 @@ class EdgeNode:
             self.node,
             self.spool,
             on_command=self.handle_command,
+            plates=self.plates,
         )
         preview = Previewer(
             settings.preview.fps, settings.preview.width, self.publisher.publish_preview
@@ -96,6 +108,7 @@ class EdgeNode:
             preview=preview,
             on_ready=self.publisher.wake,
             offline=offline,
+            plate=self.plates.image,
         )
         self._run: CaptureRun | None = None
         self._counters: CaptureCounters | None = None  # of the current or last capture
@@ -103,6 +116,21 @@ class EdgeNode:
         self._cancelled: set[str] = set()  # cancelled before their start time came
         self._stop = threading.Event()
         self._stats = threading.Thread(target=self._stats_loop, name="node-stats", daemon=True)
+        self.plate_watch = PlateWatcher(
+            self.plates,
+            settings.plate,
+            watch_sources or self._settings_watch_source,
+            self.annotator.estimate_aside,
+            busy=lambda: self._run is not None or self.annotator.pending(),
+        )
+
+    def _settings_watch_source(self, fps: float) -> FrameSource:
+        c, source = self.settings.capture, self.settings.source
+        if source.type == "synthetic" and source.between_captures == "empty":
+            from edge.sources.synthetic import EmptyBoothSource
+
+            return EmptyBoothSource(source, c.width, c.height, fps)
+        return create_source(source, c.width, c.height, fps, None)
 
     def _settings_source(self, fps: float, duration_s: float | None) -> FrameSource:
         c = self.settings.capture
@@ -117,6 +145,7 @@ class EdgeNode:
         self.annotator.start()
         self.publisher.start()
         self._stats.start()
+        self.plate_watch.start()
         self.publish_status()
 
     def stop(self) -> None:
@@ -125,6 +154,7 @@ class EdgeNode:
         self._stop.set()  # from here on no status is published but the final one
         if self._stats.is_alive():
             self._stats.join(5)
+        self.plate_watch.stop()
         run = self._run
         if run is not None:
             run.stop()
@@ -158,8 +188,13 @@ class EdgeNode:
             if self.spool.capture(session) is not None:
                 raise NodeError(f"session {session} was already captured on this node")
             fps = fps or self.settings.capture.fps
+            self.plate_watch.pause()  # the camera is the capture's now
             source = self.sources(fps, duration_s)
-            source.open()
+            try:
+                source.open()
+            except BaseException:
+                self.plate_watch.resume()
+                raise
             if start_at is not None:
                 late = time.time() - start_at
                 if late > 0.5:
@@ -167,6 +202,7 @@ class EdgeNode:
                 self._stop.wait(max(0.0, start_at - time.time()))
             if session in self._cancelled or self._stop.is_set():
                 source.close()
+                self.plate_watch.resume()
                 raise NodeError(f"capture {session} was cancelled before it started")
             run = CaptureRun(
                 source,
@@ -179,6 +215,8 @@ class EdgeNode:
             )
             run.start()
             self._run, self._counters = run, run.counters
+            self.plates.attach(session)  # the booth as it was just before the visitor
+            self.plates.visited()
         threading.Thread(target=self._finish, args=(run,), name="capture-end", daemon=True).start()
         logger.info("capturing %s for %.1f s at %.0f fps", session, duration_s, fps)
         self.publish_status()
@@ -189,6 +227,8 @@ class EdgeNode:
         with self._run_lock:
             if self._run is run:  # a cancel may have freed the node, and a new run begun
                 self._run = None
+            if self._run is None:
+                self.plate_watch.resume()
         if result is not None:
             logger.info(
                 "capture %s ended: %d frames, %d dropped, %.1f fps",
@@ -209,7 +249,9 @@ class EdgeNode:
             with self._run_lock:  # free the node now, not when capture-end gets to it
                 if ended and self._run is run:
                     self._run = None
+                    self.plate_watch.resume()
         removed = self.spool.delete_capture(session)
+        self.plates.drop(session)
         logger.info("capture %s cancelled; %d spooled frames discarded", session, removed)
 
     def erase(self, session: str) -> EraseAck:
@@ -227,7 +269,9 @@ class EdgeNode:
             with self._run_lock:
                 if ended and self._run is run:
                     self._run = None
+                    self.plate_watch.resume()
         frames = self.spool.erase(session)
+        self.plates.drop(session)  # the plate chunks still to send with it
         result = EraseResult.ERASED if known else EraseResult.UNKNOWN
         logger.info("erase %s: %s, %d frames removed from the spool", session, result, frames)
         return EraseAck(
@@ -255,6 +299,11 @@ class EdgeNode:
             elif command is Command.CANCEL:
                 cancel = decode_message(CaptureCancel, payload)
                 threading.Thread(target=self.cancel, args=(cancel.session,), daemon=True).start()
+            elif command is Command.PLATE:
+                take = decode_message(PlateTake, payload)
+                if take.node in (None, self.node):
+                    logger.info("clean plate requested by the operator")
+                    self.plate_watch.request()
             elif command is Command.ERASE:
                 if payload:  # an empty retained message: every node confirmed, cleared
                     request = decode_message(EraseRequest, payload)
@@ -305,6 +354,7 @@ class EdgeNode:
             backend=self.estimator.describe()[:32],
             stats=stats,
             clock=clock,
+            plate=self.plates.info,
         )
 
     def publish_status(self, clock: ClockEcho | None = None) -> None:

@@ -8,7 +8,8 @@ what was in flight (same message ids), and the sender carries on from the spool.
 A packet with no PUBACK after ``ack_timeout_s`` is published again; duplicates are
 the kind the consumer's ``(session, node, seq)`` dedupe absorbs.
 
-Also here: the retained node status with an ``offline`` last will, the
+Clean-plate chunks (:mod:`edge.plate`) go the same way: each stays in the plate outbox
+until its PUBACK. Also here: the retained node status with an ``offline`` last will, the
 end-of-capture manifest (sent once every frame of the capture is acknowledged),
 resend requests (``FLAG_RESENT``), the low-rate preview (QoS 0), the booth's
 command subscription (with the retained per-session erase requests) and the answers
@@ -30,6 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from common.mqtt import BrokerRefusedError as Refused
 from common.mqtt import ClientOptions, Connection, Version, Will
+from edge.plate import PlateKeeper
 from edge.settings import PublisherSettings
 from edge.spool import CaptureRecord, Spool
 from protocol.codec import FLAG_RESENT, decode_packet, encode_packet
@@ -62,7 +64,7 @@ class BrokerRefusedError(PublisherError):
 
 @dataclass
 class _Inflight:
-    kind: str  # "frame", "resend", "manifest" or "other"
+    kind: str  # "frame", "resend", "manifest", "plate" or "other"
     key: Key
     sent: float
 
@@ -97,9 +99,10 @@ class Publisher:
         node: str,
         spool: Spool,
         on_command: CommandHandler | None = None,
+        plates: PlateKeeper | None = None,
     ) -> None:
         self.mqtt, self.settings, self.booth, self.node = mqtt_settings, settings, booth, node
-        self.spool, self.on_command = spool, on_command
+        self.spool, self.on_command, self.plates = spool, on_command, plates
         self.topics = Topics(mqtt_settings.prefix)
         self._lock = threading.Lock()
         self._inflight: dict[int, _Inflight] = {}
@@ -233,8 +236,12 @@ class Publisher:
         """Nothing waiting: every packet and manifest acknowledged, no resend queued."""
         with self._lock:
             busy = bool(self._inflight or self._resends or self._acked)
+        plates = self.plates.count_pending() if self.plates is not None else 0
         return (
-            not busy and self.spool.depth() == 0 and not self.spool.manifests_due(first_only=True)
+            not busy
+            and not plates
+            and self.spool.depth() == 0
+            and not self.spool.manifests_due(first_only=True)
         )
 
     # -- paho callbacks (network thread; never call back into paho while holding _lock) --
@@ -325,6 +332,7 @@ class Publisher:
                     self._expire()
                     self._send_resends()
                     self._send_ready()
+                    self._send_plates()
                     self._send_manifests()
             except Exception:
                 logger.exception("publisher send loop failed; retrying")
@@ -342,6 +350,8 @@ class Publisher:
         for entry in acked:
             if entry.kind == "manifest":
                 self._manifest_acked(entry.key[0])
+            elif entry.kind == "plate" and self.plates is not None:
+                self.plates.acked(entry.key)
 
     def _manifest_acked(self, session: str) -> None:
         # A broker that acknowledged the manifest can still lose it (a crash before it
@@ -383,6 +393,17 @@ class Publisher:
         for key, packet in self.spool.ready(free, skip):
             topic = self.topics.frames(self.booth, self.node, key[0])
             if not self._publish(topic, packet, 1, False, "frame", key):
+                return
+
+    def _send_plates(self) -> None:
+        if self.plates is None:
+            return
+        free, skip = self._free_slots()
+        if free <= 0:
+            return
+        for key, session, chunk in self.plates.pending(free, skip):
+            topic = self.topics.plate(self.booth, self.node, session)
+            if not self._publish(topic, chunk, 1, False, "plate", key):
                 return
 
     def _send_resends(self) -> None:

@@ -34,7 +34,7 @@ from common.reference_add import (
     ReferenceRejected,
 )
 from edge.frames import Frame
-from edge.pose.base import Person, PoseEstimator
+from edge.pose.base import Person, PoseError, PoseEstimator
 from edge.reference_audio import music
 from edge.reference_keypoints import FloatArray, load_keypoints_file, repair_sequence
 from edge.reference_pick import follow
@@ -103,6 +103,8 @@ def add_reference(
             d.save(staging)
         _move_into_place(staging, root, [d.name for d in dances])
         report("write", len(dances), len(dances))
+    except PoseError as exc:  # e.g. the backend's models are not installed
+        raise ReferenceAddError(str(exc)) from None
     except OSError as exc:
         raise _write_error(exc, root) from None
     finally:

@@ -156,7 +156,13 @@ def _run_with_events(video: Path, name: str, options: AddOptions) -> None:
     def emit(event: AddEvent) -> None:
         click.echo(event.model_dump_json(exclude_none=True))
 
+    last: dict[str, int] = {}
+
     def progress(stage: str, done: int, total: int) -> None:
+        percent = 100 * done // total if total else done
+        if last.get(stage) == percent and done != total:
+            return  # one line per percent: a 3-minute video has 5,400 frames
+        last[stage] = percent
         emit(AddEvent(event="progress", stage=stage, done=done, total=total))
 
     try:

@@ -42,6 +42,11 @@ class SyntheticSource(Group):
     type: Literal["synthetic"] = "synthetic"
     seed: int = 0
     realtime: bool = Field(True, description="deliver frames at the capture fps, not faster")
+    between_captures: Literal["empty", "dancer"] = Field(
+        "empty",
+        description="what the synthetic camera shows while no capture runs: the empty booth"
+        " (the node takes its clean plate) or the dancer (a plate taken then has a person)",
+    )
 
 
 SourceSettings = Annotated[
@@ -221,6 +226,29 @@ class PublisherSettings(Group):
     )
 
 
+class PlateSettings(Group):
+    """The clean plate: an image of the empty booth at camera resolution, sent with every
+    session (the renderer draws the dancer over it)."""
+
+    auto: bool = Field(
+        True,
+        description="take the plate by itself when nobody has been in view for empty_for_s"
+        " (first at start-up, then after every visitor); false: only on the operator's request",
+    )
+    empty_for_s: Annotated[float, Field(ge=0, le=3600)] = Field(
+        5.0, description="nobody in view (pose backend) this long between captures: take it"
+    )
+    watch_fps: Annotated[float, Field(gt=0, le=30)] = Field(
+        2.0, description="frames a second looked at between captures while a plate is wanted"
+    )
+    refresh_after_s: Annotated[float, Field(gt=0)] = Field(
+        1800.0, description="retake an automatic plate this old even without a visitor since"
+    )
+    jpeg_quality: Annotated[int, Field(ge=50, le=100)] = Field(
+        92, description="JPEG quality of the plate (it is the rendition's background)"
+    )
+
+
 class PreviewSettings(Group):
     fps: Annotated[float, Field(ge=0, le=30)] = 2.0
     width: Annotated[int, Field(ge=64, le=1280)] = 320
@@ -241,6 +269,7 @@ class EdgeSettings(FileSettings):
     smoothing: SmoothingSettings = SmoothingSettings()
     spool: SpoolSettings = SpoolSettings()
     preview: PreviewSettings = PreviewSettings()
+    plate: PlateSettings = PlateSettings()
     publisher: PublisherSettings = PublisherSettings()
 
     @model_validator(mode="after")

@@ -106,6 +106,31 @@
     return `<dt${cls(pose)}>pose errors</dt><dd${cls(pose)} data-stat="pose_failures">${pose}</dd>
         <dt${cls(lost)}>lost</dt><dd${cls(lost)} data-stat="lost_frames">${lost}</dd>`;
   }
+  // The node's clean plate (the empty booth the rendition is drawn over): its age, and a
+  // warning asking for a retake when somebody was in view when it was taken.
+  function ageText(s) {
+    if (s < 90) return `${Math.round(s)} s ago`;
+    if (s < 5400) return `${Math.round(s / 60)} min ago`;
+    return `${(s / 3600).toFixed(1)} h ago`;
+  }
+  function plateInfo(n) {
+    const p = n.plate;
+    const btn = `<button class="small secondary" data-plate="${esc(n.id)}">Retake plate</button>`;
+    if (!p) return `<p class="plate" data-plate-state="none">No clean plate yet ${btn}</p>`;
+    const what = `${p.width}×${p.height}, ${ageText(p.age_s)}${p.by_operator ? " (operator)" : ""}`;
+    if (p.warning) {
+      return `<p class="plate warn" role="alert" data-plate-state="person">⚠ ${esc(p.warning)} — ${what} ${btn}</p>`;
+    }
+    return `<p class="plate" data-plate-state="ok">Clean plate ${what} ${btn}</p>`;
+  }
+  async function takePlate(node) {
+    showError($("nodes-error"), null);
+    try {
+      await api("POST", "/api/booth/plate", node ? { node } : {});
+      $("nodes-note").hidden = false;
+      $("nodes-note").textContent = `Plate requested from ${node || "every camera"}: keep the booth empty for a moment.`;
+    } catch (err) { showError($("nodes-error"), err); }
+  }
   function renderNodes(nodes) {
     if (!nodes.length) return;
     $("nodes").innerHTML = nodes.map((n) => {
@@ -117,7 +142,8 @@
         <dl><dt>fps</dt><dd>${(s.capture_fps ?? 0).toFixed(1)}</dd><dt>inference</dt><dd>${(s.inference_ms ?? 0).toFixed(0)} ms</dd>
         <dt>dropped</dt><dd>${s.dropped_frames ?? 0}</dd><dt>spool</dt><dd>${s.spool_depth ?? 0}</dd>
         ${faults(s)}
-        <dt>clock</dt><dd class="clock${n.clock_warning ? " warn" : ""}" title="node clock minus the server's, measured over MQTT">${clockText(n)}${n.clock_warning ? " ⚠ sync its clock" : ""}</dd></dl></div>`;
+        <dt>clock</dt><dd class="clock${n.clock_warning ? " warn" : ""}" title="node clock minus the server's, measured over MQTT">${clockText(n)}${n.clock_warning ? " ⚠ sync its clock" : ""}</dd></dl>
+        ${plateInfo(n)}</div>`;
     }).join("");
   }
   // Which nodes confirmed erasing each deleted visitor from their spool.
@@ -289,6 +315,11 @@
     await refresh();
   });
   $("retake").addEventListener("click", () => act("retake", current));
+  $("take-plate").addEventListener("click", () => takePlate(null));
+  $("nodes").addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button[data-plate]");
+    if (btn) takePlate(btn.dataset.plate);
+  });
   $("queue-body").addEventListener("click", (ev) => {
     const btn = ev.target.closest("button[data-act]");
     if (btn) act(btn.dataset.act, btn.dataset.id, btn.dataset.job);

@@ -22,6 +22,7 @@ from protocol.messages import (
     ClockPing,
     Message,
     NodeStatus,
+    PlateTake,
     decode_message,
 )
 from protocol.settings import MqttSettings
@@ -50,6 +51,10 @@ class BoothLink(ABC):
 
     def cancel_capture(self, booth: str, message: CaptureCancel) -> None:
         self.send(booth, Command.CANCEL, message)
+
+    def take_plate(self, booth: str, message: PlateTake) -> None:
+        """Ask the booth's nodes (or one) to take their clean plate now."""
+        self.send(booth, Command.PLATE, message)
 
     def ping_clocks(self, booth: str) -> None:
         """Ask every node for its time; :meth:`take_status` measures the answers."""

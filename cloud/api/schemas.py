@@ -59,6 +59,29 @@ class SessionRef(Inbound):
     session_id: SessionId
 
 
+class PlateRequest(Inbound):
+    node: Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)] | None = Field(
+        None, description="the node to take it; none: every node of the booth"
+    )
+
+
+class PlateRequested(BaseModel):
+    node: str | None = Field(description="the node asked; None: every node")
+
+
+class PlateView(BaseModel):
+    """A node's clean plate, as its last status reported it."""
+
+    taken_at: datetime
+    age_s: float = Field(description="seconds since it was taken (node clock)")
+    width: int
+    height: int
+    by_operator: bool
+    warning: str | None = Field(
+        None, description="why the operator should retake it (somebody was in view)"
+    )
+
+
 class BoothSettingsView(BaseModel):
     """A booth's own settings, as the dashboard shows them."""
 
@@ -202,6 +225,7 @@ class NodeView(BaseModel):
     )
     clock_error_s: float | None = Field(None, description="the measurement's ± bound")
     clock_warning: bool = Field(False, description="the offset exceeds clock.warn_s")
+    plate: PlateView | None = Field(None, description="the node's clean plate; None: none yet")
 
 
 class CaptureStarted(BaseModel):

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 
 from cloud.api.errors import ConflictError, NotFoundError
-from cloud.api.schemas import JobView, MailView, NodeView, VisitorStatus, VisitorView
+from cloud.api.schemas import (
+    JobView,
+    MailView,
+    NodeView,
+    PlateView,
+    VisitorStatus,
+    VisitorView,
+)
 from cloud.db.lifecycle import ensure_booth, transition
 from cloud.db.models import Job, JobState, Mail, MailState, Manifest, Node, Session, utcnow
 from cloud.db.states import SessionState, TransitionError
+from cloud.ingest.plates import PERSON_WARNING
 from cloud.jobs.queue import as_utc
 from protocol.ids import new_session_id
-from protocol.messages import CaptureCancel, CaptureStart
+from protocol.messages import CaptureCancel, CaptureStart, PlateInfo
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +223,25 @@ def upload_progress(db: Db, sessions: list[str]) -> dict[str, float]:
     return {sid: min(1.0, got / want) if want else 1.0 for sid, got, want in rows}
 
 
+def _plate_view(node: Node, now: datetime) -> PlateView | None:
+    if not node.plate:
+        return None
+    try:
+        info = PlateInfo.model_validate(node.plate)
+    except ValueError:
+        return None
+    reported = as_utc(node.status_at) if node.status_at else now
+    taken = datetime.fromtimestamp(info.taken_at, UTC)
+    return PlateView(
+        taken_at=taken,
+        age_s=max(0.0, (reported - taken).total_seconds() + (now - reported).total_seconds()),
+        width=info.width,
+        height=info.height,
+        by_operator=info.by_operator,
+        warning=PERSON_WARNING if info.person else None,
+    )
+
+
 def list_nodes(db: Db, booth: str, has_preview: set[str]) -> list[NodeView]:
     now = utcnow()
     views = []
@@ -230,6 +258,7 @@ def list_nodes(db: Db, booth: str, has_preview: set[str]) -> list[NodeView]:
                 stats=node.stats or {},
                 seen_at=node.seen_at,
                 has_preview=node.id in has_preview,
+                plate=_plate_view(node, now),
             )
         )
     return views

@@ -85,6 +85,7 @@ class Node(Base):
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status_at: Mapped[datetime | None]  # the node's own clock
     seen_at: Mapped[datetime | None]  # when the cloud received it
+    plate: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # protocol PlateInfo
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -167,7 +168,44 @@ class Frame(Base):
     capture_ns: Mapped[int] = mapped_column(BigInteger)
     jpeg_bytes: Mapped[int] = mapped_column(Integer)
     flags: Mapped[int] = mapped_column(Integer, default=0)
+    # The camera size: a node's frames of one session all have the first one's.
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
     stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Plate(Base):
+    """A node's clean plate for a session: the empty booth the dancer is drawn over."""
+
+    __tablename__ = "plates"
+    __table_args__ = (ForeignKeyConstraint(["session_id"], ["sessions.id"], ondelete="CASCADE"),)
+
+    session_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    node_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512))
+    taken_at: Mapped[datetime]
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    by_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the operator should retake it (somebody in it); None: it looks clean.
+    warning: Mapped[str | None] = mapped_column(Text)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlatePart(Base):
+    """A chunk of a plate still being received (chunks may reach different uploaders)."""
+
+    __tablename__ = "plate_parts"
+    __table_args__ = (ForeignKeyConstraint(["session_id"], ["sessions.id"], ondelete="CASCADE"),)
+
+    session_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    node_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    taken_ns: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Manifest(Base):

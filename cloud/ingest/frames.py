@@ -128,6 +128,32 @@ class FrameStore:
                 refused[session] = f"session {session} is {row.state}: frames refused"
         return refused
 
+    def check_sizes(self, packets: Sequence[FramePacket]) -> dict[int, str]:
+        """Packets (by index) whose camera size differs from their (session, node)'s: the
+        size of its stored frames, else of its first packet here. Reason per packet."""
+        sizes: dict[tuple[str, str], tuple[int, int]] = {}
+        with transaction(self.factory) as db:
+            for session, node in {(p.session, p.node) for p in packets}:
+                row = db.execute(
+                    select(Frame.width, Frame.height)
+                    .where(Frame.session_id == session, Frame.node_id == node)
+                    .where(Frame.width.is_not(None))
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    sizes[(session, node)] = (int(row[0] or 0), int(row[1] or 0))
+        refused: dict[int, str] = {}
+        for i, p in enumerate(packets):
+            want = sizes.setdefault((p.session, p.node), (p.width, p.height))
+            if (p.width, p.height) != want:
+                refused[i] = (
+                    f"node {p.node} changed its camera resolution mid-session {p.session}: "
+                    f"frame {p.seq} is {p.width}x{p.height}, the session's frames are "
+                    f"{want[0]}x{want[1]}; refused (the frames already stored are kept). "
+                    "Keep the camera size fixed during a capture, or retake the session"
+                )
+        return refused
+
     def store(self, booth: str, packets: Sequence[FramePacket]) -> StoreResult:
         """Store every packet whose (session, node, seq) is not stored yet."""
         result = StoreResult()
@@ -210,6 +236,8 @@ class FrameStore:
                 "capture_ns": p.capture_ns,
                 "jpeg_bytes": len(p.jpeg),
                 "flags": p.flags,
+                "width": p.width,
+                "height": p.height,
                 "stored_at": utcnow(),
             }
             for p in group.packets

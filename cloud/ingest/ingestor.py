@@ -1,10 +1,13 @@
 """One batch of MQTT messages in, durable state out: the uploader's logic without MQTT.
 
 Every message ends in exactly one place: a stored frame (or a recognised duplicate),
-a manifest, a node status, a node's answer to an erase request, or a dead letter with
-the reason. Nothing raised by bad input escapes :meth:`Ingestor.handle`; only
-infrastructure failures (database or object store down) do, so the caller can retry
-the batch without acknowledging it.
+a manifest, a node status, a node's answer to an erase request, a clean-plate chunk
+(:mod:`cloud.ingest.plates`), or a dead letter with the reason. A frame whose camera size
+differs from the size its node's earlier frames of the session have is such a dead
+letter (the resolution changed mid-session); the frames already stored stay. Nothing
+raised by bad input escapes :meth:`Ingestor.handle`; only infrastructure failures
+(database or object store down) do, so the caller can retry the batch without
+acknowledging it.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from cloud.ingest import dead_letters
 from cloud.ingest.dead_letters import Refusal
 from cloud.ingest.frames import DELETED, FrameStore, StoreResult
 from cloud.ingest.manifests import record_manifest
+from cloud.ingest.plates import PlateResult, PlateStore
 from cloud.storage import StorageError
 from protocol.codec import FramePacket, decode_packet
 from protocol.errors import ProtocolError
 from protocol.messages import CaptureManifest, EraseAck, NodeStatus, decode_message
+from protocol.plates import PlateChunk, decode_plate_chunk
 from protocol.topics import NodeChannel, ParsedTopic, Topics
 
 logger = logging.getLogger(__name__)
@@ -57,11 +62,13 @@ class BatchResult:
     erasures: int = 0  # nodes' answers to erase requests
     dead_letters: int = 0
     dropped: int = 0  # traffic of deleted sessions: counted, never kept
+    plates: PlateResult = field(default_factory=PlateResult)
 
 
 @dataclass
 class _Sorted:
     frames: list[tuple[FramePacket, Incoming]] = field(default_factory=list)
+    plates: list[tuple[PlateChunk, Incoming]] = field(default_factory=list)
     manifests: list[tuple[CaptureManifest, Incoming]] = field(default_factory=list)
     statuses: list[tuple[str, NodeStatus]] = field(default_factory=list)
     erasures: list[EraseAck] = field(default_factory=list)
@@ -85,6 +92,7 @@ class Ingestor:
         self.store = store
         self.factory = factory
         self.keep_bytes = keep_bytes
+        self.plates = PlateStore(store.storage, factory)
 
     def handle(self, batch: Sequence[Incoming]) -> BatchResult:
         """Process ``batch``; raises only infrastructure errors (then nothing is acked)."""
@@ -119,6 +127,11 @@ class Ingestor:
         for message in batch:
             self._sort(message, work)
         self._refuse_closed_sessions(work)
+        self._refuse_resized(work)
+        if work.plates:
+            part_plates = self.plates.store(self.booth, [c for c, _ in work.plates])
+            result.plates.chunks += part_plates.chunks
+            result.plates.plates += part_plates.plates
         if work.frames:
             part = self.store.store(self.booth, [p for p, _ in work.frames])
             result.frames.stored += part.stored
@@ -149,6 +162,10 @@ class Ingestor:
                 packet = decode_packet(message.payload)
                 _check_origin(parsed, packet.session, packet.node)
                 work.frames.append((packet, message))
+            elif parsed.channel is NodeChannel.PLATE:
+                chunk = decode_plate_chunk(message.payload)
+                _check_origin(parsed, chunk.session, chunk.node)
+                work.plates.append((chunk, message))
             elif parsed.channel is NodeChannel.MANIFEST:
                 manifest = decode_message(CaptureManifest, message.payload)
                 _check_origin(parsed, manifest.session, manifest.node)
@@ -170,11 +187,13 @@ class Ingestor:
 
     def _refuse_closed_sessions(self, work: _Sorted) -> None:
         sessions = {p.session for p, _ in work.frames} | {m.session for m, _ in work.manifests}
+        sessions |= {c.session for c, _ in work.plates}
         refused = self.store.check_sessions(self.booth, sessions) if sessions else {}
         if not refused:
             return
         pairs: list[tuple[str, Incoming]] = [(p.session, m) for p, m in work.frames]
         pairs += [(c.session, m) for c, m in work.manifests]
+        pairs += [(c.session, m) for c, m in work.plates]
         for session, message in pairs:
             if session in refused and refused[session].startswith(DELETED):
                 work.dropped += 1
@@ -186,6 +205,20 @@ class Ingestor:
             logger.info("dropped %d late messages of deleted sessions", work.dropped)
         work.frames = [(p, m) for p, m in work.frames if p.session not in refused]
         work.manifests = [(c, m) for c, m in work.manifests if c.session not in refused]
+        work.plates = [(c, m) for c, m in work.plates if c.session not in refused]
+
+    def _refuse_resized(self, work: _Sorted) -> None:
+        """Refuse frames of another camera size than the node's first of the session."""
+        if not work.frames:
+            return
+        reasons = self.store.check_sizes([p for p, _ in work.frames])
+        if not reasons:
+            return
+        for i, reason in sorted(reasons.items()):
+            message = work.frames[i][1]
+            logger.error("%s", reason)
+            work.refused.append(Refusal(message.topic, message.payload, reason))
+        work.frames = [f for i, f in enumerate(work.frames) if i not in reasons]
 
     def _record_status(self, db: Db, node: str, status: NodeStatus) -> None:
         ensure_booth(db, self.booth)
@@ -205,6 +238,7 @@ class Ingestor:
         row.session_id = status.session
         row.backend = status.backend
         row.stats = status.stats.model_dump()
+        row.plate = status.plate.model_dump() if status.plate is not None else None
         row.status_at = status_at
         row.seen_at = utcnow()
 

@@ -22,6 +22,7 @@ class NodeView:
     seen_at: datetime | None
     capture_fps: float
     dropped: int
+    unmasked: int = 0  # frames the node sent without a person mask (trained full-frame)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def nodes(db: Db) -> list[NodeView]:
             n.seen_at,
             float(n.stats.get("capture_fps", 0.0)),
             int(n.stats.get("dropped_frames", 0)),
+            int(n.stats.get("unmasked_frames", 0)),
         )
         for n in rows
     ]

@@ -36,7 +36,13 @@ from protocol.topics import Command, NodeChannel, Topics, shared_subscription
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 0.5
-_CHANNELS = (NodeChannel.FRAMES, NodeChannel.MANIFEST, NodeChannel.STATUS, NodeChannel.ERASED)
+_CHANNELS = (
+    NodeChannel.FRAMES,
+    NodeChannel.MANIFEST,
+    NodeChannel.PLATE,
+    NodeChannel.STATUS,
+    NodeChannel.ERASED,
+)
 _PUBLISH_WAIT_S = 2.0
 
 

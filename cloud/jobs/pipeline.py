@@ -20,6 +20,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -240,7 +241,11 @@ def default_pipelines(
     from cloud.jobs.deliver import DeliverStep  # it builds on this module's keys
 
     finetune = FinetuneStep(settings, factory, storage, settings.worker.work_dir)
-    render = RenderStep(settings, factory, storage)
+    from cloud.ingest.plates import load_plate
+
+    # The render step composites over the session's clean plate: the one of the node with
+    # most frames (the node clip_from_store renders), at the camera's resolution.
+    render = RenderStep(settings, factory, storage, plate=partial(load_plate, storage, factory))
     return {
         "finetune": [finetune, render, DeliverStep(settings, factory, storage)],
         "deliver": [DeliverStep(settings, factory, storage, gate=False)],

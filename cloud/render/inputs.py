@@ -20,6 +20,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
+from cloud.ingest.plates import load_plate
 from cloud.ingest.reader import iter_session_frames
 from cloud.render.composite import median_background
 from cloud.storage import Storage
@@ -98,6 +99,15 @@ def clip_from_store(
     picks = np.linspace(0, len(jpegs) - 1, min(BACKGROUND_SAMPLES, len(jpegs))).round()
     samples = tuple(jpegs[int(i)] for i in picks)
     return VisitorClip(_check(kps, f"session {session}"), width, height, chosen, samples)
+
+
+def plate_from_store(
+    storage: Storage, factory: sessionmaker[Db], session: str, node: str | None = None
+) -> npt.NDArray[np.uint8] | None:
+    """The clean plate the rendition is composited over: ``node``'s plate for the session
+    (H x W x 3 BGR at the camera's resolution), or None (see
+    :func:`cloud.ingest.plates.load_plate`)."""
+    return load_plate(storage, factory, session, node)
 
 
 def clip_from_file(path: Path, width: int, height: int) -> VisitorClip:

@@ -320,8 +320,8 @@ def split(data: FrameSet, fraction: float = 0.1, *, maximum: int = 32) -> tuple[
 def place_frames(frames: FrameSet, device: torch.device, *, share: float = 0.4) -> FrameSet:
     """``frames`` on ``device`` when they take at most ``share`` of its free memory (batches
     are then cut there, with no copy per step), else where they are. On the CPU, as they
-    are. A 15 s, 30 fps clip from two cameras is 900 frames: 0.13 / 0.53 / 2.1 GB at
-    128 / 256 / 512 px (image, pose map and mirrored pose map, uint8)."""
+    are. A 15 s, 30 fps clip from two cameras is 900 frames: 0.15 / 0.59 / 2.4 GB at
+    128 / 256 / 512 px (image, pose map, mirrored pose map and person mask, uint8)."""
     if device.type != "cuda":
         return frames
     free, _total = torch.cuda.mem_get_info(device)

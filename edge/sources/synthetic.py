@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from edge.frames import Frame
 from edge.sources.base import FrameSource, Pacer, SourceError
+from protocol.skeleton import NUM_KEYPOINTS
 
 # A capture without a duration (a free-running node) renders this much at a time.
 _DEFAULT_DURATION_S = 3600.0
@@ -53,3 +56,32 @@ class SyntheticFrameSource(FrameSource):
 
     def close(self) -> None:
         self._frames = None
+
+
+class EmptyBoothSource(FrameSource):
+    """The synthetic booth with nobody in it (what the camera sees between visitors):
+    the dancer renderer's own background, with no keypoints to replay."""
+
+    name = "synthetic-empty"
+
+    def __init__(self, settings: Any, width: int, height: int, fps: float) -> None:
+        super().__init__(width, height, fps)
+        self._pacer = Pacer(fps, settings.realtime)
+        self.live = bool(settings.realtime)
+        self._seq = 0
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> Frame | None:
+        from edge.synthetic.background import background_plate
+
+        plate = background_plate(self.width, self.height)
+        frame = Frame(
+            seq=self._seq,
+            capture_ns=self._pacer.stamp(self._seq),
+            image=plate.copy(),
+            truth=np.zeros((NUM_KEYPOINTS, 3), np.float32),  # nobody: no confident joint
+        )
+        self._seq += 1
+        return self._delivered(frame)

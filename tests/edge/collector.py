@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.codec import FramePacket, decode_packet
 from protocol.messages import CaptureManifest, NodeStatus, ResendRequest, SeqRange, decode_message
+from protocol.plates import PlateChunk, decode_plate_chunk
 from protocol.topics import Command, NodeChannel, Topics
 
 
@@ -33,6 +34,7 @@ class Collector:
         self.manifest_count: Counter[tuple[str, str]] = Counter()
         self.statuses: list[NodeStatus] = []
         self.previews: list[bytes] = []
+        self.plates: dict[tuple[str, str], dict[int, PlateChunk]] = {}
         self.conflicts: list[tuple[str, str, int]] = []
         self._cond = threading.Condition()
         protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
@@ -74,6 +76,9 @@ class Collector:
                 self.statuses.append(decode_message(NodeStatus, msg.payload))
             elif parsed.channel is NodeChannel.PREVIEW:
                 self.previews.append(bytes(msg.payload))
+            elif parsed.channel is NodeChannel.PLATE:
+                chunk = decode_plate_chunk(msg.payload)
+                self.plates.setdefault((chunk.session, chunk.node), {})[chunk.index] = chunk
             self._cond.notify_all()
 
     def seqs(self, session: str, node: str = "node1") -> set[int]:
@@ -104,6 +109,10 @@ class Collector:
             topic = self.topics.command(self.booth, Command.RESEND)
             self.client.publish(topic, request.to_bytes(), qos=1).wait_for_publish(5)
         return len(missing)
+
+    def plate_complete(self, session: str, node: str = "node1") -> bool:
+        chunks = self.plates.get((session, node), {})
+        return bool(chunks) and len(chunks) == next(iter(chunks.values())).count
 
     def close(self) -> None:
         self.client.disconnect()

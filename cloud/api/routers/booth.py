@@ -1,4 +1,5 @@
-"""The booth: nodes and their previews, calling the next visitor, capture, cancel, retake."""
+"""The booth: nodes and their previews, calling the next visitor, capture, cancel, retake,
+and the nodes' clean plates."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from cloud.api.schemas import (
     BoothSettingsView,
     CaptureStarted,
     NodeView,
+    PlateRequest,
+    PlateRequested,
     SessionRef,
     VisitorStatus,
 )
 from cloud.db.booths import BoothLook, booth_look, set_booth_look
 from protocol.ids import ID_PATTERN
+from protocol.messages import PlateTake
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -136,6 +140,18 @@ def cancel(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> Visitor
 def retake(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
     """Throw away the take (capture, upload or queued work) and put the visitor back in line."""
     return _send_back(body, db, ctx, "retake requested by the operator")
+
+
+@router.post(
+    "/plate",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**_401, 503: {"description": "the broker is unreachable"}},
+)
+def take_plate(body: PlateRequest, _who: Operator, ctx: Ctx) -> PlateRequested:
+    """Take the clean plate now (every node, or ``node``): clear the booth first. A node
+    that is capturing takes it when the capture ends; its status shows the new plate."""
+    ctx.link.take_plate(ctx.settings.booth, PlateTake(node=body.node))
+    return PlateRequested(node=body.node)
 
 
 def _send_back(

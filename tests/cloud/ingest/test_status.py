@@ -23,7 +23,7 @@ def _traffic(rig: Rig) -> None:
         state=NodeState.CAPTURING,
         at=5.0,
         session="s1",
-        stats=NodeStats(capture_fps=30, dropped_frames=2),
+        stats=NodeStats(capture_fps=30, dropped_frames=2, unmasked_frames=3),
     )
     rig.ingestor.handle(
         [
@@ -48,6 +48,7 @@ def test_views_show_progress_nodes_and_dead_letters(rig: Rig) -> None:
         30.0,
         2,
     )
+    assert node.unmasked == 3
     assert (session.state, session.frames, session.expected) == (
         "capturing",
         {"node1": 7},
@@ -67,3 +68,4 @@ def test_status_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(cloud, ["status", "-c", str(config)])
     assert result.exit_code == 0, result.output
     assert "node1 7/10" in result.output and "dead letters: 1" in result.output
+    assert "no mask" in result.output
