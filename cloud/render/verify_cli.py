@@ -43,7 +43,15 @@ class RenderGroup(click.Group):
     """``render [OPTIONS] [SESSION]`` renders; ``render verify FILE`` runs the subcommand."""
 
     def __init__(self, render: click.Command, **attrs: Any) -> None:
-        super().__init__(name="render", help=render.help, **attrs)
+        # Its params are the render command's, so tools that walk the CLI (the docs'
+        # command check) see `render [OPTIONS] [SESSION]` as a command of its own.
+        super().__init__(
+            name="render",
+            help=render.help,
+            params=list(render.params),
+            invoke_without_command=True,
+            **attrs,
+        )
         self.render = render
         self.add_command(verify_command)
 
@@ -54,14 +62,13 @@ class RenderGroup(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
-        if args and args[0] in self.commands:
-            return super().make_context(info_name, args, parent, **extra)
+        if args and args[0] in self.commands:  # a subcommand: parsed without render's params
+            plain = click.Group(name=self.name, commands=self.commands)
+            return plain.make_context(info_name, args, parent, **extra)
         return self.render.make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
-        if ctx.command is self.render:
-            return self.render.invoke(ctx)
-        return super().invoke(ctx)
+        return ctx.command.invoke(ctx)  # the render command's, or the plain group's
 
 
 render = RenderGroup(render_command)
