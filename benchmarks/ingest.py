@@ -2,10 +2,11 @@
 next to a raw paho subscriber on the same broker in the same run.
 
 Both runs use a private Mosquitto with the project's config, the same pre-built 40 KB
-packets from ``--nodes`` cameras, and a publisher in a separate process (QoS 1). The
-raw subscriber only counts messages; the uploader validates, writes shards to a local
-store, commits rows to SQLite (WAL) and acknowledges. Zero loss is checked after the
-timed part by reading every frame back.
+packets from ``--nodes`` cameras (with ``--person-mask``, each also carrying the
+synthetic booth's exact 128x96 person mask, about 1 KB, as nodes send it), and a
+publisher in a separate process (QoS 1). The raw subscriber only counts messages; the
+uploader validates, writes shards to a local store, commits rows to SQLite (WAL) and
+acknowledges. Zero loss is checked after the timed part by reading every frame back.
 """
 
 from __future__ import annotations
@@ -30,15 +31,28 @@ BOOTH = "bench"
 TOPICS = Topics()
 
 
-def _publish(port: int, session: str, nodes: int, frames: int, kb: int, go: Any) -> None:
+def _person_mask() -> bytes:
+    """The synthetic booth's exact mask of one 640x480 frame, as a packet carries it."""
+    from edge.synthetic.visitor import make_visitor
+    from protocol.masks import encode_mask
+
+    frame = next(make_visitor(0).frames(640, 480, 30.0, 0.1, masks=True))
+    assert frame.truth_mask is not None
+    return encode_mask(frame.truth_mask)
+
+
+def _publish(
+    port: int, session: str, nodes: int, frames: int, kb: int, mask: bool, go: Any
+) -> None:
     """Child process: build the packets, then publish them all at QoS 1 and wait for acks."""
     from edge.bench.codec import sample_packet
     from protocol.codec import encode_packet
 
+    png = _person_mask() if mask else None
     wire = []
     for i in range(frames):
         p = sample_packet(i // nodes, kb * 1000, seed=i % nodes)
-        p.session, p.node = session, f"cam{i % nodes + 1}"
+        p.session, p.node, p.mask = session, f"cam{i % nodes + 1}", png
         wire.append((TOPICS.frames(BOOTH, p.node, session), encode_packet(p)))
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(1000)
@@ -71,13 +85,14 @@ class Run:
         )
 
 
-def _timed(
-    port: int, session: str, args: tuple[int, int, int], label: str, done: Callable[[], int]
-) -> float:
-    nodes, frames, kb = args
+Args = tuple[int, int, int, bool]  # nodes, frames, JPEG KB, person mask
+
+
+def _timed(port: int, session: str, args: Args, label: str, done: Callable[[], int]) -> float:
+    nodes, frames, kb, mask = args
     ctx = mp.get_context("spawn")
     go = ctx.Event()
-    child = ctx.Process(target=_publish, args=(port, session, nodes, frames, kb, go))
+    child = ctx.Process(target=_publish, args=(port, session, nodes, frames, kb, mask, go))
     child.start()
     time.sleep(0.5 + frames / 5000)  # let the child build its packets before the clock starts
     with Progress(transient=True) as progress:
@@ -147,9 +162,7 @@ def _start_uploaders(settings: Any, n: int) -> tuple[Any, list[Any]]:
     return stop, children
 
 
-def _uploader_run(
-    port: int, workdir: Path, args: tuple[int, int, int], batch: int, uploaders: int
-) -> Run:
+def _uploader_run(port: int, workdir: Path, args: Args, batch: int, uploaders: int) -> Run:
     from sqlalchemy import func, select
 
     from cloud.db.engine import make_engine, session_factory, upgrade_database
@@ -205,11 +218,16 @@ def _uploader_run(
     show_default=True,
     help="Uploader processes sharing the subscription ($share).",
 )
-def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: int) -> None:
+@click.option(
+    "--person-mask", is_flag=True, help="Every packet carries a person mask (packet v2, ~1 KB)."
+)
+def bench_ingest(
+    frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: int, person_mask: bool
+) -> None:
     """Uploader throughput (MQTT → shards + SQLite rows) vs a raw paho subscriber."""
     from cloud.mqtt.mosquitto import MosquittoNotFoundError, run_private_mosquitto
 
-    args = (nodes, frames, jpeg_kb)
+    args = (nodes, frames, jpeg_kb, person_mask)
     try:
         with run_private_mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
             raw = _RawSubscriber(broker.port)
@@ -219,9 +237,10 @@ def bench_ingest(frames: int, nodes: int, jpeg_kb: int, batch: int, uploaders: i
             up = _uploader_run(broker.port, Path(tmp), args, batch, uploaders)
     except MosquittoNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
+    with_mask = " + a person mask" if person_mask else ""
     click.echo(
-        f"{frames} packets of {jpeg_kb} KB from {nodes} cameras, QoS 1, private Mosquitto "
-        "(project config); uploader: SQLite WAL + local store"
+        f"{frames} packets of {jpeg_kb} KB{with_mask} from {nodes} cameras, QoS 1, private "
+        "Mosquitto (project config); uploader: SQLite WAL + local store"
     )
     click.echo(raw_run.line())
     click.echo(up.line() + "  (MB/s: JPEG bytes stored in shards)")

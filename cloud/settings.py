@@ -112,8 +112,26 @@ class WorkerSettings(Group):
     poll_s: Annotated[float, Field(gt=0)] = 2.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     max_steps: Annotated[int, Field(ge=1)] = Field(5000, description="fine-tune step cap")
-    dance: str = Field("wave-party", description="reference dance every rendition performs")
+    dance: str = Field(
+        "wave-party",
+        description="reference dance of a booth whose operators enabled none (the Dances page)",
+    )
     work_dir: Path = Field(Path("var/work"), description="local scratch for fine-tune runs")
+
+
+class DanceSettings(Group):
+    """The dance library: operators upload videos; the API runs each add as a process
+    (``dancebooth reference add``, so the API's machine needs the edge extra installed)."""
+
+    upload_dir: Path = Field(
+        Path("var/dances"), description="where uploaded videos are kept while their dance is edited"
+    )
+    max_upload_mb: Annotated[int, Field(ge=1, le=20_000)] = Field(
+        500, description="largest video an operator may upload"
+    )
+    add_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        3600.0, description="an add running longer than this is stopped and marked failed"
+    )
 
 
 class UploaderSettings(Group):
@@ -272,6 +290,7 @@ class CloudSettings(FileSettings):
     delivery: DeliverySettings = DeliverySettings()
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
+    dances: DanceSettings = DanceSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:

@@ -234,12 +234,13 @@ def _give_truth(frame: Frame, truth: FloatArray, src: int, sx: float, sy: float)
 def _estimator(given: PoseEstimator | AddOptions) -> AbstractContextManager[PoseEstimator]:
     if isinstance(given, PoseEstimator):
         return nullcontext(given)  # the caller's: not closed here
-    options = given
     from edge.pose import create_estimator
     from edge.settings import BlazePoseSettings, ReplaySettings
 
-    settings = ReplaySettings(noise=False) if options.backend == "replay" else BlazePoseSettings()
-    return create_estimator(settings)
+    if given.backend == "replay":
+        return create_estimator(ReplaySettings(noise=False))
+    # No person mask: a reference dance keeps keypoints and video, not masks.
+    return create_estimator(BlazePoseSettings(person_mask=False))
 
 
 def mirrored(dance: ReferenceDance, video: Path | None = None) -> ReferenceDance:

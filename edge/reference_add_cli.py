@@ -65,7 +65,13 @@ def _person(raw: str | None) -> int | str | None:
 @click.option("--mirror", is_flag=True, help="Also store NAME-mirror, left and right swapped.")
 @click.option("--no-audio", is_flag=True, help="Do not store the video's audio track.")
 @click.option("--no-video", is_flag=True, help="Do not keep the normalised video.")
-@click.option("--max-duration", type=float, default=180.0, show_default=True, help="Seconds.")
+@click.option(
+    "--max-duration",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Longest video accepted, after trimming (seconds).",
+)
 @click.option("--force", is_flag=True, help="Keep the dance even if the quality check refuses.")
 @click.option("--replace", is_flag=True, help="Replace a dance of the same name.")
 @click.option("--options-json", help="All options as AddOptions JSON (overrides the flags).")

@@ -48,14 +48,15 @@ def list_cmd(root: Path) -> None:
         return
     click.echo(
         f"{'name':16s} {'title':18s} {'bpm':>5s} {'fps':>5s} {'frames':>6s} "
-        f"{'seconds':>7s} {'size':>9s}  music"
+        f"{'seconds':>7s} {'size':>9s}  {'check':6s} music"
     )
     for d in dances:
         bpm = f"{d.bpm:g}" if d.bpm else "-"
         music = d.audio.name if d.audio else "-"
+        check = "-" if d.quality is None else "forced" if d.quality.get("forced") else "ok"
         click.echo(
             f"{d.name:16s} {d.title[:18]:18s} {bpm:>5s} {d.fps:5g} {d.frames:6d} "
-            f"{d.duration_s:7.1f} {d.width:4d}x{d.height:<4d}  {music}"
+            f"{d.duration_s:7.1f} {d.width:4d}x{d.height:<4d}  {check:6s} {music}"
         )
 
 

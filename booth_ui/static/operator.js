@@ -65,7 +65,8 @@
       else if (v.upload !== null && v.upload !== undefined && ["capturing", "uploaded"].includes(v.state)) {
         progress = bar(Math.round(v.upload * 100), "upload");
       }
-      const error = v.error ? `<div class="row-error">${esc(v.error)}</div>` : "";
+      let error = v.error ? `<div class="row-error">${esc(v.error)}</div>` : "";
+      if (v.plate_warning) error += `<div class="row-warn" data-plate-warning>⚠ clean plate ${esc(v.plate_warning)}</div>`;
       return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
         <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;

@@ -20,14 +20,26 @@ from cloud.api.headers import SecurityHeaders, content_security_policy, media_or
 from cloud.api.link import BoothLink, LocalBoothLink
 from cloud.api.openapi import document_errors
 from cloud.api.ratelimit import LoginGuard, RateLimiter
-from cloud.api.routers import auth, booth, erasure, events, jobs, pages, renditions, visitors
+from cloud.api.routers import (
+    auth,
+    booth,
+    dances,
+    erasure,
+    events,
+    jobs,
+    pages,
+    renditions,
+    visitors,
+)
 from cloud.api.security import Logins
+from cloud.dances.adder import DanceAdder
 from cloud.db.engine import make_engine, session_factory
 from cloud.delivery.mailer import build_mailer
 from cloud.delivery.outbox import MailFlusher, retry_policy
 from cloud.jobs.queue import JobQueue
 from cloud.settings import CloudSettings
 from cloud.storage import Storage, create_storage
+from common.reference_add import AddOptions
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +63,14 @@ def create_app(
     engine: Engine | None = None,
     link: BoothLink | None = None,
     storage: Storage | None = None,
+    dance_options: AddOptions | None = None,
 ) -> FastAPI:
-    """The API + UI for ``settings``; the collaborators default to the configured ones."""
+    """The API + UI for ``settings``; the collaborators default to the configured ones
+    (``dance_options``: the fixed part of every dance add, e.g. the pose backend)."""
     engine = engine or make_engine(settings.database.url)
     factory = session_factory(engine)
     mailer = build_mailer(settings.mail)
+    storage = storage or create_storage(settings.storage)
     ctx = ApiContext(
         settings=settings,
         factory=factory,
@@ -72,11 +87,12 @@ def create_app(
         events=Broadcaster(factory, settings.api.events_poll_s),
         templates=Jinja2Templates(directory=UI / "templates"),
         secure_cookies=settings.api.public_url.startswith("https://"),
-        storage=storage or create_storage(settings.storage),
+        storage=storage,
         mailer=mailer,
         mail=MailFlusher(
             factory, mailer, retry_policy(settings.delivery), settings.delivery.flush_every_s
         ),
+        adder=DanceAdder(factory, storage, settings.dances, dance_options),
     )
 
     @asynccontextmanager
@@ -84,6 +100,7 @@ def create_app(
         ctx.mail.start()  # workers scale to zero: the API retries refused emails
         yield
         ctx.mail.stop()
+        ctx.adder.close()
         await ctx.events.close()
         ctx.link.close()
         ctx.storage.close()
@@ -93,7 +110,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
     document_errors(app)
-    for module in (auth, visitors, booth, erasure, jobs, renditions, events, pages):
+    for module in (auth, visitors, booth, dances, erasure, jobs, renditions, events, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
     return app

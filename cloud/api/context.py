@@ -12,6 +12,7 @@ from cloud.api.events import Broadcaster
 from cloud.api.link import BoothLink
 from cloud.api.ratelimit import LoginGuard, RateLimiter
 from cloud.api.security import Logins
+from cloud.dances.adder import DanceAdder
 from cloud.delivery.mailer import Mailer
 from cloud.delivery.outbox import MailFlusher
 from cloud.jobs.queue import JobQueue
@@ -36,3 +37,4 @@ class ApiContext:
     storage: Storage
     mailer: Mailer
     mail: MailFlusher  # retries refused emails; woken by a re-send
+    adder: DanceAdder  # runs dance adds in the background

@@ -26,6 +26,8 @@ from cloud.api.errors import (
 )
 from cloud.api.link import LinkError
 from cloud.api.routes import api_routes
+from cloud.api.uploads import EmptyUploadError, NotAVideoError, UploadTooLargeError
+from cloud.dances import DanceConflictError, DanceNotFoundError
 from cloud.erasure import ErasureError
 from cloud.jobs.queue import JobNotFoundError, JobStateError
 
@@ -33,6 +35,11 @@ from cloud.jobs.queue import JobNotFoundError, JobStateError
 STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
     (NotFoundError, status.HTTP_404_NOT_FOUND),
     (JobNotFoundError, status.HTTP_404_NOT_FOUND),
+    (DanceNotFoundError, status.HTTP_404_NOT_FOUND),
+    (DanceConflictError, status.HTTP_409_CONFLICT),
+    (UploadTooLargeError, status.HTTP_413_CONTENT_TOO_LARGE),
+    (NotAVideoError, status.HTTP_415_UNSUPPORTED_MEDIA_TYPE),
+    (EmptyUploadError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (ConflictError, status.HTTP_409_CONFLICT),
     (JobStateError, status.HTTP_409_CONFLICT),
     (ErasureError, status.HTTP_409_CONFLICT),

@@ -48,6 +48,9 @@ class Registration(Inbound):
     consent: Annotated[Literal[True], BeforeValidator(_consented)] = Field(
         description="the visitor ticked the consent box; must be true"
     )
+    dance: Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)] | None = Field(
+        None, description="the dance chosen at the kiosk (one of GET /api/kiosk/dances)"
+    )
 
 
 class Login(Inbound):
@@ -190,6 +193,9 @@ class VisitorView(BaseModel):
     job: JobView | None = None
     upload: float | None = Field(None, description="share of announced frames stored (0-1)")
     mail: MailView | None = Field(None, description="the latest email with the visitor's link")
+    plate_warning: str | None = Field(
+        None, description="a node's clean plate for this session had somebody in it: retake it"
+    )
 
 
 class NodeErasureView(BaseModel):

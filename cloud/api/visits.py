@@ -23,7 +23,17 @@ from cloud.api.schemas import (
     VisitorView,
 )
 from cloud.db.lifecycle import ensure_booth, transition
-from cloud.db.models import Job, JobState, Mail, MailState, Manifest, Node, Session, utcnow
+from cloud.db.models import (
+    Job,
+    JobState,
+    Mail,
+    MailState,
+    Manifest,
+    Node,
+    Plate,
+    Session,
+    utcnow,
+)
 from cloud.db.states import SessionState, TransitionError
 from cloud.ingest.plates import PERSON_WARNING
 from cloud.jobs.queue import as_utc
@@ -37,10 +47,12 @@ UPLOADING = (SessionState.CAPTURING, SessionState.UPLOADED)
 NODE_OFFLINE_AFTER_S = 30.0  # no status for this long: shown offline even without a last will
 
 
-def register(db: Db, booth: str, email: str) -> Session:
+def register(db: Db, booth: str, email: str, dance: str | None = None) -> Session:
     ensure_booth(db, booth)
     now = utcnow()
-    row = Session(id=new_session_id(), booth_id=booth, email=email, consent=True, consent_at=now)
+    row = Session(
+        id=new_session_id(), booth_id=booth, email=email, consent=True, consent_at=now, dance=dance
+    )
     db.add(row)
     db.flush()
     logger.info("visitor registered: session %s", row.id)
@@ -175,6 +187,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
     ).all()
     uploads = upload_progress(db, [r.id for r in rows if r.state in UPLOADING])
     mails = latest_mails(db, [r.id for r in rows])
+    plates = plate_warnings(db, [r.id for r in rows])
     return [
         VisitorView(
             id=r.id,
@@ -187,9 +200,24 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             job=latest.get(r.id),
             upload=uploads.get(r.id),
             mail=mails.get(r.id),
+            plate_warning=plates.get(r.id),
         )
         for r in rows
     ]
+
+
+def plate_warnings(db: Db, sessions: list[str]) -> dict[str, str]:
+    """Each session's first plate warning (cloud.ingest.plates), by session."""
+    out: dict[str, str] = {}
+    for i in range(0, len(sessions), 500):
+        rows = db.execute(
+            select(Plate.session_id, Plate.node_id, Plate.warning)
+            .where(Plate.session_id.in_(sessions[i : i + 500]), Plate.warning.is_not(None))
+            .order_by(Plate.node_id)
+        ).all()
+        for sid, node, warning in rows:
+            out.setdefault(sid, f"{node}: {warning}")
+    return out
 
 
 def latest_mails(db: Db, sessions: list[str]) -> dict[str, MailView]:

@@ -68,6 +68,9 @@ class Booth(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How visitors who do not choose get their dance from the enabled ones (booth_dances).
+    rotation: Mapped[str] = mapped_column(String(16), default="order")  # order | random
+    rotation_next: Mapped[int] = mapped_column(Integer, default=0)  # the next turn in order
     # How its renditions are laid out: solo | side-by-side (cloud.render.layout).
     layout: Mapped[str] = mapped_column(String(16), default="solo", server_default="solo")
 
@@ -123,6 +126,7 @@ class Session(Base):
         _enum(SessionState, "session_state"), default=SessionState.REGISTERED, index=True
     )
     error: Mapped[str | None] = mapped_column(Text)
+    dance: Mapped[str | None] = mapped_column(String(64))  # chosen or assigned at registration
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     captured_at: Mapped[datetime | None]
@@ -362,3 +366,50 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class DanceState(StrEnum):
+    ADDING = "adding"  # the add runs (pose, quality report)
+    READY = "ready"  # the last add succeeded (or was forced)
+    REFUSED = "refused"  # the last add's quality report said no; the upload is kept
+    FAILED = "failed"  # the last add could not run; ``error`` says why
+
+
+class Dance(Base):
+    """A reference dance an operator added from a video, and its last add.
+
+    The built-in dances (``reference_videos/``) have no row. An added dance's files are in
+    the object store under ``prefix`` (``dances/<name>/v<version>/``); ``version`` 0
+    means none stored yet, so a re-run that is refused keeps the previous version."""
+
+    __tablename__ = "dances"
+
+    name: Mapped[str] = mapped_column(ID, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[DanceState] = mapped_column(
+        _enum(DanceState, "dance_state"), default=DanceState.ADDING
+    )
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # of the last add
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the last add's quality report
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)  # dance.json of the stored one
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    upload: Mapped[str | None] = mapped_column(String(1024))  # the video, on ``runner``'s disk
+    runner: Mapped[str] = mapped_column(String(128), default="")  # host that runs its adds
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BoothDance(Base):
+    """A dance enabled at a booth, at its place in the rotation (built-in or added)."""
+
+    __tablename__ = "booth_dances"
+
+    booth_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("booths.id", ondelete="CASCADE"), primary_key=True
+    )
+    dance: Mapped[str] = mapped_column(ID, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

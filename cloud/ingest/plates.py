@@ -31,17 +31,21 @@ from cloud.db.engine import transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Frame, Plate, PlatePart, utcnow
 from cloud.db.states import SessionState
+from cloud.ingest.plate_check import SampledFrame, plate_changes
+from cloud.ingest.reader import stored_frames
 from cloud.storage import Storage, StorageError
 from protocol.errors import PlateError
 from protocol.ids import check_id
 from protocol.plates import FLAG_OPERATOR, PlateChunk, join_plate
-from protocol.shards import session_prefix
+from protocol.shards import read_shard, session_prefix
 
 logger = logging.getLogger(__name__)
 
 PERSON_WARNING = (
     "somebody was in view when the clean plate was taken: retake the plate with the booth empty"
 )
+
+CHECK_SAMPLES = 12  # frames the plate is compared with (decoded once, at render time)
 
 PlateImage = npt.NDArray[np.uint8]  # H x W x 3 BGR, the camera's resolution
 
@@ -156,12 +160,21 @@ def _chunk_of(part: PlatePart, like: PlateChunk) -> PlateChunk:
 
 
 def load_plate(
-    storage: Storage, factory: sessionmaker[Db], session: str, node: str | None = None
+    storage: Storage,
+    factory: sessionmaker[Db],
+    session: str,
+    node: str | None = None,
+    *,
+    check: bool = True,
 ) -> PlateImage | None:
     """The session's clean plate (``node``'s, else that of the node with most frames) as
     an H x W x 3 BGR array at the camera's resolution; None when there is none (an old
     node, a capture before the first plate) or it does not match the frames' size — the
-    renderer then draws the whole frame."""
+    renderer then draws the whole frame.
+
+    With ``check``, the plate is first compared with the session's own frames
+    (:mod:`cloud.ingest.plate_check`); a plate that is not their background gets a
+    warning on its row, which the dashboard shows, and is still returned."""
     with transaction(factory) as db:
         if node is None:
             node = db.scalar(
@@ -203,4 +216,48 @@ def load_plate(
     if image is None or (image.shape[1], image.shape[0]) != size:
         logger.warning("plate of %s/%s does not decode to %dx%d", session, node, *size)
         return None
-    return np.asarray(image, np.uint8)
+    plate = np.asarray(image, np.uint8)
+    if check:
+        check_plate(storage, factory, session, row.node_id, plate)
+    return plate
+
+
+def check_plate(
+    storage: Storage,
+    factory: sessionmaker[Db],
+    session: str,
+    node: str,
+    plate: PlateImage,
+    samples: int = CHECK_SAMPLES,
+) -> str | None:
+    """Compare ``plate`` with ``samples`` of the node's frames; record and return the
+    warning if it is not their background (an earlier warning is kept)."""
+    with factory() as db:
+        keys = stored_frames(db, session).get(node, {})
+    if not keys:
+        return None
+    chosen = sorted(keys)
+    chosen = [
+        chosen[i] for i in np.linspace(0, len(chosen) - 1, min(samples, len(chosen))).astype(int)
+    ]
+    by_shard: dict[str, set[int]] = {}
+    for seq in chosen:
+        by_shard.setdefault(keys[seq], set()).add(seq)
+    frames: list[SampledFrame] = []
+    for key, seqs in by_shard.items():
+        for meta, jpeg, mask in read_shard(storage.get(key)):
+            if meta.seq in seqs and meta.node == node:
+                image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+                if image is not None:
+                    pixels = np.asarray(image, np.uint8)
+                    frames.append(SampledFrame(pixels, mask, meta.keypoints_array()))
+                seqs.discard(meta.seq)
+    warning = plate_changes(plate, frames)
+    if warning is None:
+        return None
+    logger.warning("plate of %s/%s: %s", session, node, warning)
+    with transaction(factory) as db:
+        row = db.get(Plate, (session, node))
+        if row is not None and row.warning is None:
+            row.warning = warning
+    return warning

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
-from cloud.db.models import Shard
+from cloud.db.models import Session, Shard
 from cloud.db.states import SessionState
 from cloud.settings import CloudSettings
 from cloud.storage import ObjectNotFoundError, Storage
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from cloud.render.credentials import RenditionFacts
     from cloud.render.generator import Generator
+    from cloud.render.inputs import Dance
 
     Plate = npt.NDArray[np.uint8]
 
@@ -175,19 +176,19 @@ class RenderStep(Step):
         from cloud.db.booths import booth_look, session_booth_look
         from cloud.render.credentials import RenditionFacts
         from cloud.render.errors import CompositeError
-        from cloud.render.inputs import clip_from_store, dance_by_name
+        from cloud.render.inputs import clip_from_store
         from cloud.render.inputs import rendition_key as video_key
         from cloud.render.rendition import make_rendition
         from cloud.render.torch_generator import TorchGenerator
         from cloud.render.video import RenditionTags
 
         sid = ctx.session_id
-        dance = dance_by_name(self.settings.worker.dance)
         clip = clip_from_store(self.storage, self.factory, sid)
         with self.factory() as db:
             look = session_booth_look(db, sid) or booth_look(db, self.settings.booth)
         plate = self.plate(sid) if self.plate is not None else None
         with tempfile.TemporaryDirectory(prefix="dancebooth-render-") as tmp:
+            dance = self._dance(sid, Path(tmp))
             weights = Path(tmp) / "best.safetensors"
             weights.write_bytes(self.storage.get(model_key(sid, "best.safetensors")))
             gen: Generator
@@ -233,6 +234,21 @@ class RenderStep(Step):
             )
             return
         sign_in_place(video, identity, facts)
+
+    def _dance(self, sid: str, scratch: Path) -> Dance:
+        """The visitor's dance (chosen or assigned at registration), else the default."""
+        from cloud.dances import DanceError
+        from cloud.dances.library import load_dance
+        from cloud.render.inputs import dance_from_reference
+        from common.reference import ReferenceDanceError
+
+        with self.factory() as db:
+            row = db.get(Session, sid)
+            name = (row.dance if row else None) or self.settings.worker.dance
+            try:
+                return dance_from_reference(load_dance(db, self.storage, name, scratch))
+            except (DanceError, ReferenceDanceError) as exc:
+                raise StepError(f"dance {name}: {exc}") from None
 
 
 def default_pipelines(

@@ -100,6 +100,20 @@ def _clip(
     return clip_from_file(kps, *wh)
 
 
+def _session_plate(settings: CloudSettings, session: str, node: str) -> np.ndarray | None:
+    """The clean plate the session's node uploaded, if it did."""
+    from cloud.db.engine import make_engine, session_factory
+    from cloud.render.inputs import plate_from_store
+    from cloud.storage import create_storage
+
+    engine = make_engine(settings.database.url)
+    try:
+        storage = create_storage(settings.storage)
+        return plate_from_store(storage, session_factory(engine), session, node or None)
+    finally:
+        engine.dispose()
+
+
 def _booth(settings: CloudSettings, session: str | None) -> BoothLook:
     """The booth's name and layout: from the database for a SESSION, else the defaults."""
     if session is None:
@@ -148,7 +162,11 @@ def _dance(name: str | None, kps: Path | None, fps: float | None, music: Path | 
     type=click.Choice(LAYOUTS),
     help="solo, or side-by-side with the reference (default: the booth's, else solo).",
 )
-@click.option("--plate", type=_file, help="The clean plate (an image at the camera's size).")
+@click.option(
+    "--plate",
+    type=_file,
+    help="The clean plate, an image at the camera's size (default with a SESSION: its node's).",
+)
 @click.option("--booth-name", help="Name on the intro card (default: the booth's).")
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
@@ -185,6 +203,8 @@ def render_command(
         dance = _dance(dance_name, reference_keypoints, fps, music)
         generator = _generator(checkpoint, generator_name, int(resolution), device)
         image = _plate(plate)
+        if image is None and session is not None:
+            image = _session_plate(settings, session, clip.node)
     except (InputError, RenderError, ValueError) as exc:
         raise click.ClickException(f"cannot render: {exc}") from None
     booth = _booth(settings, session)

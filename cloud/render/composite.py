@@ -106,7 +106,8 @@ class Stage:
         self._dilate = np.asarray(
             cv2.getStructuringElement(cv2.MORPH_RECT, (2 * self.margin + 1,) * 2), np.uint8
         )
-        self._fade = _border_fade(framing.size, max(2, framing.size // 64))
+        self._ramp = max(2, framing.size // 64)
+        self._fade = _border_fade(framing.size, self._ramp)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -144,8 +145,7 @@ class Stage:
         up = up[sy0:sy1, sx0:sx1]
         roi = frame[fy0:fy1, fx0:fx1]
         if generated.shape[2] == 3:
-            fade = self._fade[sy0:sy1, sx0:sx1]
-            roi[:] = _blend(up, roi, fade, None)
+            self._fill(roi, up, (sy0, sy1, sx0, sx1))
             return frame
         hard = up[:, :, 3] > 0
         x, y, w, h = cv2.boundingRect(hard.view(np.uint8))
@@ -170,6 +170,26 @@ class Stage:
             shade[~reach] = 0.0
         roi[:] = _blend(up[:, :, :3], roi, alpha, shade)
         return frame
+
+    def _fill(self, roi: Images, up: Images, box: tuple[int, int, int, int]) -> None:
+        """A full frame into the window: copied inside, faded into the backdrop over the
+        ramp at the square's border (only those strips are blended)."""
+        sy0, sy1, sx0, sx1 = box
+        backdrop = roi.copy()
+        roi[:] = up
+        r, size = self._ramp, self.framing.size
+        h, w = roi.shape[:2]
+        strips = (  # rows/cols of the window within the ramp of the square's edges
+            (slice(0, max(0, min(h, r - sy0))), slice(None)),
+            (slice(max(0, min(h, size - r - sy0)), h), slice(None)),
+            (slice(None), slice(0, max(0, min(w, r - sx0)))),
+            (slice(None), slice(max(0, min(w, size - r - sx0)), w)),
+        )
+        fade = self._fade[sy0:sy1, sx0:sx1]
+        for ys, xs in strips:
+            part = fade[ys, xs]
+            if part.size:
+                roi[ys, xs] = _blend(up[ys, xs], backdrop[ys, xs], part, None)
 
     def _contact_shadow(self, hard: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32] | None:
         """A soft dark ellipse where the figure's lowest pixels meet the floor.

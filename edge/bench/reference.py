@@ -64,7 +64,7 @@ def raw_pose_s(video: Path, options: AddOptions) -> tuple[float, float, int]:
     from edge.settings import BlazePoseSettings
 
     spent, cpu, n = 0.0, 0.0, 0
-    with create_estimator(BlazePoseSettings()) as est:
+    with create_estimator(BlazePoseSettings(person_mask=False)) as est:
         for i, (_, image) in enumerate(frames(video, plan(probe(video), options))):
             frame = Frame(seq=i, capture_ns=round(i / 30 * 1e9), image=image)
             t0, c0 = time.perf_counter(), time.process_time()

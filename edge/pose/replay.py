@@ -50,7 +50,7 @@ class ReplayEstimator(PoseEstimator):
         if truth.shape != (NUM_KEYPOINTS, 3) or not np.isfinite(truth).all():
             raise PoseError(f"frame {frame.seq}: truth must be finite [17, 3], got {truth.shape}")
         if not (truth[:, 2] > 0).any():
-            return []  # nobody in view (the empty booth)
+            return self._others(frame)  # the dancer out of view (bystanders may not be)
         extras = frame.truth_extras
         if extras is not None and np.asarray(extras).shape != (NUM_EXTRA_KEYPOINTS, 3):
             raise PoseError(f"frame {frame.seq}: truth_extras must be [4, 3]")

@@ -14,6 +14,7 @@ from tests.edge import reference_fixtures as fx
 pytest.importorskip("av")
 
 
+@pytest.mark.slow  # two child processes, each importing the pose stack and librosa
 def test_run_add_reports_progress_result_and_refusal(tmp_path: Path) -> None:
     video, npy = fx.clip(tmp_path, "solo", fx.dancer(3.0))
     options = AddOptions(root=tmp_path / "dances", backend="replay", keypoints=npy)

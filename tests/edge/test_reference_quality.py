@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from common.reference import load_reference
 from common.reference_add import (
@@ -16,6 +17,7 @@ from common.reference_add import (
     ReferenceAddError,
     ReferenceRejected,
 )
+from dancebooth.cli import cli
 from edge.reference_add import add_reference
 from tests.edge import reference_fixtures as fx
 
@@ -100,7 +102,11 @@ def test_force_keeps_a_refused_dance_marked_as_such(tmp_path: Path) -> None:
     result = _add(tmp_path, "kept", fx.feet_cut_off(fx.dancer(), 0.6), force=True)
     assert result.report.forced and not result.report.passed
     meta = json.loads((result.path / "dance.json").read_text())
-    assert meta["quality"]["forced"] is True
+    assert meta["quality"]["forced"] is True and meta["quality"]["passed"] is False
+    _add(tmp_path, "fine", fx.dancer())
+    listing = CliRunner().invoke(cli, ["reference", "list", "--root", str(tmp_path / "dances")])
+    rows = {line.split()[0]: line for line in listing.output.splitlines()[1:]}
+    assert " forced " in rows["kept"] and " ok " in rows["fine"]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol.errors import MaskError
 from protocol.masks import (
@@ -110,3 +112,18 @@ def test_bad_masks_raise_mask_error_only() -> None:
         with pytest.raises(MaskError):
             encode_mask(arr)
     assert MASK_LONG_SIDE == 128
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_mutated_pngs_decode_or_raise_mask_error_only(data: st.DataObject) -> None:
+    png = bytearray(encode_mask(blob(24, 32)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(png) - 1))
+        png[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(png)))
+    try:
+        mask = decode_mask(bytes(png[:cut]), 32, 24)
+    except MaskError:
+        return
+    assert mask.ndim == 2 and mask.dtype == np.uint8  # a PNG still consistent after it

@@ -35,6 +35,22 @@ def login_page(request: Request, ctx: Ctx) -> Response:
     return ctx.templates.TemplateResponse(request, "login.html", {"booth": ctx.settings.booth})
 
 
+@router.get("/operator/dances", response_class=HTMLResponse)
+def dances_page(request: Request, ctx: Ctx) -> Response:
+    who = ctx.logins.check(request.cookies.get(COOKIE))
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    return ctx.templates.TemplateResponse(
+        request,
+        "dances.html",
+        {
+            "booth": ctx.settings.booth,
+            "operator": who.name,
+            "max_upload_mb": ctx.settings.dances.max_upload_mb,
+        },
+    )
+
+
 @router.get("/operator", response_class=HTMLResponse)
 def dashboard(request: Request, ctx: Ctx) -> Response:
     who = ctx.logins.check(request.cookies.get(COOKIE))

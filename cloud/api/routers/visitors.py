@@ -17,6 +17,7 @@ from cloud.api.schemas import (
     VisitorStatus,
     VisitorView,
 )
+from cloud.dances.rotation import assign
 
 router = APIRouter(prefix="/api/visitors", tags=["visitors"])
 
@@ -27,6 +28,7 @@ SessionPath = Annotated[SessionId, Path(description="the visitor's session id")]
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
+        409: {"description": "the chosen dance is not offered now"},
         422: {"description": "no consent or a bad email"},
         429: {"description": "too many registrations from this device"},
     },
@@ -39,7 +41,9 @@ def register(body: Registration, db: DbSession, ctx: Ctx, ip: ClientIp) -> Visit
             "too many registrations from this device; wait a minute",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    row = visits.register(db, ctx.settings.booth, body.email)
+    s = ctx.settings
+    dance = assign(db, s.booth, s.worker.dance, body.dance)
+    row = visits.register(db, s.booth, body.email, dance)
     return visits.status(db, row.id)
 
 

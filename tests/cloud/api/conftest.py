@@ -86,3 +86,17 @@ def server(booth: Booth) -> Iterator[str]:
     deadline = time.monotonic() + 10
     while thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@pytest.fixture
+def dance_op(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Booth]]:
+    """An operator's client on a booth whose dance adds run for real, and the booth."""
+    from tests.cloud.api.dance_fixtures import dance_booth, dance_settings, dance_video
+
+    _video, keypoints = dance_video(tmp_path)
+    booth = dance_booth(engine, dance_settings(tmp_path, db_url), tmp_path, keypoints)
+    with TestClient(booth.app) as c:
+        r = c.post("/api/auth/login", json={"name": "alice", "password": PASSWORD}, headers=CSRF)
+        assert r.status_code == 200, r.text
+        c.headers.update(CSRF)
+        yield c, booth

@@ -317,3 +317,25 @@ def test_operator_watches_a_held_rendition_and_approves_it(
     _no_horizontal_scroll(page)
     mail = booth.settings.mail
     assert mail.type == "outbox" and len(list(mail.directory.glob("*.eml"))) == 1
+
+
+def test_operator_picks_the_rendition_layout(browser: object, server: str, booth: Booth) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    blocked = _csp_violations(page)
+    page.goto(server + "/login")
+    page.fill("#name", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page).to_have_url(server + "/operator")
+    expect(page.locator("#layout")).to_have_value("solo")
+    page.select_option("#layout", "side-by-side")
+    page.fill("#booth-name", "Booth One")
+    page.click("#settings-save")
+    expect(page.locator("#settings-saved")).to_be_visible()
+    page.reload()
+    expect(page.locator("#layout")).to_have_value("side-by-side")
+    expect(page.locator("#booth-name")).to_have_value("Booth One")
+    _no_horizontal_scroll(page)
+    assert not blocked

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_booth
-from cloud.db.models import Node, utcnow
+from cloud.db.models import Node, Plate, Session, utcnow
 from protocol.messages import NodeStats, PlateInfo, PlateTake
 from protocol.topics import Command
 from tests.cloud.api.conftest import PASSWORD, Booth
@@ -36,6 +36,22 @@ def _add_nodes(engine: Engine) -> None:
     taken = time.time() - 120
     with transaction(session_factory(engine)) as db:
         ensure_booth(db, "booth1")
+        # A visitor whose session's plate turned out not to be the booth's background.
+        db.add(Session(id="swarn", booth_id="booth1", email="v@example.org", consent=True))
+        db.flush()
+        db.add(
+            Plate(
+                session_id="swarn",
+                node_id="cam-clean",
+                key="sessions/swarn/cam-clean/plate.jpg",
+                taken_at=utcnow(),
+                width=1280,
+                height=720,
+                bytes=1000,
+                by_operator=False,
+                warning="somebody or something was in it; retake the plate",
+            )
+        )
         db.add(_node("cam-clean", PlateInfo(taken_at=taken, width=1280, height=720)))
         db.add(
             _node(
@@ -62,6 +78,8 @@ def test_the_plate_command_and_the_nodes_plates(
     clean = nodes["cam-clean"]["plate"]
     assert clean["width"] == 1280 and clean["warning"] is None and 100 < clean["age_s"] < 200
     assert "retake the plate" in nodes["cam-person"]["plate"]["warning"]
+    visitors = {v["id"]: v for v in operator.get("/api/visitors").json()}
+    assert visitors["swarn"]["plate_warning"].startswith("cam-clean: somebody")
 
 
 @pytest.mark.services
@@ -89,6 +107,8 @@ def test_the_dashboard_warns_about_a_plate_with_somebody_in_it_and_retakes_it(
     expect(page.locator(".node", has_text="cam-new").locator(".plate")).to_contain_text(
         "No clean plate yet"
     )
+    row = page.locator("tr[data-session=swarn]")
+    expect(row.locator("[data-plate-warning]")).to_contain_text("retake the plate")
     person.locator("button[data-plate]").click()
     expect(page.locator("#nodes-note")).to_contain_text("cam-person")
     assert booth.link.sent[-1][1:] == (Command.PLATE, PlateTake(node="cam-person"))

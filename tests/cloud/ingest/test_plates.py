@@ -103,3 +103,50 @@ def test_the_plate_of_a_mismatched_size_is_not_loaded_and_erasure_removes_it(rig
     assert plate_key("s1", "node1") in erased.objects
     assert not rig.storage.exists(plate_key("s1", "node1"))
     assert count(rig, Plate) == 0 and count(rig, PlatePart) == 0
+
+
+def test_a_plate_that_is_not_the_sessions_background_gets_a_warning_and_still_renders(
+    rig: Rig,
+) -> None:
+    from edge.synthetic.renderer import Renderer
+    from edge.synthetic.visitor import make_visitor
+    from protocol.codec import FramePacket
+    from protocol.masks import encode_mask
+
+    w, h = 640, 480
+    messages = []
+    for f in make_visitor(1).frames(w, h, 30, 4.0, masks=True):
+        if f.seq % 10:
+            continue
+        assert f.truth is not None and f.truth_mask is not None
+        _, jpeg = cv2.imencode(".jpg", f.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        p = FramePacket(
+            session="s1",
+            node="node1",
+            seq=f.seq,
+            capture_ns=f.capture_ns,
+            width=w,
+            height=h,
+            keypoints=f.truth[:17].copy(),
+            jpeg=jpeg.tobytes(),
+            mask=encode_mask(f.truth_mask),
+        )
+        messages.append(frame_message(p))
+    rig.ingestor.handle(messages)
+    # The node missed a second person standing in the booth when it took its plate.
+    other = make_visitor(5)
+    posed = other.posed(30, 1.0)
+    posed.joints[..., 0] += 1.3
+    with_somebody = Renderer(w, h, other.appearance, other.shape).render(posed, 0)
+    _, jpeg = cv2.imencode(".jpg", with_somebody, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    chunks = split_plate("s1", "node1", jpeg.tobytes(), w, h, 1_800_000_000_000_000_000)
+    rig.ingestor.handle(
+        [Incoming(TOPICS.plate(BOOTH, "node1", "s1"), encode_plate_chunk(c)) for c in chunks]
+    )
+    with rig.factory() as db:
+        assert db.get(Plate, ("s1", "node1")).warning is None  # type: ignore[union-attr]
+    plate = load_plate(rig.storage, rig.factory, "s1")
+    assert plate is not None  # the session still renders over it
+    with rig.factory() as db:
+        warning = db.get(Plate, ("s1", "node1")).warning  # type: ignore[union-attr]
+    assert warning is not None and "retake the plate" in warning
