@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import click
 from cloud.settings import CloudSettings
 from common.lazy import LazyGroup
 from protocol.settings import ConfigError, load_settings
+
+logger = logging.getLogger(__name__)
 
 config_option = click.option(
     "-c",
@@ -212,6 +215,21 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _check_signing(settings: CloudSettings) -> None:
+    """Refuse to start with a signing certificate that is missing, expired or not the
+    key's (the demo makes its own here, on first run)."""
+    from cloud.render.credentials import CredentialsError, signing_identity
+
+    try:
+        identity = signing_identity(settings)
+    except CredentialsError as exc:
+        raise click.ClickException(f"cannot sign renditions: {exc}") from None
+    if identity is None:
+        logger.warning("renditions are delivered unsigned (credentials.allow_unsigned)")
+    else:
+        logger.info("renditions are signed by %s", identity.subject)
+
+
 def _check_booth_checkpoint(settings: CloudSettings) -> None:
     """Refuse to start a worker that would fail every job: no booth checkpoint, an
     unreadable one, or one at another resolution than ``training.resolution``."""
@@ -273,6 +291,7 @@ def worker(config_path: Path | None, name: str | None, once: bool) -> None:
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from None
     _check_booth_checkpoint(settings)
+    _check_signing(settings)
     upgrade_database(settings.database.url)
     factory = session_factory(make_engine(settings.database.url))
     storage = create_storage(settings.storage)

@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field, IPvAnyNetwork, SecretStr, model_val
 from pydantic_settings import SettingsConfigDict
 
 from protocol.ids import Identifier
-from protocol.settings import FileSettings, Group, MqttSettings
+from protocol.settings import DEFAULT_KEEP_ACKED_S, FileSettings, Group, MqttSettings
 
 
 class Environment(StrEnum):
@@ -203,6 +203,31 @@ class RenderSettings(Group):
     quality: QualitySettings = QualitySettings()
 
 
+class CredentialSettings(Group):
+    """C2PA content credentials signed into every rendition (cloud/render/credentials.py)."""
+
+    cert: Path | None = Field(
+        None,
+        description="PEM: the ES256 (P-256) signing certificate, then its chain; production"
+        " must set it (with key) unless allow_unsigned",
+    )
+    key: Path | None = Field(None, description="PEM: the signing certificate's private key")
+    demo_dir: Path = Field(
+        Path("var/credentials"),
+        description="without cert/key (demo, tests): a private CA and a signing certificate"
+        " are made here on first run",
+    )
+    allow_unsigned: bool = Field(
+        False,
+        description="deliver renditions without content credentials when no cert is set"
+        " (the rendition page then says 'unsigned')",
+    )
+    explain_url: str = Field(
+        "https://contentcredentials.org/verify",
+        description="where the privacy page's 'what are content credentials' link goes",
+    )
+
+
 class DeliverySettings(Group):
     """Links and their emails; a refused email is retried from the database outbox."""
 
@@ -237,6 +262,11 @@ class RetentionSettings(Group):
     dead_letters_days: Annotated[float, Field(gt=0, le=3650)] = Field(
         14.0, description="refused MQTT payloads (dead letters) are deleted this long after"
     )
+    node_spool_s: Annotated[float, Field(ge=0)] = Field(
+        DEFAULT_KEEP_ACKED_S,
+        description="how long the booth's nodes keep frames the cloud acknowledged (their"
+        " spool.keep_acked_s; keep the two equal): stated on the privacy page",
+    )
     sweep_every_s: Annotated[float, Field(ge=0)] = Field(
         3600.0, description="how often each worker runs the retention sweep when idle; 0: never"
     )
@@ -256,6 +286,7 @@ class CloudSettings(FileSettings):
     training: TrainingSettings = TrainingSettings()
     uploader: UploaderSettings = UploaderSettings()
     render: RenderSettings = RenderSettings()
+    credentials: CredentialSettings = CredentialSettings()
     delivery: DeliverySettings = DeliverySettings()
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -280,12 +311,27 @@ class CloudSettings(FileSettings):
                 f"production refuses {'; '.join(weak)}: set real secrets, e.g. from "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
+        _check_signing(self.credentials)
         if not self.api.public_url.startswith("https://"):
             raise ValueError(
                 f"production requires an https:// api.public_url (got {self.api.public_url}): "
                 "login cookies are only Secure and visitors' links only private over TLS"
             )
         return self
+
+
+def _check_signing(c: CredentialSettings) -> None:
+    """Production signs every rendition with its own certificate. Named here; the files
+    are checked (readable, valid now, ES256, the key the certificate's) where they are
+    used, when the worker starts (cloud/render/credentials.py ``check_identity``)."""
+    if c.cert is None and c.key is None and c.allow_unsigned:
+        return
+    if c.cert is None or c.key is None:
+        raise ValueError(
+            "production requires credentials.cert and credentials.key (the C2PA signing "
+            "certificate and key every rendition is signed with; DANCEBOOTH_CLOUD_CREDENTIALS__"
+            "CERT / __KEY), or credentials.allow_unsigned=true to deliver unsigned videos"
+        )
 
 
 # Placeholders of infra/env.example and infra/k8s/secret.example.yaml, and the defaults

@@ -31,6 +31,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "ingest": ("benchmarks.ingest:bench_ingest", "Uploader throughput vs a raw subscriber."),
     "render": ("benchmarks.render:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
+    "credentials": (
+        "benchmarks.credentials:bench_credentials",
+        "C2PA signing time vs render time of a rendition (goal <= 5 % at 128 px).",
+    ),
     "train": ("benchmarks.train:bench_train", "Training throughput and time-to-quality."),
     "api": ("benchmarks.api:bench_api", "API under load: SSE clients + requests/s on PostgreSQL."),
     "retention": ("benchmarks.retention:bench_retention", "Retention sweep and visitor deletion."),

@@ -17,7 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run the production topology here with faults; check every visitor's mail and link.",
     ),
     "model": ("cloud.training.cli:model", "Train the booth checkpoint, fine-tune, inspect."),
-    "render": ("cloud.render.cli:render_command", "Render a visitor performing a dance (MP4)."),
+    "render": (
+        "cloud.render.verify_cli:render",
+        "Render a visitor performing a dance (MP4); `render verify FILE`: its credentials.",
+    ),
     "bench": ("dancebooth.bench:bench", "Benchmarks that print figures and the machine."),
     "config-reference": (
         "dancebooth.config_doc:config_reference_command",

@@ -139,10 +139,12 @@ def plan(p: Probe, options: AddOptions) -> Plan:
 
 
 def frames(path: Path, pl: Plan) -> Iterator[tuple[int, Image]]:
-    """``(source frame index, BGR image)`` for each output frame of the plan, in order."""
+    """``(source frame index, BGR image)`` for each output frame of the plan, in order:
+    for each output time, the source frame nearest to it (a frame is converted only if
+    shown, once however often)."""
     targets = (pl.start_s + k / pl.fps for k in range(pl.frames))
     target = next(targets, None)
-    prev: tuple[int, float, Image] | None = None
+    prev: _Shown | None = None
     with _open(path) as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
@@ -151,19 +153,26 @@ def frames(path: Path, pl: Plan) -> Iterator[tuple[int, Image]]:
                 return
             t = (float(frame.time) if frame.time is not None else index / pl.fps) - pl.origin_s
             # Emit the previous frame for every target closer to it than to this one.
-            while prev is not None and target is not None and target < (prev[1] + t) / 2:
-                yield prev[0], prev[2]
+            while prev is not None and target is not None and target < (prev.t + t) / 2:
+                yield prev.index, prev.image(pl)
                 target = next(targets, None)
-            if target is None:
-                return
-            if t >= pl.start_s - 1.0 / pl.fps or prev is None:
-                img = frame.to_ndarray(format="bgr24", width=pl.width, height=pl.height)
-                prev = (index, t, img)
-            else:
-                prev = (index, t, np.empty(0, np.uint8))  # before the trim: never shown
-        while prev is not None and target is not None and prev[2].size:
-            yield prev[0], prev[2]
+            prev = _Shown(index, t, frame)
+        while prev is not None and target is not None:
+            yield prev.index, prev.image(pl)
             target = next(targets, None)
+
+
+class _Shown:
+    """A decoded frame that may be shown: converted (scaled, BGR) on first use."""
+
+    def __init__(self, index: int, t: float, frame: Any) -> None:
+        self.index, self.t, self._frame = index, t, frame
+        self._image: Image | None = None
+
+    def image(self, pl: Plan) -> Image:
+        if self._image is None:
+            self._image = self._frame.to_ndarray(format="bgr24", width=pl.width, height=pl.height)
+        return self._image
 
 
 class H264Writer:

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from edge.synthetic.noise import NoiseModel
 from protocol.ids import Identifier
-from protocol.settings import FileSettings, Group, MqttSettings
+from protocol.settings import DEFAULT_KEEP_ACKED_S, FileSettings, Group, MqttSettings
 
 
 class NodeIdentity(Group):
@@ -192,7 +192,10 @@ class SpoolSettings(Group):
     path: Path = Path("var/edge-spool")
     max_mb: Annotated[int, Field(ge=16)] = 2048
     keep_acked_s: Annotated[float, Field(ge=0)] = Field(
-        3600.0, description="keep acknowledged packets this long to serve resend requests"
+        DEFAULT_KEEP_ACKED_S,
+        description="keep acknowledged packets this long to serve resend requests (a"
+        " visitor's deletion removes theirs at once; the cloud's privacy page states this"
+        " as retention.node_spool_s)",
     )
 
 

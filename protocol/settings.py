@@ -27,6 +27,11 @@ from protocol.topics import DEFAULT_PREFIX
 _yaml_file: ContextVar[Path | None] = ContextVar("_yaml_file", default=None)
 
 
+# How long a node keeps frames the cloud acknowledged, for resend requests: the node's
+# spool.keep_acked_s and what the cloud's privacy page states (retention.node_spool_s).
+DEFAULT_KEEP_ACKED_S = 3600.0
+
+
 class ConfigError(ProtocolError):
     """Configuration that cannot be used; the message names the key and the fix."""
 

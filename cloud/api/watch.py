@@ -7,6 +7,7 @@ in constant time and tells an expired link (410) from an unknown one (404).
 
 from __future__ import annotations
 
+import io
 import logging
 
 from sqlalchemy import select
@@ -20,8 +21,10 @@ from cloud.delivery.errors import ExpiredTokenError, InvalidTokenError
 from cloud.delivery.mailer import Mailer
 from cloud.delivery.tokens import check_token, token_digest, well_formed
 from cloud.jobs.queue import as_utc
+from cloud.render.credentials import Credentials
 from cloud.retention import ALL_PARTS, Removal, erase
-from cloud.storage import Storage
+from cloud.storage import Storage, StorageError
+from cloud.storage.local import LocalStorage
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +64,17 @@ def delete_everything(
     visits.get_session(db, session_id)
     removal = Removal(session_id, ALL_PARTS, visitor=True, why="request")
     return len(erase(db, storage, removal, mailer=mailer).objects)
+
+
+def content_credentials(storage: Storage, key: str) -> Credentials:
+    """The content credentials of the stored video, read back from its bytes (what the
+    visitor downloads), not from what the database says was signed."""
+    from cloud.render.credentials import read_credentials, read_stream
+
+    if isinstance(storage, LocalStorage):
+        path = storage.root / key
+        return read_credentials(path) if path.is_file() else Credentials(state="none")
+    try:
+        return read_stream(io.BytesIO(storage.get(key)))
+    except StorageError:
+        return Credentials(state="none")

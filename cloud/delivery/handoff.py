@@ -60,4 +60,5 @@ def link_email(
         event=policy.event,
         contact=policy.contact,
         kind=kind,
+        privacy_link=f"{policy.public_url.rstrip('/')}/privacy",
     )

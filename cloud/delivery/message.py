@@ -45,6 +45,7 @@ class RenditionEmail:
     event: str = "the dancebooth"
     contact: str = ""
     kind: str = "rendition"
+    privacy_link: str = ""  # what the booth keeps, where, how long (/privacy)
 
     @property
     def key(self) -> str:
@@ -78,6 +79,7 @@ def compose(email: RenditionEmail, sender: str) -> EmailMessage:
         "delete_link": email.delete_link,
         "expires": f"{email.expires_at:%A %d %B %Y, %H:%M}",
         "contact": email.contact,
+        "privacy_link": email.privacy_link,
     }
     try:
         subject = _env.get_template("rendition.subject.txt").render(fields).strip()

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from cloud.render.credentials import RenditionFacts
     from cloud.render.generator import Generator
     from cloud.render.inputs import Dance
 
@@ -128,6 +129,7 @@ class FinetuneStep(Step):
             "steps": run.steps,
             "start_step": run.start_step,
             "stopped": run.stopped,
+            **result.report(),  # dancer-only or full-frame, and frames without a mask
         }
         self.storage.put(
             model_key(sid, "metrics.json"), json.dumps(metrics).encode(), "application/json"
@@ -173,6 +175,7 @@ class RenderStep(Step):
 
     def run(self, ctx: StepContext) -> str | None:
         from cloud.db.booths import booth_look, session_booth_look
+        from cloud.render.credentials import RenditionFacts
         from cloud.render.errors import CompositeError
         from cloud.render.inputs import clip_from_store
         from cloud.render.inputs import rendition_key as video_key
@@ -210,6 +213,7 @@ class RenderStep(Step):
                 )
             except CompositeError as exc:
                 raise StepError(str(exc)) from None
+            self._sign(out, RenditionFacts(self.settings.booth, sid, gen.model_version, dance.name))
             key = video_key(sid, dance.name)
             self.storage.put(key, out.read_bytes(), "video/mp4")
         for note in rendition.notes:
@@ -217,6 +221,20 @@ class RenderStep(Step):
         report = {**rendition.report(), "dance": dance.name, "video_key": key}
         self.storage.put(report_key(sid), json.dumps(report).encode(), "application/json")
         return key
+
+    def _sign(self, video: Path, facts: RenditionFacts) -> None:
+        """Embed the signed C2PA manifest into the finished MP4 (what is stored is what
+        was signed); unsigned only where the settings say so."""
+        from cloud.render.credentials import sign_in_place, signing_identity
+
+        identity = signing_identity(self.settings)
+        if identity is None:
+            logger.warning(
+                "session %s: rendition delivered unsigned (credentials.allow_unsigned)",
+                facts.session_id,
+            )
+            return
+        sign_in_place(video, identity, facts)
 
     def _dance(self, sid: str, scratch: Path) -> Dance:
         """The visitor's dance (chosen or assigned at registration), else the default."""

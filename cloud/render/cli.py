@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from cloud.cli import build_settings, config_option
 from cloud.db.booths import BoothLook
+from cloud.render.credentials import RenditionFacts
 from cloud.render.errors import RenderError
 from cloud.render.generator import Generator, PosePainter
 from cloud.render.inputs import (
@@ -224,6 +225,11 @@ def render_command(
             )
         except (RenderError, ValueError) as exc:
             raise click.ClickException(f"cannot render: {exc}") from None
+        _sign(
+            path,
+            settings,
+            RenditionFacts(settings.booth, tags.session_id, tags.model_version, dance.name),
+        )
         _report(rendition, settings, session, dance, sheet)
     result = rendition.result
     ssim = held_out_ssim if held_out_ssim is not None else getattr(generator, "held_out_ssim", None)
@@ -231,6 +237,21 @@ def render_command(
         q = settings.render.quality
         decision = QualityGate(q.min_held_out_ssim, q.max_flicker).decide(ssim, result.flicker)
         click.echo(f"quality gate: {decision.status} {'; '.join(decision.reasons)}".rstrip())
+
+
+def _sign(path: Path, settings: CloudSettings, facts: RenditionFacts) -> None:
+    """Sign the MP4 as the pipeline does (before it is stored or reported)."""
+    from cloud.render.credentials import CredentialsError, sign_in_place, signing_identity
+
+    try:
+        identity = signing_identity(settings)
+        if identity is None:
+            click.echo("content credentials: unsigned (credentials.allow_unsigned)")
+            return
+        sign_in_place(path, identity, facts)
+    except CredentialsError as exc:
+        raise click.ClickException(f"cannot sign the rendition: {exc}") from None
+    click.echo(f"content credentials: signed by {identity.subject}")
 
 
 def _report(

@@ -11,7 +11,7 @@ deletes their videos too.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -46,6 +46,7 @@ class VisitorClip:
     height: int
     node: str = ""
     samples: tuple[bytes, ...] = ()  # JPEGs spread over the clip, for a median background
+    fps: float | None = None  # the camera's frame rate, from the frames' capture times
 
     def median_background(self) -> npt.NDArray[np.uint8] | None:
         """The empty booth as the clip's frames show it (their per-pixel median), if any."""
@@ -98,7 +99,38 @@ def clip_from_store(
     jpegs = [j for m, j in frames if m.node == chosen]
     picks = np.linspace(0, len(jpegs) - 1, min(BACKGROUND_SAMPLES, len(jpegs))).round()
     samples = tuple(jpegs[int(i)] for i in picks)
-    return VisitorClip(_check(kps, f"session {session}"), width, height, chosen, samples)
+    fps = camera_fps([m.capture_ns for m in metas])
+    return VisitorClip(_check(kps, f"session {session}"), width, height, chosen, samples, fps)
+
+
+def camera_fps(capture_ns: list[int]) -> float | None:
+    """The frame rate of frames captured at these times: one over the median interval
+    (a dropped frame doubles one interval, not the median); None below 2 frames or
+    outside 5-120 fps (no camera's: times that were not a capture's)."""
+    times = np.sort(np.asarray(capture_ns, dtype=np.int64))
+    steps = np.diff(times)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return None
+    fps = 1e9 / float(np.median(steps))
+    return round(fps, 3) if 5.0 <= fps <= 120.0 else None
+
+
+def resample_dance(dance: Dance, fps: float) -> Dance:
+    """``dance`` at another frame rate: keypoints interpolated linearly in time (a joint's
+    confidence is the lower of its two neighbours'), music and video unchanged (they are
+    timed in seconds)."""
+    if fps <= 0 or abs(fps - dance.fps) < 1e-3:
+        return dance
+    kps = dance.keypoints
+    n = max(1, round(len(kps) * fps / dance.fps))
+    t = np.arange(n) * dance.fps / fps
+    i0 = np.clip(np.floor(t).astype(int), 0, len(kps) - 1)
+    i1 = np.clip(i0 + 1, 0, len(kps) - 1)
+    w = (t - i0).astype(np.float32)[:, None, None]
+    out = kps[i0] * (1 - w) + kps[i1] * w
+    out[..., 2] = np.minimum(kps[i0, :, 2], kps[i1, :, 2])
+    return replace(dance, keypoints=out.astype(np.float32), fps=float(fps))
 
 
 def plate_from_store(

@@ -1,6 +1,7 @@
 """One rendition, made the same way by the worker and by ``dancebooth render``.
 
-From a visitor's clip, a dance and a generator: normalise the dance to the visitor,
+From a visitor's clip, a dance and a generator: bring the dance to the booth camera's
+frame rate, normalise the dance to the visitor,
 frame it like the training crop, choose the backdrop (the clean plate, else the clip's
 median background, else plain grey), set the stage at the camera's resolution (at
 least ``min_height`` tall), build the side-by-side panel if asked (the reference's
@@ -21,7 +22,7 @@ import numpy as np
 from cloud.render.card import Cards
 from cloud.render.composite import Backdrop, Stage
 from cloud.render.generator import Generator, Images
-from cloud.render.inputs import Dance, VisitorClip
+from cloud.render.inputs import Dance, VisitorClip, resample_dance
 from cloud.render.layout import Layout, SkeletonPanel, VideoPanel, side_by_side_size
 from cloud.render.normalize import normalize_dance
 from cloud.render.renderer import ProgressFn, RenderResult, render
@@ -73,6 +74,10 @@ def make_rendition(
 ) -> Rendition:
     """Render ``dance`` performed by the visitor of ``clip`` to ``out`` (see module doc)."""
     notes: list[str] = []
+    # Within 2 % is the same rate (a 30 fps camera's clock says 29.97-30.3).
+    if clip.fps is not None and abs(clip.fps / dance.fps - 1) > 0.02:
+        notes.append(f"dance resampled from {dance.fps:g} to {clip.fps:g} fps (the booth's camera)")
+        dance = resample_dance(dance, clip.fps)
     backdrop = _backdrop(clip, plate, notes)
     clip, backdrop = _at_least(clip, backdrop, settings.min_height, notes)
     mapped, _, fit = normalize_dance(dance.keypoints, clip.keypoints, min_range=settings.min_range)

@@ -116,7 +116,17 @@ class Checker:
             if video.status_code != 200:
                 problems.append(f"video: HTTP {video.status_code} {video.text[:120]}")
                 return False, ""
-        return self._decodes(video.content, problems)
+        plays = self._decodes(video.content, problems)
+        self._signed(video.content, problems)
+        return plays
+
+    def _signed(self, data: bytes, problems: list[str]) -> None:
+        """Every rendition carries valid content credentials saying it is AI-generated."""
+        from cloud.render.credentials import read_stream
+
+        creds = read_stream(io.BytesIO(data))
+        if creds.state != "valid" or not creds.ai_generated:
+            problems.append(f"content credentials {creds.state} {' '.join(creds.failures)}")
 
     def _decodes(self, data: bytes, problems: list[str]) -> tuple[bool, str]:
         import av

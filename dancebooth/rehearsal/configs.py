@@ -96,6 +96,9 @@ class Configs:
         d.mkdir(parents=True)
         (d / MARKER).write_text("made by 'dancebooth rehearse'; each run empties it\n")
         self.certs = write_certificates(d / "certs")
+        from cloud.render.credentials import make_demo_identity
+
+        make_demo_identity(d / "c2pa", BOOTH)  # production names its own signing certificate
         passwords = self._write_broker_files()
         _write_private(self.cloud_yaml, self.cloud_config())
         for node in NODES:
@@ -159,6 +162,10 @@ class Configs:
                 "lease_s": p.lease_s,
             },
             "uploader": {"resend_after_s": 1.0},
+            "credentials": {
+                "cert": str(self.dir / "c2pa" / "signer.pem"),
+                "key": str(self.dir / "c2pa" / "signer.key"),
+            },
         }
 
     def node_config(self, node: str, passwords: dict[str, str]) -> dict[str, Any]:

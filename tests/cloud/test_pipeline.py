@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from cloud.db.states import SessionState
 from cloud.jobs.pipeline import default_pipelines, model_key, report_key
 from cloud.jobs.queue import JobQueue
 from cloud.jobs.worker import Worker
+from cloud.render.credentials import read_stream
 from cloud.render.inputs import rendition_key
 from cloud.settings import CloudSettings
 from cloud.storage.local import LocalStorage
@@ -76,6 +78,7 @@ def _booth(engine: Engine, tmp_path: Path, min_ssim: float) -> tuple[CloudSettin
         worker={"max_steps": 3, "work_dir": tmp_path / "work", "dance": str(short_dance(tmp_path))},
         mail={"type": "outbox", "directory": tmp_path / "outbox"},
         render={"quality": {"min_held_out_ssim": min_ssim, "max_flicker": 255}},
+        credentials={"demo_dir": tmp_path / "credentials"},
     )
     return settings, storage
 
@@ -103,6 +106,9 @@ def test_finetune_job_ends_with_an_emailed_rendition(engine: Engine, tmp_path: P
     ):
         assert storage.exists(key), key
     assert storage.get(rendition_key(SID, "short-dance"))[4:8] == b"ftyp"
+    creds = read_stream(io.BytesIO(storage.get(rendition_key(SID, "short-dance"))))
+    assert creds.state == "valid" and creds.ai_generated and creds.signer == "booth1"
+    assert creds.capture_session == SID and creds.model_version
     report = json.loads(storage.get(report_key(SID)))
     assert report["height"] >= 480 and report["layout"] == "solo"  # the booth's default
     assert report["backdrop"] in ("median", "plain") and report["notes"]  # no plate: said

@@ -30,6 +30,8 @@ PRODUCTION = {
     "DANCEBOOTH_CLOUD_MAIL__HOST": "relay",
     "DANCEBOOTH_CLOUD_MAIL__SENDER": "booth@booth.example.com",
     "DANCEBOOTH_CLOUD_MAIL__PASSWORD": "smtp-" + STRONG,
+    "DANCEBOOTH_CLOUD_CREDENTIALS__CERT": "/run/secrets/c2pa/signer.pem",
+    "DANCEBOOTH_CLOUD_CREDENTIALS__KEY": "/run/secrets/c2pa/signer.key",
 }
 
 

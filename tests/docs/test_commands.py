@@ -71,6 +71,8 @@ def check_command(line: str) -> None:
         words = _options(cmd, words, line, leaf=False)
         if not isinstance(cmd, click.Group):
             break
+        if cmd.invoke_without_command and (not words or words[0] not in cmd.list_commands(ctx)):
+            break  # a group that is also a command (`render [SESSION]`, `render verify FILE`)
         if not words:
             raise DocCommandError(f"`{line}` names no command of `{ctx.command_path}`")
         sub = cmd.get_command(ctx, words[0])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from common.reference import load_reference
-from common.reference_add import AddOptions, ReferenceAddError
+from common.reference_add import AddOptions, ReferenceAddError, ReferenceRejected
 from edge.reference_add import add_reference
 from edge.reference_video import H264Writer, frames, plan, probe
 from tests.edge import reference_fixtures as fx
@@ -126,4 +126,37 @@ def test_trim_past_the_end_and_backwards(tmp_path: Path) -> None:
         add_reference(video, "t", _options(tmp_path, npy, start_s=9.0))
     with pytest.raises(ReferenceAddError, match="must come after"):
         add_reference(video, "t", _options(tmp_path, npy, start_s=2.0, end_s=1.0))
+    _nothing_left(tmp_path)
+
+
+def test_blazepose_on_head_and_shoulders_and_on_cut_off_feet(tmp_path: Path) -> None:
+    """A real photo of a person, cropped: to the head and shoulders (an error even with
+    --force), and to the waist (refused: the feet are cut off)."""
+    import cv2
+
+    from edge.pose import samples
+    from edge.pose.base import PoseError
+    from edge.pose.models import FETCH_HINT, model_path
+    from tests.services import missing
+
+    try:
+        model_path("pose_detection.tflite")
+        model_path("pose_landmark_full.tflite")
+    except PoseError:
+        missing("the BlazePose models", FETCH_HINT)
+    photo = samples.astronaut()
+
+    def video(name: str, share: float) -> Path:
+        crop = photo[: int(photo.shape[0] * share)]
+        img = cv2.resize(crop, (320, round(320 * crop.shape[0] / crop.shape[1])))
+        canvas = np.full((240, 320, 3), 90, np.uint8)
+        canvas[240 - min(240, img.shape[0]) :] = img[: min(240, img.shape[0])]
+        return write_video(tmp_path / f"{name}.mp4", images=[canvas] * 75, audio=None)
+
+    with pytest.raises(ReferenceAddError, match="only the head and shoulders"):
+        add_reference(video("bust", 0.45), "bust", _options(tmp_path, force=True))
+    _nothing_left(tmp_path)
+    with pytest.raises(ReferenceRejected) as info:
+        add_reference(video("waist", 0.6), "waist", _options(tmp_path))
+    assert "the feet are cut off in 100% of frames" in info.value.report.summary()
     _nothing_left(tmp_path)

@@ -7,25 +7,26 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cloud.api.deps import Ctx
 from cloud.api.security import COOKIE
+from cloud.privacy import privacy_terms
 
 router = APIRouter(include_in_schema=False)
 
 
-def _days(value: float) -> str:
-    return f"{value:g}"
-
-
 @router.get("/", response_class=HTMLResponse)
 def kiosk(request: Request, ctx: Ctx) -> Response:
-    """The visitor's registration page; the consent text states this deployment's terms."""
-    s = ctx.settings
-    terms = {
-        "capture_s": f"{s.api.capture_s:g}",
-        "data_days": _days(max(s.retention.captures_days, s.retention.models_days)),
-        "video_days": _days(s.delivery.link_ttl_days + s.retention.rendition_grace_days),
-    }
+    """The visitor's registration page; the consent text states this deployment's terms
+    (the same values as the privacy page)."""
     return ctx.templates.TemplateResponse(
-        request, "kiosk.html", {"booth": ctx.settings.booth, **terms}
+        request, "kiosk.html", {"booth": ctx.settings.booth, "t": privacy_terms(ctx.settings)}
+    )
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy(request: Request, ctx: Ctx) -> Response:
+    """What is stored of a visitor, where, how long, who sees it, how to delete it, the
+    marking: generated from the settings."""
+    return ctx.templates.TemplateResponse(
+        request, "privacy.html", {"booth": ctx.settings.booth, "t": privacy_terms(ctx.settings)}
     )
 
 

@@ -44,6 +44,8 @@ def page(token: Token, request: Request, db: DbSession, ctx: Ctx) -> Response:
             "token": token,
             "dance": row.dance,
             "expires": row.expires_at,
+            "credentials": watch.content_credentials(ctx.storage, row.video_key),
+            "allow_unsigned": ctx.settings.credentials.allow_unsigned,
         },
     )
 

@@ -1,5 +1,6 @@
 """The Dances page in Chromium: upload a video (progress), read its report and preview,
-enable it; the kiosk offers it, the visitor picks it, and the capture is rendered
+trim it with the slider until it is refused (reasons, what to do), keep it anyway, enable
+it; the kiosk offers it, the visitor picks it, and the capture is rendered
 performing it (the worker's render + deliver steps, a model-free painter for the model).
 """
 
@@ -29,7 +30,6 @@ from cloud.render.generator import PosePainter
 from cloud.render.inputs import rendition_key
 from tests.cloud.api.conftest import PASSWORD, Booth
 from tests.cloud.api.dance_fixtures import (
-    FRAMES,
     dance_booth,
     dance_settings,
     dance_video,
@@ -89,7 +89,7 @@ def test_upload_report_enable_and_a_capture_renders_that_dance(
     page.fill("#upload-title", "Salsa night")
     page.click("#upload-button")
     expect(page.locator("#detail")).to_be_visible(timeout=20000)  # uploaded: its report opens
-    expect(page.locator("#upload-pct")).to_contain_text("uploaded")
+    expect(page.locator("#upload-pct")).to_contain_text("uploaded")  # then the check's own bar
     row = page.locator("tr[data-dance=salsa]")
     expect(row.locator(".state")).to_have_text("ready", timeout=60000)
     expect(page.locator("#detail-status")).to_have_text("ready")
@@ -99,6 +99,22 @@ def test_upload_report_enable_and_a_capture_renders_that_dance(
     expect(page.locator("#detail-video")).to_be_visible()
     page.wait_for_function("() => document.getElementById('detail-video').readyState >= 1")
     page.screenshot(path=shots / "dances-report-1280.png", full_page=True)
+
+    # Trimmed to its first second: refused, with why and what to do; then kept anyway.
+    page.locator("#trim-end").evaluate(
+        "(e) => { e.value = '1'; e.dispatchEvent(new Event('input')); }"
+    )
+    expect(page.locator("#trim-end-out")).to_have_text("1.0 s")
+    page.click("#detail-rerun")
+    expect(row.locator(".state")).to_have_text("refused", timeout=60000)
+    expect(page.locator("#detail-refused")).to_be_visible()
+    expect(page.locator("#detail-reasons li").first).to_be_visible()
+    expect(page.locator("#detail-hints li").first).to_be_visible()
+    expect(row).to_contain_text("the previous version is kept")
+    page.screenshot(path=shots / "dances-refused-1280.png", full_page=True)
+    page.click("#detail-force")
+    expect(row.locator(".state")).to_have_text("ready (forced)", timeout=60000)
+    expect(page.locator("#detail-refused")).to_be_hidden()
     page.click("#detail-close")
     page.click("tr[data-dance=disco-steps] >> text=Report & preview")  # built in: no video
     expect(page.locator("#detail-skeleton")).to_be_visible()  # its stored skeleton, playing
@@ -159,4 +175,4 @@ def _capture_and_render(booth: Booth, sid: str) -> None:
     key = rendition_key(sid, "salsa")
     with av.open(str(store.root / key)) as container:
         assert container.metadata["dance"] == "salsa"  # the video's own tags say so too
-        assert sum(1 for _ in container.decode(video=0)) >= FRAMES  # the whole dance
+        assert sum(1 for _ in container.decode(video=0)) >= 30  # the whole (trimmed) dance

@@ -19,6 +19,7 @@ def test_the_email_carries_a_working_link_and_the_delete_button() -> None:
     assert email.link == rendition_link("https://booth.example", token.token)
     assert email.link.startswith("https://booth.example/r/") and "//r" not in email.link
     assert email.delete_link == f"{email.link}#delete"
+    assert email.privacy_link == "https://booth.example/privacy"
     assert email.expires_at == NOW + timedelta(days=30)
     check_token(email.link.rsplit("/", 1)[1], token.digest, email.expires_at, now=NOW)
     msg = compose(email, "booth@booth.example")

@@ -42,6 +42,13 @@ def test_both_parts_carry_link_expiry_and_how_to_delete() -> None:
     assert "Salsa &lt;basic&gt;" in html  # escaped in HTML, not in text
 
 
+def test_both_parts_link_the_privacy_page() -> None:
+    email = replace(EMAIL, privacy_link="https://booth.example/privacy")
+    for part in _parts(email):
+        assert "https://booth.example/privacy" in part and "who sees it" in part
+    assert all("/privacy" not in part for part in _parts(EMAIL))
+
+
 def test_headers_and_stable_message_id() -> None:
     msg = compose(EMAIL, "dancebooth <booth@booth.example>")
     assert msg["To"] == "Ada <ada@example.org>"

@@ -182,3 +182,39 @@ def test_side_by_side_plays_the_references_own_video(tmp_path: Path) -> None:
     centre = [f[240, w // 4].astype(int) for f in frames]
     assert centre[0][2] > 150 and centre[0][1] < 40  # the reference's first frame: red
     assert centre[-1][1] > centre[0][1] + 100  # and it plays along with the dance
+
+
+def test_the_dance_plays_at_the_booth_cameras_frame_rate(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from cloud.render.inputs import camera_fps, resample_dance
+
+    assert camera_fps([round(i * 1e9 / 25) for i in (0, 1, 2, 4, 5, 6)]) == 25.0  # one dropped
+    assert camera_fps([0]) is None and camera_fps([0, 1000, 2000]) is None  # not a camera's
+    dance = _dance(frames=30)  # 25 fps
+    slow = resample_dance(dance, 20.0)
+    assert len(slow.keypoints) == 24 and slow.fps == 20.0
+    assert np.allclose(slow.keypoints[4], dance.keypoints[5])  # t = 0.2 s in both
+    clip = replace(_clip(640, 480), fps=20.0)
+    r = make_rendition(
+        PosePainter(128, dancer_only=True),
+        clip,
+        dance,
+        tmp_path / "r.mp4",
+        tags=TAGS,
+        settings=SETTINGS,
+        plate=_plate(640, 480),
+    )
+    info = probe(r.result.path)
+    assert info.fps == pytest.approx(20.0) and r.result.frames == 24
+    assert any("resampled from 25 to 20 fps" in n for n in r.notes)
+    same = make_rendition(
+        PosePainter(128, dancer_only=True),
+        replace(clip, fps=25.4),  # within 2 %: the same rate
+        dance,
+        tmp_path / "s.mp4",
+        tags=TAGS,
+        settings=SETTINGS,
+        plate=_plate(640, 480),
+    )
+    assert same.result.frames == 30 and not any("resampled" in n for n in same.notes)
