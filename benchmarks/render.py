@@ -124,7 +124,8 @@ def _generator(name: str, size: int, checkpoint: Path | None) -> Generator:
     # The visitor's network: a checkpoint if given (its resolution wins), else the
     # default architecture with fresh weights, which costs exactly the same to run.
     from cloud.render.torch_generator import TorchGenerator
-    from cloud.training.model import Pix2Pix, Pix2PixConfig
+    from cloud.training.config import Pix2PixConfig
+    from cloud.training.model import Pix2Pix
 
     if checkpoint is not None:
         return TorchGenerator.from_checkpoint(checkpoint)

@@ -129,6 +129,7 @@ class FinetuneStep(Step):
             "steps": run.steps,
             "start_step": run.start_step,
             "stopped": run.stopped,
+            **result.report(),  # dancer-only or full-frame, and frames without a mask
         }
         self.storage.put(
             model_key(sid, "metrics.json"), json.dumps(metrics).encode(), "application/json"
