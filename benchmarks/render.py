@@ -124,11 +124,16 @@ def _generator(name: str, size: int, checkpoint: Path | None) -> Generator:
     # The visitor's network: a checkpoint if given (its resolution wins), else the
     # default architecture with fresh weights, which costs exactly the same to run.
     from cloud.render.torch_generator import TorchGenerator
-    from cloud.training.model import Pix2Pix, Pix2PixConfig
+    from cloud.training.config import Pix2PixConfig
+    from cloud.training.model import Pix2Pix
 
     if checkpoint is not None:
         return TorchGenerator.from_checkpoint(checkpoint)
-    cfg = Pix2PixConfig(resolution=size, temporal=name.endswith("temporal"))
+    alpha = name.endswith("alpha")
+    if alpha and "dancer_only" not in Pix2PixConfig.model_fields:
+        raise click.UsageError("this build's pix2pix has no dancer-only mode")
+    extra = {"dancer_only": True} if alpha else {}
+    cfg = Pix2PixConfig(resolution=size, temporal=name.endswith("temporal"), **extra)
     version = f"pix2pix-{size}{'-t' if cfg.temporal else ''}-untrained"
     return TorchGenerator(Pix2Pix.from_config(cfg), model_version=version)
 
@@ -144,7 +149,14 @@ def _generator(name: str, size: int, checkpoint: Path | None) -> Generator:
     default=("painter",),
     show_default=True,
     type=click.Choice(
-        ["painter", "painter-temporal", "painter-alpha", "pix2pix", "pix2pix-temporal"]
+        [
+            "painter",
+            "painter-temporal",
+            "painter-alpha",
+            "pix2pix",
+            "pix2pix-temporal",
+            "pix2pix-alpha",
+        ]
     ),
 )
 @click.option(
@@ -181,12 +193,13 @@ def bench_render(
         render(warm, bench_dance(16, 128), tmp / "warm.mp4", fps=fps, tags=RenditionTags("b", "b"))
         for size in sizes:
             dance = bench_dance(frames, size, fps)
-            done: set[str] = set()
+            done: set[tuple[str, bool]] = set()
             for name in names:
                 g = _generator(name, size, checkpoint)
-                if g.resolution != size or g.model_version in done:
+                key = (g.model_version, g.dancer_only)
+                if g.resolution != size or key in done:
                     continue  # a checkpoint has one resolution and decides temporal itself
-                done.add(g.model_version)
+                done.add(key)
                 tags = RenditionTags("bench", g.model_version)
                 # First call pays one-off costs (oneDNN kernel selection): timed apart.
                 start = time.perf_counter()

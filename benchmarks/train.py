@@ -3,13 +3,19 @@
 * throughput — images/s of the Lightning fine-tune loop next to a plain-PyTorch loop
   on the same device (:mod:`benchmarks.train_throughput`; ``--device cuda`` for a GPU).
 * quality — per held-out visitor, a warm start from the booth checkpoint and a run
-  from scratch under the same wall-clock budget; held-out SSIM against time, and how
-  soon the warm start reaches the quality scratch ends with.
+  from scratch under the same wall-clock budget; held-out SSIM against time, how soon
+  the warm start reaches the quality scratch ends with, and how far ahead of scratch it
+  is on the transfer set (the visitor in a dance their clip never showed) at every
+  evaluation. Frames are scored as rendered (a dancer-only model composited over the
+  booth) at ``--score-resolution`` px, whatever the model's resolution.
+* capacity — width x resolution x augmentation x mask-weighted loss at equal wall-clock
+  (:mod:`benchmarks.train_capacity`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -20,14 +26,16 @@ import torch
 from benchmarks.train_throughput import run_flops, run_throughput
 from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
 from cloud.training.checkpoint import load_checkpoint
+from cloud.training.config import Pix2PixConfig, Recipe
 from cloud.training.corpus import CorpusSession, corpus_sessions
 from cloud.training.data import FrameSet, build_frameset, clip_crop, holdout_indices, split
 from cloud.training.device import resolve_device
 from cloud.training.errors import TrainingError
-from cloud.training.finetune import FINETUNE_LR, FinetuneResult, finetune
+from cloud.training.finetune import FinetuneResult, finetune
 from cloud.training.grid import sample_grid, save_png
 from cloud.training.loop import RunOptions, TrainingRun
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
+from common.machine import describe_machine
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,11 @@ def reached(history: list[dict[str, float]], key: str, target: float) -> dict[st
     return next((h for h in history if h[key] >= target), None)
 
 
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} (1 / 5 min)"
+
+
 def _fit_pair(
     session: CorpusSession,
     booth: Path,
@@ -53,6 +66,9 @@ def _fit_pair(
     tmp: Path,
     also_score: dict[str, FrameSet],
 ) -> tuple[FinetuneResult, FinetuneResult]:
+    """The warm start and the run from scratch (``cfg``: the booth's network, the
+    fine-tune's recipe), one after the other, each with the machine's load printed."""
+    click.echo(f"{session.session} warm start: {load_average()}")
     warm = finetune(
         session.shards,
         booth,
@@ -61,7 +77,9 @@ def _fit_pair(
         work_dir=tmp / "warm",
         options=opts,
         also_score=also_score,
+        dancer_only=cfg.dancer_only,
     )
+    click.echo(f"{session.session} scratch: {load_average()}")
     scratch = finetune(
         session.shards,
         None,
@@ -78,7 +96,7 @@ def _fit_pair(
 def transfer_frames(corpus: Path, session: CorpusSession, resolution: int) -> FrameSet | None:
     """The visitor of ``session`` dancing a routine of their own clip never showed (the
     corpus's ``<session>-transfer``), framed as their clip is, at most 32 frames spread
-    over it; None when the corpus has none."""
+    over it, at ``resolution`` px; None when the corpus has none."""
     found = [
         s for s in corpus_sessions(corpus, "transfer") if s.session == f"{session.session}-transfer"
     ]
@@ -138,6 +156,20 @@ def _warm_up_process(cfg: Pix2PixConfig, session: CorpusSession, device: str) ->
         TrainingRun(Pix2Pix.from_config(cfg), data, data.subset([0]), Path(tmp), opts).fit()
 
 
+def lead(warm: list[dict[str, float]], scratch: list[dict[str, float]], key: str) -> list[float]:
+    """Warm minus scratch on ``key`` at each of the warm start's evaluations, scratch's
+    curve interpolated at the same wall-clock (its value before its first evaluation is
+    its first)."""
+    xs = [h["elapsed_s"] for h in scratch]
+    ys = [h[key] for h in scratch]
+    return [h[key] - float(np.interp(h["elapsed_s"], xs, ys)) for h in warm]
+
+
+def at_time(history: list[dict[str, float]], key: str, t: float) -> float:
+    """``key`` interpolated at ``t`` seconds of the run."""
+    return float(np.interp(t, [h["elapsed_s"] for h in history], [h[key] for h in history]))
+
+
 def run_quality(
     corpus: Path,
     booth: Path,
@@ -147,9 +179,16 @@ def run_quality(
     device: str,
     grid: Path,
     plot: Path | None,
+    score_resolution: int = 256,
+    dancer_only: bool | None = None,
 ) -> None:
-    cfg = load_checkpoint(booth).config
+    booth_cfg = load_checkpoint(booth).config
+    recipe = Recipe()
+    cfg = booth_cfg.with_recipe(recipe)
+    if dancer_only is not None:
+        cfg = cfg.model_copy(update={"dancer_only": dancer_only})
     key = "region_ssim"
+    scored_at = max(score_resolution, cfg.resolution)
     opts = RunOptions(
         budget,
         10**9,
@@ -161,21 +200,24 @@ def run_quality(
     )
     click.echo(
         f"time-to-quality: {visitors} held-out visitors, {budget:.0f} s budget each, "
-        f"{cfg.resolution} px, batch {batch_size}, learning rate {FINETUNE_LR:g} and weight "
-        f"average {opts.ema:g} for both starts; metric = held-out dancer-region SSIM "
-        f"(full-frame SSIM in brackets); booth checkpoint {booth}"
+        f"{cfg.resolution} px ngf {cfg.ngf}, "
+        f"{'dancer-only (composited over the booth)' if cfg.dancer_only else 'full-frame'}, "
+        f"batch {batch_size}, recipe {recipe.model_dump_json()} for both starts; metric = "
+        f"held-out dancer-region SSIM of the rendered frame (full-frame SSIM in brackets); "
+        f"transfer frames scored at {scored_at} px; booth checkpoint {booth}"
     )
+    click.echo(describe_machine())
     pictures, pairs = [], []
     sessions = visitor_sessions(corpus, visitors)
     _warm_up_process(cfg, sessions[0], device)
     for session in sessions:
-        transfer = transfer_frames(corpus, session, cfg.resolution)
+        transfer = transfer_frames(corpus, session, scored_at)
         also = {"transfer": transfer} if transfer is not None else {}
         with tempfile.TemporaryDirectory() as tmp:
             warm, scratch = _fit_pair(session, booth, cfg, budget, opts, Path(tmp), also)
             best = load_checkpoint(warm.checkpoint).build_model()
         _, held = split(build_frameset(session.shards, cfg.resolution))
-        pictures.append(sample_grid(best, transfer if transfer is not None else held, rows=2))
+        pictures.append(sample_grid(best, held, rows=2))
         pairs.append((session.session, warm, scratch, transfer is not None))
         click.echo(f"{session.session}: warm {warm.run.steps} steps, scratch {scratch.run.steps}")
     tables = [("held-out frames of the visitor's own clip", "")]
@@ -199,13 +241,38 @@ def run_quality(
             f"warm start after {budget:.0f} s: dancer-region SSIM "
             f"{', '.join(f'{v:.3f}' for v in at_budget)} (mean {np.mean(at_budget):.3f})"
         )
+    if len(tables) > 1:
+        _transfer_summary(pairs, budget)
+    click.echo(describe_machine())
     gap = np.full((4, pictures[0].shape[1], 3), 255, np.uint8)
     sheet = np.concatenate([x for p in pictures for x in (p, gap)][:-1], axis=0)
-    click.echo(f"grid (pose | generated | truth): {save_png(grid, sheet)}")
+    click.echo(f"grid (pose | rendered | truth): {save_png(grid, sheet)}")
     if plot is not None:
         keys = [f"{prefix}{key}" for _, prefix in tables]
         curves = [(name, warm.run.history, scratch.run.history) for name, warm, scratch, _ in pairs]
         click.echo(f"plot: {plot_curves(curves, keys, plot)}")
+
+
+def _transfer_summary(
+    pairs: list[tuple[str, FinetuneResult, FinetuneResult, bool]], budget: float
+) -> None:
+    """The issue's figures: the transfer set's median after the budget, and the warm
+    start's lead over scratch at every evaluation and at 60 s."""
+    key = "transfer_region_ssim"
+    finals = [warm.run.history[-1][key] for _, warm, _, _ in pairs]
+    click.echo(f"\ntransfer dancer SSIM at budget: {float(np.median(finals)):.3f}")
+    click.echo(
+        f"(median over {len(finals)} visitors after {budget:.0f} s: "
+        f"{', '.join(f'{v:.3f}' for v in finals)}; goal >= 0.85)"
+    )
+    for name, warm, scratch, _ in pairs:
+        leads = lead(warm.run.history, scratch.run.history, key)
+        at60 = at_time(warm.run.history, key, 60.0) - at_time(scratch.run.history, key, 60.0)
+        click.echo(
+            f"{name}: warm - scratch on transfer: smallest lead {min(leads):+.3f} over "
+            f"{len(leads)} evaluations (ahead at {sum(v > 0 for v in leads)}), "
+            f"at 60 s {at60:+.3f} (goal: ahead at every evaluation, >= +0.05 at 60 s)"
+        )
 
 
 def plot_curves(
@@ -241,6 +308,37 @@ def plot_curves(
     return path
 
 
+def _capacity(
+    corpus: Path,
+    visitors: int,
+    variants: str,
+    marks: str,
+    score_resolution: int,
+    batch_size: int,
+    device: str,
+) -> None:
+    from benchmarks.train_capacity import parse_variants, run_capacity
+
+    chosen = parse_variants(variants)
+    at = [float(m) for m in marks.split(",")]
+    scored_at = max(score_resolution, *(v.resolution for v in chosen))
+    click.echo(
+        f"capacity at equal wall-clock: {len(chosen)} variants x {visitors} visitors, from "
+        f"scratch, {max(at):.0f} s each, batch {batch_size}; metric = transfer dancer-region "
+        f"SSIM of the rendered frame at {scored_at} px"
+    )
+    click.echo(describe_machine())
+    sessions = []
+    for session in visitor_sessions(corpus, visitors):
+        transfer = transfer_frames(corpus, session, scored_at)
+        if transfer is None:
+            raise click.ClickException(f"{corpus} has no transfer session for {session.session}")
+        sessions.append((session, transfer))
+    _warm_up_process(chosen[0].config(), sessions[0][0], device)
+    run_capacity(sessions, chosen, max(at), batch_size, device, at, load_average)
+    click.echo(describe_machine())
+
+
 @click.command("train")
 @click.option(
     "--corpus",
@@ -250,9 +348,10 @@ def plot_curves(
 )
 @click.option(
     "--part",
-    type=click.Choice(["all", "throughput", "quality", "flops"]),
+    type=click.Choice(["all", "throughput", "quality", "flops", "capacity"]),
     default="all",
-    help="flops: count a step's FLOPs at --resolutions for ngf 16 and 64 (no corpus read).",
+    help="flops: count a step's FLOPs at --resolutions for ngf 16 and 64 (no corpus read); "
+    "capacity: --variants from scratch at equal wall-clock (not in 'all').",
 )
 @click.option(
     "--device",
@@ -275,6 +374,31 @@ def plot_curves(
     default=300.0,
     show_default=True,
     help="Seconds per visitor per run (warm and scratch each).",
+)
+@click.option(
+    "--score-resolution",
+    type=click.Choice(["128", "256", "512"]),
+    default="256",
+    show_default=True,
+    help="Transfer frames are scored at this many px (or the model's, if larger).",
+)
+@click.option(
+    "--dancer-only/--full-frame",
+    default=None,
+    help="What the fine-tunes draw [default: what the booth checkpoint draws].",
+)
+@click.option(
+    "--variants",
+    default="16x128,32x128,64x128,16x256,32x256,64x256",
+    show_default=True,
+    help="capacity: width x resolution, +aug / -mask (augmentation off and the "
+    "mask-weighted loss on unless said).",
+)
+@click.option(
+    "--marks",
+    default="60,120",
+    show_default=True,
+    help="capacity: report the transfer score at these seconds (the budget is the last).",
 )
 @click.option(
     "--grid",
@@ -300,6 +424,10 @@ def bench_train(
     booth: Path,
     visitors: int,
     budget: float,
+    score_resolution: str,
+    dancer_only: bool | None,
+    variants: str,
+    marks: str,
     grid: Path,
     plot: Path,
 ) -> None:
@@ -319,6 +447,19 @@ def bench_train(
             session = visitor_sessions(corpus, 1)[0]
             run_throughput(session, res, batch_size, steps, ngf, rounds, where)
         if part in ("all", "quality"):
-            run_quality(corpus, booth, visitors, budget, batch_size, device, grid, plot)
+            run_quality(
+                corpus,
+                booth,
+                visitors,
+                budget,
+                batch_size,
+                device,
+                grid,
+                plot,
+                int(score_resolution),
+                dancer_only,
+            )
+        if part == "capacity":
+            _capacity(corpus, visitors, variants, marks, int(score_resolution), batch_size, device)
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -21,12 +21,13 @@ import numpy as np
 import torch
 
 from cloud.training.batches import BatchStream
+from cloud.training.config import Pix2PixConfig
 from cloud.training.corpus import CorpusSession
 from cloud.training.data import FrameSet, build_frameset, place_frames
 from cloud.training.device import Precision, resolve_precision
 from cloud.training.loop import Progress, RunOptions, TrainingRun
 from cloud.training.losses import discriminator_loss, generator_loss
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 
 Durations = list[tuple[float, float]]  # per step: (wall seconds, this process's CPU seconds)
 
@@ -79,7 +80,7 @@ class PlainLoop:
         with self.autocast():
             fake, condition = model.fake_and_condition(batch)
             d = discriminator_loss(
-                model.discriminator, condition, batch["image"], fake.detach(), cfg.gan_mode
+                model.discriminator, condition, batch["image"], fake.detach(), cfg.recipe.gan_mode
             )
         self.update(d["d_loss"], self.opt_d)
         with self.frozen_discriminator():
@@ -89,9 +90,9 @@ class PlainLoop:
                     condition,
                     batch["image"],
                     fake,
-                    cfg.gan_mode,
-                    lambda_l1=cfg.lambda_l1,
-                    lambda_fm=cfg.lambda_fm,
+                    cfg.recipe.gan_mode,
+                    lambda_l1=cfg.recipe.lambda_l1,
+                    lambda_fm=cfg.recipe.lambda_fm,
                 )
             self.update(g["g_loss"], self.opt_g)
 
@@ -238,7 +239,7 @@ def step_flops(cfg: Pix2PixConfig, batch_size: int) -> float:
     with FlopCounterMode(display=False) as counter:
         fake, condition = model.fake_and_condition(batch)
         d = discriminator_loss(
-            model.discriminator, condition, batch["image"], fake.detach(), cfg.gan_mode
+            model.discriminator, condition, batch["image"], fake.detach(), cfg.recipe.gan_mode
         )
         d["d_loss"].backward()
         g = generator_loss(
@@ -246,9 +247,9 @@ def step_flops(cfg: Pix2PixConfig, batch_size: int) -> float:
             condition,
             batch["image"],
             fake,
-            cfg.gan_mode,
-            lambda_l1=cfg.lambda_l1,
-            lambda_fm=cfg.lambda_fm,
+            cfg.recipe.gan_mode,
+            lambda_l1=cfg.recipe.lambda_l1,
+            lambda_fm=cfg.recipe.lambda_fm,
         )
         g["g_loss"].backward()
     return float(counter.get_total_flops())

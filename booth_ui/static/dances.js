@@ -132,7 +132,8 @@
       let data = null;
       try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
       if (xhr.status === 202) {
-        $("upload-pct").textContent = "uploaded: checking the dance…";
+        $("upload-pct").textContent = "uploaded: the check runs in the library below";
+        setTimeout(() => { $("upload-progress").hidden = true; }, 5000);
         $("upload-form").reset();
         await refresh();
         openDetail(data.name);

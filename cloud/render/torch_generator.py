@@ -1,7 +1,8 @@
 """The visitor's fine-tuned pix2pix network as a render :class:`Generator`.
 
 Adapts :class:`cloud.training.model.Pix2Pix` to the renderer's contract: BGR uint8
-pose maps in, BGR uint8 frames out, batched under ``torch.inference_mode()``. The
+pose maps in, BGR uint8 frames out (BGRA for a dancer-only model, alpha 255 = dancer),
+batched under ``torch.inference_mode()``. The
 network was trained on RGB tensors in ``[-1, 1]`` (see ``cloud.training.batches``),
 so the adapter flips channels and rescales both ways. A temporal model is chained
 frame by frame inside the batch, starting from the renderer's ``previous`` frame
@@ -96,7 +97,7 @@ def _device(name: str) -> torch.device:
 class TorchGenerator:
     """A pix2pix generator from a checkpoint (or a model in memory), for rendering."""
 
-    dancer_only = False  # pix2pix predicts the whole booth frame
+    dancer_only: bool  # the model's config: the person only (BGRA) or the whole frame
 
     def __init__(
         self,
@@ -112,6 +113,7 @@ class TorchGenerator:
         cfg = model.config
         self.resolution: int = cfg.resolution
         self.temporal: bool = cfg.temporal
+        self.dancer_only = cfg.dancer_only
         self.model_version = model_version
         self.held_out_ssim = held_out_ssim
         self._dtype = _autocast_dtype(self.device, precision)
@@ -144,9 +146,11 @@ class TorchGenerator:
 
     @staticmethod
     def _to_images(t: torch.Tensor) -> Images:
+        """RGB (or RGB + alpha) in ``[-1, 1]`` -> uint8 BGR (or BGRA, 255 = dancer)."""
         u8 = t.float().clamp_(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)
-        rgb = u8.permute(0, 2, 3, 1).cpu().numpy()
-        return np.ascontiguousarray(rgb[..., ::-1])
+        out = u8.permute(0, 2, 3, 1).cpu().numpy()
+        order = [2, 1, 0, 3][: out.shape[-1]]
+        return np.ascontiguousarray(out[..., order])
 
     def generate(self, pose_maps: Images, previous: Images | None) -> Images:
         r = self.resolution

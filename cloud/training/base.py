@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from cloud.training.checkpoint import load_checkpoint, save_checkpoint
+from cloud.training.config import Pix2PixConfig
 from cloud.training.corpus import corpus_sessions
 from cloud.training.data import FrameSet, build_frameset, split
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from common.machine import describe_machine
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import IterableDataset
 
+from cloud.training.augment import augment_batch
+from cloud.training.config import Augment
 from cloud.training.data import FrameSet
 
 Batch = dict[str, torch.Tensor]
@@ -35,18 +37,19 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 def _frames(
     data: FrameSet, index: torch.Tensor, flip: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images and pose maps of frames ``index`` (host tensors), mirrored where
-    ``flip`` says, cut where ``data`` lives."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """uint8 images, pose maps and person masks of frames ``index`` (host tensors),
+    mirrored where ``flip`` says, cut where ``data`` lives."""
     where = data.images.device
     mirror = flip is not None and bool(flip.any())  # host data: no device read
     index = index.to(where, non_blocking=True)
-    images, poses = data.images[index], data.poses[index]
+    images, poses, masks = data.images[index], data.poses[index], data.masks[index]
     if mirror and flip is not None:
-        mask = flip.to(where, non_blocking=True)[:, None, None, None]
-        images = torch.where(mask, images.flip(-1), images)
-        poses = torch.where(mask, data.poses_flipped[index], poses)
-    return images, poses
+        chosen = flip.to(where, non_blocking=True)[:, None, None, None]
+        images = torch.where(chosen, images.flip(-1), images)
+        masks = torch.where(chosen, masks.flip(-1), masks)
+        poses = torch.where(chosen, data.poses_flipped[index], poses)
+    return images, poses, masks
 
 
 def _to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -66,26 +69,31 @@ def make_batch(
     device: torch.device | None = None,
 ) -> Batch:
     """Frames ``index`` as a float batch on ``device`` (default: where ``data`` is);
-    ``flip`` marks samples to mirror."""
+    ``flip`` marks samples to mirror. ``mask`` is the person mask in ``[-1, 1]`` (1 =
+    person) and ``has_mask`` says which samples have one (float 0/1)."""
     device = data.images.device if device is None else device
-    parts = {"image": 0, "pose": 1}
+    parts = {"image": 0, "pose": 1, "mask": 2}
     cut = _frames(data, index, flip)
     batch: Batch = {k: to_float(_to_device(cut[i], device)) for k, i in parts.items()}
+    batch["has_mask"] = _to_device(data.has_mask[index.to(data.has_mask.device)], device).float()
     if temporal:
         prev = _frames(data, data.prev[index], flip)
-        batch.update({f"prev_{k}": to_float(_to_device(prev[i], device)) for k, i in parts.items()})
+        batch.update(
+            {f"prev_{k}": to_float(_to_device(prev[parts[k]], device)) for k in ("image", "pose")}
+        )
     return batch
 
 
 class BatchStream(IterableDataset[Batch]):
-    """An endless stream of random batches (reshuffled each pass over the frames)."""
+    """An endless stream of random batches (reshuffled each pass over the frames),
+    flipped and transformed as ``augment`` says."""
 
     def __init__(
         self,
         data: FrameSet,
         batch_size: int,
         *,
-        flip: bool = True,
+        augment: Augment | None = None,
         temporal: bool = False,
         seed: int = 0,
         device: torch.device | None = None,
@@ -95,7 +103,7 @@ class BatchStream(IterableDataset[Batch]):
             raise ValueError("no training frames")
         self.data = data
         self.batch_size = min(batch_size, len(data))
-        self.flip = flip
+        self.augment = augment or Augment()
         self.temporal = temporal
         self.device = device  # where batches go (default: where the frames are)
         self.generator = torch.Generator().manual_seed(seed)
@@ -109,11 +117,12 @@ class BatchStream(IterableDataset[Batch]):
                 t0 = time.perf_counter()
                 index = order[start : start + self.batch_size]
                 flip = None
-                if self.flip:
+                if self.augment.flip:
                     flip = torch.rand(len(index), generator=self.generator) < 0.5
                 batch = make_batch(
                     self.data, index, flip, temporal=self.temporal, device=self.device
                 )
+                batch = augment_batch(batch, self.augment, self.generator)
                 self.busy_s += time.perf_counter() - t0
                 self.batches += 1
                 yield batch

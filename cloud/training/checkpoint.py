@@ -23,11 +23,15 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from cloud.training.config import Pix2PixConfig
 from cloud.training.errors import CheckpointError
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 
 FORMAT = "dancebooth-pix2pix"
-FORMAT_VERSION = 1
+# 2: the config holds the training recipe (cloud.training.config). Version 1 files (a
+# flat config) are still read; their config is migrated on load.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
 AVERAGED = "ema."  # tensor-name prefix of the generator's weight average (resume files)
 
 
@@ -77,6 +81,20 @@ def _join_optimizer(
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
+# The generator's last layer (a transposed convolution: weight [in, out, k, k], bias [out]),
+# whose output channels say what it draws: RGB (3) or RGB + alpha (4).
+OUTPUT_LAYER = ("generator.out.0.weight", "generator.out.0.bias")
+
+
+def _fit_output(value: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    dim = 1 if value.ndim == 4 else 0
+    if value.shape[dim] > shape[dim]:
+        return value.narrow(dim, 0, shape[dim]).clone()
+    pad = list(value.shape)
+    pad[dim] = shape[dim] - value.shape[dim]
+    return torch.cat([value, value.new_zeros(pad)], dim=dim)
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: config, weights, and (if saved) optimiser and run state."""
@@ -95,7 +113,14 @@ class Checkpoint:
         return model
 
     def load_into(self, model: Pix2Pix) -> None:
+        """Copy the weights into ``model``; a full-frame generator's weights fit a
+        dancer-only model (its alpha output starts at 0.5 everywhere) and the other way
+        round (the alpha output is dropped)."""
         sd = {k: v.float() for k, v in self.weights.items()}
+        target = model.state_dict()
+        for key in OUTPUT_LAYER:
+            if key in sd and key in target and sd[key].shape != target[key].shape:
+                sd[key] = _fit_output(sd[key], target[key].shape)
         try:
             model.load_state_dict(sd, strict=True)
         except RuntimeError as exc:
@@ -170,10 +195,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dancebooth pix2pix checkpoint")
     version = meta.get("format_version", "?")
-    if version != str(FORMAT_VERSION):
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path} has checkpoint format version {version}; this code reads version "
-            f"{FORMAT_VERSION}: rebuild it with this version's 'dancebooth model train-base'"
+            f"{path} has checkpoint format version {version}; this code reads versions "
+            f"{', '.join(READABLE_VERSIONS)}: rebuild it with this version's "
+            "'dancebooth model train-base'"
         )
     if tensors_sha256(tensors) != meta.get("tensors_sha256"):
         raise CheckpointError(

@@ -14,13 +14,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT, train_base
 from cloud.training.checkpoint import checkpoint_summary, load_checkpoint
+from cloud.training.config import BOOTH_RECIPE, Pix2PixConfig, Recipe
 from cloud.training.data import build_frameset, list_shards, split
 from cloud.training.errors import TrainingError
 from cloud.training.finetune import finetune
 from cloud.training.grid import sample_grid, save_png
 from cloud.training.loop import Progress as StepProgress
 from cloud.training.loop import RunOptions
-from cloud.training.model import Pix2PixConfig
 
 
 class ProgressBar:
@@ -57,19 +57,9 @@ class ProgressBar:
 
 
 def _options(
-    batch_size: int,
-    eval_every: float,
-    device: str,
-    seed: int,
-    patience: int,
-    decay: bool,
-    lr: float | None,
-    ema: float,
+    batch_size: int, eval_every: float, device: str, seed: int, patience: int
 ) -> RunOptions:
     return RunOptions(
-        decay=decay,
-        lr=lr,
-        ema=ema,
         budget_s=0,
         max_steps=0,
         batch_size=batch_size,
@@ -104,31 +94,64 @@ common = [
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N"),
     click.option("--seed", type=int, default=0),
     click.option(
+        "--recipe",
+        "recipe_json",
+        default=None,
+        help="The training recipe as JSON (or @FILE): learning rate, schedule, weight "
+        "average, loss weights, augmentation (cloud.training.config.Recipe). "
+        "[default: train-base's booth recipe, finetune's measured one]",
+    ),
+    click.option(
         "--lr",
         type=click.FloatRange(min=0.0, min_open=True),
         default=None,
-        help="Learning rate [default: 2e-4 for train-base, 1e-3 for finetune].",
+        help="Override the recipe's learning rate.",
     ),
     click.option(
         "--ema",
         type=click.FloatRange(0.0, 1.0, max_open=True),
-        default=0.995,
-        show_default=True,
-        help="Decay of the generator's weight average, which is evaluated and kept (0: none).",
+        default=None,
+        help="Override the recipe's weight-average decay (the average is evaluated and "
+        "kept; 0: none).",
+    ),
+    click.option(
+        "--decay/--no-decay",
+        default=None,
+        help="Override the recipe's schedule: the learning rate falls linearly to zero "
+        "over the second half of the budget, or holds.",
     ),
 ]
 
 
-def schedule(*, patience: int, decay: bool) -> Callable[[Any], Any]:
-    """``--patience`` and ``--decay/--no-decay`` with a command's own defaults."""
+def make_recipe(
+    default: Recipe,
+    recipe_json: str | None,
+    lr: float | None,
+    ema: float | None,
+    decay: bool | None,
+) -> Recipe:
+    """The command's recipe: ``default`` or ``--recipe``, with the single-value overrides."""
+    recipe = default
+    if recipe_json:
+        text = Path(recipe_json[1:]).read_text() if recipe_json.startswith("@") else recipe_json
+        try:
+            recipe = Recipe.model_validate_json(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--recipe") from exc
+    update: dict[str, Any] = {}
+    if lr is not None:
+        update["lr"] = lr
+    if ema is not None:
+        update["ema"] = ema
+    if decay is not None:
+        update["schedule"] = "decay" if decay else "constant"
+    return Recipe.model_validate({**recipe.model_dump(), **update})
+
+
+def schedule(*, patience: int) -> Callable[[Any], Any]:
+    """``--patience`` with a command's own default."""
 
     def add(f: Any) -> Any:
-        f = click.option(
-            "--decay/--no-decay",
-            default=decay,
-            show_default=True,
-            help="Learning rate falls linearly to zero over the second half of the budget.",
-        )(f)
         return click.option(
             "--patience",
             type=click.IntRange(min=0),
@@ -169,10 +192,17 @@ def model() -> None:
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128")
 @click.option("--ngf", type=int, default=16, show_default=True, help="Generator width.")
 @click.option("--ndf", type=int, default=16, show_default=True, help="Discriminator width.")
+@click.option(
+    "--dancer-only/--full-frame",
+    default=False,
+    show_default=True,
+    help="Draw the person only (RGB + alpha, learnt from the corpus's person masks) or "
+    "the whole frame.",
+)
 @click.option("--max-steps", type=int, default=100_000, show_default=True)
 @click.option("--role", default="staff", show_default=True, help="Corpus sessions to train on.")
 @click.option("--sessions", "limit", type=int, default=None, help="Use at most N sessions.")
-@schedule(patience=0, decay=True)  # a booth run: the budget decides, then settles
+@schedule(patience=0)  # a booth run: the budget decides
 @with_common
 def train_base_cmd(
     corpus: Path,
@@ -181,18 +211,20 @@ def train_base_cmd(
     resolution: str,
     ngf: int,
     ndf: int,
+    dancer_only: bool,
     max_steps: int,
     role: str,
     limit: int | None,
     patience: int,
-    decay: bool,
     budget_s: float,
     batch_size: int,
     eval_every: float,
     device: str,
     seed: int,
+    recipe_json: str | None,
     lr: float | None,
-    ema: float,
+    ema: float | None,
+    decay: bool | None,
 ) -> None:
     """Train the booth checkpoint on a corpus; write it with its model card. Resumable."""
     if out.exists() and not overwrite:
@@ -200,7 +232,16 @@ def train_base_cmd(
             f"{out} exists (the committed booth checkpoint is the default --out): "
             "give another --out, or --overwrite to replace it"
         )
-    cfg = Pix2PixConfig.model_validate({"resolution": int(resolution), "ngf": ngf, "ndf": ndf})
+    recipe = make_recipe(BOOTH_RECIPE, recipe_json, lr, ema, decay)
+    cfg = Pix2PixConfig.model_validate(
+        {
+            "resolution": int(resolution),
+            "ngf": ngf,
+            "ndf": ndf,
+            "dancer_only": dancer_only,
+            "recipe": recipe.model_dump(),
+        }
+    )
     command = (
         "dancebooth model " + shlex.join(sys.argv[sys.argv.index("train-base") :])
         if "train-base" in sys.argv
@@ -214,7 +255,7 @@ def train_base_cmd(
                 config=cfg,
                 budget_s=budget_s,
                 max_steps=max_steps,
-                options=_options(batch_size, eval_every, device, seed, patience, decay, lr, ema),
+                options=_options(batch_size, eval_every, device, seed, patience),
                 role=role,
                 limit=limit,
                 command=command,
@@ -258,7 +299,7 @@ def train_base_cmd(
     default=None,
     help="Save a PNG of held-out frames: pose | generated | truth.",
 )
-@schedule(patience=4, decay=False)
+@schedule(patience=4)
 @with_common
 def finetune_cmd(
     sources: tuple[Path, ...],
@@ -267,14 +308,15 @@ def finetune_cmd(
     max_steps: int,
     grid: Path | None,
     patience: int,
-    decay: bool,
     budget_s: float,
     batch_size: int,
     eval_every: float,
     device: str,
     seed: int,
+    recipe_json: str | None,
     lr: float | None,
-    ema: float,
+    ema: float | None,
+    decay: bool | None,
 ) -> None:
     """Fine-tune the booth checkpoint on a session (a directory of shards, or shard files)."""
     try:
@@ -286,7 +328,8 @@ def finetune_cmd(
                 budget_s,
                 max_steps,
                 work_dir=work_dir,
-                options=_options(batch_size, eval_every, device, seed, patience, decay, lr, ema),
+                options=_options(batch_size, eval_every, device, seed, patience),
+                recipe=make_recipe(Recipe(), recipe_json, lr, ema, decay),
                 progress_callback=bar,
             )
         if grid is not None:

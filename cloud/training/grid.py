@@ -1,4 +1,5 @@
-"""Contact sheets: rows of (pose map | generated | ground truth) for looking at a model."""
+"""Contact sheets: rows of (pose map | rendered | ground truth) for looking at a model
+(a dancer-only model's output composited over the booth, as evaluation scores it)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from cloud.training.batches import to_unit
 from cloud.training.data import FrameSet
-from cloud.training.evaluation import generate_frames
+from cloud.training.evaluation import ScoringSet, rendered_frames
 from cloud.training.model import Pix2Pix
 
 
@@ -22,8 +22,10 @@ def _hwc(images: torch.Tensor) -> npt.NDArray[np.uint8]:
 def sample_grid(model: Pix2Pix, data: FrameSet, *, rows: int = 4) -> npt.NDArray[np.uint8]:
     """An RGB image: ``rows`` frames spread over ``data``, three columns each."""
     index = np.linspace(0, len(data) - 1, min(rows, len(data))).round().astype(int).tolist()
+    # The plate comes from all of ``data``'s frames, not only the few shown.
+    scoring = ScoringSet.of(data, model)
+    fake = _hwc(rendered_frames(model, scoring)[index])
     subset = data.subset(index)
-    fake = _hwc(to_unit(generate_frames(model, subset)))
     pose = _hwc(subset.poses.float() / 255)
     real = _hwc(subset.images.float() / 255)
     gap = np.full((fake.shape[1], 2, 3), 255, np.uint8)

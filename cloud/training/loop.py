@@ -39,7 +39,7 @@ from cloud.training.checkpoint import Checkpoint, save_checkpoint
 from cloud.training.data import FrameSet, place_frames
 from cloud.training.device import Precision, resolve_device, resolve_precision
 from cloud.training.ema import WeightAverage
-from cloud.training.evaluation import evaluate
+from cloud.training.evaluation import ScoringSet, evaluate
 from cloud.training.model import Pix2Pix
 from cloud.training.trainer import make_trainer
 
@@ -58,7 +58,6 @@ class RunOptions:
     eval_every_steps: int = 0  # 0: time-based only
     patience: int = 4  # evaluations without improvement before stopping (0: never)
     min_delta: float = 0.002
-    flip: bool = True
     # auto | cpu | cuda | cuda:N (cloud.training.device). CPU unless asked: a caller that
     # wants the GPU says so (the worker's training.device, the CLI's --device).
     device: str = "cpu"
@@ -68,14 +67,8 @@ class RunOptions:
     losses_every: int = 10
     seed: int = 0
     eval_at_start: bool = False  # score the starting weights too (time-to-quality curves)
-    # pix2pix's schedule: the learning rate holds for the first half of the run (budget or
-    # step cap, whichever ends it sooner), then falls linearly towards zero; it settles
-    # the GAN's oscillation for the checkpoint that is kept.
-    decay: bool = False
-    # Learning rate of both optimisers; None: the model config's (pix2pix's 2e-4).
-    # ``finetune`` passes its own, FINETUNE_LR, unless told otherwise.
-    lr: float | None = None
-    ema: float = 0.995  # decay of the generator's weight average (0: keep none)
+    # How the run trains (learning rate and schedule, weight average, losses,
+    # augmentation) is the model's config's recipe, saved with every checkpoint.
 
 
 @dataclass
@@ -157,7 +150,11 @@ class TrainingRun:
         (keys prefixed with their name, e.g. ``transfer_region_ssim``); the held-out set
         alone decides the best checkpoint and the plateau."""
         self.model, self.train, self.held_out, self.opts = model, train, held_out, opts
-        self.also_score = dict(also_score or {})
+        # Plates and pose maps of the scored sets, made once (a dancer-only model's output
+        # is scored composited over the booth; also_score sets may be at a higher
+        # resolution than the model's: cloud.training.evaluation).
+        self.scoring = ScoringSet.of(held_out, model)
+        self.also_score = {n: ScoringSet.of(f, model) for n, f in (also_score or {}).items()}
         self.last, self.best = work_dir / "last.safetensors", work_dir / "best.safetensors"
         self.progress = progress
         self.resume = resume
@@ -177,15 +174,16 @@ class TrainingRun:
         self.last_eval_t = self.last_step_t = self.clock_start
         self.step_s = self.eval_s = 0.0
         self.stopped: StopReason = "budget"
+        recipe = model.config.recipe
         self.average = (
-            WeightAverage(model.generator, opts.ema, resume.averaged if resume else None)
-            if opts.ema
+            WeightAverage(model.generator, recipe.ema, resume.averaged if resume else None)
+            if recipe.ema
             else None
         )
         self.stream = BatchStream(
             train,
             opts.batch_size,
-            flip=opts.flip,
+            augment=recipe.augment,
             temporal=model.config.temporal,
             seed=opts.seed + self.start_step,
         )
@@ -237,7 +235,7 @@ class TrainingRun:
     def evaluate(self) -> dict[str, float]:
         t0 = time.perf_counter()
         with self.kept_weights():
-            scores = evaluate(self.model, self.held_out)
+            scores = evaluate(self.model, self.scoring)
             for name, frames in self.also_score.items():
                 scores.update({f"{name}_{k}": v for k, v in evaluate(self.model, frames).items()})
             self.eval_s = time.perf_counter() - t0
@@ -267,18 +265,15 @@ class TrainingRun:
             self.losses = dict(zip(named, values, strict=True))
         return self.losses
 
-    def base_lr(self) -> float:
-        return self.opts.lr if self.opts.lr is not None else self.model.config.lr
-
     def lr_factor(self) -> float:
-        """The learning rate's share of the configured one at this point of the run."""
-        if not self.opts.decay:
+        """The learning rate's share of the recipe's at this point of the run."""
+        if self.model.recipe.schedule == "constant":
             return 1.0
         done = max(self.elapsed() / self.opts.budget_s, self.model.steps_done / self.opts.max_steps)
         return max(0.0, min(1.0, 2.0 * (1.0 - done)))
 
     def set_learning_rate(self, trainer: L.Trainer) -> None:
-        lr = self.base_lr() * self.lr_factor()
+        lr = self.model.recipe.lr * self.lr_factor()
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -286,7 +281,7 @@ class TrainingRun:
     def after_step(self, trainer: L.Trainer) -> bool:
         """Evaluate / checkpoint when due; return True when the run must stop."""
         step, opts = self.model.steps_done, self.opts
-        if opts.decay:
+        if self.model.recipe.schedule != "constant":
             self.set_learning_rate(trainer)
         if self.average is not None:
             self.average.update(self.model.generator, step)
@@ -369,7 +364,13 @@ class TrainingRun:
     def finish(self, trainer: L.Trainer | None) -> None:
         """The final evaluation and checkpoint, on the device the run trained on."""
         self.ran = True
-        if not self.history or self.history[-1]["step"] != self.model.steps_done:
+        # A run resumed on another worker's disk with its budget already spent has scored
+        # its last step but has no best.safetensors here: evaluating writes it.
+        if (
+            not self.history
+            or self.history[-1]["step"] != self.model.steps_done
+            or not self.best.exists()
+        ):
             self.evaluate()
         self.checkpoint(trainer)
         self.report(evaluated=True)

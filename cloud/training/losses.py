@@ -1,4 +1,6 @@
-"""pix2pix objectives: adversarial (LSGAN or vanilla), L1 and discriminator feature matching.
+"""pix2pix objectives: adversarial (LSGAN or vanilla), L1 and discriminator feature matching;
+for dancer-only generators an L1 on the person region and one of the alpha channel against
+the person mask.
 
 Shared by the Lightning module and the plain-PyTorch benchmark loop, so both train
 exactly the same thing.
@@ -6,14 +8,11 @@ exactly the same thing.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from cloud.training.config import GanMode
 from cloud.training.networks import PatchDiscriminator
-
-GanMode = Literal["lsgan", "vanilla"]
 
 
 def adversarial(logits: torch.Tensor, target_real: bool, mode: GanMode) -> torch.Tensor:
@@ -45,12 +44,18 @@ def generator_loss(
     *,
     lambda_l1: float,
     lambda_fm: float,
+    drawn: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Fool D, stay close to the real frame (L1), and match D's features of the real
-    frame (pix2pixHD) — the stand-in for a perceptual loss we cannot download."""
+    frame (pix2pixHD) — the stand-in for a perceptual loss we cannot download.
+
+    ``fake`` is what D sees. The L1 compares ``drawn`` (default ``fake``) with the real
+    frame, weighted per pixel by ``weight`` ``[B, 1, H, W]`` when given (the person
+    region of a dancer-only generator: its mean over that region)."""
     fake_feats = disc(condition, fake)
     g_gan = adversarial(fake_feats[-1], True, mode)
-    g_l1 = F.l1_loss(fake, real)
+    g_l1 = weighted_l1(fake if drawn is None else drawn, real, weight)
     if lambda_fm > 0:
         with torch.no_grad():
             real_feats = disc(condition, real)
@@ -62,3 +67,18 @@ def generator_loss(
         g_fm = torch.zeros((), device=fake.device)
     total = g_gan + lambda_l1 * g_l1 + lambda_fm * g_fm
     return {"g_gan": g_gan, "g_l1": g_l1, "g_fm": g_fm, "g_loss": total}
+
+
+def weighted_l1(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean absolute difference, over the pixels ``weight`` selects (all if None)."""
+    if weight is None:
+        return F.l1_loss(a, b)
+    diff = (a - b).abs().mean(dim=1, keepdim=True)
+    return (diff * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def alpha_loss(alpha: torch.Tensor, mask: torch.Tensor, has_mask: torch.Tensor) -> torch.Tensor:
+    """L1 of the alpha channel (``[B, 1, H, W]`` in ``[0, 1]``) against the person mask,
+    over the samples that have a mask (``has_mask`` ``[B]``, 0/1)."""
+    per_sample = (alpha - mask).abs().flatten(1).mean(1)
+    return (per_sample * has_mask).sum() / has_mask.sum().clamp(min=1.0)

@@ -1,42 +1,21 @@
 """The pix2pix Lightning module: a training step reads "D step, then G step".
 
-Hyperparameters are one typed, frozen :class:`Pix2PixConfig`; the module's
-``__init__`` takes its fields as typed arguments and saves them
-(``save_hyperparameters``) and every checkpoint stores the config as JSON.
+Hyperparameters are one typed, frozen :class:`Pix2PixConfig` (network and training
+recipe, :mod:`cloud.training.config`); the module's ``__init__`` takes it, saves it
+(``save_hyperparameters``) and every checkpoint stores it as JSON.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L  # noqa: N812
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.training.batches import Batch
-from cloud.training.losses import GanMode, discriminator_loss, generator_loss
+from cloud.training.config import Pix2PixConfig, Recipe
+from cloud.training.losses import alpha_loss, discriminator_loss, generator_loss
 from cloud.training.networks import PatchDiscriminator, UNetGenerator, init_weights
-
-
-class Pix2PixConfig(BaseModel):
-    """Everything that defines a model and how it trains."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    resolution: Literal[128, 256, 512] = 128
-    # 16/16 keeps a 128 px step well under a second on 2 CPU cores (G 1.6M, D 0.2M
-    # parameters); GPUs can afford 64/64 as in pix2pix.
-    ngf: int = Field(16, ge=4, le=128)
-    max_channels: int = Field(256, ge=16, le=1024)
-    ndf: int = Field(16, ge=4, le=128)
-    d_layers: int = Field(3, ge=1, le=5)
-    gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
-    lambda_l1: float = Field(100.0, ge=0)
-    lambda_fm: float = Field(10.0, ge=0)
-    lr: float = Field(2e-4, gt=0)
-    beta1: float = Field(0.5, ge=0, lt=1)
-    temporal: bool = False
-    dropout: bool = False
 
 
 def build_networks(cfg: Pix2PixConfig) -> tuple[UNetGenerator, PatchDiscriminator]:
@@ -45,7 +24,7 @@ def build_networks(cfg: Pix2PixConfig) -> tuple[UNetGenerator, PatchDiscriminato
     extra = 3 if cfg.temporal else 0
     gen = UNetGenerator(
         3 + extra,
-        3,
+        cfg.out_channels,
         resolution=cfg.resolution,
         ngf=cfg.ngf,
         max_channels=cfg.max_channels,
@@ -60,45 +39,22 @@ def build_networks(cfg: Pix2PixConfig) -> tuple[UNetGenerator, PatchDiscriminato
 class Pix2Pix(L.LightningModule):
     """Pose map -> frame GAN with manual optimisation (two optimisers, D then G)."""
 
-    def __init__(
-        self,
-        resolution: Literal[128, 256, 512] = 128,
-        ngf: int = 16,
-        max_channels: int = 256,
-        ndf: int = 16,
-        d_layers: int = 3,
-        gan_mode: GanMode = "lsgan",
-        lambda_l1: float = 100.0,
-        lambda_fm: float = 10.0,
-        lr: float = 2e-4,
-        beta1: float = 0.5,
-        temporal: bool = False,
-        dropout: bool = False,
-    ) -> None:
+    def __init__(self, config: Pix2PixConfig | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.config = config or Pix2PixConfig()
+        self.save_hyperparameters({"config": self.config.model_dump()})
         self.automatic_optimization = False
-        self.config = Pix2PixConfig(
-            resolution=resolution,
-            ngf=ngf,
-            max_channels=max_channels,
-            ndf=ndf,
-            d_layers=d_layers,
-            gan_mode=gan_mode,
-            lambda_l1=lambda_l1,
-            lambda_fm=lambda_fm,
-            lr=lr,
-            beta1=beta1,
-            temporal=temporal,
-            dropout=dropout,
-        )
         self.generator, self.discriminator = build_networks(self.config)
         self.steps_done = 0  # G+D updates, whatever Lightning counts as global_step
         self.last_losses: dict[str, torch.Tensor] = {}  # the named losses of the last step
 
     @classmethod
     def from_config(cls, cfg: Pix2PixConfig) -> Pix2Pix:
-        return cls(**cfg.model_dump())
+        return cls(cfg)
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.config.recipe
 
     # -- inference -----------------------------------------------------------------
     def generate(self, pose: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
@@ -124,13 +80,38 @@ class Pix2Pix(L.LightningModule):
         fake = self.generate(pose, prev_fake)
         return fake, torch.cat([pose, prev_fake], dim=1)
 
+    def shown(
+        self, out: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """What D sees of the generator's output ``out``, the L1's pixel weights, and the
+        alpha loss (``{}`` for a full-frame model).
+
+        A dancer-only model's person (its RGB inside the true mask) is shown over the
+        real frame's booth, so D judges the person and the L1 covers the person region
+        (the mask grown by a few pixels: the alpha's soft edge shows RGB a little past
+        it). A sample without a mask is shown and compared full-frame, and its alpha is
+        not trained."""
+        if not self.config.dancer_only:
+            return out, None, {}
+        real = batch["image"]
+        rgb, alpha = out[:, :3], (out[:, 3:] + 1.0) * 0.5
+        mask = (batch["mask"] + 1.0) * 0.5
+        has = batch["has_mask"][:, None, None, None]
+        grow = 2 * max(1, self.config.resolution // 64) + 1
+        region = torch.nn.functional.max_pool2d(mask, grow, stride=1, padding=grow // 2)
+        fake = has * (mask * rgb + (1.0 - mask) * real) + (1.0 - has) * rgb
+        weight = has * region + (1.0 - has)
+        g_alpha = alpha_loss(alpha, mask, batch["has_mask"])
+        return fake, weight, {"g_alpha": g_alpha}
+
     # -- training ------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
-        cfg = self.config
+        cfg = self.config.recipe
         real = batch["image"]
-        fake, condition = self.fake_and_condition(batch)
-        if cfg.temporal:  # real pairs are conditioned on the real previous frame
+        out, condition = self.fake_and_condition(batch)
+        fake, weight, extra = self.shown(out, batch)
+        if self.config.temporal:  # real pairs are conditioned on the real previous frame
             real_condition = torch.cat([batch["pose"], batch["prev_image"]], dim=1)
         else:
             real_condition = condition
@@ -153,7 +134,12 @@ class Pix2Pix(L.LightningModule):
             cfg.gan_mode,
             lambda_l1=cfg.lambda_l1,
             lambda_fm=cfg.lambda_fm,
+            drawn=out[:, :3],
+            weight=weight,
         )
+        if extra:
+            g["g_loss"] = g["g_loss"] + cfg.lambda_alpha * extra["g_alpha"]
+            g.update(extra)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g["g_loss"])
         opt_g.step()
@@ -169,7 +155,9 @@ class Pix2Pix(L.LightningModule):
             self.log_dict(self.last_losses, on_step=True, on_epoch=False, batch_size=real.shape[0])
 
     def configure_optimizers(self) -> Any:
-        betas = (self.config.beta1, 0.999)
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.config.lr, betas=betas)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr, betas=betas)
+        # The learning rate here is the recipe's; a decaying schedule scales it during the
+        # run (cloud.training.loop), from the same recipe.
+        lr, betas = self.recipe.lr, (self.recipe.beta1, 0.999)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)
         return [opt_g, opt_d]

@@ -89,7 +89,7 @@ def test_upload_report_enable_and_a_capture_renders_that_dance(
     page.fill("#upload-title", "Salsa night")
     page.click("#upload-button")
     expect(page.locator("#detail")).to_be_visible(timeout=20000)  # uploaded: its report opens
-    expect(page.locator("#upload-pct")).to_contain_text("uploaded")
+    expect(page.locator("#upload-pct")).to_contain_text("uploaded")  # then the check's own bar
     row = page.locator("tr[data-dance=salsa]")
     expect(row.locator(".state")).to_have_text("ready", timeout=60000)
     expect(page.locator("#detail-status")).to_have_text("ready")

@@ -13,7 +13,8 @@ from cloud.render.inputs import rendition_key
 from cloud.render.video import probe
 from cloud.storage.local import LocalStorage
 from cloud.training.checkpoint import save_checkpoint
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.config import Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from common.reference import load_reference
 from dancebooth.cli import cli
 from edge.synthetic.visitor import make_visitor

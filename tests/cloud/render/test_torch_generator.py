@@ -14,7 +14,8 @@ from cloud.render.renderer import render
 from cloud.render.torch_generator import TorchGenerator
 from cloud.render.video import RenditionTags, probe
 from cloud.training.checkpoint import save_checkpoint
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.config import Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from common.posemap import pose_map
 from tests.cloud.render.skeletons import walk
 

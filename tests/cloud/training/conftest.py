@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.training.model import Pix2PixConfig
+from cloud.training.config import Pix2PixConfig
 from tests.cloud.training.dancer import write_session
 
 TINY = Pix2PixConfig(ngf=8, ndf=8, max_channels=32)

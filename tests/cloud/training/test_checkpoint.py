@@ -14,8 +14,9 @@ from cloud.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from cloud.training.config import Pix2PixConfig
 from cloud.training.errors import CheckpointError
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 
 
 def _model(cfg: Pix2PixConfig) -> Pix2Pix:
@@ -125,3 +126,29 @@ def test_wrong_version_or_foreign_file_is_refused(
     )
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(other).build_model()
+
+
+def test_the_committed_format_1_booth_checkpoint_still_loads() -> None:
+    """booth-128 was written with a flat config (lr 2e-4 beside the network's fields):
+    it reads back with that run's recipe and builds the same network."""
+    from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
+    from cloud.training.config import Recipe
+
+    ckpt = load_checkpoint(DEFAULT_BOOTH_CHECKPOINT)
+    assert ckpt.config.resolution == 128 and ckpt.config.ngf == 16
+    assert ckpt.config.recipe == Recipe(lr=2e-4, schedule="decay", ema=0.0)
+    model = ckpt.build_model()
+    assert model.generate(torch.zeros(1, 3, 128, 128)).shape == (1, 3, 128, 128)
+
+
+def test_config_and_recipe_round_trip_through_a_checkpoint(
+    tmp_path: Path, tiny_config: Pix2PixConfig
+) -> None:
+    from cloud.training.config import Augment, Recipe
+
+    recipe = Recipe(lr=3e-4, schedule="decay", ema=0.9, augment=Augment(scale=0.1, rotate=5))
+    cfg = tiny_config.with_recipe(recipe)
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, _model(cfg))
+    assert load_checkpoint(path).config == cfg
+    assert checkpoint_summary(path)["config"]["recipe"]["augment"]["rotate"] == 5

@@ -129,7 +129,30 @@ def test_bench_train_scores_the_visitor_in_a_new_dance(tmp_path: Path) -> None:
     assert "held-out frames of the visitor's own clip" in res.output
     assert "the visitor in a dance their clip never showed" in res.output
     assert res.output.count("| visitor-0000 |") == 2
+    assert "transfer dancer SSIM at budget: " in res.output
+    assert "warm - scratch on transfer: smallest lead" in res.output
+    assert res.output.count("load average") >= 2
     assert (tmp_path / "grid.png").stat().st_size > 0 and (tmp_path / "curves.png").exists()
+
+
+def test_bench_train_capacity_interleaves_variants_at_equal_wall_clock(tmp_path: Path) -> None:
+    from edge.synthetic.corpus import write_corpus
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, staff=0, visitors=2, resolution=128, fps=4, duration_s=3)
+    args = ["bench", "train", "--corpus", str(corpus), "--part", "capacity", "--visitors", "2"]
+    args += ["--variants", "8x128,8x128+aug-mask", "--marks", "1,2", "--score-resolution", "128"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if " | ngf 8" in ln and "load average" in ln]
+    # Visitor 0 runs the variants in order, visitor 1 starts with the second.
+    assert [ln.split(" | ")[1].split(":")[0] for ln in lines] == [
+        "ngf 8, 128 px, aug off, mask",
+        "ngf 8, 128 px, aug on, full frame",
+        "ngf 8, 128 px, aug on, full frame",
+        "ngf 8, 128 px, aug off, mask",
+    ]
+    assert "| ngf 8, 128 px, aug on, full frame | **" in res.output
 
 
 def test_bench_train_counts_flops_and_times_both_loops_on_the_cpu(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ import torch
 
 from cloud.render.torch_generator import TorchGenerator
 from cloud.training.checkpoint import load_checkpoint, save_checkpoint
+from cloud.training.config import Pix2PixConfig
 from cloud.training.finetune import finetune
 from cloud.training.loop import Progress, RunOptions
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from common.posemap import pose_map
 from tests.cloud.training.dancer import keypoints, write_session
 

@@ -9,10 +9,11 @@ import torch
 from click.testing import CliRunner
 
 from cloud.training.checkpoint import save_checkpoint
+from cloud.training.config import Pix2PixConfig
 from cloud.training.device import lightning_devices, resolve_device, resolve_precision
 from cloud.training.errors import DeviceError, TrainingError
 from cloud.training.finetune import finetune
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from dancebooth.cli import cli
 from tests.cloud.training.dancer import write_session
 

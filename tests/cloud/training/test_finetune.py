@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from cloud.training.checkpoint import load_checkpoint, save_checkpoint
+from cloud.training.config import BOOTH_RECIPE, Augment, Pix2PixConfig, Recipe
 from cloud.training.data import build_frameset
 from cloud.training.errors import CheckpointError, TrainingError
 from cloud.training.evaluation import evaluate
-from cloud.training.finetune import FINETUNE_LR, FinetuneResult, finetune
+from cloud.training.finetune import FinetuneResult, finetune
 from cloud.training.loop import Progress, RunOptions, TrainingRun
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from tests.cloud.training.dancer import write_session
 
 
@@ -21,11 +22,10 @@ def test_tiny_model_overfits_a_handful_of_frames(
     shard = write_session(tmp_path, "s1", frames=4)
     frames = build_frameset([shard], 128)
     torch.manual_seed(0)
-    model = Pix2Pix.from_config(tiny_config.model_copy(update={"lr": 1e-3}))
+    recipe = Recipe(lr=1e-3, augment=Augment(flip=False))
+    model = Pix2Pix.from_config(tiny_config.with_recipe(recipe))
     losses: list[float] = []
-    opts = RunOptions(
-        budget_s=3600, max_steps=40, batch_size=4, flip=False, eval_every_s=1e9, losses_every=1
-    )
+    opts = RunOptions(budget_s=3600, max_steps=40, batch_size=4, eval_every_s=1e9, losses_every=1)
     run = TrainingRun(
         model,
         frames,
@@ -107,22 +107,32 @@ def test_budget_stops_training(tmp_path: Path, tiny_config: Pix2PixConfig) -> No
 
 def test_plateau_stops_early(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
-    opts = RunOptions(
-        600, 200, eval_every_steps=1, eval_every_s=1e9, patience=2, min_delta=0.01, lr=1e-12
-    )  # nothing can improve
+    opts = RunOptions(600, 200, eval_every_steps=1, eval_every_s=1e9, patience=2, min_delta=0.01)
     result = finetune(
-        [shard], None, 600, 200, work_dir=tmp_path / "job", config=tiny_config, options=opts
+        [shard],
+        None,
+        600,
+        200,
+        work_dir=tmp_path / "job",
+        config=tiny_config,
+        options=opts,
+        recipe=Recipe(lr=1e-12),  # nothing can improve
     )
     assert result.run.stopped == "plateau" and result.run.steps == 3
 
 
 def test_patience_zero_never_stops_on_a_plateau(tmp_path: Path, tiny_config: Pix2PixConfig) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
-    opts = RunOptions(
-        600, 6, eval_every_steps=1, eval_every_s=1e9, patience=0, min_delta=0.01, lr=1e-12
-    )  # nothing can improve
+    opts = RunOptions(600, 6, eval_every_steps=1, eval_every_s=1e9, patience=0, min_delta=0.01)
     result = finetune(
-        [shard], None, 600, 6, work_dir=tmp_path / "job", config=tiny_config, options=opts
+        [shard],
+        None,
+        600,
+        6,
+        work_dir=tmp_path / "job",
+        config=tiny_config,
+        options=opts,
+        recipe=Recipe(lr=1e-12),  # nothing can improve
     )
     assert result.run.stopped == "max_steps" and result.run.steps == 6
 
@@ -131,9 +141,9 @@ def test_decay_holds_then_lowers_the_learning_rate(
     tmp_path: Path, tiny_config: Pix2PixConfig
 ) -> None:
     frames = build_frameset([write_session(tmp_path, "s1", frames=4)], 128)
-    model = Pix2Pix.from_config(tiny_config)
+    model = Pix2Pix.from_config(tiny_config.with_recipe(Recipe(schedule="decay")))
     rates: list[float] = []
-    opts = RunOptions(600, 8, eval_every_s=1e9, decay=True)
+    opts = RunOptions(600, 8, eval_every_s=1e9)
     run = TrainingRun(model, frames, frames, tmp_path / "run", opts)
     run.progress = lambda p: rates.append(run.lr_factor())
     run.fit()
@@ -170,16 +180,18 @@ def test_finetune_learns_at_its_own_rate_unless_told(
 ) -> None:
     shard = write_session(tmp_path, "s1", frames=8)
     booth = tmp_path / "booth.safetensors"
-    save_checkpoint(booth, Pix2Pix.from_config(tiny_config))  # its config says 2e-4
+    # The booth's recipe says 2e-4, decaying; a fine-tune trains by its own recipe.
+    save_checkpoint(booth, Pix2Pix.from_config(tiny_config.with_recipe(BOOTH_RECIPE)))
     default = finetune([shard], booth, 600, 2, work_dir=tmp_path / "a")
-    told = finetune(
-        [shard], booth, 600, 2, work_dir=tmp_path / "b", options=RunOptions(600, 2, lr=3e-5)
-    )
+    told = finetune([shard], booth, 600, 2, work_dir=tmp_path / "b", recipe=Recipe(lr=3e-5))
 
     def rate(result: FinetuneResult) -> float:
         return float(load_checkpoint(result.run.last).optimizers["g"]["param_groups"][0]["lr"])
 
-    assert rate(default) == pytest.approx(FINETUNE_LR) and rate(told) == pytest.approx(3e-5)
+    assert rate(default) == pytest.approx(Recipe().lr) and rate(told) == pytest.approx(3e-5)
+    # The recipe is saved with the checkpoints, and read back.
+    assert load_checkpoint(default.checkpoint).config.recipe == Recipe()
+    assert load_checkpoint(told.run.last).config.recipe == Recipe(lr=3e-5)
 
 
 def test_weight_average_is_what_is_scored_kept_and_resumed(
@@ -187,8 +199,8 @@ def test_weight_average_is_what_is_scored_kept_and_resumed(
 ) -> None:
     frames = build_frameset([write_session(tmp_path, "s1", frames=8)], 128)
     torch.manual_seed(0)
-    model = Pix2Pix.from_config(tiny_config)
-    opts = RunOptions(600, 6, eval_every_steps=3, eval_every_s=1e9, lr=1e-3, ema=0.9)
+    model = Pix2Pix.from_config(tiny_config.with_recipe(Recipe(lr=1e-3, ema=0.9)))
+    opts = RunOptions(600, 6, eval_every_steps=3, eval_every_s=1e9)
     run = TrainingRun(model, frames, frames.subset([0, 1]), tmp_path / "run", opts)
     result = run.fit()
     assert run.average is not None
@@ -212,7 +224,7 @@ def test_weight_average_is_what_is_scored_kept_and_resumed(
         frames,
         frames.subset([0, 1]),
         tmp_path / "run",
-        RunOptions(600, 6, ema=0.9),
+        RunOptions(600, 6),
         resume=last,
     )
     assert resumed.average is not None
@@ -220,11 +232,11 @@ def test_weight_average_is_what_is_scored_kept_and_resumed(
         assert torch.equal(resumed.average.shadow[k], v)
     # Without an average the kept weights are the raw ones.
     plain = TrainingRun(
-        Pix2Pix.from_config(tiny_config),
+        Pix2Pix.from_config(tiny_config.with_recipe(Recipe(ema=0.0))),
         frames,
         frames.subset([0]),
         tmp_path / "plain",
-        RunOptions(600, 2, ema=0.0),
+        RunOptions(600, 2),
     )
     plain_result = plain.fit()
     assert plain.average is None and not load_checkpoint(plain_result.last).averaged

@@ -15,12 +15,13 @@ from torch.utils._pytree import tree_flatten
 
 from cloud.training.batches import make_batch
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
+from cloud.training.config import Pix2PixConfig
 from cloud.training.data import FrameSet, build_frameset
 from cloud.training.device import Precision
 from cloud.training.ema import WeightAverage
 from cloud.training.loop import Progress, RunOptions, TrainingRun
 from cloud.training.losses import discriminator_loss, generator_loss
-from cloud.training.model import Pix2Pix, Pix2PixConfig
+from cloud.training.model import Pix2Pix
 from tests.cloud.training.dancer import write_session
 from tests.cloud.training.device_reads import DeviceReads
 
@@ -68,7 +69,7 @@ def test_a_whole_step_makes_nothing_off_the_device(
         fake, condition = model.fake_and_condition(batch)
         real_condition = torch.cat([batch["pose"], batch["prev_image"]], dim=1)
         d = discriminator_loss(
-            model.discriminator, real_condition, batch["image"], fake.detach(), cfg.gan_mode
+            model.discriminator, real_condition, batch["image"], fake.detach(), cfg.recipe.gan_mode
         )
         d["d_loss"].backward()
         opt_d.step()
