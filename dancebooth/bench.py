@@ -20,6 +20,10 @@ if (_CHECKOUT / "benchmarks" / "__init__.py").is_file() and str(_CHECKOUT) not i
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "protocol": ("edge.bench.codec:bench_protocol", "Frame-packet encode/decode throughput."),
     "edge": ("edge.bench:bench_edge", "Edge node: pose, capture, smoothing."),
+    "masking": (
+        "edge.bench.masking:bench_masking",
+        "Clean-plate person masks: IoU vs the synthetic truth, CPU per frame.",
+    ),
     "synth": ("edge.bench.synth:bench_synth", "Synthetic dancer render fps and clip time."),
     "reference": (
         "edge.bench.reference:bench_reference",

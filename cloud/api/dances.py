@@ -66,10 +66,13 @@ def _row_view(row: Dance, place: dict[str, int]) -> DanceView:
     meta = row.meta or {}
     status: str = row.state.value
     if row.state is DanceState.ADDING:
-        if row.upload is None:
-            status = "uploading"
-        elif utcnow() - as_utc(row.updated_at) > timedelta(seconds=STALLED_AFTER_S):
+        quiet = utcnow() - as_utc(row.updated_at)
+        # An upload that never finished (the API stopped) frees its name after an hour.
+        limit = STALLED_AFTER_S * (6 if row.upload is None else 1)
+        if quiet > timedelta(seconds=limit):
             status = "stalled"
+        elif row.upload is None:
+            status = "uploading"
     upload = Path(row.upload) if row.upload else None
     return DanceView(
         name=row.name,

@@ -29,7 +29,11 @@ def get_db(ctx: Ctx) -> Iterator[Db]:
         yield db
 
 
-DbSession = Annotated[Db, Depends(get_db)]
+# scope="function": committed before the response goes out. With FastAPI's default
+# ("request", since 0.118) the commit ran after the client had its answer, so a login's
+# next request (or a delete's refresh) could miss it: the rehearsal's node list got 401
+# right after a 200 login.
+DbSession = Annotated[Db, Depends(get_db, scope="function")]
 
 
 def require_csrf(request: Request) -> None:

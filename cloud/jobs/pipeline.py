@@ -95,6 +95,7 @@ class FinetuneStep(Step):
                 "training.booth_checkpoint is not set: build one with "
                 "'dancebooth model train-base' and point the setting at it"
             )
+        self._check_plate(sid)
         work = self.work_root / sid
         work.mkdir(parents=True, exist_ok=True)
         self._restore(ctx, work)
@@ -135,6 +136,16 @@ class FinetuneStep(Step):
             model_key(sid, "metrics.json"), json.dumps(metrics).encode(), "application/json"
         )
         return model_key(sid, "best.safetensors")
+
+    def _check_plate(self, sid: str) -> None:
+        """Compare the session's clean plate with its frames now, minutes before it is
+        rendered over, so a warning reaches the operator while the next visitors dance."""
+        from cloud.ingest.plates import load_plate
+
+        try:
+            load_plate(self.storage, self.factory, sid)
+        except Exception:  # never fail a fine-tune over it: the render step checks again
+            logger.exception("checking the clean plate of %s failed", sid)
 
     def _restore(self, ctx: StepContext, work: Path) -> None:
         """Another worker's saved state, so this attempt resumes instead of restarting."""

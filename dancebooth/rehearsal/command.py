@@ -327,10 +327,20 @@ def _outage(plan: list[Fault], topology: Topology, refuse_s: float, t0: float) -
 
 
 def _dance_frames(topology: Topology) -> int:
+    """Frames a rendition has: the dance's, between the intro and outro cards."""
+    from cloud.render.card import Cards
+    from cloud.settings import RenderSettings
     from common.reference import load_reference
 
-    dance = topology.cloud_config()["worker"]["dance"]
-    return len(load_reference(dance).keypoints)
+    config = topology.cloud_config()
+    dance = load_reference(config["worker"]["dance"])
+    r = RenderSettings.model_validate(config.get("render", {}))
+    cards = Cards("")
+    return (
+        len(dance.keypoints)
+        + cards.frames(r.intro_s, dance.fps)
+        + cards.frames(r.outro_s, dance.fps)
+    )
 
 
 __all__ = ["rehearse"]

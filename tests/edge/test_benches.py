@@ -41,3 +41,11 @@ def test_bench_protocol_prints_the_person_masks_cost() -> None:
     assert result.exit_code == 0, result.output
     assert "machine:" in result.output and "load average at the end" in result.output
     assert "without mask" in result.output and "mask PNG       encode" in result.output
+
+
+def test_bench_masking_prints_iou_cpu_and_the_plates_chunks() -> None:
+    args = ["bench", "masking", "--size", "320x240", "--visitors", "1", "--frames", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "machine:" in result.output and "320x240: IoU mean" in result.output
+    assert "ms CPU per frame" in result.output and "chunk(s)" in result.output

@@ -156,3 +156,27 @@ def test_erase_reaches_every_node_and_one_offline_gets_it_on_reconnect(
 def _all(r: Running, model: type[T]) -> list[T]:
     with r.factory() as db:
         return list(db.scalars(select(model)))
+
+
+def test_a_node_account_can_answer_but_not_issue_or_clear_an_erase_request(
+    secured: tuple[Mosquitto, dict[str, str]],
+) -> None:
+    broker, passwords = secured
+    user = node_username("booth1", "node1")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set(user, passwords[user])
+    acks: dict[int, int] = {}
+    client.on_publish = lambda _c, _u, mid, reason, _p: acks.__setitem__(mid, reason.value)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        forged = client.publish(Topics().erase("booth1", "s1"), b"{}", qos=1, retain=True)
+        answer = client.publish(Topics().erased("booth1", "node1", "s1"), b"{}", qos=1)
+        other = client.publish(Topics().erased("booth1", "node2", "s1"), b"{}", qos=1)
+        wait_for(lambda: {forged.mid, answer.mid, other.mid} <= set(acks), what="PUBACKs")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert acks[answer.mid] < 0x80  # its own answer topic (0x10: nobody subscribed)
+    assert acks[forged.mid] == 0x87 and acks[other.mid] == 0x87  # Not authorized
+    assert _retained_erase_requests(broker, passwords[CLOUD_USER]) == []

@@ -5,14 +5,15 @@ files, re-run, delete, the booth's rotation and the kiosk's choice; bad input is
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cloud.db.engine import session_factory
-from cloud.db.models import Dance, Session
+from cloud.db.engine import session_factory, transaction
+from cloud.db.models import Dance, Session, utcnow
 from tests.cloud.api.conftest import Booth
 from tests.cloud.api.dance_fixtures import FRAMES, wait_added
 
@@ -178,3 +179,15 @@ def test_a_failed_add_says_why_and_can_be_run_again(dance_op: Op, tmp_path: Path
     assert client.post("/api/dances/wave-party/add", json={}).status_code == 409
     assert client.post("/api/dances/nothing/add", json={}).status_code == 404
     assert client.delete("/api/dances/broken").status_code == 200
+
+
+def test_an_add_or_upload_whose_api_stopped_shows_stalled_and_can_go(dance_op: Op) -> None:
+    client, booth = dance_op
+    long_ago = utcnow() - timedelta(hours=2)
+    with transaction(session_factory(booth.engine)) as db:
+        db.add(Dance(name="halfway", upload=None, updated_at=long_ago, runner="elsewhere"))
+        db.add(Dance(name="fresh", upload=None, runner="elsewhere"))
+    assert client.get("/api/dances/halfway").json()["status"] == "stalled"
+    assert client.get("/api/dances/fresh").json()["status"] == "uploading"
+    assert client.delete("/api/dances/fresh").status_code == 409  # still arriving
+    assert client.delete("/api/dances/halfway").status_code == 200
