@@ -31,17 +31,32 @@ def _check(a: torch.Tensor, b: torch.Tensor) -> None:
         raise ValueError(f"expected two [N, C, H, W] images of one shape, got {a.shape}, {b.shape}")
 
 
+def _gaussian_1d(size: int, sigma: float, like: torch.Tensor) -> torch.Tensor:
+    coords = torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def _blur(x: torch.Tensor, window: int, sigma: float) -> torch.Tensor:
+    """The Gaussian window's local means, as two 1-D passes: the same numbers as the 2-D
+    window (it is separable) for 2/window of the work; at 256 px a held-out evaluation
+    spent most of its time here."""
+    c = x.shape[1]
+    g = _gaussian_1d(window, sigma, x)
+    x = F.conv2d(x, g.view(1, 1, 1, window).expand(c, 1, 1, window).contiguous(), groups=c)
+    return F.conv2d(x, g.view(1, 1, window, 1).expand(c, 1, window, 1).contiguous(), groups=c)
+
+
 def _ssim_parts(
     a: torch.Tensor, b: torch.Tensor, window: int, sigma: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image mean SSIM and mean contrast-structure term (for MS-SSIM)."""
-    c = a.shape[1]
-    win = _gaussian_window(window, sigma, c, a)
-    mu_a = F.conv2d(a, win, groups=c)
-    mu_b = F.conv2d(b, win, groups=c)
-    var_a = F.conv2d(a * a, win, groups=c) - mu_a**2
-    var_b = F.conv2d(b * b, win, groups=c) - mu_b**2
-    cov = F.conv2d(a * b, win, groups=c) - mu_a * mu_b
+    mu_a, mu_b, aa, bb, ab = _blur(
+        torch.cat([a, b, a * a, b * b, a * b], dim=1), window, sigma
+    ).chunk(5, dim=1)
+    var_a = aa - mu_a**2
+    var_b = bb - mu_b**2
+    cov = ab - mu_a * mu_b
     cs = (2 * cov + _C2) / (var_a + var_b + _C2)
     lum = (2 * mu_a * mu_b + _C1) / (mu_a**2 + mu_b**2 + _C1)
     return (lum * cs).flatten(1).mean(1), cs.flatten(1).mean(1)
