@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from cloud.delivery.mailer import OutboxMailer
-from cloud.delivery.message import RenditionEmail
+from cloud.delivery.message import RenditionEmail, compose
 from cloud.mqtt.broker import free_port
 from cloud.render.card import Cards
 from cloud.render.credentials import read_credentials
@@ -92,14 +92,15 @@ def test_an_unknown_dance_is_refused_before_anyone_dances(tmp_path: Path) -> Non
 
 def test_the_link_is_found_in_the_visitors_email(tmp_path: Path) -> None:
     url = "http://127.0.0.1:8123"
-    outbox = OutboxMailer(tmp_path, "dancebooth <booth@localhost>")
+    outbox = OutboxMailer(tmp_path)
     expires = datetime.now(UTC) + timedelta(days=30)
     for sid, to, token in [
         ("s1", "ben@example.com", "OTHER_token"),
         ("s2", "ana@example.com", "abc-DEF_123"),
     ]:
         link = f"{url}/r/{token}"
-        outbox.send(RenditionEmail(sid, to, link, expires, "disco-steps", f"{link}/delete"))
+        email = RenditionEmail(sid, to, link, expires, "disco-steps", f"{link}/delete")
+        outbox.send(email.key, compose(email, "dancebooth <booth@localhost>").as_bytes())
     path, link = find_link(tmp_path, "ana@example.com", url)
     assert link == f"{url}/r/abc-DEF_123" and "ana@example.com" in path.read_text()
     with pytest.raises(DemoError, match=r"no email with a rendition link to eve@example\.com"):
