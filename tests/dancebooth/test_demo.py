@@ -21,8 +21,11 @@ import pytest
 from click.testing import CliRunner
 
 from cloud.delivery.mailer import OutboxMailer
-from cloud.delivery.message import RenditionEmail
+from cloud.delivery.message import RenditionEmail, compose
 from cloud.mqtt.broker import free_port
+from cloud.render.card import Cards
+from cloud.render.credentials import read_credentials
+from cloud.settings import RenderSettings
 from common.reference import load_reference
 from dancebooth.cli import cli
 from dancebooth.demo_booth import (
@@ -89,14 +92,15 @@ def test_an_unknown_dance_is_refused_before_anyone_dances(tmp_path: Path) -> Non
 
 def test_the_link_is_found_in_the_visitors_email(tmp_path: Path) -> None:
     url = "http://127.0.0.1:8123"
-    outbox = OutboxMailer(tmp_path, "dancebooth <booth@localhost>")
+    outbox = OutboxMailer(tmp_path)
     expires = datetime.now(UTC) + timedelta(days=30)
     for sid, to, token in [
         ("s1", "ben@example.com", "OTHER_token"),
         ("s2", "ana@example.com", "abc-DEF_123"),
     ]:
         link = f"{url}/r/{token}"
-        outbox.send(RenditionEmail(sid, to, link, expires, "disco-steps", f"{link}/delete"))
+        email = RenditionEmail(sid, to, link, expires, "disco-steps", f"{link}/delete")
+        outbox.send(email.key, compose(email, "dancebooth <booth@localhost>").as_bytes())
     path, link = find_link(tmp_path, "ana@example.com", url)
     assert link == f"{url}/r/abc-DEF_123" and "ana@example.com" in path.read_text()
     with pytest.raises(DemoError, match=r"no email with a rendition link to eve@example\.com"):
@@ -215,10 +219,15 @@ def _check_video(path: Path, session_id: str) -> None:
         (video,) = container.streams.video
         assert container.streams.audio, "the rendition carries the dance's music"
         frames = sum(1 for _ in container.decode(video=0))
-        assert (video.codec_context.width, video.codec_context.height) == (128, 128)
+        # Put back at the camera's resolution, at least render.min_height rows.
+        assert video.codec_context.height >= RenderSettings().min_height
         assert float(video.average_rate or 0) == pytest.approx(dance.fps, rel=0.01)
-    assert frames == len(dance.keypoints)
+    r, cards = RenderSettings(), Cards("")
+    intro, outro = cards.frames(r.intro_s, dance.fps), cards.frames(r.outro_s, dance.fps)
+    assert frames == intro + len(dance.keypoints) + outro
     assert meta["synthetic"] == "true" and meta["ai_generated"] == "true"
+    creds = read_credentials(path)  # signed by the demo's own private CA
+    assert creds.state == "valid" and creds.ai_generated and creds.capture_session == session_id
     assert meta["session_id"] == session_id and meta["dance"] == "disco-steps"
 
 
