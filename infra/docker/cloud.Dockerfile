@@ -43,6 +43,10 @@ COPY models ./models
 COPY reference_videos ./reference_videos
 RUN pip install -e ".[cloud]" \
     && python -c "import torch; assert torch.__version__.startswith('${TORCH_VERSION}'), torch.__version__"
+# The Dances page runs `reference add`, which estimates poses with BlazePose: its models
+# come out of the mediapipe wheel at build time (nothing is downloaded at run time).
+ENV DANCEBOOTH_MODEL_DIR=/opt/dancebooth/model-cache
+RUN dancebooth edge fetch-models --model-dir "${DANCEBOOTH_MODEL_DIR}"
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -64,6 +68,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/dancebooth /opt/dancebooth
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    DANCEBOOTH_MODEL_DIR=/opt/dancebooth/model-cache \
     DANCEBOOTH_CLOUD_ENVIRONMENT=production
 # Relative paths in the settings (var/...) land in the writable home.
 WORKDIR /srv/dancebooth
