@@ -134,6 +134,9 @@ def _describe(exc: ValidationError, cls: type[BaseSettings], path: Path | None) 
     prefix = cls.model_config.get("env_prefix", "")
     lines = [f"invalid {cls.__name__} ({'from ' + str(path) if path else 'no file'}):"]
     for err in exc.errors():
+        if not err["loc"]:  # a check across keys: its message names them
+            lines.append(f"  {err['msg']}")
+            continue
         key = ".".join(str(p) for p in err["loc"])
         env = prefix + "__".join(str(p) for p in err["loc"]).upper()
         lines.append(f"  {key}: {err['msg']} (set it in the file, or as {env})")

@@ -85,6 +85,10 @@ def test_production_requires_secrets(tmp_path: Path) -> None:
         f"environment: production\napi: {{secret_key: {key}, public_url: 'https://b.example'}}\n"
         f"mqtt: {{password: {password}}}\ndatabase: {{url: 'postgresql+psycopg://db/booth'}}\n",
     )
+    with pytest.raises(ConfigError, match=r"credentials\.cert and credentials\.key") as refused:
+        load_settings(CloudSettings, ok)
+    assert "DANCEBOOTH_CLOUD_)" not in str(refused.value)  # a whole-model error names no key
+    ok.write_text(ok.read_text() + "credentials: {allow_unsigned: true}\n")
     assert load_settings(CloudSettings, ok).api.secret_key is not None
 
 

@@ -97,7 +97,8 @@ def test_stream_batches_cover_train_frames_and_count_time(session_shard: Path) -
     stream = BatchStream(train, 4, temporal=True)
     batches = [b for _, b in zip(range(8), stream, strict=False)]
     assert batches[0]["image"].shape == (4, 3, 64, 64)
-    assert set(batches[0]) == {"image", "pose", "prev_image", "prev_pose"}
+    assert set(batches[0]) == {"image", "pose", "mask", "has_mask", "prev_image", "prev_pose"}
+    assert batches[0]["mask"].shape == (4, 1, 64, 64) and batches[0]["has_mask"].shape == (4,)
     assert float(batches[0]["image"].min()) >= -1.0 and float(batches[0]["image"].max()) <= 1.0
     assert stream.batches == 8 and stream.busy_s > 0
 
@@ -177,4 +178,6 @@ def test_old_shards_train_as_before_with_no_masks(session_shard: Path) -> None:
     data = build_frameset([session_shard], 64)
     assert not bool(data.has_mask.any()) and int(data.masks.sum()) == 0
     batch = make_batch(data, torch.tensor([0, 1]))
-    assert set(batch) == {"image", "pose"}  # what training reads is unchanged
+    assert set(batch) == {"image", "pose", "mask", "has_mask"}
+    # no sample claims a mask: training falls back to the whole-frame losses
+    assert batch["has_mask"].tolist() == [0.0, 0.0] and float(batch["mask"].max()) == -1.0
