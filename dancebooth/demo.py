@@ -25,6 +25,8 @@ from dancebooth.demo_booth import OPERATOR, DemoBooth, DemoError, DemoOptions
 from dancebooth.demo_drive import Delivery, Driver, progress_bar
 
 logger = logging.getLogger(__name__)
+# The nodes take their plates after empty_for_s (5 s) of nobody in view: wait a little longer.
+PLATE_WAIT_S = 15.0
 
 
 @click.command()
@@ -214,6 +216,8 @@ def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
         driver.login()
         driver.wait_nodes(names)
         console.print(f"[green]✓[/] operator logged in; nodes online: {', '.join(names)}")
+        if opts.video is None:  # a video has no empty booth to take a plate of
+            _plates(console, driver.wait_plates(names, PLATE_WAIT_S))
         with progress_bar(console) as progress:
             for visitor in registered:
                 driver.capture(visitor, progress)
@@ -223,6 +227,16 @@ def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
         driver.close()
     _report(console, deliveries, opts.directory)
     return deliveries
+
+
+def _plates(console: Console, missing: list[str]) -> None:
+    if missing:
+        console.print(
+            f"[yellow]![/] no clean plate from {', '.join(missing)} yet: their renditions are"
+            " drawn over the clip's median background"
+        )
+    else:
+        console.print("[green]✓[/] clean plates of the empty booth taken")
 
 
 def _report(console: Console, deliveries: list[Delivery], directory: Path) -> None:

@@ -124,6 +124,21 @@ class Driver:
 
         self.wait_for(f"edge nodes {', '.join(names)} to come online", online)
 
+    def wait_plates(self, names: list[str], within_s: float) -> list[str]:
+        """Give the nodes ``within_s`` to take their clean plates of the empty booth (as a
+        booth does at start-up); the nodes still without one (their renditions are drawn
+        over the clip's median instead)."""
+        until = time.monotonic() + within_s
+        while True:
+            nodes = self._check(
+                lambda: self.http.get("/api/booth/nodes", headers=CSRF), "node list"
+            )
+            missing = [n["id"] for n in nodes if n["id"] in names and not n.get("plate")]
+            if not missing or time.monotonic() >= until:
+                return missing
+            self._left("the nodes' clean plates")
+            time.sleep(0.25)
+
     def capture(self, visitor: Visitor, progress: Progress) -> None:
         """Call the visitor, start the capture, show the countdown and the recording."""
         with self.booth.roster.lock:
