@@ -19,6 +19,8 @@ from cloud.training.errors import CheckpointError
 from cloud.training.model import Pix2Pix
 
 
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
 def _model(cfg: Pix2PixConfig) -> Pix2Pix:
     torch.manual_seed(0)
     model = Pix2Pix.from_config(cfg)
@@ -129,12 +131,11 @@ def test_wrong_version_or_foreign_file_is_refused(
 
 
 def test_the_committed_format_1_booth_checkpoint_still_loads() -> None:
-    """booth-128 was written with a flat config (lr 2e-4 beside the network's fields):
-    it reads back with that run's recipe and builds the same network."""
-    from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
+    """The first booth-128 was written with a flat config (lr 2e-4 beside the network's
+    fields): it reads back with that run's recipe and builds the same network."""
     from cloud.training.config import Recipe
 
-    ckpt = load_checkpoint(DEFAULT_BOOTH_CHECKPOINT)
+    ckpt = load_checkpoint(FIXTURES / "booth-128-format1.safetensors")
     assert ckpt.config.resolution == 128 and ckpt.config.ngf == 16
     assert ckpt.config.recipe == Recipe(lr=2e-4, schedule="decay", ema=0.0)
     model = ckpt.build_model()
@@ -152,3 +153,12 @@ def test_config_and_recipe_round_trip_through_a_checkpoint(
     save_checkpoint(path, _model(cfg))
     assert load_checkpoint(path).config == cfg
     assert checkpoint_summary(path)["config"]["recipe"]["augment"]["rotate"] == 5
+
+
+def test_the_committed_booth_checkpoint_draws_the_dancer_only() -> None:
+    """The demo's booth-128 draws the person (RGB + alpha) for compositing over the plate."""
+    from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
+
+    ckpt = load_checkpoint(DEFAULT_BOOTH_CHECKPOINT)
+    assert ckpt.config.resolution == 128 and ckpt.config.dancer_only
+    assert ckpt.build_model().generate(torch.zeros(1, 3, 128, 128)).shape == (1, 4, 128, 128)
