@@ -55,8 +55,10 @@ class DemoOptions:
     video: Path | None = None
     capture_s: float = 15.0
     countdown_s: float = 3.0
-    # Square frames like the booth checkpoint's corpus (synth corpus --resolution 256).
-    capture_size: int = 256
+    # A booth camera's VGA: the rendition is delivered at this size (>= 480 rows), the
+    # generator draws its square crop of the dancer.
+    capture_width: int = 640
+    capture_height: int = 480
 
 
 def booth_checkpoint(resolution: int) -> Path:
@@ -131,7 +133,7 @@ def _dance(name: str | None) -> str:
 def edge_settings(opts: DemoOptions, node: str, index: int, mqtt_port: int) -> EdgeSettings:
     source: dict[str, Any] = {"type": "synthetic", "seed": 0, "realtime": True}
     pose: dict[str, Any] = {"type": "replay", "noise": True, "seed": 1000 + index}
-    capture = {"width": opts.capture_size, "height": opts.capture_size, "fps": 30.0}
+    capture = {"width": opts.capture_width, "height": opts.capture_height, "fps": 30.0}
     if opts.video is not None:
         source = {"type": "video", "path": opts.video.resolve(), "realtime": True}
         pose = {"type": "blazepose", "max_people": 1}

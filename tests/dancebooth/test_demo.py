@@ -130,7 +130,7 @@ def test_a_stage_that_takes_too_long_fails_with_a_clear_message(tmp_path: Path) 
 
 def test_every_node_films_the_visitor_standing_there_now(tmp_path: Path) -> None:
     roster = VisitorRoster()
-    opts = DemoOptions(directory=tmp_path, capture_size=64)
+    opts = DemoOptions(directory=tmp_path, capture_width=64, capture_height=64)
     left, right = (edge_settings(opts, n, i, 1883) for i, n in enumerate(("cam-left", "cam-right")))
     assert left.pose.type == right.pose.type == "replay"
     assert left.pose.seed != right.pose.seed, "each camera's estimator errs its own way"
