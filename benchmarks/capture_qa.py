@@ -48,9 +48,13 @@ def store_capture(
     node: str,
     capture: SyntheticCapture,
     dance: str | None = None,
+    *,
+    first_seq: int = 0,
+    start_s: float = 0.0,
 ) -> int:
     """Store ``capture`` as node ``node``'s frames of ``session`` (the given JPEGs cycled
-    over every frame, so the shards have a real capture's size); returns the frames."""
+    over every frame, so the shards have a real capture's size), numbered from
+    ``first_seq`` and captured from ``start_s`` on; returns the frames."""
     with factory.begin() as db:
         ensure_session(db, BOOTH, session, SessionState.CAPTURING)
         if dance is not None:
@@ -64,8 +68,8 @@ def store_capture(
         FramePacket(
             session=session,
             node=node,
-            seq=i,
-            capture_ns=BASE_CAPTURE_NS + round(i * 1e9 / capture.fps),
+            seq=first_seq + i,
+            capture_ns=BASE_CAPTURE_NS + round((start_s + i / capture.fps) * 1e9),
             width=capture.width,
             height=capture.height,
             keypoints=np.asarray(capture.keypoints[i], dtype=np.float32),

@@ -192,6 +192,11 @@ class CaptureQaSettings(Group):
     Measured on the synthetic booth (``dancebooth bench qa`` prints every figure)."""
 
     enabled: bool = Field(True, description="score captures before their fine-tune is queued")
+    auto_accept: bool = Field(
+        False,
+        description="queue the fine-tune even when QA suggests a retake (the verdict is still "
+        "shown and logged); a booth's own setting on the dashboard overrides this",
+    )
     min_conf: Annotated[float, Field(ge=0, le=1)] = Field(
         0.3, description="keypoint confidence from which a joint counts as seen"
     )

@@ -28,6 +28,7 @@ from cloud.api.routers import (
     events,
     jobs,
     pages,
+    qa,
     renditions,
     visitors,
 )
@@ -110,7 +111,8 @@ def create_app(
     app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
     document_errors(app)
-    for module in (auth, visitors, booth, dances, erasure, jobs, renditions, events, pages):
+    modules = (auth, visitors, qa, booth, dances, erasure, jobs, renditions, events, pages)
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
     return app

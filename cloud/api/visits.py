@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 
+from cloud.api import qa
 from cloud.api.errors import ConflictError, NotFoundError
 from cloud.api.schemas import (
     JobView,
@@ -77,7 +78,8 @@ def status(db: Db, session_id: str) -> VisitorStatus:
                 Session.booth_id == row.booth_id,
             )
         )
-    return VisitorStatus(id=row.id, state=row.state, position=position)
+    reasons = qa.retake_reasons(db, row.id) if row.state is SessionState.UPLOADED else []
+    return VisitorStatus(id=row.id, state=row.state, position=position, retake_reasons=reasons)
 
 
 def next_waiting(db: Db, booth: str) -> Session:
@@ -188,6 +190,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
     uploads = upload_progress(db, [r.id for r in rows if r.state in UPLOADING])
     mails = latest_mails(db, [r.id for r in rows])
     plates = plate_warnings(db, [r.id for r in rows])
+    verdicts = qa.views(db, [r.id for r in rows])
     return [
         VisitorView(
             id=r.id,
@@ -201,6 +204,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             upload=uploads.get(r.id),
             mail=mails.get(r.id),
             plate_warning=plates.get(r.id),
+            qa=verdicts.get(r.id),
         )
         for r in rows
     ]

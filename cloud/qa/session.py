@@ -21,6 +21,8 @@ from protocol.shards import FrameMeta
 
 logger = logging.getLogger(__name__)
 
+TAKE_GAP_S = 3.0  # a pause in a node's frames this long separates two takes (a retake)
+
 
 class QaInputError(ValueError):
     """A session QA cannot read (no frames, unknown dance); the message says why."""
@@ -33,7 +35,7 @@ def node_clips(frames: list[tuple[FrameMeta, bytes]], q: CaptureQaSettings) -> l
         by_node[meta.node].append((meta, jpeg))
     clips = []
     for node in sorted(by_node):
-        items = by_node[node]
+        items = latest_take(by_node[node])
         kps = np.stack([m.keypoints_array() for m, _ in items])
         picks = sample_frames(len(items), q)
         first = items[0][0]
@@ -48,6 +50,16 @@ def node_clips(frames: list[tuple[FrameMeta, bytes]], q: CaptureQaSettings) -> l
             )
         )
     return clips
+
+
+def latest_take(items: list[tuple[FrameMeta, bytes]]) -> list[tuple[FrameMeta, bytes]]:
+    """A node's frames of the latest take: a retake's frames join the session's earlier
+    ones, after a pause of at least :data:`TAKE_GAP_S` (the operator's retake)."""
+    times = np.array([m.capture_ns for m, _ in items], dtype=np.int64)
+    order = np.argsort(times, kind="stable")
+    gaps = np.flatnonzero(np.diff(times[order]) > TAKE_GAP_S * 1e9)
+    start = int(gaps[-1]) + 1 if len(gaps) else 0
+    return [items[int(i)] for i in order[start:]]
 
 
 def reference_keypoints(
