@@ -141,6 +141,34 @@ class QaDecide(Inbound):
     )
 
 
+class StageDance(BaseModel):
+    """The reference dance the stage screen plays, and where its files are."""
+
+    name: str
+    title: str
+    fps: float
+    width: int
+    height: int
+    frames: int
+    keypoints: str = Field(description="URL of keypoints.csv (the animated figure)")
+    video: str | None = Field(None, description="URL of the performer's video, if kept")
+    music: str | None = Field(None, description="URL of the music, if any")
+
+
+class StageView(BaseModel):
+    """What the booth's stage screen shows: the latest capture, counted in to its shared
+    start, with the visitor's dance, then capture QA's verdict."""
+
+    server_time: float = Field(description="the API's clock now, Unix seconds")
+    session_id: str | None = None
+    state: SessionState | None = None
+    start_at: float | None = Field(None, description="the nodes' shared start, Unix seconds")
+    duration_s: float | None = None
+    dance: StageDance | None = None
+    qa_passed: bool | None = Field(None, description="None: not judged yet")
+    retake_reasons: list[str] = Field(default_factory=list)
+
+
 class QaSettingsView(BaseModel):
     booth: str
     auto_accept: bool = Field(description="queue fine-tunes even when QA suggests a retake")

@@ -108,7 +108,11 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
             "start a capture (use retake first)"
         )
     move(db, row, SessionState.CAPTURING)
-    return CaptureStart(session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s)
+    command = CaptureStart(
+        session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s
+    )
+    row.capture_start_at, row.capture_s = command.start_at, command.duration_s
+    return command
 
 
 def retake(db: Db, session_id: str, reason: str, only_capturing: bool = False) -> CaptureCancel:

@@ -130,6 +130,10 @@ class Session(Base):
     )
     error: Mapped[str | None] = mapped_column(Text)
     dance: Mapped[str | None] = mapped_column(String(64))  # chosen or assigned at registration
+    # The latest capture's shared start (Unix seconds) and length: the stage screen counts
+    # in to it and plays the dance from it.
+    capture_start_at: Mapped[float | None] = mapped_column(Float)
+    capture_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     captured_at: Mapped[datetime | None]

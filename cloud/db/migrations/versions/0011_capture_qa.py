@@ -1,5 +1,6 @@
-"""capture_qa: each session's capture QA verdict and the operator's decision, and the
-booth setting that queues fine-tunes despite a suggested retake
+"""capture_qa: each session's capture QA verdict and the operator's decision, the
+booth setting that queues fine-tunes despite a suggested retake, and each session's
+capture start and length (for the stage screen)
 
 Revision ID: 0011_capture_qa
 Revises: 0010_dances
@@ -40,9 +41,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("booths") as batch_op:
         batch_op.add_column(sa.Column("qa_auto_accept", sa.Boolean(), nullable=True))
+    with op.batch_alter_table("sessions") as batch_op:
+        batch_op.add_column(sa.Column("capture_start_at", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("capture_s", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sessions") as batch_op:
+        batch_op.drop_column("capture_s")
+        batch_op.drop_column("capture_start_at")
     with op.batch_alter_table("booths") as batch_op:
         batch_op.drop_column("qa_auto_accept")
     op.drop_table("capture_qa")
