@@ -309,6 +309,39 @@ def plot_curves(
     return path
 
 
+def _guided(
+    booth: Path,
+    visitors: int,
+    budget: float,
+    batch_size: int,
+    device: str,
+    capture: float,
+    score_resolution: str,
+    evals: int,
+    dancer_only: bool | None,
+    plot: Path,
+) -> None:
+    from benchmarks.train_guided import run_guided
+
+    cfg = load_checkpoint(booth).config.with_recipe(Recipe())
+    if dancer_only is not None:
+        cfg = cfg.model_copy(update={"dancer_only": dancer_only})
+    opts = RunOptions(
+        budget,
+        10**9,
+        batch_size=batch_size,
+        eval_every_s=budget / evals,
+        patience=0,
+        eval_at_start=True,
+        device=device,
+    )
+    scored_at = max(int(score_resolution), cfg.resolution)
+    try:
+        run_guided(booth, cfg, visitors, budget, opts, capture, scored_at, plot)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _capacity(
     corpus: Path,
     visitors: int,
@@ -404,6 +437,19 @@ def _capacity(
     "on a loaded machine fewer leave more of it to training).",
 )
 @click.option(
+    "--guided",
+    is_flag=True,
+    help="quality: free-dance vs guided (dance-along) clips of each visitor, scored on the "
+    "visitor performing the reference; renders its own clips (no --corpus).",
+)
+@click.option(
+    "--capture",
+    type=click.FloatRange(min=1.0),
+    default=15.0,
+    show_default=True,
+    help="--guided: seconds each clip lasts (the booth's capture).",
+)
+@click.option(
     "--marks",
     default="60,120",
     show_default=True,
@@ -437,6 +483,8 @@ def bench_train(
     dancer_only: bool | None,
     variants: str,
     evals: int,
+    guided: bool,
+    capture: float,
     marks: str,
     grid: Path,
     plot: Path,
@@ -446,6 +494,22 @@ def bench_train(
     click.echo(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if part == "flops":
         run_flops([int(r) for r in (resolutions or "128,256,512").split(",")], [16, 64], batch_size)
+        return
+    if guided:
+        if part != "quality":
+            raise click.UsageError("--guided goes with --part quality")
+        _guided(
+            booth,
+            visitors,
+            budget,
+            batch_size,
+            device,
+            capture,
+            score_resolution,
+            evals,
+            dancer_only,
+            plot.with_name("train-guided-coverage.png"),
+        )
         return
     if corpus is None:
         raise click.UsageError("--corpus is required (dancebooth synth corpus ...)")

@@ -186,6 +186,64 @@ class QualitySettings(Group):
     max_flicker: Annotated[float, Field(ge=0, description="grey levels per frame")] = 6.0
 
 
+class CaptureQaSettings(Group):
+    """Capture QA thresholds (cloud.qa): a capture below any of them is "retake suggested".
+
+    Measured on the synthetic booth (``dancebooth bench qa`` prints every figure)."""
+
+    enabled: bool = Field(True, description="score captures before their fine-tune is queued")
+    auto_accept: bool = Field(
+        False,
+        description="queue the fine-tune even when QA suggests a retake (the verdict is still "
+        "shown and logged); a booth's own setting on the dashboard overrides this",
+    )
+    min_conf: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="keypoint confidence from which a joint counts as seen"
+    )
+    min_joints: Annotated[int, Field(ge=1, le=17)] = Field(
+        8, description="joints a frame must show to have a pose (and be scored)"
+    )
+    match_distance: Annotated[float, Field(gt=0, le=5)] = Field(
+        0.3, description="mean joint distance, torso lengths, within which a pose covers one"
+    )
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.75,
+        description="share of the reference dance's poses the capture must cover (synthetic "
+        "dance-along visitors 0.77-0.95, the wrong routine 0.60-0.72: dancebooth bench qa)",
+    )
+    min_pose_frames: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="share of frames in which the dancer must be found"
+    )
+    min_whole_body: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.7, description="share of frames with every body joint inside the image"
+    )
+    min_feet: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="share of frames with both ankles inside the image"
+    )
+    min_frame_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="the dancer's median height as a share of the image height"
+    )
+    min_motion: Annotated[float, Field(ge=0)] = Field(
+        0.10,
+        description="mean joint spread over the clip, torso lengths (synthetic: standing still "
+        "0.05-0.06, dancing 0.14+)",
+    )
+    min_sharpness: Annotated[float, Field(ge=0)] = Field(
+        0.1,
+        description="Laplacian variance over grey variance in the dancer's box (synthetic: "
+        "sharp 0.7-1.0, Gaussian blur of 3 px 0.03)",
+    )
+    brightness: tuple[float, float] = Field(
+        (40.0, 220.0), description="allowed mean grey level (0-255) of the dancer's box"
+    )
+    max_clipped: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.25, description="share of pixels crushed to black or blown to white"
+    )
+    image_samples: Annotated[int, Field(ge=0, le=200)] = Field(
+        12, description="JPEGs per node decoded for blur and exposure (0: skip the image check)"
+    )
+
+
 class RenderSettings(Group):
     batch_size: Annotated[int, Field(ge=1, le=256)] = 16
     crf: Annotated[int, Field(ge=0, le=51)] = 23
@@ -291,6 +349,7 @@ class CloudSettings(FileSettings):
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
     dances: DanceSettings = DanceSettings()
+    qa: CaptureQaSettings = CaptureQaSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:

@@ -29,6 +29,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "edge.bench.reference:bench_reference",
         "Reference add time per minute of 720p video vs raw pose.",
     ),
+    "qa": (
+        "benchmarks.capture_qa:bench_qa",
+        "Capture QA: scores per kind of synthetic visitor, time per 15 s session (goal <= 1 s).",
+    ),
     "ingest": ("benchmarks.ingest:bench_ingest", "Uploader throughput vs a raw subscriber."),
     "render": ("benchmarks.render:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
     "credentials": (

@@ -104,6 +104,9 @@ def cloud_settings(opts: DemoOptions, api_port: int, mqtt_port: int) -> CloudSet
             "budget_s": opts.budget_s,
             "booth_checkpoint": booth_checkpoint(opts.resolution),
         },
+        # The demo's synthetic visitors dance free-style, not along with a stage screen:
+        # capture QA scores them and the dashboard shows the verdict, but never holds them.
+        qa={"auto_accept": True},
         worker={
             "work_dir": d / "work",
             "dance": _dance(opts.dance),

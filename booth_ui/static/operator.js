@@ -42,9 +42,24 @@
     if (v.job && ["queued", "running"].includes(v.job.state)) out.push(b("cancel", "Cancel"));
     if (v.job && ["failed", "cancelled"].includes(v.job.state)) out.push(b("retry", "Retry"));
     if (v.state === "needs_review") out.push(b("review", "Watch & decide", "primary"));
+    if (retakeSuggested(v)) out.push(b("qa-accept", "Accept take"), b("qa-retake", "Retake", "primary"));
     if (["delivered", "mail_failed"].includes(v.state)) out.push(b("resend", "Re-send", v.state === "mail_failed" ? "primary" : ""));
     out.push(b("delete", "Delete", "danger"));
     return out.join(" ");
+  }
+  // Capture QA held the take: the fine-tune waits until the operator accepts or retakes.
+  function retakeSuggested(v) {
+    return v.state === "uploaded" && v.qa && !v.qa.passed && !v.qa.decision;
+  }
+  function qaStatus(v) {
+    if (!v.qa) return "";
+    const cov = v.qa.coverage === null || v.qa.coverage === undefined ? "" : ` · coverage ${Math.round(v.qa.coverage * 100)}%`;
+    if (retakeSuggested(v)) {
+      const reasons = v.qa.reasons.map((r) => `<li>${esc(r)}</li>`).join("");
+      return `<div class="row-warn" data-qa="retake">⚠ retake suggested${esc(cov)}<ul>${reasons}</ul></div>`;
+    }
+    const how = v.qa.passed ? "QA passed" : `QA ${esc(v.qa.decision || "")}`.replace("_", "-");
+    return `<div class="muted" data-qa="${esc(v.qa.decision || "")}">${how}${esc(cov)}</div>`;
   }
   // The email's own state: the session says "mail pending" until the server took it.
   function mailStatus(m) {
@@ -67,6 +82,7 @@
       }
       let error = v.error ? `<div class="row-error">${esc(v.error)}</div>` : "";
       if (v.plate_warning) error += `<div class="row-warn" data-plate-warning>⚠ clean plate ${esc(v.plate_warning)}</div>`;
+      error += qaStatus(v);
       return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
         <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
@@ -200,6 +216,10 @@
       if (action === "stage") { current = id; }
       else if (action === "review") { openReview(id); return; }
       else if (action === "retake") await api("POST", "/api/booth/retake", { session_id: id });
+      else if (action === "qa-accept" || action === "qa-retake") {
+        const decision = action === "qa-accept" ? "accept" : "retake";
+        await api("POST", `/api/visitors/${encodeURIComponent(id)}/qa`, { decision });
+      }
       else if (action === "cancel") await api("POST", `/api/jobs/${job}/cancel`);
       else if (action === "retry") await api("POST", `/api/jobs/${job}/retry`);
       else if (action === "resend") await api("POST", `/api/renditions/${encodeURIComponent(id)}/resend`);
@@ -285,8 +305,15 @@
       const s = await api("GET", "/api/booth/settings");
       $("layout").value = s.layout;
       $("booth-name").value = s.name;
+      $("qa-auto-accept").checked = (await api("GET", "/api/booth/qa")).auto_accept;
     } catch (err) { showError($("settings-error"), err); }
   }
+  $("qa-auto-accept").addEventListener("change", async () => {
+    showError($("settings-error"), null);
+    try {
+      await api("PUT", "/api/booth/qa", { auto_accept: $("qa-auto-accept").checked });
+    } catch (err) { showError($("settings-error"), err); }
+  });
   $("settings-save").addEventListener("click", async () => {
     showError($("settings-error"), null);
     $("settings-saved").hidden = true;

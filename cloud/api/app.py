@@ -28,7 +28,9 @@ from cloud.api.routers import (
     events,
     jobs,
     pages,
+    qa,
     renditions,
+    stage,
     visitors,
 )
 from cloud.api.security import Logins
@@ -110,7 +112,8 @@ def create_app(
     app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
     document_errors(app)
-    for module in (auth, visitors, booth, dances, erasure, jobs, renditions, events, pages):
+    modules = (auth, visitors, qa, stage, booth, dances, erasure, jobs, renditions, events, pages)
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
     return app

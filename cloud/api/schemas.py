@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
 )
@@ -108,6 +109,73 @@ class VisitorStatus(BaseModel):
     id: str
     state: SessionState
     position: int | None = Field(None, description="visitors ahead in the line to dance")
+    retake_reasons: list[str] = Field(
+        default_factory=list,
+        description="capture QA suggests dancing again, for these reasons (the booth screen "
+        "shows them); empty when the take passed or the operator decided",
+    )
+
+
+class QaView(BaseModel):
+    """Capture QA's verdict on a session's latest take, and the decision taken on it."""
+
+    session_id: str
+    passed: bool
+    coverage: float | None = Field(None, description="share of the reference's poses covered")
+    reasons: list[str] = Field(description="why a retake is suggested (empty: passed)")
+    notes: list[str] = Field(default_factory=list, description="how the scores were measured")
+    decision: Literal["passed", "auto_accepted", "accepted", "retake"] | None = Field(
+        None, description="None: a retake is suggested and the operator has not decided"
+    )
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    report: dict[str, Any] = Field(description="every score per node, and the thresholds")
+
+
+class QaDecide(Inbound):
+    """The operator's answer to a suggested retake."""
+
+    decision: Literal["accept", "retake"] = Field(
+        description="accept: queue the fine-tune anyway (logged with the scores); retake: "
+        "put the visitor back in line to dance again"
+    )
+
+
+class StageDance(BaseModel):
+    """The reference dance the stage screen plays, and where its files are."""
+
+    name: str
+    title: str
+    fps: float
+    width: int
+    height: int
+    frames: int
+    keypoints: str = Field(description="URL of keypoints.csv (the animated figure)")
+    video: str | None = Field(None, description="URL of the performer's video, if kept")
+    music: str | None = Field(None, description="URL of the music, if any")
+
+
+class StageView(BaseModel):
+    """What the booth's stage screen shows: the latest capture, counted in to its shared
+    start, with the visitor's dance, then capture QA's verdict."""
+
+    server_time: float = Field(description="the API's clock now, Unix seconds")
+    session_id: str | None = None
+    state: SessionState | None = None
+    start_at: float | None = Field(None, description="the nodes' shared start, Unix seconds")
+    duration_s: float | None = None
+    dance: StageDance | None = None
+    qa_passed: bool | None = Field(None, description="None: not judged yet")
+    retake_reasons: list[str] = Field(default_factory=list)
+
+
+class QaSettingsView(BaseModel):
+    booth: str
+    auto_accept: bool = Field(description="queue fine-tunes even when QA suggests a retake")
+
+
+class QaSettingsUpdate(Inbound):
+    auto_accept: StrictBool = Field(description="true or false (not 0/1 or text)")
 
 
 Reason = Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)]
@@ -196,6 +264,7 @@ class VisitorView(BaseModel):
     plate_warning: str | None = Field(
         None, description="a node's clean plate for this session had somebody in it: retake it"
     )
+    qa: QaView | None = Field(None, description="capture QA's verdict on the latest take")
 
 
 class NodeErasureView(BaseModel):

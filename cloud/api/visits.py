@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 
+from cloud.api import qa
 from cloud.api.errors import ConflictError, NotFoundError
 from cloud.api.schemas import (
     JobView,
@@ -77,7 +78,8 @@ def status(db: Db, session_id: str) -> VisitorStatus:
                 Session.booth_id == row.booth_id,
             )
         )
-    return VisitorStatus(id=row.id, state=row.state, position=position)
+    reasons = qa.retake_reasons(db, row.id) if row.state is SessionState.UPLOADED else []
+    return VisitorStatus(id=row.id, state=row.state, position=position, retake_reasons=reasons)
 
 
 def next_waiting(db: Db, booth: str) -> Session:
@@ -106,7 +108,11 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
             "start a capture (use retake first)"
         )
     move(db, row, SessionState.CAPTURING)
-    return CaptureStart(session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s)
+    command = CaptureStart(
+        session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s
+    )
+    row.capture_start_at, row.capture_s = command.start_at, command.duration_s
+    return command
 
 
 def retake(db: Db, session_id: str, reason: str, only_capturing: bool = False) -> CaptureCancel:
@@ -188,6 +194,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
     uploads = upload_progress(db, [r.id for r in rows if r.state in UPLOADING])
     mails = latest_mails(db, [r.id for r in rows])
     plates = plate_warnings(db, [r.id for r in rows])
+    verdicts = qa.views(db, [r.id for r in rows])
     return [
         VisitorView(
             id=r.id,
@@ -201,6 +208,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             upload=uploads.get(r.id),
             mail=mails.get(r.id),
             plate_warning=plates.get(r.id),
+            qa=verdicts.get(r.id),
         )
         for r in rows
     ]

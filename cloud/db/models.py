@@ -73,6 +73,9 @@ class Booth(Base):
     rotation_next: Mapped[int] = mapped_column(Integer, default=0)  # the next turn in order
     # How its renditions are laid out: solo | side-by-side (cloud.render.layout).
     layout: Mapped[str] = mapped_column(String(16), default="solo", server_default="solo")
+    # Queue a capture's fine-tune even when capture QA suggests a retake (cloud.qa.gate);
+    # None: the deployment's qa.auto_accept setting.
+    qa_auto_accept: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Node(Base):
@@ -127,6 +130,10 @@ class Session(Base):
     )
     error: Mapped[str | None] = mapped_column(Text)
     dance: Mapped[str | None] = mapped_column(String(64))  # chosen or assigned at registration
+    # The latest capture's shared start (Unix seconds) and length: the stage screen counts
+    # in to it and plays the dance from it.
+    capture_start_at: Mapped[float | None] = mapped_column(Float)
+    capture_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     captured_at: Mapped[datetime | None]
@@ -136,6 +143,32 @@ class Session(Base):
     captures_deleted_at: Mapped[datetime | None]
     model_deleted_at: Mapped[datetime | None]
     rendition_deleted_at: Mapped[datetime | None]
+
+
+class QaDecision(StrEnum):
+    PASSED = "passed"  # above every threshold: the fine-tune was queued
+    AUTO_ACCEPTED = "auto_accepted"  # below, but the booth queues anyway (qa_auto_accept)
+    ACCEPTED = "accepted"  # below; an operator queued it anyway
+    RETAKE = "retake"  # below; an operator sent the visitor to dance again
+
+
+class CaptureQa(Base):
+    """The capture QA verdict on a session's latest take (cloud.qa), and what was done.
+
+    ``decision`` is None while a retake is suggested and the operator has not decided."""
+
+    __tablename__ = "capture_qa"
+
+    session_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    passed: Mapped[bool] = mapped_column(Boolean)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    report: Mapped[dict[str, Any]]  # cloud.qa.report.QaReport.to_json(), reasons included
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Shard(Base):

@@ -1,5 +1,7 @@
 """Completeness: compare what a node says it captured with what is stored, ask for the
-gaps, and mark the session ``uploaded`` (then queue its fine-tune) when nothing is missing.
+gaps, and mark the session ``uploaded`` when nothing is missing. Then its fine-tune is
+queued, or, with an :class:`UploadGate` (capture QA, :mod:`cloud.qa.gate`), the gate
+decides.
 
 A session is complete when every node that took part has a complete manifest. A node
 took part if it sent frames or a manifest for the session, or its status names it.
@@ -11,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as Db
@@ -72,15 +75,30 @@ def record_manifest(db: Db, booth: str, manifest: CaptureManifest) -> None:
     logger.info("manifest %s/%s: %d frames expected", manifest.session, manifest.node, expected)
 
 
+class UploadGate(Protocol):
+    """What decides, once a session is ``uploaded``, whether its fine-tune is queued."""
+
+    def review(self, session: str) -> object:
+        """Judge the just-uploaded ``session``; queue its fine-tune or leave it waiting."""
+
+    def sweep(self) -> list[str]:
+        """Judge sessions left ``uploaded`` with no verdict (their reviewer died)."""
+
+
 class CompletenessChecker:
     """Run :meth:`check` periodically; it publishes resend requests through ``send``."""
 
     def __init__(
-        self, factory: sessionmaker[Db], send: Callable[[ResendRequest], None], policy: Policy
+        self,
+        factory: sessionmaker[Db],
+        send: Callable[[ResendRequest], None],
+        policy: Policy,
+        gate: UploadGate | None = None,
     ) -> None:
         self.factory = factory
         self.send = send
         self.policy = policy
+        self.gate = gate
 
     def check(self, now: datetime | None = None) -> list[str]:
         """Check every open manifest; return the sessions that became ``uploaded``."""
@@ -96,6 +114,10 @@ class CompletenessChecker:
         for session in sorted(sessions):
             if self._complete_session(session):
                 done.append(session)
+                if self.gate is not None:
+                    self.gate.review(session)
+        if self.gate is not None:
+            self.gate.sweep()
         return done
 
     def _check_node(self, session: str, node: str, now: datetime) -> None:
@@ -181,8 +203,10 @@ class CompletenessChecker:
                 transition(db, session, SessionState.CAPTURING)
             if not transition(db, session, SessionState.UPLOADED):
                 return False  # another uploader got there first
-            enqueue_job(db, session, JobKind.FINETUNE, self.policy.job_max_attempts)
-        logger.info("session %s uploaded from %d node(s); fine-tune queued", session, len(nodes))
+            if self.gate is None:
+                enqueue_job(db, session, JobKind.FINETUNE, self.policy.job_max_attempts)
+        then = "fine-tune queued" if self.gate is None else "capture QA next"
+        logger.info("session %s uploaded from %d node(s); %s", session, len(nodes), then)
         return True
 
 

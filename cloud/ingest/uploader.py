@@ -26,6 +26,7 @@ from cloud.ingest.frames import FrameStore
 from cloud.ingest.ingestor import INFRASTRUCTURE_ERRORS, BatchResult, Incoming, Ingestor
 from cloud.ingest.manifests import CompletenessChecker, Policy
 from cloud.node_erasure import EraseRelay
+from cloud.qa.gate import CaptureGate
 from cloud.settings import CloudSettings
 from cloud.storage import Storage
 from common.mqtt import ClientOptions, Connection
@@ -92,7 +93,8 @@ class Uploader:
             self.cfg.max_resend_requests,
             self.cfg.max_attempts,
         )
-        self.checker = CompletenessChecker(factory, self._send_resend, policy)
+        gate = CaptureGate(storage, factory, settings) if settings.qa.enabled else None
+        self.checker = CompletenessChecker(factory, self._send_resend, policy, gate)
         self.relay = EraseRelay(factory, self.booth, self.topics.erase, self._publish_retained)
         self.stats = UploaderStats()
         self._inbox: queue.Queue[_Received] = queue.Queue()

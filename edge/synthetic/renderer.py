@@ -65,13 +65,18 @@ class Renderer:
         appearance: Appearance,
         shape: BodyShape,
         background_seed: int = 0,
+        camera: Camera | None = None,
     ) -> None:
         # Made for 128-512 (training sizes); camera sizes up to 1920 work, just slower.
         if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
             raise ValueError(
                 f"render size {width}x{height} is outside {MIN_SIZE}-{MAX_SIZE} pixels per side"
             )
-        self.camera = Camera(width, height)
+        self.camera = camera or Camera(width, height)
+        if (self.camera.width, self.camera.height) != (width, height):
+            raise ValueError(
+                f"camera {self.camera.width}x{self.camera.height} is not {width}x{height}"
+            )
         self.look = appearance
         self.shape = shape
         self.plate = background_plate(width, height, background_seed)

@@ -51,6 +51,16 @@ def dances_page(request: Request, ctx: Ctx) -> Response:
     )
 
 
+@router.get("/stage", response_class=HTMLResponse)
+def stage_page(request: Request, ctx: Ctx) -> Response:
+    """The booth's stage screen (full screen, facing the visitor): it plays the visitor's
+    dance, mirrored, counted in to the nodes' shared start, then shows capture QA's verdict.
+    An operator signs it in once."""
+    if ctx.logins.check(request.cookies.get(COOKIE)) is None:
+        return RedirectResponse("/login?next=/stage", status_code=303)
+    return ctx.templates.TemplateResponse(request, "stage.html", {"booth": ctx.settings.booth})
+
+
 @router.get("/operator", response_class=HTMLResponse)
 def dashboard(request: Request, ctx: Ctx) -> Response:
     who = ctx.logins.check(request.cookies.get(COOKIE))

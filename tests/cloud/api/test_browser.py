@@ -30,6 +30,7 @@ from tests.services import missing
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
+    "--autoplay-policy=no-user-gesture-required",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
