@@ -156,6 +156,24 @@ class Reviewed(BaseModel):
     detail: str = Field("", description="the mail server's last refusal, if any")
 
 
+class RenditionChecks(BaseModel):
+    """A rendition's quality figures as the review dialog shows them: what the gate
+    measured, its limits, why it held the rendition, and whether a strip of the worst
+    checked frames (the detected skeleton drawn over them) is there."""
+
+    reasons: list[str]
+    figures: dict[str, float | None] = Field(
+        description="held_out_ssim, flicker, dancer_missing, pose_error, appearance, drift"
+    )
+    limits: dict[str, float]
+    pose_parts: dict[str, float | None] = Field(description="joint error per part, torso lengths")
+    look_parts: dict[str, float | None] = Field(description="distance to the visitor per part")
+    drift: dict[str, float | None] = Field(description="rise of each part's distance")
+    checked_frames: int = 0
+    checks_error: str | None = None
+    strip: bool = Field(False, description="GET .../strip.jpg has the worst frames")
+
+
 class MailView(BaseModel):
     """The visitor's latest email: what the operator sees beside the session's state."""
 

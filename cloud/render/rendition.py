@@ -74,6 +74,7 @@ def make_rendition(
     booth_name: str = "",
     progress: ProgressFn | None = None,
     sample_runs: int = 0,
+    sample_run_length: int = 4,
 ) -> Rendition:
     """Render ``dance`` performed by the visitor of ``clip`` to ``out`` (see module doc)."""
     notes: list[str] = []
@@ -104,7 +105,9 @@ def make_rendition(
             notes.append("the reference has no video of its own: its skeleton is shown")
     cards = Cards(booth_name or "dancebooth", dance.title or dance.name)
     cards = replace(cards, intro_s=settings.intro_s, outro_s=settings.outro_s)
-    sampler = FrameSampler(len(mapped), sample_runs) if sample_runs > 0 else None
+    sampler = None
+    if sample_runs > 0:
+        sampler = FrameSampler(len(mapped), sample_runs, sample_run_length)
     try:
         result = render(
             generator,

@@ -30,6 +30,11 @@ from cloud.storage.local import LocalStorage
 from tests.cloud.delivery.smtp_server import run_smtp
 
 SID = "srendered"
+# What the render step's checks report for a rendition of the visitor dancing.
+PASSING = {
+    "pose": {"frames": 24, "missing": 0.0, "mean_error": 0.08, "parts": {"arms": 0.1}},
+    "appearance": {"parts": {"torso": 0.2, "legs": 0.25}, "drift": {"torso": 0.01}},
+}
 TOKEN = re.compile(r"/r/([A-Za-z0-9_-]{22,})")
 
 
@@ -38,7 +43,9 @@ def _rendered(engine: Engine, tmp_path: Path) -> tuple[sessionmaker[Db], LocalSt
     storage = LocalStorage(tmp_path / "store")
     storage.put(
         report_key(SID),
-        json.dumps({"dance": "wave-party", "video_key": "v.mp4", "flicker": 1.0}).encode(),
+        json.dumps(
+            {"dance": "wave-party", "video_key": "v.mp4", "flicker": 1.0, "checks": PASSING}
+        ).encode(),
     )
     storage.put(model_key(SID, "metrics.json"), json.dumps({"ssim": 0.9}).encode())
     factory = session_factory(engine)
