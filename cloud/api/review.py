@@ -48,13 +48,20 @@ class Approved:
     detail: str = ""  # the last refusal, if any
 
 
-def held_rendition(db: Db, session_id: str) -> Rendition:
-    """The rendition of a session that is waiting for review (ConflictError otherwise)."""
+def waiting_for_review(db: Db, session_id: str) -> Session:
+    """A session the gate held (ConflictError otherwise); it may have no rendition when
+    the capture had no dancer to learn."""
     row = visits.get_session(db, session_id)
     if row.state is not SessionState.NEEDS_REVIEW:
         raise ConflictError(
             f"session {session_id} is {row.state}, not needs_review: nothing to review"
         )
+    return row
+
+
+def held_rendition(db: Db, session_id: str) -> Rendition:
+    """The rendition of a session that is waiting for review (ConflictError otherwise)."""
+    waiting_for_review(db, session_id)
     rendition = db.get(Rendition, session_id)
     if rendition is None:
         raise ConflictError(f"session {session_id} has no rendition: retry its job to render")
@@ -127,9 +134,9 @@ def _outcome(factory: sessionmaker[Db], session_id: str, mail_id: int) -> Approv
 
 
 def reject(db: Db, session_id: str, reason: str, *, retake: bool) -> SessionState:
-    """Send the visitor back to the capture line (``retake``) or fail the session."""
-    held_rendition(db, session_id)
-    session = visits.get_session(db, session_id)
+    """Send the visitor back to the capture line (``retake``) or fail the session (with
+    or without a rendition: a capture without a dancer is held before rendering)."""
+    session = waiting_for_review(db, session_id)
     if retake:
         visits.retake(db, session_id, f"retake after review: {reason}")
         session.error = f"retake after review: {reason}" if reason else None

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     Plate = npt.NDArray[np.uint8]
 
-from cloud.jobs.worker import Pipelines, Step, StepContext, StepError
+from cloud.jobs.worker import Pipelines, Step, StepContext, StepError, StepHeldError
 from common.pose_check import PoseCheckError, PoseFn, PoseServer
 from protocol.shards import session_prefix
 
@@ -94,6 +94,7 @@ class FinetuneStep(Step):
         )
 
     def run(self, ctx: StepContext) -> str | None:
+        from cloud.training.errors import NoDancerError
         from cloud.training.finetune import finetune
         from cloud.training.loop import Progress, RunOptions
 
@@ -116,21 +117,27 @@ class FinetuneStep(Step):
                 self._save(work / "last.safetensors", model_key(sid, "last.safetensors"))
                 ctx.save_checkpoint(model_key(sid, "last.safetensors"))  # raises if job lost
 
-        result = finetune(
-            lambda: session_shards(self.factory, self.storage, sid),
-            training.booth_checkpoint,
-            training.budget_s,
-            steps,
-            work_dir=work,
-            progress_callback=progress,
-            options=RunOptions(
-                budget_s=training.budget_s,
-                max_steps=steps,
-                batch_size=training.batch_size,
-                device=training.device,
-            ),
-            resolution=training.resolution,
-        )
+        try:
+            result = finetune(
+                lambda: session_shards(self.factory, self.storage, sid),
+                training.booth_checkpoint,
+                training.budget_s,
+                steps,
+                work_dir=work,
+                progress_callback=progress,
+                options=RunOptions(
+                    budget_s=training.budget_s,
+                    max_steps=steps,
+                    batch_size=training.batch_size,
+                    device=training.device,
+                ),
+                resolution=training.resolution,
+            )
+        except NoDancerError as exc:
+            # Nobody to learn: an operator decides (retake), instead of three failed attempts.
+            raise StepHeldError(
+                f"needs review: no dancer in the capture ({exc})", SessionState.NEEDS_REVIEW
+            ) from None
         self._save(result.checkpoint, model_key(sid, "best.safetensors"))
         run = result.run
         metrics = {

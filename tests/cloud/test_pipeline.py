@@ -176,7 +176,7 @@ def test_a_rendition_in_which_nobody_is_drawn_is_held_with_the_reason_and_the_st
         assert rendition is not None and rendition.dancer_missing == 1.0
         assert rendition.token_digest is None
     report = json.loads(storage.get(report_key(SID)))
-    assert report["checks"]["pose"]["frames"] == 24 and report["checks_error"] is None
+    assert report["checks"]["pose"]["frames"] == 12 and report["checks_error"] is None
     assert storage.get(strip_key(SID))[:2] == b"\xff\xd8"  # a JPEG
     render = pipelines["finetune"][1]
     assert isinstance(render, RenderStep) and isinstance(render.pose, PoseServer)
