@@ -69,7 +69,7 @@
       if (v.plate_warning) error += `<div class="row-warn" data-plate-warning>⚠ clean plate ${esc(v.plate_warning)}</div>`;
       return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
-        <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
+        <td>${job ? fmtEta(job.eta_s) : ""}</td><td>${qualityCell(v.quality)}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
     }).join("");
     // Widths set through the DOM: the page's CSP allows no inline style attributes.
     $("queue-body").querySelectorAll(".bar-inner[data-pct]").forEach((el) => {
@@ -77,6 +77,25 @@
     });
     $("queue-empty").hidden = rows.length > 0;
     renderFilters();
+  }
+  // The gate's figures per rendition: pose error (torso lengths) and how unlike the visitor.
+  function qualityCell(q) {
+    if (!q) return "";
+    const f = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
+    const nobody = q.dancer_missing ? ` · nobody ${Math.round(100 * q.dancer_missing)}%` : "";
+    return `<span class="quality${q.held ? " held" : ""}" title="pose error in torso lengths · distance to the visitor's look (0-1)">` +
+      `pose ${f(q.pose_error)} · look ${f(q.appearance)}${nobody}</span>`;
+  }
+  function renderTrend(t) {
+    const f = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
+    $("trend-summary").textContent = t.renditions
+      ? `${t.renditions} renditions today (${t.day}), ${t.held} held for review`
+      : "No renditions today yet.";
+    $("trend-body").innerHTML = t.hours.map((h) => {
+      const at = new Date(h.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return `<tr><td>${esc(at)}</td><td>${h.renditions}</td><td>${h.held}</td>` +
+        `<td>${f(h.pose_error)}</td><td>${f(h.appearance)}</td><td>${f(h.flicker)}</td></tr>`;
+    }).join("");
   }
   function renderStage(seq) {
     const box = $("stage-current");
@@ -164,6 +183,7 @@
       renderStage(seq);
       renderNodes(await api("GET", "/api/booth/nodes"));
       renderErasures(await api("GET", "/api/booth/erasure/nodes?limit=20"));
+      renderTrend(await api("GET", "/api/booth/quality"));
     } catch (err) {
       if (err.status === 401) window.location.href = "/login";
     }

@@ -200,6 +200,35 @@ class JobView(BaseModel):
     updated_at: datetime
 
 
+class QualityView(BaseModel):
+    """The quality gate's figures of a session's rendition (the dashboard's column)."""
+
+    pose_error: float | None = Field(None, description="torso lengths")
+    appearance: float | None = Field(None, description="worst part's distance to the visitor")
+    dancer_missing: float | None = Field(None, description="share of checked frames")
+    flicker: float | None = None
+    held: bool = Field(False, description="the gate held it for review")
+
+
+class QualityHour(BaseModel):
+    hour: datetime
+    renditions: int
+    held: int
+    pose_error: float | None = Field(None, description="median, torso lengths")
+    appearance: float | None = Field(None, description="median worst-part distance")
+    flicker: float | None = Field(None, description="median")
+
+
+class QualityTrend(BaseModel):
+    """Today's renditions at this booth, hour by hour (UTC): how many, how many held, and
+    the median figures, so a drifting camera or light shows before the visitors see it."""
+
+    day: str
+    renditions: int
+    held: int
+    hours: list[QualityHour]
+
+
 class VisitorView(BaseModel):
     id: str
     email: str | None
@@ -214,6 +243,7 @@ class VisitorView(BaseModel):
     plate_warning: str | None = Field(
         None, description="a node's clean plate for this session had somebody in it: retake it"
     )
+    quality: QualityView | None = Field(None, description="the rendition's gate figures")
 
 
 class NodeErasureView(BaseModel):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
 
 from cloud.api.errors import ConflictError, NotFoundError
+from cloud.api.quality import rendition_quality
 from cloud.api.schemas import (
     JobView,
     MailView,
@@ -188,6 +189,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
     uploads = upload_progress(db, [r.id for r in rows if r.state in UPLOADING])
     mails = latest_mails(db, [r.id for r in rows])
     plates = plate_warnings(db, [r.id for r in rows])
+    quality = rendition_quality(db, [r.id for r in rows])
     return [
         VisitorView(
             id=r.id,
@@ -201,6 +203,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             upload=uploads.get(r.id),
             mail=mails.get(r.id),
             plate_warning=plates.get(r.id),
+            quality=quality.get(r.id),
         )
         for r in rows
     ]
