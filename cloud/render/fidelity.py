@@ -122,9 +122,7 @@ def pose_fidelity(
     with np.errstate(invalid="ignore"):
         frame_errors = np.where(scored, _nanmean(errs, axis=1), np.nan)
         parts = {p: _nanmean(errs[scored][:, list(j)]) for p, j in PARTS.items()}
-        limb_max = np.nanmax(
-            np.where(np.isnan(errs[:, list(LIMB_ENDS)]), -1, errs[:, list(LIMB_ENDS)]), axis=1
-        )
+    limb_max = np.nan_to_num(errs[:, list(LIMB_ENDS)], nan=-1.0).max(axis=1)  # unscored: -1
     off = scored & (limb_max > limb_threshold)
     return PoseFidelity(
         frames=len(drv),
