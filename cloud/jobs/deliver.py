@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
 from cloud.db.engine import transaction
-from cloud.db.models import Rendition
+from cloud.db.models import Rendition, Session
 from cloud.db.states import SessionState
 from cloud.delivery.errors import DeliveryConflictError
 from cloud.delivery.handoff import link_policy
@@ -97,7 +97,7 @@ class DeliverStep(Step):
             return ""
         q = self.settings.render.quality
         with self.factory() as db:
-            median = flicker_median(db, sid, q.flicker_history)
+            median = flicker_median(db, self.settings.booth, sid, q.flicker_history)
         decision = QualityGate.from_settings(q).decide(
             ssim, float("nan") if flicker is None else flicker, figures, median
         )
@@ -132,12 +132,17 @@ def _store_rendition(
 MIN_FLICKER_HISTORY = 5  # renditions before the booth's median means anything
 
 
-def flicker_median(db: Db, exclude: str, count: int) -> float | None:
-    """The median flicker of the booth's last ``count`` renditions (other than
+def flicker_median(db: Db, booth: str, exclude: str, count: int) -> float | None:
+    """The median flicker of ``booth``'s last ``count`` renditions (other than
     ``exclude``'s), or None with fewer than :data:`MIN_FLICKER_HISTORY`."""
     values = db.scalars(
         select(Rendition.flicker)
-        .where(Rendition.flicker.is_not(None), Rendition.session_id != exclude)
+        .join(Session, Session.id == Rendition.session_id)
+        .where(
+            Session.booth_id == booth,
+            Rendition.flicker.is_not(None),
+            Rendition.session_id != exclude,
+        )
         .order_by(Rendition.created_at.desc())
         .limit(count)
     ).all()
