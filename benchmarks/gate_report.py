@@ -150,6 +150,33 @@ def report(cases: list[Case]) -> None:
     chosen = _report_roc(cases)
     _combined(cases, chosen, "operating point (halfway from the worst good to the next broken)")
     _combined(cases, as_set(), "as set in QualitySettings")
+    _agreement(cases)
+
+
+def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation (ties ranked in order met; NaN below 3 pairs)."""
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 3:
+        return math.nan
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _agreement(cases: Sequence[Case]) -> None:
+    """How held-out SSIM (the model's, from training) and the rendition's own figures agree
+    across budgets, visitors and failures: a reference-free figure that tracked SSIM would
+    add nothing; one that does not sees what SSIM cannot."""
+    ssim = [c.ssim if c.ssim is not None else math.nan for c in cases]
+    parts = []
+    for figure in ("pose_error", "appearance", "missing"):
+        rho = rank_correlation(ssim, [c.figures[figure] for c in cases])
+        parts.append(f"{figure} {rho:+.2f}")
+    click.echo(
+        "\nrank correlation with held-out SSIM over all renditions (negative: worse as SSIM "
+        "drops): " + ", ".join(parts)
+    )
 
 
 def load_cases(path: Path) -> list[Case]:
