@@ -39,6 +39,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "benchmarks.credentials:bench_credentials",
         "C2PA signing time vs render time of a rendition (goal <= 5 % at 128 px).",
     ),
+    "gate": (
+        "benchmarks.gate:bench_gate",
+        "Quality gate: ROC on good and broken renditions, operating point, cost vs render.",
+    ),
     "train": ("benchmarks.train:bench_train", "Training throughput and time-to-quality."),
     "api": ("benchmarks.api:bench_api", "API under load: SSE clients + requests/s on PostgreSQL."),
     "retention": ("benchmarks.retention:bench_retention", "Retention sweep and visitor deletion."),

@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 
 from dancebooth.demo_booth import OPERATOR, DemoBooth, DemoError, DemoOptions
-from dancebooth.demo_drive import Delivery, Driver, progress_bar
+from dancebooth.demo_drive import Delivery, Driver, Held, Outcome, progress_bar
 
 logger = logging.getLogger(__name__)
 # The nodes take their plates after empty_for_s (5 s) of nobody in view: wait a little longer.
@@ -135,23 +135,29 @@ def demo(
     try:
         with _quiet_console_log(directory / "demo.log") as log:
             console.print(f"log: {log}")
-            _serve(booth, console, timeout, once, hold)
+            held = _serve(booth, console, timeout, once, hold)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if held:
+        raise SystemExit(HELD_EXIT)
+
+
+HELD_EXIT = 3  # --once: the quality gate held a video for the operator
 
 
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _serve(booth: DemoBooth, console: Console, timeout: float, once: bool, hold: float) -> None:
+def _serve(booth: DemoBooth, console: Console, timeout: float, once: bool, hold: float) -> bool:
+    """Run the booth; with ``once``, True when a visitor's video was held for review."""
     try:
-        _run(booth, console, timeout)
+        outcomes = _run(booth, console, timeout)
         if once:
             if hold:
                 console.print(f"serving for {hold:g} s more (--hold)")
                 time.sleep(hold)
-            return
+            return any(isinstance(o, Held) for o in outcomes)
         console.print(f"[bold]the booth keeps running at {booth.url}/operator: Ctrl-C stops it")
         threading.Event().wait()
     except DemoError as exc:
@@ -160,6 +166,7 @@ def _serve(booth: DemoBooth, console: Console, timeout: float, once: bool, hold:
         console.print("stopping")
     finally:
         booth.stop()
+    return False
 
 
 @contextlib.contextmanager
@@ -188,7 +195,7 @@ def _quiet_console_log(path: Path) -> Iterator[Path]:
             handler.setLevel(logging.NOTSET)
 
 
-def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
+def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Outcome]:
     t0 = time.monotonic()
     opts = booth.opts
     mqtt_port = booth.start_broker()
@@ -222,11 +229,11 @@ def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Delivery]:
             for visitor in registered:
                 driver.capture(visitor, progress)
                 driver.wait_uploaded(visitor, names, progress)
-            deliveries = driver.wait_delivered(registered, progress)
+            outcomes = driver.wait_delivered(registered, progress)
     finally:
         driver.close()
-    _report(console, deliveries, opts.directory)
-    return deliveries
+    _report(console, outcomes, opts.directory)
+    return outcomes
 
 
 def _plates(console: Console, missing: list[str]) -> None:
@@ -239,23 +246,35 @@ def _plates(console: Console, missing: list[str]) -> None:
         console.print("[green]✓[/] clean plates of the empty booth taken")
 
 
-def _report(console: Console, deliveries: list[Delivery], directory: Path) -> None:
-    for d in deliveries:
+def _report(console: Console, outcomes: list[Outcome], directory: Path) -> None:
+    deliveries = [d for d in outcomes if isinstance(d, Delivery)]
+    for d in outcomes:
+        if isinstance(d, Held):
+            console.print(f"[bold yellow]held for review[/] {d.session_id}: {d.reason}")
+            console.print("  the operator decides in the booth UI: approve, retake or reject")
+            continue
         console.print(f"[bold green]delivered[/] {d.session_id} to {d.email}")
         console.print(f"  link:   {d.link}")
         console.print(f"  email:  {d.eml}")
         console.print(f"  video:  {d.video}")
-    first = min(d.seconds_from_start for d in deliveries)
-    console.print(f"first delivery {first:.0f} s after start")
+    if deliveries:
+        first = min(d.seconds_from_start for d in deliveries)
+        console.print(f"first delivery {first:.0f} s after start")
     # No address or link here: they live in the email (the outbox), which deleting the
     # visitor's data removes; this file would outlive it.
-    summary = [
+    summary: list[dict[str, object]] = [
         {
             "session_id": d.session_id,
             "eml": str(d.eml),
             "video": str(d.video),
             "seconds_from_start": round(d.seconds_from_start, 1),
         }
-        for d in deliveries
+        if isinstance(d, Delivery)
+        else {
+            "session_id": d.session_id,
+            "held_for_review": d.reason,
+            "seconds_from_start": round(d.seconds_from_start, 1),
+        }
+        for d in outcomes
     ]
     (directory / "deliveries.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -59,6 +59,18 @@ class Delivery:
     seconds_from_start: float
 
 
+@dataclass(frozen=True)
+class Held:
+    """A visitor whose video the quality gate held for the operator, and why."""
+
+    session_id: str
+    reason: str
+    seconds_from_start: float
+
+
+Outcome = Delivery | Held
+
+
 class Driver:
     """One operator session against the demo's API; each stage raises :class:`DemoError`."""
 
@@ -214,12 +226,13 @@ class Driver:
         )
         return rows
 
-    def wait_delivered(self, visitors: list[Visitor], progress: Progress) -> list[Delivery]:
+    def wait_delivered(self, visitors: list[Visitor], progress: Progress) -> list[Outcome]:
+        """Each visitor's video delivered, or held for review by the quality gate."""
         by_sid = {v.session_id: v for v in visitors}
         tasks = {
             v.session_id: progress.add_task(f"{v.label}: queued", total=100.0) for v in visitors
         }
-        done: dict[str, Delivery] = {}
+        done: dict[str, Outcome] = {}
         while len(done) < len(visitors):
             for job in self.jobs():
                 sid = job["session_id"]
@@ -227,11 +240,15 @@ class Driver:
                     continue
                 self._show(progress, tasks[sid], by_sid[sid], job)
                 if job["state"] == "succeeded":
-                    self._check_delivered(by_sid[sid], job)
-                    done[sid] = self._delivery(sid, by_sid[sid].email)
-                    progress.update(
-                        tasks[sid], description=f"{by_sid[sid].label}: delivered", completed=100
-                    )
+                    held = self._check_delivered(by_sid[sid], job)
+                    label = by_sid[sid].label
+                    if held is None:
+                        done[sid] = self._delivery(sid, by_sid[sid].email)
+                        end = f"{label}: delivered"
+                    else:
+                        done[sid] = Held(sid, held, time.monotonic() - self.t0)
+                        end = f"{label}: held for review"
+                    progress.update(tasks[sid], description=end, completed=100)
                 elif job["state"] in {"failed", "cancelled"}:
                     raise DemoError(
                         f"the job of {sid} {job['state']}: {job['error']}{_hint(job['error'])}"
@@ -240,16 +257,19 @@ class Driver:
             time.sleep(0.5)
         return [done[v.session_id] for v in visitors]
 
-    def _check_delivered(self, visitor: Visitor, job: dict[str, Any]) -> None:
-        """A finished job may also mean "held for the operator" (the quality gate)."""
+    def _check_delivered(self, visitor: Visitor, job: dict[str, Any]) -> str | None:
+        """A finished job may also mean "held for the operator" (the quality gate): None
+        when delivered, else the gate's reason."""
         deadline = time.monotonic() + 10  # the session moves just after the job ends
         while True:
             state = self._check(
                 lambda: self.http.get(f"/api/visitors/{visitor.session_id}/status"), "status"
             )["state"]
             if state == "delivered":
-                return
-            if state in {"needs_review", "mail_failed", "failed", "retake", "deleted"} or (
+                return None
+            if state == "needs_review":
+                return self._held_reason(visitor.session_id)
+            if state in {"mail_failed", "failed", "retake", "deleted"} or (
                 time.monotonic() > deadline
             ):
                 reason = job.get("error") or ""
@@ -259,6 +279,14 @@ class Driver:
                     f"{state}{why}{_hint(reason or state)}"
                 )
             time.sleep(0.2)
+
+    def _held_reason(self, session_id: str) -> str:
+        from cloud.db.models import Session
+
+        with self.booth.factory() as db:
+            row = db.get(Session, session_id)
+            error = (row.error if row is not None else None) or "no reason recorded"
+        return error.removeprefix("needs review: ")
 
     def _show(
         self, progress: Progress, task: TaskID, visitor: Visitor, job: dict[str, Any]

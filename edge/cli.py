@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from edge.pose_frames import pose_frames
 from edge.settings import EdgeSettings
 from protocol.settings import ConfigError, load_settings
 
@@ -106,6 +107,9 @@ def fetch_models_cmd(
         raise click.ClickException(str(exc)) from None
     for r in results:
         click.echo(f"{r.action:10s} {r.path}  sha256 {r.entry.sha256[:12]}…  ({r.entry.licence})")
+
+
+edge.add_command(pose_frames)
 
 
 @edge.command("check-tpu")

@@ -85,7 +85,7 @@
       error += qaStatus(v);
       return `<tr data-session="${esc(v.id)}"><td><div class="email">${esc(v.email || "—")}</div><div class="sid">${esc(v.id)}</div>${error}</td>
         <td><span class="state s-${esc(v.state)}">${esc(v.state)}</span></td><td>${progress}</td>
-        <td>${job ? fmtEta(job.eta_s) : ""}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
+        <td>${job ? fmtEta(job.eta_s) : ""}</td><td>${qualityCell(v.quality)}</td><td class="row-actions">${actionsFor(v)}</td></tr>`;
     }).join("");
     // Widths set through the DOM: the page's CSP allows no inline style attributes.
     $("queue-body").querySelectorAll(".bar-inner[data-pct]").forEach((el) => {
@@ -93,6 +93,25 @@
     });
     $("queue-empty").hidden = rows.length > 0;
     renderFilters();
+  }
+  // The gate's figures per rendition: pose error (torso lengths) and how unlike the visitor.
+  function qualityCell(q) {
+    if (!q) return "";
+    const f = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
+    const nobody = q.dancer_missing ? ` · nobody ${Math.round(100 * q.dancer_missing)}%` : "";
+    return `<span class="quality${q.held ? " held" : ""}" title="pose error in torso lengths · distance to the visitor's look (0-1)">` +
+      `pose ${f(q.pose_error)} · look ${f(q.appearance)}${nobody}</span>`;
+  }
+  function renderTrend(t) {
+    const f = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(2));
+    $("trend-summary").textContent = t.renditions
+      ? `${t.renditions} renditions today (${t.day}), ${t.held} held for review`
+      : "No renditions today yet.";
+    $("trend-body").innerHTML = t.hours.map((h) => {
+      const at = new Date(h.hour).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return `<tr><td>${esc(at)}</td><td>${h.renditions}</td><td>${h.held}</td>` +
+        `<td>${f(h.pose_error)}</td><td>${f(h.appearance)}</td><td>${f(h.flicker)}</td></tr>`;
+    }).join("");
   }
   function renderStage(seq) {
     const box = $("stage-current");
@@ -180,6 +199,7 @@
       renderStage(seq);
       renderNodes(await api("GET", "/api/booth/nodes"));
       renderErasures(await api("GET", "/api/booth/erasure/nodes?limit=20"));
+      renderTrend(await api("GET", "/api/booth/quality"));
     } catch (err) {
       if (err.status === 401) window.location.href = "/login";
     }
@@ -240,9 +260,55 @@
     $("review-who").textContent = v ? (v.email || v.id) : id;
     $("review-why").textContent = v && v.error ? v.error.replace(/^needs review: /, "") : "";
     $("review-video").src = `/api/renditions/${encodeURIComponent(id)}/video.mp4`;
+    showChecks(id);
     $("review-reason").value = "";
     showError($("review-error"), null);
     $("review").showModal();
+  }
+  // The gate's figures beside its limits, its reasons, and the strip of the worst frames.
+  const FIGURES = [
+    ["dancer_missing", "frames with nobody", "max_missing", "pct", "max"],
+    ["pose_error", "pose error (torso lengths)", "max_pose_error", "num", "max"],
+    ["appearance", "looks unlike the visitor (0-1)", "max_appearance", "num", "max"],
+    ["drift", "drifts over the video", "max_appearance_drift", "num", "max"],
+    ["flicker", "flicker (grey levels)", "max_flicker", "num", "max"],
+    ["held_out_ssim", "held-out SSIM", "min_held_out_ssim", "num", "min"],
+  ];
+  function fmtFigure(v, kind) {
+    if (v === null || v === undefined) return "–";
+    return kind === "pct" ? `${Math.round(100 * v)} %` : Number(v).toFixed(2);
+  }
+  function partsLine(parts) {
+    return Object.entries(parts || {}).filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(", ");
+  }
+  async function showChecks(id) {
+    $("review-reasons").innerHTML = "";
+    $("review-figures").innerHTML = "";
+    $("review-strip-box").hidden = true;
+    let c;
+    try {
+      c = await api("GET", `/api/renditions/${encodeURIComponent(id)}/checks`);
+    } catch (err) {
+      return; // the reason line above still says why it was held
+    }
+    if (reviewing !== id) return;
+    $("review-reasons").innerHTML = c.reasons.map((r) => `<li>${esc(r)}</li>`).join("");
+    if (c.reasons.length) $("review-why").textContent = `${c.reasons.length} reason${c.reasons.length > 1 ? "s" : ""}`;
+    const rows = FIGURES.map(([key, label, limit, kind, dir]) => {
+      const v = c.figures[key], lim = c.limits[limit];
+      const over = v !== null && v !== undefined && (dir === "max" ? v > lim : v < lim);
+      return `<tr><th>${esc(label)}</th><td class="${over ? "over" : ""}">${fmtFigure(v, kind)}</td>` +
+        `<td class="muted">${dir} ${fmtFigure(lim, kind)}</td></tr>`;
+    });
+    if (partsLine(c.pose_parts)) rows.push(`<tr><th>pose error per part</th><td colspan="2">${esc(partsLine(c.pose_parts))}</td></tr>`);
+    if (partsLine(c.look_parts)) rows.push(`<tr><th>unlike the visitor per part</th><td colspan="2">${esc(partsLine(c.look_parts))}</td></tr>`);
+    if (c.checks_error) rows.push(`<tr><th>checks</th><td colspan="2">${esc(c.checks_error)}</td></tr>`);
+    $("review-figures").innerHTML = rows.join("");
+    if (c.strip) {
+      $("review-strip").src = `/api/renditions/${encodeURIComponent(id)}/strip.jpg?t=${Date.now()}`;
+      $("review-strip-box").hidden = false;
+    }
   }
   function closeReview() {
     $("review-video").pause();

@@ -11,6 +11,7 @@ the email.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cloud.api import visits
 from cloud.api.errors import ConflictError, NotFoundError
+from cloud.api.schemas import RenditionChecks
 from cloud.db.engine import transaction
 from cloud.db.models import Mail, Rendition, Session
 from cloud.db.states import SessionState
@@ -28,7 +30,7 @@ from cloud.delivery.handoff import link_policy
 from cloud.delivery.mailer import Mailer
 from cloud.delivery.outbox import Recorded, attempt, record, retry_policy
 from cloud.settings import CloudSettings
-from cloud.storage import Storage
+from cloud.storage import ObjectNotFoundError, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +48,20 @@ class Approved:
     detail: str = ""  # the last refusal, if any
 
 
-def held_rendition(db: Db, session_id: str) -> Rendition:
-    """The rendition of a session that is waiting for review (ConflictError otherwise)."""
+def waiting_for_review(db: Db, session_id: str) -> Session:
+    """A session the gate held (ConflictError otherwise); it may have no rendition when
+    the capture had no dancer to learn."""
     row = visits.get_session(db, session_id)
     if row.state is not SessionState.NEEDS_REVIEW:
         raise ConflictError(
             f"session {session_id} is {row.state}, not needs_review: nothing to review"
         )
+    return row
+
+
+def held_rendition(db: Db, session_id: str) -> Rendition:
+    """The rendition of a session that is waiting for review (ConflictError otherwise)."""
+    waiting_for_review(db, session_id)
     rendition = db.get(Rendition, session_id)
     if rendition is None:
         raise ConflictError(f"session {session_id} has no rendition: retry its job to render")
@@ -125,9 +134,9 @@ def _outcome(factory: sessionmaker[Db], session_id: str, mail_id: int) -> Approv
 
 
 def reject(db: Db, session_id: str, reason: str, *, retake: bool) -> SessionState:
-    """Send the visitor back to the capture line (``retake``) or fail the session."""
-    held_rendition(db, session_id)
-    session = visits.get_session(db, session_id)
+    """Send the visitor back to the capture line (``retake``) or fail the session (with
+    or without a rendition: a capture without a dancer is held before rendering)."""
+    session = waiting_for_review(db, session_id)
     if retake:
         visits.retake(db, session_id, f"retake after review: {reason}")
         session.error = f"retake after review: {reason}" if reason else None
@@ -136,3 +145,58 @@ def reject(db: Db, session_id: str, reason: str, *, retake: bool) -> SessionStat
         session.error = f"rejected after review: {reason}"
     logger.info("session %s %s after review: %s", session_id, session.state, reason)
     return session.state
+
+
+def checks(db: Db, storage: Storage, settings: CloudSettings, session_id: str) -> RenditionChecks:
+    """The rendition's quality figures, limits and reasons (its report's per-part figures
+    where the render step stored them)."""
+    from cloud.jobs.pipeline import report_key, strip_key
+
+    visits.get_session(db, session_id)
+    row = db.get(Rendition, session_id)
+    if row is None:
+        raise NotFoundError(f"session {session_id} has no rendition")
+    try:
+        report = json.loads(storage.get(report_key(session_id)))
+    except (ObjectNotFoundError, ValueError):
+        report = {}
+    found = report.get("checks") or {}
+    pose, look = found.get("pose") or {}, found.get("appearance") or {}
+    q = settings.render.quality
+    limits = {
+        "min_held_out_ssim": q.min_held_out_ssim,
+        "max_flicker": q.max_flicker,
+        "max_missing": q.max_missing,
+        "max_pose_error": q.max_pose_error,
+        "max_appearance": q.max_appearance,
+        "max_appearance_drift": q.max_appearance_drift,
+    }
+    return RenditionChecks(
+        reasons=[r for r in (row.review_reasons or "").split("; ") if r],
+        figures={
+            "held_out_ssim": row.held_out_ssim,
+            "flicker": row.flicker,
+            "dancer_missing": row.dancer_missing,
+            "pose_error": row.pose_error,
+            "appearance": row.appearance,
+            "drift": row.appearance_drift,
+        },
+        limits=limits,
+        pose_parts=pose.get("parts") or {},
+        look_parts=look.get("parts") or {},
+        drift=look.get("drift") or {},
+        checked_frames=int(pose.get("frames") or 0),
+        checks_error=report.get("checks_error"),
+        strip=storage.exists(strip_key(session_id)),
+    )
+
+
+def strip_jpeg(db: Db, storage: Storage, session_id: str) -> bytes:
+    """The strip of the rendition's worst checked frames (NotFoundError if none)."""
+    from cloud.jobs.pipeline import strip_key
+
+    visits.get_session(db, session_id)
+    try:
+        return storage.get(strip_key(session_id))
+    except ObjectNotFoundError:
+        raise NotFoundError(f"session {session_id} has no checked frames") from None

@@ -224,6 +224,24 @@ class Reviewed(BaseModel):
     detail: str = Field("", description="the mail server's last refusal, if any")
 
 
+class RenditionChecks(BaseModel):
+    """A rendition's quality figures as the review dialog shows them: what the gate
+    measured, its limits, why it held the rendition, and whether a strip of the worst
+    checked frames (the detected skeleton drawn over them) is there."""
+
+    reasons: list[str]
+    figures: dict[str, float | None] = Field(
+        description="held_out_ssim, flicker, dancer_missing, pose_error, appearance, drift"
+    )
+    limits: dict[str, float]
+    pose_parts: dict[str, float | None] = Field(description="joint error per part, torso lengths")
+    look_parts: dict[str, float | None] = Field(description="distance to the visitor per part")
+    drift: dict[str, float | None] = Field(description="rise of each part's distance")
+    checked_frames: int = 0
+    checks_error: str | None = None
+    strip: bool = Field(False, description="GET .../strip.jpg has the worst frames")
+
+
 class MailView(BaseModel):
     """The visitor's latest email: what the operator sees beside the session's state."""
 
@@ -250,6 +268,35 @@ class JobView(BaseModel):
     updated_at: datetime
 
 
+class QualityView(BaseModel):
+    """The quality gate's figures of a session's rendition (the dashboard's column)."""
+
+    pose_error: float | None = Field(None, description="torso lengths")
+    appearance: float | None = Field(None, description="worst part's distance to the visitor")
+    dancer_missing: float | None = Field(None, description="share of checked frames")
+    flicker: float | None = None
+    held: bool = Field(False, description="the gate held it for review")
+
+
+class QualityHour(BaseModel):
+    hour: datetime
+    renditions: int
+    held: int
+    pose_error: float | None = Field(None, description="median, torso lengths")
+    appearance: float | None = Field(None, description="median worst-part distance")
+    flicker: float | None = Field(None, description="median")
+
+
+class QualityTrend(BaseModel):
+    """Today's renditions at this booth, hour by hour (UTC): how many, how many held, and
+    the median figures, so a drifting camera or light shows before the visitors see it."""
+
+    day: str
+    renditions: int
+    held: int
+    hours: list[QualityHour]
+
+
 class VisitorView(BaseModel):
     id: str
     email: str | None
@@ -265,6 +312,7 @@ class VisitorView(BaseModel):
         None, description="a node's clean plate for this session had somebody in it: retake it"
     )
     qa: QaView | None = Field(None, description="capture QA's verdict on the latest take")
+    quality: QualityView | None = Field(None, description="the rendition's gate figures")
 
 
 class NodeErasureView(BaseModel):

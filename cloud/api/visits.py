@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as Db
 
 from cloud.api import qa
 from cloud.api.errors import ConflictError, NotFoundError
+from cloud.api.quality import rendition_quality
 from cloud.api.schemas import (
     JobView,
     MailView,
@@ -195,6 +196,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
     mails = latest_mails(db, [r.id for r in rows])
     plates = plate_warnings(db, [r.id for r in rows])
     verdicts = qa.views(db, [r.id for r in rows])
+    quality = rendition_quality(db, [r.id for r in rows])
     return [
         VisitorView(
             id=r.id,
@@ -209,6 +211,7 @@ def list_visitors(db: Db, booth: str, jobs: list[JobView], limit: int = 200) -> 
             mail=mails.get(r.id),
             plate_warning=plates.get(r.id),
             qa=verdicts.get(r.id),
+            quality=quality.get(r.id),
         )
         for r in rows
     ]

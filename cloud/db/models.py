@@ -328,6 +328,12 @@ class Rendition(Base):
     dance: Mapped[str] = mapped_column(String(64), default="")
     held_out_ssim: Mapped[float | None] = mapped_column(Float)
     flicker: Mapped[float | None] = mapped_column(Float)
+    # The rendition checks (cloud.render.checks): share of sampled frames with nobody,
+    # mean joint error in torso lengths, worst part's distance to the visitor and drift.
+    dancer_missing: Mapped[float | None] = mapped_column(Float)
+    pose_error: Mapped[float | None] = mapped_column(Float)
+    appearance: Mapped[float | None] = mapped_column(Float)
+    appearance_drift: Mapped[float | None] = mapped_column(Float)
     review_reasons: Mapped[str | None] = mapped_column(Text)
     token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime | None]

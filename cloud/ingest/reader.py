@@ -18,6 +18,7 @@ from cloud.db.models import Frame
 from cloud.storage import Storage
 from protocol.errors import ShardError
 from protocol.ids import check_id
+from protocol.masks import Mask
 from protocol.shards import FrameMeta, read_shard
 
 
@@ -39,6 +40,15 @@ def iter_session_frames(
 
     Raises :class:`~protocol.errors.ShardError` if a shard lacks a frame its row promises.
     """
+    for meta, jpeg, _mask in iter_session_frames_masked(storage, factory, session, node):
+        yield meta, jpeg
+
+
+def iter_session_frames_masked(
+    storage: Storage, factory: sessionmaker[Db], session: str, node: str | None = None
+) -> Iterator[tuple[FrameMeta, bytes, Mask | None]]:
+    """:func:`iter_session_frames` with each frame's person mask (uint8 [h, w], 255 =
+    person; None where the node sent none)."""
     check_id(session, "session id")
     with factory() as db:
         wanted = stored_frames(db, session)
@@ -49,12 +59,12 @@ def iter_session_frames(
         by_shard: dict[str, set[int]] = defaultdict(set)
         for seq, key in seqs.items():
             by_shard[key].add(seq)
-        frames: dict[int, tuple[FrameMeta, bytes]] = {}
+        frames: dict[int, tuple[FrameMeta, bytes, Mask | None]] = {}
         # Shards are read whole; a session's node holds at most a few thousand frames.
         for key, members in by_shard.items():
-            for meta, jpeg, _mask in read_shard(storage.get(key)):
+            for meta, jpeg, mask in read_shard(storage.get(key)):
                 if meta.seq in members and meta.session == session and meta.node == node_id:
-                    frames.setdefault(meta.seq, (meta, jpeg))
+                    frames.setdefault(meta.seq, (meta, jpeg, mask))
         missing = set(seqs) - set(frames)
         if missing:
             raise ShardError(f"{session}/{node_id}: shards lack frames {sorted(missing)[:10]}")

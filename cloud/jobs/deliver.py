@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import statistics
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
 from cloud.db.engine import transaction
-from cloud.db.models import Rendition
+from cloud.db.models import Rendition, Session
 from cloud.db.states import SessionState
 from cloud.delivery.errors import DeliveryConflictError
 from cloud.delivery.handoff import link_policy
@@ -27,6 +31,9 @@ from cloud.jobs.pipeline import model_key, report_key
 from cloud.jobs.worker import Step, StepContext, StepError, StepHeldError, StepRejectedError
 from cloud.settings import CloudSettings
 from cloud.storage import ObjectNotFoundError, Storage
+
+if TYPE_CHECKING:
+    from cloud.render.quality import CheckFigures
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +63,13 @@ class DeliverStep(Step):
         metrics = self._json(model_key(sid, "metrics.json"))
         video, dance = str(report["video_key"]), str(report["dance"])
         ssim, flicker = _float(metrics.get("ssim")), _float(report.get("flicker"))
-        reasons = self._held_because(ssim, flicker)
+        figures = _figures(report)
+        reasons = self._held_because(sid, ssim, flicker, figures)
         try:
             with transaction(self.factory) as db:
-                _store_rendition(db, sid, video, dance, ssim, flicker, reasons)
+                row = _store_rendition(db, sid, video, dance, ssim, flicker, reasons)
+                row.dancer_missing, row.pose_error = figures.missing, figures.pose_error
+                row.appearance, row.appearance_drift = figures.appearance, figures.drift
                 if reasons:
                     recorded = None
                 else:
@@ -77,15 +87,19 @@ class DeliverStep(Step):
         logger.info("session %s: email %s", sid, state or recorded.state)
         return video
 
-    def _held_because(self, ssim: float | None, flicker: float | None) -> str:
+    def _held_because(
+        self, sid: str, ssim: float | None, flicker: float | None, figures: CheckFigures
+    ) -> str:
         """Why the quality gate holds the rendition ("" when it may go out)."""
         from cloud.render.quality import QualityGate
 
         if not self.gate:
             return ""
         q = self.settings.render.quality
-        decision = QualityGate(q.min_held_out_ssim, q.max_flicker).decide(
-            ssim, float("nan") if flicker is None else flicker
+        with self.factory() as db:
+            median = flicker_median(db, self.settings.booth, sid, q.flicker_history)
+        decision = QualityGate.from_settings(q).decide(
+            ssim, float("nan") if flicker is None else flicker, figures, median
         )
         return "" if decision.deliver else "; ".join(decision.reasons)
 
@@ -105,13 +119,47 @@ def _store_rendition(
     ssim: float | None,
     flicker: float | None,
     reasons: str,
-) -> None:
+) -> Rendition:
     row = db.get(Rendition, sid) or Rendition(session_id=sid)
     row.video_key, row.dance = video, dance
     row.held_out_ssim, row.flicker = ssim, flicker
     row.review_reasons = reasons or None
     db.add(row)
     db.flush()
+    return row
+
+
+MIN_FLICKER_HISTORY = 5  # renditions before the booth's median means anything
+
+
+def flicker_median(db: Db, booth: str, exclude: str, count: int) -> float | None:
+    """The median flicker of ``booth``'s last ``count`` renditions (other than
+    ``exclude``'s), or None with fewer than :data:`MIN_FLICKER_HISTORY`."""
+    values = db.scalars(
+        select(Rendition.flicker)
+        .join(Session, Session.id == Rendition.session_id)
+        .where(
+            Session.booth_id == booth,
+            Rendition.flicker.is_not(None),
+            Rendition.session_id != exclude,
+        )
+        .order_by(Rendition.created_at.desc())
+        .limit(count)
+    ).all()
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite) if len(finite) >= MIN_FLICKER_HISTORY else None
+
+
+def _figures(report: dict[str, object]) -> CheckFigures:
+    from cloud.render.quality import CheckFigures
+
+    checks = report.get("checks")
+    error = report.get("checks_error")
+    if "checks" not in report:
+        error = "the rendition was rendered without the checks: re-render it"
+    return CheckFigures.from_report(
+        checks if isinstance(checks, dict) else None, str(error) if error else None
+    )
 
 
 def _float(value: object) -> float | None:

@@ -7,7 +7,8 @@ under the session's prefix, and returns its key as the job's checkpoint:
     sessions/{id}/model/best.safetensors   the weights to render with
     sessions/{id}/model/metrics.json       held-out SSIM etc. for the quality gate
     sessions/{id}/renditions/{dance}.mp4   the rendition (cloud.render.inputs.rendition_key)
-    sessions/{id}/renditions/report.json   its dance, flicker measure and key
+    sessions/{id}/renditions/report.json   its dance, flicker, checks (pose, appearance), key
+    sessions/{id}/renditions/strip.jpg     its worst checked frames, skeletons drawn over
 
 ``finetune`` jobs (what the uploader enqueues once a capture is complete) run all
 three steps, the last in :mod:`cloud.jobs.deliver`; ``deliver`` jobs send a fresh link
@@ -22,7 +23,7 @@ import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as Db
@@ -37,13 +38,15 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from cloud.render.checks import FrameSampler
     from cloud.render.credentials import RenditionFacts
     from cloud.render.generator import Generator
-    from cloud.render.inputs import Dance
+    from cloud.render.inputs import Dance, VisitorClip
 
     Plate = npt.NDArray[np.uint8]
 
-from cloud.jobs.worker import Pipelines, Step, StepContext, StepError
+from cloud.jobs.worker import Pipelines, Step, StepContext, StepError, StepHeldError
+from common.pose_check import PoseCheckError, PoseFn, PoseServer
 from protocol.shards import session_prefix
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,11 @@ def model_key(session: str, name: str) -> str:
 def report_key(session: str) -> str:
     """The last rendition's figures (dance, flicker, where the video is)."""
     return f"{session_prefix(session)}renditions/report.json"
+
+
+def strip_key(session: str) -> str:
+    """The review page's strip: the worst checked frames with the detected skeleton."""
+    return f"{session_prefix(session)}renditions/strip.jpg"
 
 
 def session_shards(factory: sessionmaker[Db], storage: Storage, session: str) -> list[bytes]:
@@ -86,6 +94,7 @@ class FinetuneStep(Step):
         )
 
     def run(self, ctx: StepContext) -> str | None:
+        from cloud.training.errors import NoDancerError
         from cloud.training.finetune import finetune
         from cloud.training.loop import Progress, RunOptions
 
@@ -108,21 +117,27 @@ class FinetuneStep(Step):
                 self._save(work / "last.safetensors", model_key(sid, "last.safetensors"))
                 ctx.save_checkpoint(model_key(sid, "last.safetensors"))  # raises if job lost
 
-        result = finetune(
-            lambda: session_shards(self.factory, self.storage, sid),
-            training.booth_checkpoint,
-            training.budget_s,
-            steps,
-            work_dir=work,
-            progress_callback=progress,
-            options=RunOptions(
-                budget_s=training.budget_s,
-                max_steps=steps,
-                batch_size=training.batch_size,
-                device=training.device,
-            ),
-            resolution=training.resolution,
-        )
+        try:
+            result = finetune(
+                lambda: session_shards(self.factory, self.storage, sid),
+                training.booth_checkpoint,
+                training.budget_s,
+                steps,
+                work_dir=work,
+                progress_callback=progress,
+                options=RunOptions(
+                    budget_s=training.budget_s,
+                    max_steps=steps,
+                    batch_size=training.batch_size,
+                    device=training.device,
+                ),
+                resolution=training.resolution,
+            )
+        except NoDancerError as exc:
+            # Nobody to learn: an operator decides (retake), instead of three failed attempts.
+            raise StepHeldError(
+                f"needs review: no dancer in the capture ({exc})", SessionState.NEEDS_REVIEW
+            ) from None
         self._save(result.checkpoint, model_key(sid, "best.safetensors"))
         run = result.run
         metrics = {
@@ -178,11 +193,14 @@ class RenderStep(Step):
         storage: Storage,
         generator: Callable[[Path], Generator] | None = None,
         plate: Callable[[str], Plate | None] | None = None,
+        pose: PoseFn | None = None,
     ) -> None:
         self.settings, self.factory, self.storage = settings, factory, storage
         self.generator = generator
         # The session's clean plate (HxWx3 uint8 BGR at the camera's resolution), if any.
         self.plate = plate
+        # The booth's pose estimator for the checks: a child kept across renditions.
+        self.pose: PoseFn = pose or PoseServer()
 
     def run(self, ctx: StepContext) -> str | None:
         from cloud.db.booths import booth_look, session_booth_look
@@ -209,6 +227,7 @@ class RenderStep(Step):
             else:
                 gen = TorchGenerator.from_checkpoint(weights, device=self.settings.training.device)
             out = Path(tmp) / "video.mp4"
+            q = self.settings.render.quality
             try:
                 rendition = make_rendition(
                     gen,
@@ -221,6 +240,8 @@ class RenderStep(Step):
                     layout="side-by-side" if look.layout == "side-by-side" else "solo",
                     booth_name=look.title,
                     progress=lambda done, total: ctx.report(done / max(total, 1)),
+                    sample_runs=q.sample_runs if q.checks else 0,
+                    sample_run_length=q.run_length,
                 )
             except CompositeError as exc:
                 raise StepError(str(exc)) from None
@@ -230,8 +251,33 @@ class RenderStep(Step):
         for note in rendition.notes:
             logger.info("session %s rendition: %s", sid, note)
         report = {**rendition.report(), "dance": dance.name, "video_key": key}
+        report["render_seconds"] = rendition.result.seconds
+        if rendition.samples is not None:
+            report["checks"], report["checks_error"] = self._check(
+                sid, clip, gen.resolution, rendition.samples
+            )
         self.storage.put(report_key(sid), json.dumps(report).encode(), "application/json")
         return key
+
+    def _check(
+        self, sid: str, clip: VisitorClip, resolution: int, samples: FrameSampler
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The rendition checks' report (or why they could not run), and the strip stored."""
+        import cv2
+
+        from cloud.render.checks import check_rendition, strip, visitor_signatures
+
+        threshold = self.settings.render.quality.limb_threshold
+        try:
+            visitor = visitor_signatures(clip, resolution)
+            checks = check_rendition(samples, self.pose, visitor, threshold)
+        except (PoseCheckError, ValueError) as exc:
+            logger.warning("session %s: the rendition checks could not run: %s", sid, exc)
+            return None, str(exc)
+        ok, jpeg = cv2.imencode(".jpg", strip(samples, checks), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        if ok:
+            self.storage.put(strip_key(sid), jpeg.tobytes(), "image/jpeg")
+        return checks.report(), None
 
     def _sign(self, video: Path, facts: RenditionFacts) -> None:
         """Embed the signed C2PA manifest into the finished MP4 (what is stored is what

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as Db
 from sqlalchemy.orm import sessionmaker
 
 from cloud.ingest.plates import load_plate
-from cloud.ingest.reader import iter_session_frames
+from cloud.ingest.reader import iter_session_frames_masked
 from cloud.render.composite import median_background
 from cloud.storage import Storage
 from common.reference import ReferenceDance, load_reference
@@ -47,14 +47,22 @@ class VisitorClip:
     node: str = ""
     samples: tuple[bytes, ...] = ()  # JPEGs spread over the clip, for a median background
     fps: float | None = None  # the camera's frame rate, from the frames' capture times
+    # Per sample: its index in ``keypoints`` and its person mask (None where none came).
+    sample_index: tuple[int, ...] = ()
+    sample_masks: tuple[npt.NDArray[np.uint8] | None, ...] = ()
+
+    def decoded_samples(self) -> list[npt.NDArray[np.uint8] | None]:
+        """The samples as BGR images at the clip's size (None where one does not decode)."""
+        out: list[npt.NDArray[np.uint8] | None] = []
+        for jpeg in self.samples:
+            img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            ok = img is not None and img.shape[:2] == (self.height, self.width)
+            out.append(np.asarray(img, np.uint8) if ok else None)
+        return out
 
     def median_background(self) -> npt.NDArray[np.uint8] | None:
         """The empty booth as the clip's frames show it (their per-pixel median), if any."""
-        images = []
-        for jpeg in self.samples:
-            img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            if img is not None and img.shape[:2] == (self.height, self.width):
-                images.append(img)
+        images = [img for img in self.decoded_samples() if img is not None]
         return median_background(np.stack(images)) if images else None
 
 
@@ -84,23 +92,33 @@ def clip_from_store(
     storage: Storage, factory: sessionmaker[Db], session: str, node: str | None = None
 ) -> VisitorClip:
     """The session's keypoints from one node (``node``, or the one with most frames)."""
-    frames = list(iter_session_frames(storage, factory, session, node))
+    frames = list(iter_session_frames_masked(storage, factory, session, node))
     if not frames:
         where = f" from node {node}" if node else ""
         raise InputError(f"session {session} has no stored frames{where}; was it captured?")
-    counts = Counter(m.node for m, _ in frames)
+    counts = Counter(m.node for m, _, _ in frames)
     chosen = node or counts.most_common(1)[0][0]
-    metas = [m for m, _ in frames if m.node == chosen]
+    metas = [m for m, _, _ in frames if m.node == chosen]
     sizes = {(m.width, m.height) for m in metas}
     if len(sizes) != 1:
         raise InputError(f"session {session}/{chosen} changed frame size mid-clip: {sizes}")
     (width, height) = sizes.pop()
     kps = np.stack([m.keypoints_array() for m in metas])
-    jpegs = [j for m, j in frames if m.node == chosen]
-    picks = np.linspace(0, len(jpegs) - 1, min(BACKGROUND_SAMPLES, len(jpegs))).round()
-    samples = tuple(jpegs[int(i)] for i in picks)
+    mine = [(j, mask) for m, j, mask in frames if m.node == chosen]
+    picks = [
+        int(i) for i in np.linspace(0, len(mine) - 1, min(BACKGROUND_SAMPLES, len(mine))).round()
+    ]
     fps = camera_fps([m.capture_ns for m in metas])
-    return VisitorClip(_check(kps, f"session {session}"), width, height, chosen, samples, fps)
+    return VisitorClip(
+        _check(kps, f"session {session}"),
+        width,
+        height,
+        chosen,
+        tuple(mine[i][0] for i in picks),
+        fps,
+        tuple(picks),
+        tuple(mine[i][1] for i in picks),
+    )
 
 
 def camera_fps(capture_ns: list[int]) -> float | None:

@@ -11,16 +11,21 @@ renderer measures while it renders and nothing is held in memory. The overall ch
 of the rendition and of the pose maps are reported beside it for context.
 
 **Gate.** :class:`QualityGate` compares the model's held-out SSIM (from training; on
-the dancer's region where the checkpoint has it, since that is what the visitor looks at)
-and the rendition's flicker with configured thresholds: deliver, or send the
-session to an operator as ``needs_review`` with the reasons.
+the dancer's region where the checkpoint has it, since that is what the visitor looks at),
+the rendition's flicker (absolute, and against the booth's running median) and the
+reference-free checks of the drawn person (:class:`CheckFigures`: is anybody there, do
+they do the pose, do they look like the visitor, do they drift) with configured
+thresholds: deliver, or send the session to an operator as ``needs_review`` with the
+reasons, each with its figure and limit.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -110,6 +115,56 @@ def measure_flicker(
 
 
 @dataclass(frozen=True)
+class CheckFigures:
+    """What the rendition checks found (:mod:`cloud.render.checks`), as the gate reads them
+    from the rendition's report; ``error`` when the checks could not run."""
+
+    missing: float | None = None  # share of sampled frames with nobody found
+    pose_error: float | None = None  # torso lengths
+    worst_pose_part: str | None = None
+    appearance: float | None = None  # worst part's distance to the visitor
+    worst_look_part: str | None = None
+    drift: float | None = None  # worst part's rise over the video
+    drifting_part: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_report(
+        cls, checks: Mapping[str, Any] | None, error: str | None = None
+    ) -> CheckFigures:
+        if error is not None or not checks:
+            return cls(error=error or "the rendition was not checked")
+        pose = checks.get("pose") or {}
+        look = checks.get("appearance") or {}
+        parts, drift = _worst(pose.get("parts")), _worst(look.get("drift"))
+        looks = _worst(look.get("parts"))
+        return cls(
+            missing=_num(pose.get("missing")),
+            pose_error=_num(pose.get("mean_error")),
+            worst_pose_part=parts[0],
+            appearance=looks[1],
+            worst_look_part=looks[0],
+            drift=drift[1],
+            drifting_part=drift[0],
+        )
+
+
+def _num(value: object) -> float | None:
+    ok = isinstance(value, int | float) and math.isfinite(value)
+    return float(value) if ok else None  # type: ignore[arg-type]
+
+
+def _worst(values: object) -> tuple[str | None, float | None]:
+    if not isinstance(values, Mapping):
+        return None, None
+    seen = {str(k): v for k, v in values.items() if _num(v) is not None}
+    if not seen:
+        return None, None
+    part = max(seen, key=lambda k: seen[k])
+    return part, float(seen[part])
+
+
+@dataclass(frozen=True)
 class QualityDecision:
     deliver: bool
     reasons: tuple[str, ...] = field(default=())
@@ -121,13 +176,38 @@ class QualityDecision:
 
 @dataclass(frozen=True)
 class QualityGate:
-    """Thresholds a rendition must meet to be emailed without an operator looking."""
+    """Thresholds a rendition must meet to be emailed without an operator looking.
+    The checks' thresholds are None where that check is not asked for."""
 
     min_held_out_ssim: float
     max_flicker: float
+    max_missing: float | None = None
+    max_pose_error: float | None = None
+    max_appearance: float | None = None
+    max_appearance_drift: float | None = None
+    max_flicker_vs_median: float | None = None
+
+    @classmethod
+    def from_settings(cls, q: Any) -> QualityGate:
+        """From :class:`cloud.settings.QualitySettings` (checks included if it asks)."""
+        if not q.checks:
+            return cls(q.min_held_out_ssim, q.max_flicker)
+        return cls(
+            q.min_held_out_ssim,
+            q.max_flicker,
+            q.max_missing,
+            q.max_pose_error,
+            q.max_appearance,
+            q.max_appearance_drift,
+            q.max_flicker_vs_median,
+        )
 
     def decide(
-        self, held_out_ssim: float | None, flicker: FlickerReport | float
+        self,
+        held_out_ssim: float | None,
+        flicker: FlickerReport | float,
+        checks: CheckFigures | None = None,
+        flicker_median: float | None = None,
     ) -> QualityDecision:
         value = flicker.flicker if isinstance(flicker, FlickerReport) else float(flicker)
         reasons = []
@@ -140,6 +220,57 @@ class QualityGate:
             reasons.append("the flicker measure is not a number")
         elif value > self.max_flicker:
             reasons.append(f"flicker {value:.2f} exceeds the maximum {self.max_flicker:.2f}")
+        elif (
+            self.max_flicker_vs_median is not None
+            and flicker_median is not None
+            and flicker_median > 0
+            and value > self.max_flicker_vs_median * flicker_median
+        ):
+            reasons.append(
+                f"flicker {value:.2f} is {value / flicker_median:.1f}x the booth's running "
+                f"median {flicker_median:.2f} (maximum {self.max_flicker_vs_median:g}x)"
+            )
+        reasons += self._check_reasons(checks)
         decision = QualityDecision(deliver=not reasons, reasons=tuple(reasons))
         logger.info("quality gate: %s %s", decision.status, "; ".join(reasons))
         return decision
+
+    def _check_reasons(self, c: CheckFigures | None) -> list[str]:
+        if self.max_missing is None:
+            return []
+        if c is None or c.error is not None:
+            why = c.error if c is not None else "the rendition was not checked"
+            return [f"the dancer check could not run ({why})"]
+        out = []
+        if c.missing is None or c.missing > self.max_missing:
+            share = 1.0 if c.missing is None else c.missing
+            out.append(
+                f"no dancer found in {share:.0%} of the checked frames "
+                f"(maximum {self.max_missing:.0%})"
+            )
+        if _over(c.pose_error, self.max_pose_error):
+            out.append(
+                f"the drawn pose is off by {c.pose_error:.2f} torso lengths "
+                f"(maximum {self.max_pose_error:.2f}; worst: {c.worst_pose_part})"
+            )
+        if _over(c.appearance, self.max_appearance):
+            out.append(
+                f"the {c.worst_look_part} {_verb(c.worst_look_part, 'does', 'do')} not look like "
+                f"the visitor: distance "
+                f"{c.appearance:.2f} (maximum {self.max_appearance:.2f})"
+            )
+        if _over(c.drift, self.max_appearance_drift):
+            out.append(
+                f"the {c.drifting_part} {_verb(c.drifting_part, 'drifts', 'drift')} away from "
+                "the visitor over the video: "
+                f"+{c.drift:.2f} (maximum {self.max_appearance_drift:.2f})"
+            )
+        return out
+
+
+def _over(value: float | None, limit: float | None) -> bool:
+    return value is not None and limit is not None and value > limit
+
+
+def _verb(part: str | None, one: str, many: str) -> str:
+    return many if (part or "").endswith("s") else one

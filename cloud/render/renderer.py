@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ from cloud.render.quality import FlickerMeter, FlickerReport
 from cloud.render.video import RenditionTags, VideoEncoder
 from common.posemap import pose_map
 from protocol.skeleton import NUM_KEYPOINTS
+
+if TYPE_CHECKING:
+    from cloud.render.checks import FrameSampler
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +99,13 @@ def render(
     crf: int = 23,
     preset: str = "veryfast",
     progress: ProgressFn | None = None,
+    sampler: FrameSampler | None = None,
 ) -> RenderResult:
     """Render ``[T, 17, 3]`` keypoints (generator pixels) to an MP4 at ``out``.
+
+    A ``sampler`` is offered every frame as the flicker meter sees it (generator
+    resolution, over the backdrop), with its driving keypoints and alpha, for the
+    rendition's checks (:mod:`cloud.render.checks`).
 
     With a ``stage`` the video has the stage's (camera's) size, or the side-by-side
     size with ``layout="side-by-side"`` (which needs a ``reference`` panel). On any
@@ -133,7 +142,11 @@ def render(
             raw = generator.generate(maps, previous if generator.temporal else None)
             frames = _check_output(raw, len(chunk), generator)
             for i, (m, f) in enumerate(zip(maps, frames, strict=True)):
-                meter.update(m, view.flicker_frame(f))
+                shown = view.flicker_frame(f)
+                meter.update(m, shown)
+                if sampler is not None and sampler.wants(first + i):
+                    alpha = f[..., 3] if generator.dancer_only else None
+                    sampler.offer(first + i, shown, chunk[i], alpha)
                 enc.write(view.frame(f, first + i))
             previous = frames[-1]
             if progress is not None:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from cloud.render.card import Cards
+from cloud.render.checks import FrameSampler
 from cloud.render.composite import Backdrop, Stage
 from cloud.render.generator import Generator, Images
 from cloud.render.inputs import Dance, VisitorClip, resample_dance
@@ -41,6 +42,7 @@ class Rendition:
     generator_output: str  # dancer-only | full-frame
     reference_panel: str | None  # video | skeleton (side-by-side only)
     notes: list[str] = field(default_factory=list)
+    samples: FrameSampler | None = None  # frames kept for the checks, if asked for
 
     def report(self) -> dict[str, Any]:
         r = self.result
@@ -71,6 +73,8 @@ def make_rendition(
     layout: Layout = "solo",
     booth_name: str = "",
     progress: ProgressFn | None = None,
+    sample_runs: int = 0,
+    sample_run_length: int = 4,
 ) -> Rendition:
     """Render ``dance`` performed by the visitor of ``clip`` to ``out`` (see module doc)."""
     notes: list[str] = []
@@ -101,6 +105,9 @@ def make_rendition(
             notes.append("the reference has no video of its own: its skeleton is shown")
     cards = Cards(booth_name or "dancebooth", dance.title or dance.name)
     cards = replace(cards, intro_s=settings.intro_s, outro_s=settings.outro_s)
+    sampler = None
+    if sample_runs > 0:
+        sampler = FrameSampler(len(mapped), sample_runs, sample_run_length)
     try:
         result = render(
             generator,
@@ -117,6 +124,7 @@ def make_rendition(
             crf=settings.crf,
             preset=settings.preset,
             progress=progress,
+            sampler=sampler,
         )
     finally:
         if isinstance(panel, VideoPanel):
@@ -124,7 +132,7 @@ def make_rendition(
     if result.empty_alpha:
         notes.append(f"{result.empty_alpha} frames had an empty alpha: the plate alone")
     output = "dancer-only" if generator.dancer_only else "full-frame"
-    return Rendition(result, layout, backdrop.source, output, kind, notes)
+    return Rendition(result, layout, backdrop.source, output, kind, notes, sampler)
 
 
 def _backdrop(clip: VisitorClip, plate: Images | None, notes: list[str]) -> Backdrop:

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from cloud.training.errors import DataError
+from cloud.training.errors import DataError, NoDancerError
 from cloud.training.framing import MIN_JOINTS, Framing, FramingError
 from common.posemap import DEFAULT_MIN_CONF, pose_map
 from protocol.errors import ShardError
@@ -266,7 +266,7 @@ def build_frameset(
 
     parts = [p for c in clips.values() if (p := _clip_frames(c, resolution, pad, tick, crop))]
     if not parts or sum(len(p) for p in parts) < MIN_FRAMES:
-        raise DataError(
+        raise NoDancerError(
             f"only {sum(len(p) for p in parts)} usable frames (need {MIN_FRAMES}): "
             "retake the capture with the dancer in view"
         )
@@ -284,7 +284,7 @@ def _clip_framing(frames: list[ShardFrame], pad: float) -> Framing:
             [f.meta.keypoints for f in frames], meta0.width, meta0.height, pad=pad
         )
     except FramingError as exc:
-        raise DataError(str(exc)) from exc
+        raise NoDancerError(str(exc)) from exc
 
 
 def clip_crop(sources: Iterable[ShardSource], *, pad: float = 0.25) -> Framing:

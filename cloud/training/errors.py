@@ -15,6 +15,11 @@ class DataError(TrainingError):
     """The session's frames cannot be turned into training data."""
 
 
+class NoDancerError(DataError):
+    """Nobody was found in (enough of) the capture's frames: there is no dancer to learn.
+    Retrying cannot help; the operator retakes the capture."""
+
+
 class CheckpointError(TrainingError):
     """A checkpoint file cannot be used."""
 

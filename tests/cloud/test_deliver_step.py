@@ -30,6 +30,11 @@ from cloud.storage.local import LocalStorage
 from tests.cloud.delivery.smtp_server import run_smtp
 
 SID = "srendered"
+# What the render step's checks report for a rendition of the visitor dancing.
+PASSING = {
+    "pose": {"frames": 24, "missing": 0.0, "mean_error": 0.08, "parts": {"arms": 0.1}},
+    "appearance": {"parts": {"torso": 0.2, "legs": 0.25}, "drift": {"torso": 0.01}},
+}
 TOKEN = re.compile(r"/r/([A-Za-z0-9_-]{22,})")
 
 
@@ -38,7 +43,9 @@ def _rendered(engine: Engine, tmp_path: Path) -> tuple[sessionmaker[Db], LocalSt
     storage = LocalStorage(tmp_path / "store")
     storage.put(
         report_key(SID),
-        json.dumps({"dance": "wave-party", "video_key": "v.mp4", "flicker": 1.0}).encode(),
+        json.dumps(
+            {"dance": "wave-party", "video_key": "v.mp4", "flicker": 1.0, "checks": PASSING}
+        ).encode(),
     )
     storage.put(model_key(SID, "metrics.json"), json.dumps({"ssim": 0.9}).encode())
     factory = session_factory(engine)
@@ -115,3 +122,32 @@ def test_a_worker_dying_mid_send_never_mails_a_dead_link(engine: Engine, tmp_pat
         rendition = db.get(Rendition, SID)
         assert rendition is not None and rendition.token_digest == token_digest(match.group(1))
     assert _state(factory) is SessionState.DELIVERED
+
+
+def test_the_booths_running_median_of_flicker_needs_history_and_ignores_other_booths(
+    engine: Engine,
+) -> None:
+    from datetime import timedelta as td
+
+    from cloud.jobs.deliver import flicker_median
+
+    factory = session_factory(engine)
+    with transaction(factory) as db:
+        for i in range(6):
+            ensure_session(db, "booth1" if i < 5 else "booth2", f"sold{i}", SessionState.DELIVERED)
+            db.add(
+                Rendition(
+                    session_id=f"sold{i}",
+                    video_key="v.mp4",
+                    flicker=[0.3, 0.4, 0.5, 0.2, None, 9.0][i],
+                    created_at=utcnow() - td(minutes=10 - i),
+                )
+            )
+    with factory() as db:
+        assert flicker_median(db, "booth1", "snew", 50) is None  # 4 values: too few
+    with transaction(factory) as tx:
+        ensure_session(tx, "booth1", "sold6", SessionState.DELIVERED)
+        tx.add(Rendition(session_id="sold6", video_key="v.mp4", flicker=0.35))
+    with factory() as db:
+        assert flicker_median(db, "booth1", "snew", 50) == pytest.approx(0.35)
+        assert flicker_median(db, "booth1", "sold6", 50) is None  # itself left out

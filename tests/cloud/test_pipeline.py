@@ -15,7 +15,7 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import Frame, Job, JobState, Rendition, Session, Shard, utcnow
 from cloud.db.states import SessionState
-from cloud.jobs.pipeline import default_pipelines, model_key, report_key
+from cloud.jobs.pipeline import RenderStep, default_pipelines, model_key, report_key, strip_key
 from cloud.jobs.queue import JobQueue
 from cloud.jobs.worker import Worker
 from cloud.render.credentials import read_stream
@@ -26,9 +26,13 @@ from cloud.training.checkpoint import save_checkpoint
 from cloud.training.finetune import finetune
 from cloud.training.loop import RunOptions
 from cloud.training.model import Pix2Pix
+from common.pose_check import PoseServer
+from edge.pose.base import PoseError
+from edge.pose.models import FETCH_HINT, model_path
 from protocol.shards import shard_key
 from tests.cloud.training.conftest import TINY
 from tests.cloud.training.dancer import write_session
+from tests.services import missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
@@ -49,7 +53,9 @@ def short_dance(tmp_path: Path, frames: int = 45) -> Path:
     return out
 
 
-def _booth(engine: Engine, tmp_path: Path, min_ssim: float) -> tuple[CloudSettings, LocalStorage]:
+def _booth(
+    engine: Engine, tmp_path: Path, min_ssim: float, checks: bool = False
+) -> tuple[CloudSettings, LocalStorage]:
     storage = LocalStorage(tmp_path / "store")
     write_session(storage.root, SID, frames=16)
     with transaction(session_factory(engine)) as db:
@@ -77,7 +83,7 @@ def _booth(engine: Engine, tmp_path: Path, min_ssim: float) -> tuple[CloudSettin
         training={"budget_s": 60, "booth_checkpoint": booth, "device": "cpu"},
         worker={"max_steps": 3, "work_dir": tmp_path / "work", "dance": str(short_dance(tmp_path))},
         mail={"type": "outbox", "directory": tmp_path / "outbox"},
-        render={"quality": {"min_held_out_ssim": min_ssim, "max_flicker": 255}},
+        render={"quality": {"min_held_out_ssim": min_ssim, "max_flicker": 255, "checks": checks}},
         credentials={"demo_dir": tmp_path / "credentials"},
     )
     return settings, storage
@@ -144,6 +150,37 @@ def test_quality_gate_holds_the_rendition_for_review_without_retrying(
         rendition = db.get(Rendition, SID)
         assert rendition is not None and rendition.token_digest is None
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_a_rendition_in_which_nobody_is_drawn_is_held_with_the_reason_and_the_strip(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A 3-step fine-tune of a tiny model draws no person: the booth's pose estimator
+    finds nobody in the sampled frames, so the gate holds it whatever its SSIM."""
+    try:
+        model_path("pose_detection.tflite")
+        model_path("pose_landmark_full.tflite")
+    except PoseError:
+        missing("the BlazePose models", FETCH_HINT)
+    settings, storage = _booth(engine, tmp_path, min_ssim=-1.0, checks=True)
+    factory = session_factory(engine)
+    queue = JobQueue(factory)
+    queue.enqueue(SID, "finetune")
+    pipelines = default_pipelines(settings, factory, storage)
+    Worker(queue, pipelines, "w1", heartbeat_s=0.5).run_once()
+    with factory() as db:
+        session = db.get(Session, SID)
+        assert session is not None and session.state is SessionState.NEEDS_REVIEW
+        assert "no dancer found in 100% of the checked frames" in (session.error or "")
+        rendition = db.get(Rendition, SID)
+        assert rendition is not None and rendition.dancer_missing == 1.0
+        assert rendition.token_digest is None
+    report = json.loads(storage.get(report_key(SID)))
+    assert report["checks"]["pose"]["frames"] == 12 and report["checks_error"] is None
+    assert storage.get(strip_key(SID))[:2] == b"\xff\xd8"  # a JPEG
+    render = pipelines["finetune"][1]
+    assert isinstance(render, RenderStep) and isinstance(render.pose, PoseServer)
+    render.pose.close()
 
 
 def test_finetune_resumes_from_the_checkpoint_another_worker_stored(

@@ -11,6 +11,7 @@ from cloud.api import visits
 from cloud.api.clocks import capture_refusal
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.errors import ConflictError
+from cloud.api.quality import quality_today
 from cloud.api.schemas import (
     BoothSettingsUpdate,
     BoothSettingsView,
@@ -18,6 +19,7 @@ from cloud.api.schemas import (
     NodeView,
     PlateRequest,
     PlateRequested,
+    QualityTrend,
     SessionRef,
     VisitorStatus,
 )
@@ -56,6 +58,12 @@ def put_settings(
 def _settings_view(look: BoothLook) -> BoothSettingsView:
     layout = "side-by-side" if look.layout == "side-by-side" else "solo"
     return BoothSettingsView(booth=look.id, name=look.name, layout=layout)
+
+
+@router.get("/quality", responses=_401)
+def quality(db: DbSession, _who: Operator, ctx: Ctx) -> QualityTrend:
+    """Today's renditions at this booth by hour (UTC): counts, held, median figures."""
+    return quality_today(db, ctx.settings.booth)
 
 
 @router.get("/nodes", responses=_401)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from cloud.api import review, watch
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.routers.visitors import SessionPath
-from cloud.api.schemas import ReviewDecision, Reviewed, VisitorStatus
+from cloud.api.schemas import RenditionChecks, ReviewDecision, Reviewed, VisitorStatus
 from cloud.db.engine import transaction
 from cloud.db.models import Rendition
 from cloud.db.states import SessionState
@@ -111,6 +111,25 @@ def preview(session_id: SessionPath, request: Request, _who: Operator, ctx: Ctx)
     with ctx.factory() as db:
         key = review.video_key(db, session_id)
     return _stream(ctx, key, request)
+
+
+@router.get("/api/renditions/{session_id}/checks", responses=_OPERATOR)
+def rendition_checks(session_id: SessionPath, _who: Operator, ctx: Ctx) -> RenditionChecks:
+    """The quality gate's figures, limits and reasons for a session's rendition."""
+    with ctx.factory() as db:
+        return review.checks(db, ctx.storage, ctx.settings, session_id)
+
+
+@router.get(
+    "/api/renditions/{session_id}/strip.jpg",
+    response_class=Response,
+    responses={**_OPERATOR, 200: {"content": {"image/jpeg": {}}}},
+)
+def rendition_strip(session_id: SessionPath, _who: Operator, ctx: Ctx) -> Response:
+    """The worst checked frames, the driving (grey) and detected (green) skeletons over them."""
+    with ctx.factory() as db:
+        jpeg = review.strip_jpeg(db, ctx.storage, session_id)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.post(

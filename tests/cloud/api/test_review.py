@@ -179,3 +179,37 @@ def test_delete_my_data_purges_the_visitors_emails(
     with session_factory(booth.engine)() as db:
         assert db.scalars(select(Mail).where(Mail.session_id == "sheld")).all() == []
         assert db.scalars(select(Mail).where(Mail.session_id == "sother")).all() != []
+
+
+def test_the_review_dialog_gets_the_gates_figures_limits_reasons_and_strip(
+    operator: TestClient, client: TestClient, booth: Booth
+) -> None:
+    import json
+
+    from cloud.jobs.pipeline import report_key, strip_key
+
+    _held(booth)
+    with transaction(session_factory(booth.engine)) as db:
+        row = db.get(Rendition, "sheld")
+        assert row is not None
+        row.dancer_missing, row.pose_error = 0.75, 0.9
+        row.review_reasons = "no dancer found in 75% of the checked frames (maximum 25%); x"
+    checks = {
+        "pose": {"frames": 24, "missing": 0.75, "mean_error": 0.9, "parts": {"legs": 1.2}},
+        "appearance": {"parts": {"torso": 0.3}, "drift": {"torso": 0.05}},
+    }
+    booth.storage.put(report_key("sheld"), json.dumps({"checks": checks}).encode())
+    url = "/api/renditions/sheld/checks"
+    assert client.get(url).status_code == 401
+    assert operator.get("/api/renditions/sheld/strip.jpg").status_code == 404
+    got = operator.get(url).json()
+    assert got["reasons"][0].startswith("no dancer found in 75%") and len(got["reasons"]) == 2
+    assert got["figures"]["dancer_missing"] == 0.75 and got["figures"]["held_out_ssim"] == 0.2
+    assert got["limits"]["max_missing"] == booth.settings.render.quality.max_missing
+    assert got["pose_parts"] == {"legs": 1.2} and got["look_parts"] == {"torso": 0.3}
+    assert got["checked_frames"] == 24 and got["strip"] is False
+    booth.storage.put(strip_key("sheld"), b"\xff\xd8jpeg", "image/jpeg")
+    assert operator.get(url).json()["strip"] is True
+    strip = operator.get("/api/renditions/sheld/strip.jpg")
+    assert strip.status_code == 200 and strip.headers["content-type"] == "image/jpeg"
+    assert operator.get("/api/renditions/nobody/checks").status_code == 404

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cloud.render.quality import FlickerMeter, QualityGate, measure_flicker
+from cloud.render.quality import CheckFigures, FlickerMeter, QualityGate, measure_flicker
 from common.posemap import draw_pose, pose_map
 from tests.cloud.render.skeletons import walk
 
@@ -98,3 +98,72 @@ def test_gate_lists_every_failure_and_takes_a_report() -> None:
     maps, frames = _renditions(noise=16.0)
     d = GATE.decide(0.1, measure_flicker(maps, frames))
     assert len(d.reasons) == 2
+
+
+CHECKED = QualityGate(
+    min_held_out_ssim=0.5,
+    max_flicker=6.0,
+    max_missing=0.25,
+    max_pose_error=0.35,
+    max_appearance=0.45,
+    max_appearance_drift=0.2,
+    max_flicker_vs_median=4.0,
+)
+GOOD = CheckFigures(missing=0.0, pose_error=0.1, appearance=0.2, drift=0.0)
+
+
+@pytest.mark.parametrize(
+    "figures,median,expect",
+    [
+        (GOOD, 1.0, None),
+        (GOOD, None, None),  # too few renditions for a median: not judged against it
+        (CheckFigures(missing=1.0), 1.0, "no dancer found in 100% of the checked frames"),
+        (
+            CheckFigures(missing=0.0, pose_error=0.8, worst_pose_part="legs"),
+            1.0,
+            "the drawn pose is off by 0.80 torso lengths (maximum 0.35; worst: legs)",
+        ),
+        (
+            CheckFigures(missing=0.0, appearance=0.7, worst_look_part="torso"),
+            1.0,
+            "the torso does not look like the visitor: distance 0.70",
+        ),
+        (
+            CheckFigures(missing=0.0, drift=0.3, drifting_part="legs"),
+            1.0,
+            "the legs drift away from the visitor over the video: +0.30",
+        ),
+        (GOOD, 0.5, "flicker 3.00 is 6.0x the booth's running median 0.50 (maximum 4x)"),
+        (CheckFigures(error="no models"), 1.0, "the dancer check could not run (no models)"),
+        (None, 1.0, "the dancer check could not run (the rendition was not checked)"),
+    ],
+)
+def test_the_checks_hold_a_rendition_with_the_figure_and_its_limit(
+    figures: CheckFigures | None, median: float | None, expect: str | None
+) -> None:
+    d = CHECKED.decide(0.8, 3.0, figures, median)
+    if expect is None:
+        assert d.deliver, d.reasons
+    else:
+        assert not d.deliver and any(expect in r for r in d.reasons), d.reasons
+
+
+def test_a_gate_without_checks_ignores_missing_figures() -> None:
+    assert GATE.decide(0.8, 1.0, None, 0.01).deliver
+
+
+def test_figures_come_from_the_render_reports_worst_parts() -> None:
+    report = {
+        "pose": {"missing": 0.1, "mean_error": 0.3, "parts": {"arms": 0.5, "legs": None}},
+        "appearance": {"parts": {"head": 0.2, "torso": 0.4}, "drift": {"legs": 0.1}},
+    }
+    f = CheckFigures.from_report(report)
+    assert (f.missing, f.pose_error, f.worst_pose_part) == (0.1, 0.3, "arms")
+    assert (f.appearance, f.worst_look_part, f.drift, f.drifting_part) == (
+        0.4,
+        "torso",
+        0.1,
+        "legs",
+    )
+    assert CheckFigures.from_report(None).error == "the rendition was not checked"
+    assert CheckFigures.from_report(report, "boom").error == "boom"

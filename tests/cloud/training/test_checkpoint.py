@@ -18,8 +18,8 @@ from cloud.training.config import Pix2PixConfig
 from cloud.training.errors import CheckpointError
 from cloud.training.model import Pix2Pix
 
-
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
 
 def _model(cfg: Pix2PixConfig) -> Pix2Pix:
     torch.manual_seed(0)
