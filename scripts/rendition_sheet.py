@@ -25,7 +25,7 @@ from cloud.db.engine import make_engine, session_factory
 from cloud.db.models import Session
 from cloud.db.states import SessionState
 from cloud.jobs.pipeline import model_key, report_key
-from cloud.render.inputs import clip_from_store, dance_by_name
+from cloud.render.inputs import clip_from_store, dance_by_name, plate_from_store
 from cloud.render.rendition import make_rendition
 from cloud.render.torch_generator import TorchGenerator
 from cloud.render.video import RenditionTags, read_frames
@@ -97,6 +97,7 @@ def main() -> None:
             Path(tmp) / "sbs.mp4",
             tags=RenditionTags(sid, gen.model_version, report["dance"]),
             settings=settings,
+            plate=plate_from_store(storage, factory, sid),  # as the worker renders it
             layout="side-by-side",
         )
         r = sbs.result
