@@ -272,6 +272,31 @@ class RetentionSettings(Group):
     )
 
 
+class MirrorSettings(Group):
+    """The live mirror (``dancebooth cloud mirror``): one node's dancer, re-rendered live."""
+
+    node: Identifier = Field("node1", description="the node whose live keypoints it shows")
+    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = Field(
+        256, description="the generator's square side; a model of another size is refused"
+    )
+    model: Path | None = Field(
+        None, description="generator checkpoint; default models/booth-<resolution>.safetensors"
+    )
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8010
+    jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 80
+    absent_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.0, description="nobody seen (or no keypoints) this long: show 'step in to dance'"
+    )
+    reframe_after_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        0.5, description="the dancer outside their framing this long: frame them afresh"
+    )
+    max_age_s: Annotated[float, Field(gt=0, le=10)] = Field(
+        0.5, description="keypoints older than this when the generator is free are dropped"
+    )
+
+
 class CloudSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix="DANCEBOOTH_CLOUD_")
 
@@ -291,6 +316,7 @@ class CloudSettings(FileSettings):
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
     dances: DanceSettings = DanceSettings()
+    mirror: MirrorSettings = MirrorSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:
