@@ -209,7 +209,7 @@ def run_mirror(host: str, port: int, resolution: int, hz: float, seconds: float)
     client = threading.Thread(target=_client, args=(url, stop, got), daemon=True)
     client.start()
     try:
-        t0 = time.time()
+        t0, t0m = time.time(), time.monotonic()
         _feed(host, port, hz, seconds)
         time.sleep(0.3)  # the last frames in flight
     finally:
@@ -224,7 +224,9 @@ def run_mirror(host: str, port: int, resolution: int, hz: float, seconds: float)
     ]
     span = (got.at[keep[-1]] - got.at[keep[0]]) if len(keep) > 1 else float("nan")
     client_ms = [(got.at[i] - got.sent_ns[i] / 1e9) * 1e3 for i in keep]
-    kps_ms = list(service.engine.timings.keypoints_ms)[int(hz * WARMUP_S) :]
+    timings = service.engine.timings
+    warm = t0m + WARMUP_S
+    kps_ms = [ms for ms, at in zip(timings.keypoints_ms, timings.out_at, strict=True) if at > warm]
     return Figures(
         resolution,
         (len(keep) - 1) / span if len(keep) > 1 else 0.0,

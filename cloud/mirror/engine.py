@@ -78,6 +78,16 @@ def step_in_card(size: int) -> Images:
     return card
 
 
+def warm_up(generator: Generator, runs: int = 2) -> None:
+    """A few blank frames through ``generator``: its first calls build kernels (oneDNN
+    primitives, CUDA contexts) and take many frame times, which the live picture
+    should not wait for."""
+    r = generator.resolution
+    blank = np.zeros((1, r, r, 3), np.uint8)
+    for _ in range(runs):
+        generator.generate(blank, blank[0] if generator.temporal else None)
+
+
 class MirrorEngine:
     """One generator, one inference thread, newest pose wins."""
 
@@ -118,6 +128,8 @@ class MirrorEngine:
         return self._generator.model_version
 
     def start(self) -> None:
+        """Warm the generator up, then start the inference thread."""
+        warm_up(self._generator)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -150,7 +162,15 @@ class MirrorEngine:
         except Exception as exc:  # the loader's own errors say what is wrong with the file
             self.model_error = f"cannot wear {path.name}: {exc}; still showing {self.model_version}"
             raise MirrorModelError(self.model_error) from exc
-        if generator.resolution != self.resolution:
+        if generator.resolution == self.resolution:
+            try:
+                warm_up(generator)
+            except Exception as exc:
+                self.model_error = (
+                    f"{path.name} does not generate: {exc}; still showing {self.model_version}"
+                )
+                raise MirrorModelError(self.model_error) from exc
+        else:
             self.model_error = (
                 f"{path.name} is a {generator.resolution} px model and this mirror renders"
                 f" {self.resolution} px: pick a {self.resolution} px model, or restart the"
