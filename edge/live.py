@@ -78,8 +78,11 @@ class LiveStream:
     ) -> None:
         """The dancer's repaired, smoothed keypoints in the frame captured at ``capture_ns``."""
         flags = LIVE_SMOOTHED | (LIVE_CAPTURING if capturing else 0)
+        with self._lock:  # two producers (annotator, booth watch) hand over in turn
+            seq, self._seq = self._seq, self._seq + 1
+            self.counters.offered += 1
         live = LiveKeypoints(
-            seq=self._seq % 2**32,
+            seq=seq % 2**32,
             capture_ns=capture_ns,
             width=width,
             height=height,
@@ -88,8 +91,6 @@ class LiveStream:
             flags=flags,
             publish_ns=time.time_ns(),
         )
-        self._seq += 1
-        self.counters.offered += 1
         try:
             payload = encode_live(live)
         except ProtocolError as exc:
