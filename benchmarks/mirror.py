@@ -247,7 +247,13 @@ def finetune_beside() -> Iterator[None]:
     """A fine-tune training in another process for as long as the block runs."""
     with tempfile.TemporaryDirectory(prefix="dancebooth-bm-ft-") as tmp:
         cmd = [sys.executable, "-m", "benchmarks.mirror_load", tmp]
-        proc = subprocess.Popen(cmd, env={**os.environ}, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=Path(__file__).resolve().parents[1],  # the checkout, where benchmarks/ is
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(20)  # data built and the training loop running
             if proc.poll() is not None:
