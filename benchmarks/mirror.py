@@ -19,7 +19,9 @@ every frame it is sent (acknowledging each, as the page does). Measured after a
   and read-out and the display's refresh (on real hardware, one or two frame times more),
   and a real pose backend's time (``replay`` costs nothing; see ``bench edge pose``).
 
-``--beside-finetune`` runs each resolution a second time while a fine-tune
+``--browser`` also opens ``/mirror`` in Chromium (``/usr/bin/chromium``) during each
+lone run and counts the new frames it shows per second. ``--beside-finetune`` runs
+each resolution a second time while a fine-tune
 (``dancebooth model finetune`` on a synthetic session) trains in another process.
 The last line is ``mirror 256 px: X fps, keypoints->frame p95 Y ms, glass-to-glass p95 Z ms``.
 """
@@ -180,6 +182,28 @@ def _feed(host: str, port: int, hz: float, seconds: float) -> int:
     return n
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser(url: str, seconds: float, out: list[float]) -> None:
+    """Chromium on the page: new frames shown per second over ``seconds`` (into ``out``)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url)
+        page.wait_for_function("window.mirrorFrames > 0", timeout=30_000)
+        page.wait_for_timeout(WARMUP_S * 1000)
+        before, t0 = page.evaluate("window.mirrorFrames"), time.monotonic()
+        page.wait_for_timeout(seconds * 1000)
+        shown = page.evaluate("window.mirrorFrames") - before
+        out.append(shown / (time.monotonic() - t0))
+        browser.close()
+
+
 @dataclass
 class Figures:
     resolution: int
@@ -190,9 +214,12 @@ class Figures:
     client_p95: float
     dropped: int
     cpu_ms: float  # CPU time of this process (mirror, feeder, client) per frame made
+    browser_fps: float | None = None
 
 
-def run_mirror(host: str, port: int, resolution: int, hz: float, seconds: float) -> Figures:
+def run_mirror(
+    host: str, port: int, resolution: int, hz: float, seconds: float, browser: bool = False
+) -> Figures:
     from cloud.mirror.server import MirrorServer
     from cloud.mirror.service import MirrorService, load_first, torch_loader
     from cloud.settings import MirrorSettings
@@ -209,6 +236,12 @@ def run_mirror(host: str, port: int, resolution: int, hz: float, seconds: float)
     stop, got = threading.Event(), Received()
     client = threading.Thread(target=_client, args=(url, stop, got), daemon=True)
     client.start()
+    shown: list[float] = []
+    page = threading.Thread(
+        target=_browser, args=(server.url, seconds - 2 * WARMUP_S, shown), daemon=True
+    )
+    if browser:
+        page.start()
     try:
         t0, t0m = time.time(), time.monotonic()
         cpu0, made0 = time.process_time(), service.engine.frames
@@ -218,6 +251,8 @@ def run_mirror(host: str, port: int, resolution: int, hz: float, seconds: float)
     finally:
         stop.set()
         client.join(5)
+        if browser:
+            page.join(60)
         server.stop()
         service.stop()
     keep = [
@@ -239,6 +274,7 @@ def run_mirror(host: str, port: int, resolution: int, hz: float, seconds: float)
         _p(client_ms, 95),
         service.engine.dropped + service.engine.expired,
         cpu,
+        shown[0] if shown else None,
     )
 
 
@@ -275,12 +311,16 @@ def _load() -> str:
 @click.option("--hz", default=30.0, show_default=True, help="Keypoint rate fed.")
 @click.option("--node-seconds", default=15.0, show_default=True, help="Node latency run.")
 @click.option("--beside-finetune", is_flag=True, help="Also run each size beside a fine-tune.")
+@click.option(
+    "--browser", is_flag=True, help="Also count the frames Chromium shows on /mirror (alone)."
+)
 def bench_mirror(
     resolutions: tuple[int, ...],
     seconds: float,
     hz: float,
     node_seconds: float,
     beside_finetune: bool,
+    browser: bool,
 ) -> None:
     """Live mirror: delivered fps, keypoints->frame and estimated glass-to-glass latency."""
     from cloud.mqtt.mosquitto import MosquittoNotFoundError, run_private_mosquitto
@@ -305,7 +345,7 @@ def bench_mirror(
         last: tuple[Figures, float] | None = None
         for resolution, busy in runs:
             with finetune_beside() if busy else contextlib.nullcontext():
-                f = run_mirror(host, port, resolution, hz, seconds)
+                f = run_mirror(host, port, resolution, hz, seconds, browser and not busy)
             glass = node_p95 + f.client_p95
             where = "beside a fine-tune" if busy else "alone"
             click.echo(
@@ -315,6 +355,8 @@ def bench_mirror(
                 f" {f.dropped} keypoints dropped; CPU {f.cpu_ms:.1f} ms per frame made"
                 f" (mirror + feeder + client, all threads); {_load()}"
             )
+            if f.browser_fps is not None:
+                click.echo(f"  Chromium on /mirror: {f.browser_fps:.1f} new frames/s shown")
             if resolution == 256 and not busy:
                 last = (f, glass)
         if last is not None:
