@@ -78,10 +78,6 @@ class FrameHub:
     def latest(self) -> MirrorFrame | None:
         return self._frame
 
-    @property
-    def viewers(self) -> int:
-        return len(self._waiters)
-
     async def newer_than(self, index: int, timeout_s: float = 1.0) -> MirrorFrame | None:
         """The newest frame once there is one after ``index``; None after ``timeout_s``."""
         event = asyncio.Event()
