@@ -295,6 +295,16 @@ class MirrorSettings(Group):
     max_age_s: Annotated[float, Field(gt=0, le=10)] = Field(
         0.5, description="keypoints older than this when the generator is free are dropped"
     )
+    playlist: list[Path] = Field(
+        default_factory=list,
+        description="checkpoints the mirror wears in turn after model (each of the mirror's"
+        " resolution); one that does not load is skipped",
+    )
+    rotate_s: Annotated[float, Field(ge=5, le=86400)] = Field(
+        120.0,
+        description="wear the next playlist model after this long, once nobody is dancing"
+        " (a dancer's look never changes mid-dance)",
+    )
 
 
 class CloudSettings(FileSettings):

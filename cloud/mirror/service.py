@@ -9,6 +9,8 @@ connection reconnects by itself, and while the node or the broker is away the pa
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,29 @@ def load_first(settings: MirrorSettings, loader: Loader) -> Generator:
     return generator
 
 
+class Playlist:
+    """Models worn in turn, ``rotate_s`` each (the first is the one the mirror starts with)."""
+
+    def __init__(self, paths: list[Path], rotate_s: float) -> None:
+        self.paths, self.rotate_s = paths, rotate_s
+        self._current = 0
+        self._since = time.monotonic()
+
+    def due(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) - self._since >= self.rotate_s
+
+    def upcoming(self) -> list[Path]:
+        """The others, next first."""
+        n = len(self.paths)
+        return [self.paths[(self._current + i) % n] for i in range(1, n)]
+
+    def worn(self, path: Path | None) -> None:
+        """``path`` is worn now (None: none of the others could be); the period restarts."""
+        if path is not None:
+            self._current = self.paths.index(path)
+        self._since = time.monotonic()
+
+
 class MirrorService:
     """The gate, the engine and the MQTT subscription of one node's mirror."""
 
@@ -92,6 +117,10 @@ class MirrorService:
             max_age_s=settings.max_age_s,
         )
         self.node_state: NodeState | None = None
+        first = settings.model or default_model(settings.resolution)
+        self.playlist = Playlist([first, *settings.playlist], settings.rotate_s)
+        self._stop = threading.Event()
+        self._rotator = threading.Thread(target=self._rotate, name="mirror-playlist", daemon=True)
         options = ClientOptions(client_id=f"mirror-{booth}-{self.node}"[:64])
         self.connection = Connection(
             mqtt_settings, options, setup=self._install, on_connect=self._subscribe
@@ -100,6 +129,8 @@ class MirrorService:
     def start(self, wait_s: float = 5.0) -> bool:
         """Start the engine and connect; whether the broker answered within ``wait_s``."""
         self.engine.start()
+        if len(self.playlist.paths) > 1:
+            self._rotator.start()
         up = self.connection.start(wait_s)
         if not up:
             logger.warning(
@@ -109,8 +140,27 @@ class MirrorService:
         return up
 
     def stop(self) -> None:
+        self._stop.set()
         self.connection.stop()
         self.engine.stop()
+        if self._rotator.is_alive():
+            self._rotator.join(5)
+
+    def _rotate(self) -> None:
+        """The playlist: the next model once its time is up and nobody is dancing."""
+        while not self._stop.wait(1.0):
+            if self.engine.framing.present(time.time_ns()) or not self.playlist.due():
+                continue
+            for path in self.playlist.upcoming():
+                try:
+                    self.engine.switch(path)
+                except MirrorModelError as exc:
+                    logger.error("playlist: %s; trying the next one", exc)
+                    continue
+                self.playlist.worn(path)
+                break
+            else:
+                self.playlist.worn(None)  # none would load: try again next period
 
     def stats(self) -> dict[str, Any]:
         return {

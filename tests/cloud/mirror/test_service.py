@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from websockets.sync.client import connect
 from cloud.mirror.hub import parse_message
 from cloud.mirror.server import MirrorServer
 from cloud.mirror.service import MirrorService
-from cloud.render.generator import PosePainter
+from cloud.render.generator import Generator, PosePainter
 from cloud.settings import MirrorSettings
 from protocol.live import encode_live
 from protocol.settings import MqttSettings
@@ -247,3 +248,35 @@ def test_chromium_shows_new_frames_on_the_mirror_page(running: Running) -> None:
             browser.close()
     finally:
         feeder.join()
+
+
+def _playlist_loader(path: Path) -> Generator:
+    if path.stem == "broken":
+        raise ValueError("not a checkpoint")
+    return PosePainter(128, temporal=path.stem == "temporal")
+
+
+def test_the_playlist_wears_the_next_model_that_loads_once_nobody_dances(
+    mosquitto: Mosquitto,
+) -> None:
+    paths = [Path("plain.safetensors"), Path("broken.safetensors"), Path("temporal.safetensors")]
+    settings = MirrorSettings(
+        node="node1", resolution=128, model=paths[0], playlist=paths[1:], rotate_s=5
+    )
+    mqtt_settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
+    service = MirrorService(
+        mqtt_settings, settings, "booth1", _playlist_loader(paths[0]), loader=_playlist_loader
+    )
+    service.start(10)
+    try:
+        assert service.engine.model_version == "pose-painter-128"
+        service.playlist.worn(paths[0])
+        service.playlist._since -= 10  # its time is up
+        assert _wait(lambda: service.engine.model_version == "pose-painter-128-t")
+        assert not service.playlist.due()  # the period starts again
+    finally:
+        service.stop()
+    assert [p.name for p in service.playlist.upcoming()] == [
+        "plain.safetensors",
+        "broken.safetensors",
+    ]
