@@ -21,12 +21,13 @@ from edge.settings import (
     PlateSettings,
     PublisherSettings,
     SpoolSettings,
-    SyntheticSource,
 )
+from edge.sources.base import FrameSource
 from protocol.live import LIVE_CAPTURING, LIVE_SMOOTHED, decode_live
 from protocol.settings import MqttSettings
 from protocol.skeleton import NUM_KEYPOINTS
 from tests.edge.collector import Collector
+from tests.edge.helpers import PatternSource, TruthEstimator
 from tests.services import Mosquitto
 
 W, H = 320, 240
@@ -97,12 +98,26 @@ def _settings(broker: Mosquitto, spool: Path, live: bool) -> EdgeSettings:
     return EdgeSettings(
         mqtt=MqttSettings(host=broker.host, port=broker.port),
         spool=SpoolSettings(path=spool),
-        source=SyntheticSource(between_captures="dancer"),
         capture=CaptureSettings(width=W, height=H, fps=20),
         plate=PlateSettings(auto=False),
         live=LiveSettings(enabled=live),
         publisher=PublisherSettings(stats_interval_s=0.3, reconnect_max_s=1),
     )
+
+
+def _node(settings: EdgeSettings) -> EdgeNode:
+    """A node whose camera shows a standing, swaying person, capturing or not (light to
+    draw, so the test does not wait on a synthetic dancer's renderer)."""
+
+    def sources(fps: float, duration_s: float | None) -> FrameSource:
+        return PatternSource(
+            W, H, fps, count=round(fps * duration_s) if duration_s else None, realtime=True
+        )
+
+    def watch(fps: float) -> FrameSource:
+        return PatternSource(W, H, fps, realtime=True)
+
+    return EdgeNode(settings, estimator=TruthEstimator(), sources=sources, watch_sources=watch)
 
 
 @pytest.fixture
@@ -116,7 +131,7 @@ def collector(mosquitto: Mosquitto) -> Iterator[Collector]:
 def test_the_node_streams_the_dancer_live_between_and_during_captures(
     mosquitto: Mosquitto, collector: Collector, tmp_path: Path
 ) -> None:
-    node = EdgeNode(_settings(mosquitto, tmp_path, live=True))
+    node = _node(_settings(mosquitto, tmp_path, live=True))
     node.start()
     try:
         assert collector.wait_for(lambda: sum(m.seen for m in collector.live) >= 10)
@@ -143,7 +158,7 @@ def test_the_node_streams_the_dancer_live_between_and_during_captures(
 def test_a_node_with_live_off_publishes_no_live_keypoints(
     mosquitto: Mosquitto, collector: Collector, tmp_path: Path
 ) -> None:
-    node = EdgeNode(_settings(mosquitto, tmp_path, live=False))
+    node = _node(_settings(mosquitto, tmp_path, live=False))
     node.start()
     try:
         node.capture("quiet1", 0.5, fps=20)
