@@ -35,7 +35,10 @@ def build_settings(config_path: Path | None) -> CloudSettings:
 
 @click.group(
     cls=LazyGroup,
-    lazy={"operator": ("cloud.operator_cli:operator", "Manage operator accounts.")},
+    lazy={
+        "operator": ("cloud.operator_cli:operator", "Manage operator accounts."),
+        "mirror": ("cloud.mirror.cli:mirror", "Serve the live mirror of one node."),
+    },
 )
 def cloud() -> None:
     """Run the cloud services."""

@@ -367,6 +367,41 @@ class RetentionSettings(Group):
     )
 
 
+class MirrorSettings(Group):
+    """The live mirror (``dancebooth cloud mirror``): one node's dancer, re-rendered live."""
+
+    node: Identifier = Field("node1", description="the node whose live keypoints it shows")
+    resolution: Annotated[Literal[128, 256, 512], BeforeValidator(_int_from_text)] = Field(
+        256, description="the generator's square side; a model of another size is refused"
+    )
+    model: Path | None = Field(
+        None, description="generator checkpoint; default models/booth-<resolution>.safetensors"
+    )
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8010
+    jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 80
+    absent_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.0, description="nobody seen (or no keypoints) this long: show 'step in to dance'"
+    )
+    reframe_after_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        0.5, description="the dancer outside their framing this long: frame them afresh"
+    )
+    max_age_s: Annotated[float, Field(gt=0, le=10)] = Field(
+        0.5, description="keypoints older than this when the generator is free are dropped"
+    )
+    playlist: list[Path] = Field(
+        default_factory=list,
+        description="checkpoints the mirror wears in turn after model (each of the mirror's"
+        " resolution); one that does not load is skipped",
+    )
+    rotate_s: Annotated[float, Field(ge=5, le=86400)] = Field(
+        120.0,
+        description="wear the next playlist model after this long, once nobody is dancing"
+        " (a dancer's look never changes mid-dance)",
+    )
+
+
 class CloudSettings(FileSettings):
     model_config = SettingsConfigDict(env_prefix="DANCEBOOTH_CLOUD_")
 
@@ -387,6 +422,7 @@ class CloudSettings(FileSettings):
     worker: WorkerSettings = WorkerSettings()
     dances: DanceSettings = DanceSettings()
     qa: CaptureQaSettings = CaptureQaSettings()
+    mirror: MirrorSettings = MirrorSettings()
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CloudSettings:

@@ -35,6 +35,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "ingest": ("benchmarks.ingest:bench_ingest", "Uploader throughput vs a raw subscriber."),
     "render": ("benchmarks.render:bench_render", "Rendered frames/s incl. encoding, 128/256 px."),
+    "mirror": (
+        "benchmarks.mirror:bench_mirror",
+        "Live mirror: delivered fps, keypoints->frame and glass-to-glass latency.",
+    ),
     "credentials": (
         "benchmarks.credentials:bench_credentials",
         "C2PA signing time vs render time of a rendition (goal <= 5 % at 128 px).",

@@ -216,6 +216,8 @@ def _run(booth: DemoBooth, console: Console, timeout: float) -> list[Outcome]:
     names = [n.node for n in booth.nodes]
     how = "video + blazepose" if opts.video else "synthetic visitors + replay pose"
     console.print(f"[green]✓[/] edge nodes {', '.join(names)} running ({how})")
+    mirror = booth.start_mirror(mqtt_port)
+    console.print(f"[green]✓[/] live mirror of {names[0]} on [bold]{mirror}[/]")
     driver = Driver(booth, console, time.monotonic() + timeout, t0)
     try:
         registered = driver.register(opts.visitors)

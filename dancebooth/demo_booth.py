@@ -149,6 +149,8 @@ def edge_settings(opts: DemoOptions, node: str, index: int, mqtt_port: int) -> E
         capture=capture,
         spool={"path": opts.directory.resolve() / "spool" / node},
         publisher={"stats_interval_s": 1.0, "reconnect_max_s": 2},
+        # The first node feeds the live mirror; the other's live stream would go unwatched.
+        live={"enabled": index == 0},
     )
 
 
@@ -312,6 +314,40 @@ class DemoBooth:
                 raise DemoError(f"edge node {name} did not start: {exc}") from exc
             self.nodes.append(node)
             self._stops.append((f"node {name}", node.stop))
+
+    def start_mirror(self, mqtt_port: int) -> str:
+        """The live mirror of the first node, wearing the booth checkpoint; its URL."""
+        from cloud.mirror.engine import MirrorModelError
+        from cloud.mirror.server import MirrorServer, MirrorServerError
+        from cloud.mirror.service import MirrorService, load_first, torch_loader
+        from cloud.settings import MirrorSettings
+
+        assert self.settings is not None
+        settings = MirrorSettings.model_validate(
+            {
+                "node": NODES[0],
+                "resolution": self.opts.resolution,
+                "model": booth_checkpoint(self.opts.resolution),
+                "device": "cpu",
+            }
+        )
+        loader = torch_loader(settings.device)
+        try:
+            generator = load_first(settings, loader)
+        except MirrorModelError as exc:
+            raise DemoError(f"the mirror cannot start: {exc}") from None
+        service = MirrorService(
+            self.settings.mqtt, settings, self.settings.booth, generator, loader=loader
+        )
+        service.start()
+        self._stops.append(("mirror", service.stop))
+        server = MirrorServer(service, "127.0.0.1", port_or_free(self.opts.port + 10))
+        try:
+            url = server.start()
+        except MirrorServerError as exc:
+            raise DemoError(str(exc)) from None
+        self._stops.append(("mirror page", server.stop))
+        return url
 
     def stop(self) -> None:
         for name, stop in reversed(self._stops):

@@ -34,6 +34,7 @@ import numpy as np
 from common.throttle import Throttle
 from edge.frames import Frame, Image, Keypoints
 from edge.keypoints import KeypointStage, StageFactory, sanitize
+from edge.live import LiveStream
 from edge.masking import mask_from_plate
 from edge.offline import OfflinePass, raw_bytes
 from edge.pose.base import Person, PoseEstimator
@@ -143,11 +144,13 @@ class Annotator:
         offline: OfflinePass | None = None,
         report_every_s: float = REPORT_EVERY_S,
         plate: Callable[[], Image | None] | None = None,
+        live: LiveStream | None = None,
     ) -> None:
         self.spool, self.estimator, self.stages, self.node = spool, estimator, stages, node
         self.plate = plate  # the clean plate, for backends without a mask (MoveNet, PoseNet)
         self.cache = FrameCache(cache_frames)
         self.preview, self.on_ready, self.offline = preview, on_ready, offline
+        self.live = live  # every annotated frame's keypoints also go out live
         self.counters = PoseCounters(FpsMeter())
         self._failure_reports = Throttle(report_every_s)
         self._lost_reports = Throttle(report_every_s)
@@ -257,6 +260,15 @@ class Annotator:
         c.meter.tick()
         c.annotated += 1
         c.people_seen = selection.people_seen
+        if self.live is not None:
+            self.live.offer(
+                row.capture_ns,
+                row.width,
+                row.height,
+                packet.keypoints,
+                selection.people_seen,
+                capturing=True,
+            )
         if self.preview is not None:
             self.preview(frame, packet.keypoints)
 
@@ -264,11 +276,13 @@ class Annotator:
         """Whether spooled frames wait for their keypoints."""
         return bool(self.spool.captured(1))
 
-    def estimate_aside(self, frame: Frame) -> list[Person]:
-        """Run the pose backend on a frame outside any capture (the clean-plate watch):
-        on a fresh state, and the next capture frame starts its session afresh."""
+    def estimate_aside(self, frame: Frame, fresh: bool = True) -> list[Person]:
+        """Run the pose backend on a frame outside any capture (the booth watch): on a
+        fresh state when ``fresh`` (the first frame the watch looks at, or every one when
+        frames are seconds apart), and the next capture frame starts its session afresh."""
         with self._estimator_lock:
-            self.estimator.reset()
+            if fresh:
+                self.estimator.reset()
             try:
                 return self.estimator.estimate(frame)
             finally:

@@ -18,15 +18,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from edge.annotator import Annotator
 from edge.capture import CaptureCounters, CaptureRun
+from edge.frames import Frame
 from edge.keypoints import StageFactory, smoothing_stages
+from edge.live import LiveStream, LiveTracker
 from edge.offline import OfflinePass
 from edge.plate import PlateKeeper
 from edge.plate_watch import PlateWatcher
 from edge.pose import create_estimator
-from edge.pose.base import PoseEstimator
+from edge.pose.base import Person, PoseEstimator
 from edge.preview import Previewer
 from edge.publisher import Publisher
 from edge.settings import EdgeSettings
@@ -96,19 +99,26 @@ class EdgeNode:
         preview = Previewer(
             settings.preview.fps, settings.preview.width, self.publisher.publish_preview
         )
+        self.live: LiveStream | None = None
+        if settings.live.enabled:
+            self.live = LiveStream(
+                self.publisher.publish_live, send_timeout_s=settings.live.send_timeout_s
+            )
+        stages = stages or smoothing_stages(settings.smoothing)
         offline = None
         if settings.publisher.upload_keypoints == "offline":
             offline = OfflinePass(self.spool)
         self.annotator = Annotator(
             self.spool,
             self.estimator,
-            stages or smoothing_stages(settings.smoothing),
+            stages,
             self.node,
             cache_frames=settings.capture.ring_frames,
             preview=preview,
             on_ready=self.publisher.wake,
             offline=offline,
             plate=self.plates.image,
+            live=self.live,
         )
         self._run: CaptureRun | None = None
         self._counters: CaptureCounters | None = None  # of the current or last capture
@@ -122,7 +132,22 @@ class EdgeNode:
             watch_sources or self._settings_watch_source,
             self.annotator.estimate_aside,
             busy=lambda: self._run is not None or self.annotator.pending(),
+            **self._live_watch(stages),
         )
+
+    def _live_watch(self, stages: StageFactory) -> dict[str, Any]:
+        """The booth watch's live hooks: each frame between captures goes out live."""
+        live = self.live
+        if live is None:
+            return {}
+        fps = self.settings.capture.fps
+        tracker = LiveTracker(stages, fps)
+
+        def on_people(frame: Frame, people: list[Person]) -> None:
+            kps, seen = tracker.process(frame, people)
+            live.offer(frame.capture_ns, frame.width, frame.height, kps, seen)
+
+        return {"live_fps": fps, "on_people": on_people, "on_close": tracker.reset}
 
     def _settings_watch_source(self, fps: float) -> FrameSource:
         c, source = self.settings.capture, self.settings.source
@@ -144,6 +169,8 @@ class EdgeNode:
             logger.info("resuming %d interrupted captures from the spool", len(recovered))
         self.annotator.start()
         self.publisher.start()
+        if self.live is not None:
+            self.live.start()
         self._stats.start()
         self.plate_watch.start()
         self.publish_status()
@@ -160,6 +187,8 @@ class EdgeNode:
             run.stop()
             run.wait(5)
         self.annotator.stop()
+        if self.live is not None:
+            self.live.stop()
         self.publisher.stop()
         self.spool.close()
 

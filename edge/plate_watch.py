@@ -1,8 +1,12 @@
-"""Watching the booth between captures, to take the clean plate when it is empty.
+"""Watching the booth between captures: live keypoints, and the clean plate when it is empty.
 
-While no capture runs and the plate is stale (none yet, a visitor since, or older than
-``refresh_after_s``) or the operator asked for one, the watcher opens the node's source,
-looks at ``watch_fps`` frames a second with the pose backend, and takes the plate once
+With the live stream on (``live.enabled``), the watcher holds the node's source whenever
+no capture runs, looks at every frame (the source's own pace: the capture fps) and hands
+each frame and the people in it to ``on_people`` (the node publishes the dancer live,
+:mod:`edge.live`). Whether live or not, while the plate is stale (none yet, a visitor
+since, or older than ``refresh_after_s``) or the operator asked for one, the watcher
+opens the node's source, looks at ``watch_fps`` frames a second (live: every frame)
+with the pose backend, and takes the plate once
 nobody has been in view for ``empty_for_s``. The operator's request is served with the
 next frame whoever is in it; a plate with somebody in it is marked (``PlateInfo.person``)
 so the dashboard asks for a retake. A capture always wins: :meth:`PlateWatcher.pause`
@@ -42,11 +46,21 @@ class PlateWatcher:
         keeper: PlateKeeper,
         settings: PlateSettings,
         open_source: Callable[[float], FrameSource],
-        estimate: Callable[[Frame], list[Person]],
+        estimate: Callable[[Frame, bool], list[Person]],
         busy: Callable[[], bool],
+        *,
+        live_fps: float | None = None,
+        on_people: Callable[[Frame, list[Person]], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
+        """``estimate(frame, fresh)`` runs the pose backend (``fresh``: forget earlier
+        frames). With ``live_fps``, the watcher looks at the booth whenever no capture
+        runs, at that rate, and calls ``on_people`` for every frame; ``on_close`` when
+        it lets go of the source (the next frame continues nothing)."""
         self.keeper, self.settings = keeper, settings
         self.open_source, self.estimate, self.busy = open_source, estimate, busy
+        self.live_fps, self.on_people, self.on_close = live_fps, on_people, on_close
+        self._fresh = True
         self._source: FrameSource | None = None
         self._requested = threading.Event()
         self._paused = threading.Event()
@@ -86,16 +100,20 @@ class PlateWatcher:
         self._paused.clear()
 
     # -- the thread ---------------------------------------------------------------------
-    def _wanted(self) -> bool:
-        if self._paused.is_set() or self.busy():
-            return False
+    def _plate_wanted(self) -> bool:
         if self._requested.is_set():
             return True
         return self.settings.auto and self.keeper.stale(self.settings.refresh_after_s)
 
+    def _wanted(self) -> bool:
+        if self._paused.is_set() or self.busy():
+            return False
+        return self.live_fps is not None or self._plate_wanted()
+
     def _loop(self) -> None:
-        interval = 1.0 / self.settings.watch_fps
+        interval = 1.0 / (self.live_fps or self.settings.watch_fps)
         while not self._stop.is_set():
+            started = time.monotonic()
             if not self._wanted():
                 self._close()
                 self._empty_since = None
@@ -113,7 +131,8 @@ class PlateWatcher:
                 self._close()
                 self._stop.wait(5.0)
                 continue
-            self._stop.wait(interval)
+            # A camera paces itself (read() waits for its next frame); a file does not.
+            self._stop.wait(max(0.0, started + interval - time.monotonic()))
 
     def _look(self) -> None:
         if self._source is None:
@@ -121,9 +140,10 @@ class PlateWatcher:
             if self._paused.is_set():  # a capture came between the check and now
                 self._idle.set()
                 return
-            source = self.open_source(self.settings.watch_fps)
+            source = self.open_source(self.live_fps or self.settings.watch_fps)
             source.open()
             self._source = source
+            self._fresh = True
         frame = self._source.read()
         if frame is None:  # a file or synthetic source ran out: start it again
             self._close()
@@ -131,13 +151,21 @@ class PlateWatcher:
         if self._paused.is_set():
             self._close()
             return
-        person = someone_in_view(self.estimate(frame))
+        # Frames seconds apart (plate only) start afresh; live ones continue each other.
+        people = self.estimate(frame, self._fresh or self.live_fps is None)
+        self._fresh = False
+        if self.on_people is not None:
+            self.on_people(frame, people)
+        if self._plate_wanted():
+            self._consider_plate(frame, someone_in_view(people))
+
+    def _consider_plate(self, frame: Frame, person: bool) -> None:
         now = time.monotonic()
         if self._requested.is_set():
             self._requested.clear()
             self.keeper.take(frame.image, person=person, by_operator=True)
             self._empty_since = None
-            self._close()
+            self._release()
         elif person:
             self._empty_since = None
         elif self._empty_since is None:
@@ -145,10 +173,17 @@ class PlateWatcher:
         elif now - self._empty_since >= self.settings.empty_for_s:
             self.keeper.take(frame.image, person=False, by_operator=False)
             self._empty_since = None
+            self._release()
+
+    def _release(self) -> None:
+        """The plate is taken: let go of the source unless live frames still need it."""
+        if self.live_fps is None:
             self._close()
 
     def _close(self) -> None:
         source, self._source = self._source, None
+        if source is not None and self.on_close is not None:
+            self.on_close()
         if source is not None:
             try:
                 source.close()

@@ -11,7 +11,8 @@ the kind the consumer's ``(session, node, seq)`` dedupe absorbs.
 Clean-plate chunks (:mod:`edge.plate`) go the same way: each stays in the plate outbox
 until its PUBACK. Also here: the retained node status with an ``offline`` last will, the
 end-of-capture manifest (sent once every frame of the capture is acknowledged),
-resend requests (``FLAG_RESENT``), the low-rate preview (QoS 0), the booth's
+resend requests (``FLAG_RESENT``), the low-rate preview (QoS 0), the live keypoints
+(QoS 0, :mod:`edge.live` hands them over one at a time), the booth's
 command subscription (with the retained per-session erase requests) and the answers
 to those (``erased/{session}``, QoS 1).
 """
@@ -197,6 +198,27 @@ class Publisher:
         if self.connected.is_set():
             topic = self.topics.preview(self.booth, self.node)
             self._publish(topic, jpeg, 0, False, "other", ("", 0))
+
+    def publish_live(self, payload: bytes, wait_s: float) -> bool:
+        """One live keypoint message (QoS 0); whether it reached the socket within ``wait_s``.
+
+        The caller (:class:`edge.live.LiveStream`'s thread) sends one at a time and waits
+        for it to be written, so at most one live message sits in paho's queue beside
+        the frames; what arrives meanwhile is dropped by the caller, newest kept.
+        """
+        if not self.connected.is_set():
+            return False
+        topic = self.topics.live(self.booth, self.node)
+        info = self.client.publish(topic, payload, qos=0)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        try:
+            info.wait_for_publish(wait_s)
+        except (RuntimeError, ValueError):  # the connection went meanwhile
+            return False
+        with self._lock:  # its on_publish had no inflight entry to settle
+            self._early.pop(info.mid, None)
+        return info.is_published()
 
     def publish_erase_ack(self, ack: EraseAck) -> None:
         """The node's answer to an erase request (QoS 1). Lost while disconnected, which

@@ -249,6 +249,22 @@ class PlateSettings(Group):
     )
 
 
+class LiveSettings(Group):
+    """The live keypoint stream (``node/{node}/live``, QoS 0) that feeds the booth's mirror."""
+
+    enabled: bool = Field(
+        True,
+        description="publish every frame's dancer keypoints, capturing or not (between"
+        " captures the node then watches its camera at the capture fps with the pose"
+        " backend); false: only the plate watch looks between captures",
+    )
+    send_timeout_s: Annotated[float, Field(gt=0, le=5)] = Field(
+        0.25,
+        description="wait this long for a live message to reach the socket; newer"
+        " keypoints arriving meanwhile replace the waiting ones (dropped, counted)",
+    )
+
+
 class PreviewSettings(Group):
     fps: Annotated[float, Field(ge=0, le=30)] = 2.0
     width: Annotated[int, Field(ge=64, le=1280)] = 320
@@ -269,6 +285,7 @@ class EdgeSettings(FileSettings):
     smoothing: SmoothingSettings = SmoothingSettings()
     spool: SpoolSettings = SpoolSettings()
     preview: PreviewSettings = PreviewSettings()
+    live: LiveSettings = LiveSettings()
     plate: PlateSettings = PlateSettings()
     publisher: PublisherSettings = PublisherSettings()
 

@@ -16,6 +16,8 @@ Under a configurable prefix (default ``dancebooth``)::
     {prefix}/{booth}/node/{node}/manifest/{session}  CaptureManifest, QoS 1
     {prefix}/{booth}/node/{node}/plate/{session}     clean-plate chunks (protocol.plates), QoS 1
     {prefix}/{booth}/node/{node}/preview             low-rate skeleton JPEG
+    {prefix}/{booth}/node/{node}/live                every frame's keypoints (protocol.live),
+                                                     QoS 0, capturing or not
     {prefix}/{booth}/node/{node}/erased/{session}    EraseAck, QoS 1
 
 A node's own topics all sit under ``{prefix}/{booth}/node/{node}/``, so one ACL line
@@ -49,6 +51,7 @@ class NodeChannel(StrEnum):
     PREVIEW = "preview"
     PLATE = "plate"
     ERASED = "erased"
+    LIVE = "live"
 
 
 _SESSION_CHANNELS = frozenset(
@@ -101,6 +104,9 @@ class Topics:
 
     def preview(self, booth: str, node: str) -> str:
         return f"{self.node_base(booth, node)}/preview"
+
+    def live(self, booth: str, node: str) -> str:
+        return f"{self.node_base(booth, node)}/live"
 
     def frames(self, booth: str, node: str, session: str) -> str:
         return f"{self.node_base(booth, node)}/frames/{check_id(session, 'session id')}"

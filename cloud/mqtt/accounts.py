@@ -4,7 +4,9 @@ Writes, into one directory:
 
 * ``passwd`` — Mosquitto 2 password file: ``user:$7$101$<salt>$<PBKDF2-SHA512 hash>``;
 * ``acl`` — each node may publish only under its own topics and read only its
-  booth's commands; the cloud account may do anything under the prefix;
+  booth's commands; the cloud account may do anything under the prefix; the mirror
+  account (``dancebooth cloud mirror``, a screen at the booth) may only read the
+  nodes' live keypoints and statuses, never a frame;
 * ``credentials.yaml`` (mode 0600) — the plain passwords, to put in each node's and
   the cloud's settings. Re-running keeps the passwords of accounts that exist already,
   except those given explicitly (a deployment's secret, e.g. the cloud account's
@@ -24,11 +26,12 @@ import yaml
 
 from protocol.errors import ProtocolError
 from protocol.ids import check_id
-from protocol.topics import DEFAULT_PREFIX, Topics
+from protocol.topics import DEFAULT_PREFIX, NodeChannel, Topics
 
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.x writes; the broker reads any count
 SALT_BYTES = 12
 CLOUD_USER = "cloud"
+MIRROR_USER = "mirror"
 
 
 def hash_password(
@@ -60,6 +63,11 @@ class BrokerAccounts:
             f"user {CLOUD_USER}",
             f"topic readwrite {self.prefix}/#",
             "",
+            "# The mirror: every node's live keypoints and status, nothing else.",
+            f"user {MIRROR_USER}",
+            f"topic read {topics.channel_filter(NodeChannel.LIVE, self.booth)}",
+            f"topic read {topics.channel_filter(NodeChannel.STATUS, self.booth)}",
+            "",
         ]
         for node in self.nodes:
             lines += [
@@ -73,7 +81,8 @@ class BrokerAccounts:
         return "\n".join(lines)
 
     def usernames(self) -> list[str]:
-        return [CLOUD_USER, *(node_username(self.booth, n) for n in self.nodes)]
+        nodes = (node_username(self.booth, n) for n in self.nodes)
+        return [CLOUD_USER, MIRROR_USER, *nodes]
 
 
 def write_broker_config(

@@ -124,6 +124,7 @@ def _settings(
     height: int,
     fps: float,
     person_mask: bool = True,
+    live: bool = True,
 ) -> EdgeSettings:
     chosen: dict[str, object] = {"type": pose}
     if pose == "blazepose":
@@ -139,6 +140,7 @@ def _settings(
             "source": SyntheticSource(realtime=True),
             "pose": pose_settings,
             "capture": {"width": width, "height": height, "fps": fps},
+            "live": {"enabled": live},
         }
     )
 
@@ -162,6 +164,12 @@ def _settings(
     show_default=True,
     help="BlazePose sends its person mask (off: for its cost).",
 )
+@click.option(
+    "--live/--no-live",
+    default=True,
+    show_default=True,
+    help="Publish the live keypoint stream beside the frames (off: for its cost).",
+)
 def bench_node(
     fps: float,
     seconds: float,
@@ -170,6 +178,7 @@ def bench_node(
     pose_name: str,
     broker: str | None,
     person_mask: bool,
+    live: bool,
 ) -> None:
     """A node end to end: live capture -> pose -> spool -> broker -> a subscriber."""
     with contextlib.ExitStack() as stack:
@@ -182,13 +191,14 @@ def bench_node(
         session = f"bench{int(time.time())}"
         arrivals = Arrivals(host, port, session)
         stack.callback(arrivals.close)
-        settings = _settings(host, port, spool, pose_name, width, height, fps, person_mask)
+        settings = _settings(host, port, spool, pose_name, width, height, fps, person_mask, live)
         node = EdgeNode(settings)
         node.start()
         stack.callback(node.stop)
         click.echo(
             f"node: {width}x{height} synthetic dancer live at {fps:g} fps for "
-            f"{seconds:g} s, pose {pose_name}, broker {host}:{port}"
+            f"{seconds:g} s, pose {pose_name}, broker {host}:{port},"
+            f" live keypoints {'on' if live else 'off'}"
         )
         run = node.capture(session, seconds)
         result = run.wait()
@@ -221,3 +231,9 @@ def _report(captured: int, dropped: int, arrivals: Arrivals, ended: float, node:
     tail = arrivals.last_frame_at - ended
     manifest = "never" if arrivals.manifest is None else f"{arrivals.manifest_at - ended:.2f} s"
     click.echo(f"after the capture ended: last frame {tail:.2f} s, manifest {manifest}")
+    if node.live is not None:
+        c = node.live.counters
+        click.echo(
+            f"live keypoints: {c.offered} offered, {c.sent} sent, {c.dropped} dropped for newer"
+            f" ones, {c.failed} not sent (no connection or socket busy)"
+        )

@@ -210,6 +210,7 @@ def test_demo_once_delivers_a_playable_video_and_a_working_link(tmp_path: Path) 
     assert proc.returncode == 0, out[-4000:]
     assert link in out.replace("\n", "")
     assert "first delivery" in out and "frames uploaded" in out
+    assert "live mirror of cam-left on http://127.0.0.1:" in out.replace("\n", "")
 
 
 def _check_video(path: Path, session_id: str) -> None:

@@ -12,6 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol.codec import FramePacket, decode_packet
+from protocol.live import LiveKeypoints, decode_live
 from protocol.messages import CaptureManifest, NodeStatus, ResendRequest, SeqRange, decode_message
 from protocol.plates import PlateChunk, decode_plate_chunk
 from protocol.topics import Command, NodeChannel, Topics
@@ -34,6 +35,7 @@ class Collector:
         self.manifest_count: Counter[tuple[str, str]] = Counter()
         self.statuses: list[NodeStatus] = []
         self.previews: list[bytes] = []
+        self.live: list[LiveKeypoints] = []
         self.plates: dict[tuple[str, str], dict[int, PlateChunk]] = {}
         self.conflicts: list[tuple[str, str, int]] = []
         self._cond = threading.Condition()
@@ -76,6 +78,8 @@ class Collector:
                 self.statuses.append(decode_message(NodeStatus, msg.payload))
             elif parsed.channel is NodeChannel.PREVIEW:
                 self.previews.append(bytes(msg.payload))
+            elif parsed.channel is NodeChannel.LIVE:
+                self.live.append(decode_live(msg.payload))
             elif parsed.channel is NodeChannel.PLATE:
                 chunk = decode_plate_chunk(msg.payload)
                 self.plates.setdefault((chunk.session, chunk.node), {})[chunk.index] = chunk

@@ -16,7 +16,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 
-from cloud.mqtt.accounts import BrokerAccounts, hash_password, node_username, write_broker_config
+from cloud.mqtt.accounts import (
+    MIRROR_USER,
+    BrokerAccounts,
+    hash_password,
+    node_username,
+    write_broker_config,
+)
 from tests.services import MOSQUITTO_CONF, Mosquitto, run_mosquitto
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,6 +130,27 @@ def test_node_cannot_publish_into_another_nodes_topics(
     time.sleep(0.3)
     assert node1.received == ["dancebooth/booth1/cmd/capture"]
     for c in (cloud, node1, node2):
+        c.close()
+
+
+def test_mirror_account_reads_live_keypoints_and_nothing_else(
+    secured: tuple[Mosquitto, dict[str, str]],
+) -> None:
+    broker, passwords = secured
+    mirror = Client(broker, MIRROR_USER, passwords[MIRROR_USER])
+    assert not mirror.connack.is_failure
+    mirror.c.subscribe([("dancebooth/booth1/node/+/live", 0), ("dancebooth/booth1/node/+/+/+", 1)])
+    _wait_for(lambda: len(mirror.subacks) >= 2)
+    user = node_username(BOOTH, "node1")
+    node1 = Client(broker, user, passwords[user])
+    assert not node1.publish("dancebooth/booth1/node/node1/live").is_failure
+    assert not node1.publish("dancebooth/booth1/node/node1/frames/s1").is_failure
+    _wait_for(lambda: len(mirror.received) >= 1)
+    time.sleep(0.3)  # a frame that slipped through the ACL would arrive by now
+    assert mirror.received == ["dancebooth/booth1/node/node1/live"]
+    refused = mirror.publish("dancebooth/booth1/cmd/capture")
+    assert refused.is_failure
+    for c in (mirror, node1):
         c.close()
 
 
