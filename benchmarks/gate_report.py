@@ -140,7 +140,8 @@ def _combined(cases: Sequence[Case], chosen: dict[str, float], name: str) -> Non
 def report(cases: list[Case]) -> None:
     """The table, the ROC, the bench's operating point and the settings' on ``cases``."""
     good = [c.figures["flicker"] for c in cases if not c.broken]
-    median = float(np.median(good)) if good else 0.0
+    # As the gate does: the booth's median counts as at least the settings' floor.
+    median = max(float(np.median(good)) if good else 0.0, QualitySettings().flicker_floor)
     for c in cases:
         c.figures["flicker_ratio"] = c.figures["flicker"] / median if median > 0 else 0.0
     click.echo(

@@ -221,6 +221,11 @@ class QualitySettings(Group):
     flicker_history: Annotated[int, Field(ge=3, le=1000)] = Field(
         50, description="renditions the running median of flicker is taken over"
     )
+    flicker_floor: Annotated[float, Field(gt=0)] = Field(
+        0.1,
+        description="the running median counts as at least this (grey levels per frame): a"
+        " dancer drawn over a still plate flickers ~0.01, and a ratio to that is noise",
+    )
 
 
 class CaptureQaSettings(Group):

@@ -186,6 +186,7 @@ class QualityGate:
     max_appearance: float | None = None
     max_appearance_drift: float | None = None
     max_flicker_vs_median: float | None = None
+    flicker_floor: float = 0.0  # the running median counts as at least this
 
     @classmethod
     def from_settings(cls, q: Any) -> QualityGate:
@@ -200,6 +201,7 @@ class QualityGate:
             q.max_appearance,
             q.max_appearance_drift,
             q.max_flicker_vs_median,
+            q.flicker_floor,
         )
 
     def decide(
@@ -210,6 +212,8 @@ class QualityGate:
         flicker_median: float | None = None,
     ) -> QualityDecision:
         value = flicker.flicker if isinstance(flicker, FlickerReport) else float(flicker)
+        if flicker_median is not None:
+            flicker_median = max(flicker_median, self.flicker_floor)
         reasons = []
         if held_out_ssim is None or not math.isfinite(held_out_ssim):
             reasons.append("the model has no held-out SSIM; it was not evaluated")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cloud.render.quality import CheckFigures, FlickerMeter, QualityGate, measure_flicker
+from cloud.settings import QualitySettings
 from common.posemap import draw_pose, pose_map
 from tests.cloud.render.skeletons import walk
 
@@ -167,3 +168,13 @@ def test_figures_come_from_the_render_reports_worst_parts() -> None:
     )
     assert CheckFigures.from_report(None).error == "the rendition was not checked"
     assert CheckFigures.from_report(report, "boom").error == "boom"
+
+
+def test_a_still_booths_tiny_median_flicker_counts_as_the_floor() -> None:
+    """Dancers drawn over a still plate flicker ~0.01: 0.05 is 5x that but no flicker a
+    visitor sees, so the median counts as at least the floor; real flicker is still held."""
+    gate = QualityGate(0.5, 6.0, max_flicker_vs_median=3.0, flicker_floor=0.1)
+    assert gate.decide(0.8, 0.05, None, 0.01).deliver
+    held = gate.decide(0.8, 0.5, None, 0.01)
+    assert not held.deliver and "5.0x the booth's running median 0.10" in held.reasons[0]
+    assert QualityGate.from_settings(QualitySettings()).flicker_floor == 0.1
