@@ -11,10 +11,14 @@ import torch
 from benchmarks.train_throughput import PlainLoop
 from cloud.mirror.service import default_model
 from cloud.training.checkpoint import load_checkpoint
+from cloud.training.model import Pix2Pix
 
 
 def main() -> None:
-    model = load_checkpoint(default_model(128)).build_model()
+    # The booth checkpoint's network as a full-frame model: the same convolutions (the
+    # plain loop has no alpha output); what this makes is CPU load, not a model.
+    cfg = load_checkpoint(default_model(128)).config.model_copy(update={"dancer_only": False})
+    model = Pix2Pix.from_config(cfg)
     r, b = model.config.resolution, 4
     torch.manual_seed(0)
     batch = {
@@ -22,7 +26,6 @@ def main() -> None:
         "pose": torch.rand(b, 3, r, r) * 2 - 1,
         "prev_image": torch.rand(b, 3, r, r) * 2 - 1,
         "prev_pose": torch.rand(b, 3, r, r) * 2 - 1,
-        "mask": torch.ones(b, 1, r, r),
     }
     loop = PlainLoop(model, torch.device("cpu"), "32-true")
     steps = 0
