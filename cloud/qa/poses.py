@@ -45,24 +45,7 @@ Array = npt.NDArray[np.float64]
 
 # Body joints compared for coverage and motion: the face's five points would otherwise
 # weigh five times the head's one pose.
-BODY: tuple[int, ...] = tuple(
-    KP[n]
-    for n in (
-        "nose",
-        "left_shoulder",
-        "right_shoulder",
-        "left_elbow",
-        "right_elbow",
-        "left_wrist",
-        "right_wrist",
-        "left_hip",
-        "right_hip",
-        "left_knee",
-        "right_knee",
-        "left_ankle",
-        "right_ankle",
-    )
-)
+BODY: tuple[int, ...] = (KP["nose"], *range(KP["left_shoulder"], NUM_KEYPOINTS))  # no eyes, ears
 _SHOULDERS = (KP["left_shoulder"], KP["right_shoulder"])
 _HIPS = (KP["left_hip"], KP["right_hip"])
 _ANKLES = (KP["left_ankle"], KP["right_ankle"])
