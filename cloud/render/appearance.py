@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from protocol.skeleton import KP
+from protocol.skeleton import KP, torso_length
 
 Image = npt.NDArray[np.uint8]
 Keypoints = npt.NDArray[np.float32]
@@ -97,9 +97,7 @@ def part_regions(
 
 
 def _torso(kps: Keypoints) -> float:
-    sh = (kps[KP["left_shoulder"], :2] + kps[KP["right_shoulder"], :2]) / 2
-    hip = (kps[KP["left_hip"], :2] + kps[KP["right_hip"], :2]) / 2
-    size = float(np.linalg.norm(sh - hip))
+    size = torso_length(kps)
     return size if size >= 2.0 else math.nan
 
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from protocol.skeleton import FLIP, KP, NUM_KEYPOINTS
+from protocol.skeleton import FLIP, KP, NUM_KEYPOINTS, torso_length
 
 Keypoints = npt.NDArray[np.float32]
 
@@ -73,9 +73,7 @@ def _finite(value: float) -> float | None:
 
 def torso_size(kps: Keypoints) -> float:
     """Shoulder midpoint to hip midpoint, in pixels (NaN if the driving torso is unusable)."""
-    sh = (kps[KP["left_shoulder"], :2] + kps[KP["right_shoulder"], :2]) / 2
-    hip = (kps[KP["left_hip"], :2] + kps[KP["right_hip"], :2]) / 2
-    size = float(np.linalg.norm(sh - hip))
+    size = torso_length(kps)
     return size if size >= MIN_TORSO_PX else math.nan
 
 
