@@ -127,12 +127,16 @@ class Driver:
             lambda: self.http.post("/api/auth/login", json=body, headers=CSRF), "operator login"
         )
 
+    def _nodes(self) -> list[dict[str, Any]]:
+        """The booth's nodes as the dashboard lists them."""
+        nodes: list[dict[str, Any]] = self._check(
+            lambda: self.http.get("/api/booth/nodes", headers=CSRF), "node list"
+        )
+        return nodes
+
     def wait_nodes(self, names: list[str]) -> None:
         def online() -> bool:
-            nodes = self._check(
-                lambda: self.http.get("/api/booth/nodes", headers=CSRF), "node list"
-            )
-            return {n["id"] for n in nodes if n["online"]} >= set(names)
+            return {n["id"] for n in self._nodes() if n["online"]} >= set(names)
 
         self.wait_for(f"edge nodes {', '.join(names)} to come online", online)
 
@@ -142,10 +146,7 @@ class Driver:
         over the clip's median instead)."""
         until = time.monotonic() + within_s
         while True:
-            nodes = self._check(
-                lambda: self.http.get("/api/booth/nodes", headers=CSRF), "node list"
-            )
-            missing = [n["id"] for n in nodes if n["id"] in names and not n.get("plate")]
+            missing = [n["id"] for n in self._nodes() if n["id"] in names and not n.get("plate")]
             if not missing or time.monotonic() >= until:
                 return missing
             self._left("the nodes' clean plates")
