@@ -341,7 +341,9 @@ class DemoBooth:
         )
         service.start()
         self._stops.append(("mirror", service.stop))
-        server = MirrorServer(service, "127.0.0.1", port_or_free(self.opts.port + 10))
+        # Beside the API's port; --port 0 (any free port) leaves the mirror's free too.
+        port = port_or_free(self.opts.port + 10) if self.opts.port else 0
+        server = MirrorServer(service, "127.0.0.1", port)
         try:
             url = server.start()
         except MirrorServerError as exc:
