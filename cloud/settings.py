@@ -405,6 +405,15 @@ class MirrorSettings(Group):
         description="wear the next playlist model after this long, once nobody is dancing"
         " (a dancer's look never changes mid-dance)",
     )
+    visitor_models: bool = Field(
+        True,
+        description="wear the delivered visitors' models the operator picks on the dashboard"
+        " (reads the database and the object store); false: the booth's models only",
+    )
+    consent_hours: Annotated[float, Field(gt=0, le=24)] = Field(
+        12.0,
+        description="how long a visitor's kiosk consent to be shown live lasts ('today')",
+    )
 
 
 class CloudSettings(FileSettings):

@@ -336,8 +336,18 @@ class DemoBooth:
             generator = load_first(settings, loader)
         except MirrorModelError as exc:
             raise DemoError(f"the mirror cannot start: {exc}") from None
+        from cloud.mirror.lineup import Lineup
+
+        assert self.factory is not None and self.storage is not None
+        lineup = Lineup(self.factory, self.settings.booth, settings.node)
         service = MirrorService(
-            self.settings.mqtt, settings, self.settings.booth, generator, loader=loader
+            self.settings.mqtt,
+            settings,
+            self.settings.booth,
+            generator,
+            loader=loader,
+            lineup=lineup,
+            fetch=self.storage.get,
         )
         service.start()
         self._stops.append(("mirror", service.stop))

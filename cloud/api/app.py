@@ -27,6 +27,7 @@ from cloud.api.routers import (
     erasure,
     events,
     jobs,
+    mirror,
     pages,
     qa,
     renditions,
@@ -112,7 +113,20 @@ def create_app(
     app.add_middleware(SecurityHeaders, csp=content_security_policy(media_origin(ctx.storage)))
     install_error_handlers(app)
     document_errors(app)
-    modules = (auth, visitors, qa, stage, booth, dances, erasure, jobs, renditions, events, pages)
+    modules = (
+        auth,
+        visitors,
+        qa,
+        stage,
+        booth,
+        mirror,
+        dances,
+        erasure,
+        jobs,
+        renditions,
+        events,
+        pages,
+    )
     for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")

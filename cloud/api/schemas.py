@@ -52,6 +52,11 @@ class Registration(Inbound):
     dance: Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)] | None = Field(
         None, description="the dance chosen at the kiosk (one of GET /api/kiosk/dances)"
     )
+    mirror_consent: bool = Field(
+        False,
+        description="the visitor also ticked 'my model may be shown live at the booth today':"
+        " the operator may then put their model on the live mirror (mirror.consent_hours)",
+    )
 
 
 class Login(Inbound):
@@ -355,6 +360,42 @@ class CaptureStarted(BaseModel):
     session_id: str
     start_at: float = Field(description="shared start time, Unix seconds")
     duration_s: float
+
+
+class MirrorCandidate(BaseModel):
+    session_id: str
+    email: str | None
+    dance: str | None
+    delivered_at: datetime | None
+    consent_until: datetime = Field(description="the live consent ends then")
+
+
+class MirrorReport(BaseModel):
+    """What one running mirror reports it wears."""
+
+    node: str
+    wearing: str = Field(description="the model's version")
+    session_id: str | None = Field(description="the visitor whose model it is; None: the booth's")
+    error: str | None = Field(description="the last model it could not wear, and why")
+    seen_at: datetime
+    stale: bool = Field(description="no report for a while: is the mirror running?")
+
+
+class MirrorView(BaseModel):
+    """The live mirror's lineup: the visitors whose models it wears in turn (empty: the
+    booth checkpoint), who may be picked, and what the running mirrors report."""
+
+    wearers: list[str]
+    candidates: list[MirrorCandidate]
+    mirrors: list[MirrorReport]
+
+
+class MirrorUpdate(Inbound):
+    wearers: list[SessionId] = Field(
+        max_length=50,
+        description="sessions whose models the mirror wears in turn; one is 'dance as …',"
+        " none is the booth's own dancer",
+    )
 
 
 class OperatorView(BaseModel):

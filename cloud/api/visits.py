@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as Db
@@ -49,12 +49,22 @@ UPLOADING = (SessionState.CAPTURING, SessionState.UPLOADED)
 NODE_OFFLINE_AFTER_S = 30.0  # no status for this long: shown offline even without a last will
 
 
-def register(db: Db, booth: str, email: str, dance: str | None = None) -> Session:
+def register(
+    db: Db,
+    booth: str,
+    email: str,
+    dance: str | None = None,
+    mirror_consent_hours: float | None = None,
+) -> Session:
+    """A visitor in line; ``mirror_consent_hours``: they also let the live mirror wear
+    their model for that long."""
     ensure_booth(db, booth)
     now = utcnow()
     row = Session(
         id=new_session_id(), booth_id=booth, email=email, consent=True, consent_at=now, dance=dance
     )
+    if mirror_consent_hours is not None:
+        row.mirror_consent_until = now + timedelta(hours=mirror_consent_hours)
     db.add(row)
     db.flush()
     logger.info("visitor registered: session %s", row.id)

@@ -76,6 +76,22 @@ class Booth(Base):
     # Queue a capture's fine-tune even when capture QA suggests a retake (cloud.qa.gate);
     # None: the deployment's qa.auto_accept setting.
     qa_auto_accept: Mapped[bool | None] = mapped_column(Boolean)
+    # The sessions whose fine-tuned models the live mirror wears, in turn (cloud.mirror.
+    # lineup); empty or None: the booth checkpoint.
+    mirror_wearers: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class MirrorStatus(Base):
+    """What a live mirror reports it wears (cloud.mirror.lineup), for the dashboard."""
+
+    __tablename__ = "mirror_status"
+
+    booth_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    node_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    wearing: Mapped[str] = mapped_column(String(200))  # the model's version
+    session_id: Mapped[str | None] = mapped_column(ID)  # None: a booth checkpoint
+    error: Mapped[str | None] = mapped_column(Text)  # the last model it could not wear
+    seen_at: Mapped[datetime]
 
 
 class Node(Base):
@@ -125,6 +141,8 @@ class Session(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None]
+    # The visitor also let the live mirror wear their model, until then (kiosk box).
+    mirror_consent_until: Mapped[datetime | None]
     state: Mapped[SessionState] = mapped_column(
         _enum(SessionState, "session_state"), default=SessionState.REGISTERED, index=True
     )

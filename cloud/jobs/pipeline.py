@@ -33,6 +33,7 @@ from cloud.db.models import Session, Shard
 from cloud.db.states import SessionState
 from cloud.settings import CloudSettings
 from cloud.storage import ObjectNotFoundError, Storage
+from cloud.storage.keys import model_key
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,10 +51,6 @@ from common.pose_check import PoseCheckError, PoseFn, PoseServer
 from protocol.shards import session_prefix
 
 logger = logging.getLogger(__name__)
-
-
-def model_key(session: str, name: str) -> str:
-    return f"{session_prefix(session)}model/{name}"
 
 
 def report_key(session: str) -> str:

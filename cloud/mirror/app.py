@@ -1,6 +1,7 @@
 """The mirror's web face: the ``/mirror`` page, its frames over WebSocket (MJPEG as the
 fallback) and its figures. Served by ``dancebooth cloud mirror`` itself, beside the
-engine, so the booth's API never loads a generator.
+engine, so the booth's API never loads a generator. With no stream open and no frame
+asked for, the engine leaves its generator idle (:meth:`FrameHub.watched`).
 
 Routes::
 
@@ -8,7 +9,7 @@ Routes::
     WS  /mirror/ws          frames: u32 header length, JSON header, JPEG (newest only);
                             the viewer answers each with any message (its ack)
     GET /mirror/mjpeg       multipart/x-mixed-replace JPEGs, for clients without WebSocket
-    GET /mirror/frame.jpg   the newest frame
+    GET /mirror/frame.jpg   the newest frame (keeps the generator running for a few s)
     GET /mirror/stats       the engine's and the keypoint gate's figures (JSON)
 """
 
@@ -41,7 +42,6 @@ IN_FLIGHT = 2
 def create_mirror_app(hub: FrameHub, stats: Callable[[], dict[str, Any]]) -> FastAPI:
     app = FastAPI(title="dancebooth mirror", version="1")
     page = (UI / "templates" / "mirror.html").read_text()
-    app.state.viewers = 0
 
     @app.get("/mirror", response_class=HTMLResponse)
     async def mirror_page() -> HTMLResponse:
@@ -49,11 +49,11 @@ def create_mirror_app(hub: FrameHub, stats: Callable[[], dict[str, Any]]) -> Fas
 
     @app.get("/mirror/stats")
     async def mirror_stats() -> dict[str, Any]:
-        return {**stats(), "viewers": app.state.viewers}
+        return {**stats(), "viewers": hub.viewers}
 
     @app.get("/mirror/frame.jpg")
     async def mirror_frame() -> Response:
-        frame = hub.latest()
+        frame = hub.glance()
         if frame is None:
             return Response(status_code=503, content="no frame yet: is the mirror starting?")
         return Response(frame.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -61,34 +61,21 @@ def create_mirror_app(hub: FrameHub, stats: Callable[[], dict[str, Any]]) -> Fas
     @app.websocket("/mirror/ws")
     async def mirror_ws(ws: WebSocket) -> None:
         await ws.accept()
-        app.state.viewers += 1
         credit = asyncio.BoundedSemaphore(IN_FLIGHT)
         acks = asyncio.create_task(_take_acks(ws, credit))
-        last = 0
         try:
-            while not acks.done():
-                try:
-                    await asyncio.wait_for(credit.acquire(), WAIT_S)
-                except TimeoutError:
-                    continue
-                frame = await hub.newer_than(last, WAIT_S)
-                if frame is None:
-                    credit.release()
-                    continue
-                last = frame.index
-                await ws.send_bytes(frame.message())
+            with hub.viewer():
+                await _send_frames(ws, hub, acks, credit)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
         finally:
             acks.cancel()
-            app.state.viewers -= 1
 
     @app.get("/mirror/mjpeg")
     async def mirror_mjpeg() -> StreamingResponse:
         async def parts() -> AsyncIterator[bytes]:
-            app.state.viewers += 1
-            last = 0
-            try:
+            with hub.viewer():
+                last = 0
                 while True:
                     frame = await hub.newer_than(last, WAIT_S)
                     if frame is None:
@@ -99,8 +86,6 @@ def create_mirror_app(hub: FrameHub, stats: Callable[[], dict[str, Any]]) -> Fas
                         f"Content-Length: {len(frame.jpeg)}\r\n\r\n"
                     )
                     yield head.encode() + frame.jpeg + b"\r\n"
-            finally:
-                app.state.viewers -= 1
 
         return StreamingResponse(
             parts(),
@@ -110,6 +95,24 @@ def create_mirror_app(hub: FrameHub, stats: Callable[[], dict[str, Any]]) -> Fas
 
     app.mount("/static", StaticFiles(directory=UI / "static"), name="static")
     return app
+
+
+async def _send_frames(
+    ws: WebSocket, hub: FrameHub, acks: asyncio.Task[None], credit: asyncio.BoundedSemaphore
+) -> None:
+    """The newest frame whenever the viewer has credit, until it leaves."""
+    last = 0
+    while not acks.done():
+        try:
+            await asyncio.wait_for(credit.acquire(), WAIT_S)
+        except TimeoutError:
+            continue
+        frame = await hub.newer_than(last, WAIT_S)
+        if frame is None:
+            credit.release()
+            continue
+        last = frame.index
+        await ws.send_bytes(frame.message())
 
 
 async def _take_acks(ws: WebSocket, credit: asyncio.BoundedSemaphore) -> None:

@@ -54,7 +54,17 @@ def mirror(
         generator = load_first(m, loader)
     except MirrorModelError as exc:
         raise click.ClickException(str(exc)) from None
-    service = MirrorService(settings.mqtt, m, settings.booth, generator, loader=loader)
+    lineup, fetch = None, None
+    if m.visitor_models:  # the operator's picks: the database and the object store
+        from cloud.db.engine import make_engine, session_factory
+        from cloud.mirror.lineup import Lineup
+        from cloud.storage import create_storage
+
+        lineup = Lineup(session_factory(make_engine(settings.database.url)), settings.booth, m.node)
+        fetch = create_storage(settings.storage).get
+    service = MirrorService(
+        settings.mqtt, m, settings.booth, generator, loader=loader, lineup=lineup, fetch=fetch
+    )
     server = MirrorServer(service, m.host, m.port)
     service.start()
     try:

@@ -9,6 +9,8 @@ thread frames the pose (:mod:`cloud.mirror.framing`), draws its pose map
 model's dancer over a plain backdrop, burns in the AI-generated mark, encodes JPEG and
 hands the frame to the :class:`~cloud.mirror.hub.FrameHub`. With nobody in view for
 ``absent_s`` (or no keypoints at all: the node is away) it shows "step in to dance".
+With nobody watching (no stream open, :meth:`FrameHub.watched`) it keeps the framing
+up to date but does not run the generator: a mirror nobody looks at costs no CPU.
 
 :meth:`MirrorEngine.switch` changes the model while it runs: the new one is loaded
 and checked beside the running one, which keeps running if the new one is refused.
@@ -110,6 +112,7 @@ class MirrorEngine:
         self.dropped = 0  # replaced in the mailbox before the generator was free
         self.expired = 0  # older than max_age_s when the generator got to them
         self.frames = 0
+        self.unwatched = 0  # poses framed but not generated: nobody was watching
         self.model_error: str | None = None
         self._generator = generator
         self._previous: Images | None = None
@@ -178,10 +181,15 @@ class MirrorEngine:
                 f" {self.model_version}"
             )
             raise MirrorModelError(self.model_error)
+        self.wear(generator)
+        return generator.model_version
+
+    def wear(self, generator: Generator) -> None:
+        """Wear ``generator`` (already loaded, of this mirror's size) from the next frame."""
         with self._lock:
             self._generator, self.model_error = generator, None
+            self._previous = None
         logger.info("the mirror now wears %s", generator.model_version)
-        return generator.model_version
 
     # -- the inference thread -----------------------------------------------------------
     def _take(self) -> tuple[LiveKeypoints, float] | None:
@@ -214,6 +222,10 @@ class MirrorEngine:
         if framing is None:
             self._previous = None
             self._show_card(now)
+            return
+        if not self.hub.watched():
+            self.unwatched += 1
+            self._previous = None  # the chain restarts when someone looks again
             return
         with self._lock:
             generator = self._generator
@@ -293,6 +305,7 @@ class MirrorEngine:
             },
             "dropped_newer_came": self.dropped,
             "dropped_too_old": self.expired,
+            "unwatched": self.unwatched,
             "reframes": self.framing.reframes,
             "present": self.framing.present(time.time_ns()),
         }

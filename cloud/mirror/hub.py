@@ -3,7 +3,8 @@ one it has, and gets the newest there is. A viewer slower than the engine skips 
 nothing is queued for it, so a slow WebSocket or MJPEG client costs memory for one frame.
 
 The engine publishes from its own thread; viewers wait on their event loop (the
-server's), woken with ``call_soon_threadsafe``.
+server's), woken with ``call_soon_threadsafe``. The hub also knows whether anyone is
+watching (:meth:`FrameHub.watched`): with nobody, the engine does not run its generator.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import contextlib
 import json
 import struct
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +58,11 @@ def parse_message(data: bytes) -> tuple[dict[str, Any], bytes]:
     return json.loads(data[4 : 4 + n]), data[4 + n :]
 
 
+# A single-frame request (``/mirror/frame.jpg``) counts as watching for this long: a
+# client polling frames keeps the generator running.
+GLANCE_S = 3.0
+
+
 class FrameHub:
     """Holds the newest frame; wakes the viewers waiting for one."""
 
@@ -63,6 +71,29 @@ class FrameHub:
         self._count = 0
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.viewers = 0  # connected streams (WebSocket, MJPEG)
+        self._glanced = -float("inf")
+
+    @contextlib.contextmanager
+    def viewer(self) -> Iterator[None]:
+        """A stream's lifetime: the mirror renders while at least one is open."""
+        with self._lock:
+            self.viewers += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.viewers -= 1
+
+    def glance(self) -> MirrorFrame | None:
+        """The newest frame for a one-off request, which keeps the mirror rendering for
+        :data:`GLANCE_S`."""
+        self._glanced = time.monotonic()
+        return self._frame
+
+    def watched(self) -> bool:
+        """Whether anyone looks: an open stream, or a glance in the last :data:`GLANCE_S`."""
+        return self.viewers > 0 or time.monotonic() - self._glanced < GLANCE_S
 
     def publish(self, frame: MirrorFrame) -> MirrorFrame:
         with self._lock:

@@ -4,6 +4,7 @@ Layout::
 
     sessions/{session}/{node}/shard-NNNNNN.tar     captured frames (protocol.shards.shard_key)
     sessions/{session}/checkpoints/{job}/{name}     fine-tune checkpoints of one job
+    sessions/{session}/model/{name}                 the fine-tuned model and its metrics
     sessions/{session}/renditions/{name}            rendered videos and posters
 
 Everything of a visitor sits under ``sessions/{session}/``, so deleting their data is
@@ -18,7 +19,7 @@ from cloud.storage.base import StorageKeyError
 from protocol.ids import check_id
 from protocol.shards import session_prefix, shard_key
 
-__all__ = ["checkpoint_key", "rendition_key", "session_prefix", "shard_key"]
+__all__ = ["checkpoint_key", "model_key", "rendition_key", "session_prefix", "shard_key"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -33,6 +34,10 @@ def checkpoint_key(session: str, job: int, name: str) -> str:
     if job < 0:
         raise StorageKeyError(f"invalid job id {job}")
     return f"{session_prefix(session)}checkpoints/{job}/{_check_name(name)}"
+
+
+def model_key(session: str, name: str) -> str:
+    return f"{session_prefix(check_id(session, 'session id'))}model/{_check_name(name)}"
 
 
 def rendition_key(session: str, name: str) -> str:

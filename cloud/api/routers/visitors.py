@@ -43,7 +43,8 @@ def register(body: Registration, db: DbSession, ctx: Ctx, ip: ClientIp) -> Visit
         )
     s = ctx.settings
     dance = assign(db, s.booth, s.worker.dance, body.dance)
-    row = visits.register(db, s.booth, body.email, dance)
+    hours = s.mirror.consent_hours if body.mirror_consent else None
+    row = visits.register(db, s.booth, body.email, dance, hours)
     return visits.status(db, row.id)
 
 

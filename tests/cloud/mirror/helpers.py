@@ -7,6 +7,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from cloud.mirror.hub import FrameHub
 from protocol.live import LiveKeypoints
 from protocol.skeleton import KP, NUM_KEYPOINTS
 
@@ -55,3 +56,10 @@ def live(
         seen = np.zeros((NUM_KEYPOINTS, 3), np.float32)
     now = time.time_ns() if capture_ns is None else capture_ns
     return LiveKeypoints(seq, now, W, H, seen, people=people, publish_ns=now)
+
+
+def watched(hub: FrameHub | None = None) -> FrameHub:
+    """A hub with a viewer that never leaves: its engine renders every pose."""
+    hub = hub or FrameHub()
+    hub.viewers += 1
+    return hub

@@ -15,7 +15,7 @@ import pytest
 from cloud.mirror.engine import MirrorEngine, MirrorModelError
 from cloud.mirror.hub import FrameHub, MirrorFrame
 from cloud.render.generator import Generator, Images, PosePainter
-from tests.cloud.mirror.helpers import live
+from tests.cloud.mirror.helpers import live, watched
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -35,7 +35,7 @@ def _loader(path: Path) -> Generator:
 
 @pytest.fixture
 def engine() -> Iterator[MirrorEngine]:
-    e = MirrorEngine(PosePainter(128, temporal=True), FrameHub(), loader=_loader, absent_s=0.3)
+    e = MirrorEngine(PosePainter(128, temporal=True), watched(), loader=_loader, absent_s=0.3)
     e.start()
     yield e
     e.stop()
@@ -90,7 +90,7 @@ class Slow:
 
 def test_a_busy_generator_gets_the_newest_keypoints_and_the_rest_are_dropped() -> None:
     slow = Slow()
-    engine = MirrorEngine(slow, FrameHub())
+    engine = MirrorEngine(slow, watched())
     engine.start()
     slow.armed = True
     try:
@@ -123,7 +123,7 @@ def test_a_model_of_another_size_or_version_is_refused_and_the_old_one_keeps_goi
 
 
 def test_a_dancer_only_model_is_shown_over_the_backdrop() -> None:
-    engine = MirrorEngine(PosePainter(128, dancer_only=True), FrameHub())
+    engine = MirrorEngine(PosePainter(128, dancer_only=True), watched())
     engine.start()
     try:
         engine.offer(live(1))
@@ -134,3 +134,29 @@ def test_a_dancer_only_model_is_shown_over_the_backdrop() -> None:
     assert image is not None and image.shape == (128, 128, 3)
     corner = image[-10:, :10].reshape(-1, 3).mean(axis=0)  # no dancer there: the backdrop
     assert np.abs(corner - np.array([40, 36, 34])).max() < 8
+
+
+def test_nobody_watching_leaves_the_generator_idle() -> None:
+    painter = PosePainter(128)
+    calls = []
+    real = painter.generate
+    painter.generate = lambda *a: calls.append(1) or real(*a)  # type: ignore[method-assign]
+    hub = FrameHub()
+    engine = MirrorEngine(painter, hub)
+    engine.start()
+    try:
+        warmed = len(calls)
+        for seq in range(5):
+            engine.offer(live(seq))
+            time.sleep(0.05)
+        assert _wait(lambda: engine.unwatched >= 3)
+        assert len(calls) == warmed and engine.frames == 0
+        with hub.viewer():
+            engine.offer(live(10))
+            assert _wait(lambda: engine.frames == 1)
+        hub.glance()  # a one-off frame request keeps it rendering for a while
+        engine.offer(live(11))
+        assert _wait(lambda: engine.frames == 2)
+        assert engine.stats()["unwatched"] >= 3
+    finally:
+        engine.stop()

@@ -30,7 +30,7 @@ from cloud.settings import MirrorSettings
 from protocol.live import encode_live
 from protocol.settings import MqttSettings
 from protocol.topics import Topics
-from tests.cloud.mirror.helpers import live, standing
+from tests.cloud.mirror.helpers import live, standing, watched
 from tests.services import Mosquitto, missing
 
 pytestmark = pytest.mark.services
@@ -75,6 +75,7 @@ def running(mosquitto: Mosquitto) -> Iterator[Running]:
     settings = MirrorSettings(node="node1", resolution=128, absent_s=0.5)
     mqtt_settings = MqttSettings(host=mosquitto.host, port=mosquitto.port)
     service = MirrorService(mqtt_settings, settings, "booth1", PosePainter(128, temporal=True))
+    watched(service.hub)
     assert service.start(10)
     server = MirrorServer(service)
     url = server.start()
