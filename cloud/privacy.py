@@ -44,6 +44,7 @@ class PrivacyTerms:
     signed: bool  # renditions carry signed content credentials
     explain_url: str
     stores: tuple[Store, ...]
+    mirror_hours: str  # how long the optional live-mirror consent lasts
 
 
 def _storage(settings: CloudSettings) -> str:
@@ -104,4 +105,5 @@ def privacy_terms(settings: CloudSettings) -> PrivacyTerms:
         signed=not (c.allow_unsigned and c.cert is None),
         explain_url=c.explain_url,
         stores=stores,
+        mirror_hours=_num(settings.mirror.consent_hours),
     )

@@ -38,7 +38,7 @@
     }
     showError(error, null);
     try {
-      const body = { email, consent: true };
+      const body = { email, consent: true, mirror_consent: form.mirror_consent.checked };
       if (picked) body.dance = picked.value;
       const res = await api("POST", "/api/visitors", body);
       const chosen = picked && offered.find((d) => d.name === picked.value);

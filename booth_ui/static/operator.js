@@ -191,6 +191,42 @@
       return `<tr><td>${esc(r.session_id)}</td><td>${nodes || "no nodes known"}</td></tr>`;
     }).join("");
   }
+  // The live mirror: who it wears (visitors who agreed at the kiosk) and what it reports.
+  let mirror = { wearers: [], candidates: [], mirrors: [] };
+  function renderMirror(view) {
+    mirror = view;
+    const worn = new Set(view.wearers);
+    const who = (sid) => {
+      const c = view.candidates.find((x) => x.session_id === sid);
+      return c && c.email ? c.email : sid;
+    };
+    const status = view.mirrors.map((m) => {
+      const wearing = m.session_id ? `${esc(who(m.session_id))}'s model` : "the booth dancer";
+      return `${esc(m.node)}: wearing ${wearing}${m.stale ? " — not reporting, is it running?" : ""}`;
+    });
+    $("mirror-status").innerHTML = status.length ? status.join("<br>")
+      : "No live mirror has reported yet (<code>dancebooth cloud mirror</code>).";
+    const problems = view.mirrors.filter((m) => m.error).map((m) => `${m.node}: ${m.error}`);
+    showError($("mirror-problem"), problems.length ? new Error(problems.join("; ")) : null);
+    $("mirror-empty").hidden = view.candidates.length > 0;
+    $("mirror-booth").disabled = worn.size === 0;
+    $("mirror-body").innerHTML = view.candidates.map((c) => {
+      const on = worn.has(c.session_id);
+      const until = new Date(c.consent_until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return `<tr class="${on ? "worn" : ""}" data-mirror-session="${esc(c.session_id)}">`
+        + `<td>${esc(c.email || c.session_id)}${on ? " <strong>on the mirror</strong>" : ""}</td>`
+        + `<td>${esc(c.dance || "")}</td><td>${esc(until)}</td><td>`
+        + `<button class="secondary" data-mirror="as" data-id="${esc(c.session_id)}">Dance as</button> `
+        + `<button class="ghost" data-mirror="${on ? "drop" : "add"}" data-id="${esc(c.session_id)}">`
+        + `${on ? "Remove" : "Add to rotation"}</button></td></tr>`;
+    }).join("");
+  }
+  async function setMirror(wearers) {
+    showError($("mirror-error"), null);
+    try {
+      renderMirror(await api("PUT", "/api/booth/mirror", { wearers }));
+    } catch (err) { showError($("mirror-error"), err); }
+  }
   async function refresh() {
     const seq = ++refreshes;
     try {
@@ -200,6 +236,7 @@
       renderNodes(await api("GET", "/api/booth/nodes"));
       renderErasures(await api("GET", "/api/booth/erasure/nodes?limit=20"));
       renderTrend(await api("GET", "/api/booth/quality"));
+      renderMirror(await api("GET", "/api/booth/mirror"));
     } catch (err) {
       if (err.status === 401) window.location.href = "/login";
     }
@@ -409,6 +446,14 @@
     await refresh();
   });
   $("retake").addEventListener("click", () => act("retake", current));
+  $("mirror-booth").addEventListener("click", () => setMirror([]));
+  $("mirror-body").addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button[data-mirror]");
+    if (!btn) return;
+    const sid = btn.dataset.id;
+    const rest = mirror.wearers.filter((w) => w !== sid);
+    setMirror(btn.dataset.mirror === "as" ? [sid] : btn.dataset.mirror === "add" ? [...rest, sid] : rest);
+  });
   $("take-plate").addEventListener("click", () => takePlate(null));
   $("nodes").addEventListener("click", (ev) => {
     const btn = ev.target.closest("button[data-plate]");
