@@ -91,17 +91,30 @@ def migrate_command(config_path: Path | None) -> None:
     help="Password of the cloud account (env: DANCEBOOTH_CLOUD_MQTT__PASSWORD, "
     "the cloud services' own setting); default: keep or generate.",
 )
+@click.option(
+    "--mirror-password",
+    default=None,
+    envvar="MQTT_MIRROR_PASSWORD",
+    help="Password of the read-only mirror account (env: MQTT_MIRROR_PASSWORD, as in .env);"
+    " default: keep or generate.",
+)
 def broker_config_command(
-    booth: str, nodes: str, out: Path, prefix: str, cloud_password: str | None
+    booth: str,
+    nodes: str,
+    out: Path,
+    prefix: str,
+    cloud_password: str | None,
+    mirror_password: str | None,
 ) -> None:
     """Write Mosquitto passwd + acl (and credentials.yaml) for a booth's nodes and the cloud."""
-    from cloud.mqtt.accounts import CLOUD_USER, BrokerAccounts, write_broker_config
+    from cloud.mqtt.accounts import CLOUD_USER, MIRROR_USER, BrokerAccounts, write_broker_config
     from protocol.errors import ProtocolError
 
     try:
         node_ids = tuple(n.strip() for n in nodes.split(",") if n.strip())
         accounts = BrokerAccounts(booth, node_ids, prefix)
-        fixed = {CLOUD_USER: cloud_password} if cloud_password is not None else {}
+        given = {CLOUD_USER: cloud_password, MIRROR_USER: mirror_password}
+        fixed = {user: p for user, p in given.items() if p is not None}
         passwords = write_broker_config(accounts, out, fixed)
     except ProtocolError as exc:
         raise click.ClickException(str(exc)) from None
