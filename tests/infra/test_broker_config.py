@@ -1,4 +1,5 @@
-"""``dancebooth cloud broker-config`` with a deployment's cloud password (compose's .env)."""
+"""``dancebooth cloud broker-config`` with a deployment's cloud and mirror passwords (compose's
+.env)."""
 
 from __future__ import annotations
 
@@ -44,13 +45,16 @@ def test_cloud_password_from_the_environment_wins_and_node_passwords_stay(tmp_pa
     assert first.exit_code == 0, first.output
     before = yaml.safe_load((tmp_path / "credentials.yaml").read_text())
 
-    again = runner.invoke(cli, args, env={"DANCEBOOTH_CLOUD_MQTT__PASSWORD": "from-dotenv"})
+    env = {"DANCEBOOTH_CLOUD_MQTT__PASSWORD": "from-dotenv", "MQTT_MIRROR_PASSWORD": "mirror-pw"}
+    again = runner.invoke(cli, args, env=env)
     assert again.exit_code == 0, again.output
     after = yaml.safe_load((tmp_path / "credentials.yaml").read_text())
     assert after["cloud"] == "from-dotenv" != before["cloud"]
+    assert after["mirror"] == "mirror-pw" != before["mirror"]
     assert after["booth1.node1"] == before["booth1.node1"]
     lines = passwd_lines(tmp_path)
     assert check_hash(lines["cloud"], "from-dotenv")
+    assert check_hash(lines["mirror"], "mirror-pw")
     assert check_hash(lines["booth1.node2"], before["booth1.node2"])
     assert not check_hash(lines["cloud"], before["cloud"])
 
