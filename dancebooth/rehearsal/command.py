@@ -7,8 +7,9 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -196,6 +197,8 @@ def _rehearse(
             outcomes = [checker.visitor(v) for v in visitors]
         problems += _resumed(plan, checker)
         problems += _outage(plan, topology, refuse_s, t0)
+        with console.status("checking the live mirror"):
+            problems += _mirror(driver, topology, visitors, console)
         problems += _services(topology)
     finally:
         driver.close()
@@ -286,6 +289,50 @@ def _lies(visitors: list[Visitor], topology: Topology) -> list[str]:
         for v in visitors
         if "delivered-before-mail" in v.states
     ]
+
+
+MIRROR_FOLLOW_S = 10.0  # the mirror reads the lineup every second
+
+
+def _mirror(
+    driver: Driver, topology: Topology, visitors: list[Visitor], console: Console
+) -> list[str]:
+    """The operator puts visitor 1 (who ticked the live box) on the mirror: the mirror
+    process wears their model; they delete their data: the mirror takes it off."""
+    v = visitors[0]
+    if v.deletes or driver.status(v) != "delivered":
+        return [f"live mirror: {v.label} was not delivered, so nobody was put on the mirror"]
+    url = f"http://127.0.0.1:{topology.ports.mirror}/mirror/stats"
+    body = {"wearers": [v.session_id]}
+    driver.call("PUT", "/api/booth/mirror", "putting a visitor on the mirror", json=body)
+    t = time.monotonic()
+    if not _mirror_shows(url, lambda s: s.get("wearing_session") == v.session_id):
+        return [f"live mirror: {v.label}'s model was not worn {MIRROR_FOLLOW_S:g} s after the pick"]
+    on = time.monotonic() - t
+    driver.delete(v)
+    t = time.monotonic()
+    if not _mirror_shows(
+        url, lambda s: s.get("wearing_session") is None and v.session_id not in s.get("lineup", [])
+    ):
+        return [f"live mirror: {v.label}'s model still worn {MIRROR_FOLLOW_S:g} s after deletion"]
+    off = time.monotonic() - t
+    console.print(
+        f"[green]✓[/] live mirror wore {v.label}'s model {on:.1f} s after the operator's pick,"
+        f" and took it off {off:.1f} s after they deleted their data"
+    )
+    return []
+
+
+def _mirror_shows(url: str, ok: Callable[[dict[str, Any]], bool]) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + MIRROR_FOLLOW_S
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            if ok(httpx.get(url, timeout=2).json()):
+                return True
+        time.sleep(0.1)
+    return False
 
 
 def _services(topology: Topology) -> list[str]:

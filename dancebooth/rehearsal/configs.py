@@ -47,6 +47,7 @@ class Ports:
     mqtt_tls: int
     s3: int
     smtp: int
+    mirror: int
 
     @property
     def api_url(self) -> str:
@@ -63,9 +64,11 @@ class Configs:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.dir = plan.directory.resolve()
-        self.ports = Ports(*(free_port() for _ in range(5)))
+        self.ports = Ports(*(free_port() for _ in range(6)))
         self.password = secrets.token_urlsafe(16)  # the operator's
-        self.secrets = {k: secrets.token_urlsafe(24) for k in ("s3", "smtp", "api", "mqtt")}
+        self.secrets = {
+            k: secrets.token_urlsafe(24) for k in ("s3", "smtp", "api", "mqtt", "mirror")
+        }
         self.s3_key_id = "rehearsal-" + secrets.token_hex(4)
         self.database = f"dancebooth_rehearsal_{secrets.token_hex(4)}"
         # Mosquitto started as root reads its files after dropping to its own user.
@@ -195,7 +198,9 @@ class Configs:
 
         b = self.broker_dir
         passwords = write_broker_config(
-            BrokerAccounts(BOOTH, NODES), b / "broker", {"cloud": self.secrets["mqtt"]}
+            BrokerAccounts(BOOTH, NODES),
+            b / "broker",
+            {"cloud": self.secrets["mqtt"], "mirror": self.secrets["mirror"]},
         )
         for name in ("ca.crt", "server.crt", "server.key"):
             shutil.copy(self.dir / "certs" / name, b / name)

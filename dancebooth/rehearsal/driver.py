@@ -98,7 +98,8 @@ class Driver:
         out = []
         for i in range(1, count + 1):
             email = f"visitor{i}@rehearsal.example"
-            body = {"email": email, "consent": True}
+            # The first also lets the live mirror wear their model (checked at the end).
+            body = {"email": email, "consent": True, "mirror_consent": i == 1}
             row = self.call("POST", "/api/visitors", "kiosk registration", json=body)
             out.append(Visitor(i, row["id"], email, deletes=deleter and i == count))
         return out

@@ -3,8 +3,9 @@
 Mosquitto with ``infra/mosquitto/production.conf`` (per-node accounts, the ACL, TLS), a
 fresh PostgreSQL database on the local server (dropped afterwards), a moto S3 endpoint
 with the bucket, the SMTP relay (:mod:`.relay`), then ``dancebooth cloud api --workers
-2``, two uploaders on the shared subscription, two workers and two edge nodes on the
-synthetic source: each its own process (:mod:`.processes`), each reading the files
+2``, two uploaders on the shared subscription, two workers, the live mirror of the first
+node (the broker's read-only ``mirror`` account) and two edge nodes on the synthetic
+source: each its own process (:mod:`.processes`), each reading the files
 :mod:`.configs` wrote, the per-process bits in its environment.
 """
 
@@ -87,7 +88,8 @@ class Topology(Configs):
         self._start_cloud()
         say(
             f"API ({self.plan.api_processes} processes) {self.ports.api_url}; "
-            f"{self.plan.uploaders} uploaders; {self.plan.workers} workers"
+            f"{self.plan.uploaders} uploaders; {self.plan.workers} workers; "
+            f"live mirror of {NODES[0]} :{self.ports.mirror}"
         )
 
     def _start_stores(self) -> None:
@@ -184,6 +186,29 @@ class Topology(Configs):
                     restart_after_s=p.lease_s + 5,
                 )
             )
+        self.supervisor.start(
+            Service(
+                "mirror",
+                dancebooth(
+                    "cloud",
+                    "mirror",
+                    "-c",
+                    cfg,
+                    "--node",
+                    NODES[0],
+                    "--resolution",
+                    "128",
+                    "--port",
+                    str(self.ports.mirror),
+                ),
+                self.logs / "mirror.log",
+                env={
+                    "DANCEBOOTH_CLOUD_MQTT__USERNAME": "mirror",
+                    "DANCEBOOTH_CLOUD_MQTT__PASSWORD": self.secrets["mirror"],
+                    "OMP_NUM_THREADS": "1",
+                },
+            )
+        )
         wait_for_port(self.ports.api, STARTUP_S, "the API", api)
 
     # -- stop -------------------------------------------------------------------------------

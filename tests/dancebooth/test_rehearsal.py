@@ -192,3 +192,4 @@ def test_a_ci_sized_rehearsal_delivers_every_visitor_despite_the_faults(tmp_path
         "rehearsal: 2/2 delivered, 2/2 links play, 0 frames lost, 0 duplicate mails, "
         "0 left after delete"
     )
+    assert "live mirror wore visitor 1's model" in done.stdout  # and took it off on deletion
