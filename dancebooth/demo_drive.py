@@ -113,7 +113,9 @@ class Driver:
         out = []
         for i in range(visitors):
             email = f"visitor{i + 1}@example.com"
-            body = {"email": email, "consent": True}
+            # They tick the live-mirror box too: once delivered, the dashboard's Live
+            # mirror card can put them on the mirror ("Dance as").
+            body = {"email": email, "consent": True, "mirror_consent": True}
             row = self._check(
                 lambda body=body: self.http.post("/api/visitors", json=body),  # type: ignore[misc]
                 "kiosk registration",
