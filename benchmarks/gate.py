@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from benchmarks.gate_report import Case, load_cases, report
+from cloud.booth_models import DEFAULT_BOOTH_CHECKPOINT, booth_checkpoint
 from cloud.render import appearance
 from cloud.render.checks import check_rendition, visitor_signatures
 from cloud.render.inputs import Dance, VisitorClip, camera_fps, dance_by_name
@@ -45,7 +46,6 @@ from cloud.render.rendition import Rendition, make_rendition
 from cloud.render.torch_generator import TorchGenerator
 from cloud.render.video import RenditionTags
 from cloud.settings import QualitySettings, RenderSettings
-from cloud.training.base import DEFAULT_BOOTH_CHECKPOINT
 from cloud.training.finetune import finetune
 from cloud.training.loop import RunOptions
 from common.pose_check import Keypoints, PoseFn, PoseServer
@@ -229,7 +229,7 @@ def run_cost(sizes: Sequence[int], seconds: float, runs: int, run_length: int) -
         clip = clip_of(corpus.root / corpus.sessions[0].shard)
         pose(np.zeros((1, 64, 64, 3), np.uint8), [0])  # start the child and load the models
         for size in sizes:
-            weights = DEFAULT_BOOTH_CHECKPOINT.with_name(f"booth-{size}.safetensors")
+            weights = booth_checkpoint(size)
             before = load()
             cpu0 = time.process_time()
             rendition = render_case(weights, clip, dance, tmp / "r.mp4", runs, run_length)

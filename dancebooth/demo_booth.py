@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloud.booth_models import booth_checkpoint as shipped_checkpoint
 from cloud.settings import CloudSettings
 from edge.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO / "models"
 OPERATOR = "operator"
 NODES = ("cam-left", "cam-right")
 MARKER = ".dancebooth-demo"
@@ -62,7 +61,7 @@ class DemoOptions:
 
 
 def booth_checkpoint(resolution: int) -> Path:
-    path = MODELS / f"booth-{resolution}.safetensors"
+    path = shipped_checkpoint(resolution)
     if not path.is_file():
         raise DemoError(
             f"no booth checkpoint for {resolution} px ({path} is missing): build one with "

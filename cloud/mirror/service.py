@@ -29,6 +29,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from cloud.booth_models import booth_checkpoint
 from cloud.mirror.engine import Loader, MirrorEngine, MirrorModelError
 from cloud.mirror.gate import LiveGate
 from cloud.mirror.hub import FrameHub
@@ -43,12 +44,10 @@ from protocol.topics import NodeChannel, Topics
 
 logger = logging.getLogger(__name__)
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
-
 
 def default_model(resolution: int) -> Path:
     """The booth checkpoint that ships for ``resolution`` (a staff dancer)."""
-    return MODELS / f"booth-{resolution}.safetensors"
+    return booth_checkpoint(resolution)
 
 
 def torch_loader(device: str) -> Loader:

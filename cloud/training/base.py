@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# The committed 128 px booth checkpoint, found from the source tree (not the CWD).
+from cloud.booth_models import DEFAULT_BOOTH_CHECKPOINT as DEFAULT_BOOTH_CHECKPOINT
 from cloud.training.checkpoint import load_checkpoint, save_checkpoint
 from cloud.training.config import Pix2PixConfig
 from cloud.training.corpus import corpus_sessions
@@ -27,8 +29,6 @@ from common.machine import describe_machine
 
 logger = logging.getLogger(__name__)
 
-# The committed 128 px booth checkpoint, found from the source tree (not the CWD).
-DEFAULT_BOOTH_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "booth-128.safetensors"
 MANIFEST = "manifest.json"
 
 
