@@ -216,7 +216,7 @@ class QualityGate:
             flicker_median = max(flicker_median, self.flicker_floor)
         reasons = []
         if held_out_ssim is None or not math.isfinite(held_out_ssim):
-            reasons.append("the model has no held-out SSIM; it was not evaluated")
+            reasons.append("the model has no held-out SSIM: it was not evaluated")
         elif held_out_ssim < self.min_held_out_ssim:
             minimum = self.min_held_out_ssim
             reasons.append(f"held-out SSIM {held_out_ssim:.3f} is below the minimum {minimum:.3f}")
@@ -255,7 +255,7 @@ class QualityGate:
         if _over(c.pose_error, self.max_pose_error):
             out.append(
                 f"the drawn pose is off by {c.pose_error:.2f} torso lengths "
-                f"(maximum {self.max_pose_error:.2f}; worst: {c.worst_pose_part})"
+                f"(maximum {self.max_pose_error:.2f}, worst: the {c.worst_pose_part})"
             )
         if _over(c.appearance, self.max_appearance):
             out.append(

@@ -122,7 +122,7 @@ GOOD = CheckFigures(missing=0.0, pose_error=0.1, appearance=0.2, drift=0.0)
         (
             CheckFigures(missing=0.0, pose_error=0.8, worst_pose_part="legs"),
             1.0,
-            "the drawn pose is off by 0.80 torso lengths (maximum 0.35; worst: legs)",
+            "the drawn pose is off by 0.80 torso lengths (maximum 0.35, worst: the legs)",
         ),
         (
             CheckFigures(missing=0.0, appearance=0.7, worst_look_part="torso"),
@@ -147,6 +147,16 @@ def test_the_checks_hold_a_rendition_with_the_figure_and_its_limit(
         assert d.deliver, d.reasons
     else:
         assert not d.deliver and any(expect in r for r in d.reasons), d.reasons
+
+
+def test_no_reason_holds_the_separator_the_stored_reasons_are_split_on() -> None:
+    """The worker stores the reasons joined by "; " and the review dialog splits them there:
+    a reason with "; " inside would show as two."""
+    bad = CheckFigures(1.0, 0.9, "legs", 0.9, "torso", 0.9, "head")
+    for ssim, figures in ((None, bad), (0.1, CheckFigures(error="no models"))):
+        reasons = CHECKED.decide(ssim, 30.0, figures, 1.0).reasons
+        assert len(reasons) >= 2 and not any("; " in r for r in reasons), reasons
+    assert len(CHECKED.decide(0.8, 3.0, bad, 0.1).reasons) == 5
 
 
 def test_a_gate_without_checks_ignores_missing_figures() -> None:
