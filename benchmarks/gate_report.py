@@ -28,6 +28,7 @@ class Case:
     figures: dict[str, float] = field(default_factory=dict)
     today: bool = False  # today's gate (held-out SSIM + flicker) delivers it
     checks_s: float = 0.0
+    parts: dict[str, float | None] = field(default_factory=dict)  # appearance per part
 
     @property
     def broken(self) -> bool:
