@@ -127,7 +127,8 @@ GOOD = CheckFigures(missing=0.0, pose_error=0.1, appearance=0.2, drift=0.0)
         (
             CheckFigures(missing=0.0, appearance=0.7, worst_look_part="torso"),
             1.0,
-            "the torso does not look like the visitor: distance 0.70",
+            "the drawn person does not look like the visitor: colour distance 0.70 over the "
+            "body (maximum 0.45, furthest: the torso)",
         ),
         (
             CheckFigures(missing=0.0, drift=0.3, drifting_part="legs"),
@@ -166,12 +167,16 @@ def test_a_gate_without_checks_ignores_missing_figures() -> None:
 def test_figures_come_from_the_render_reports_worst_parts() -> None:
     report = {
         "pose": {"missing": 0.1, "mean_error": 0.3, "parts": {"arms": 0.5, "legs": None}},
-        "appearance": {"parts": {"head": 0.2, "torso": 0.4}, "drift": {"legs": 0.1}},
+        "appearance": {
+            "overall": 0.3,
+            "parts": {"head": 0.2, "torso": 0.4},
+            "drift": {"legs": 0.1},
+        },
     }
     f = CheckFigures.from_report(report)
     assert (f.missing, f.pose_error, f.worst_pose_part) == (0.1, 0.3, "arms")
     assert (f.appearance, f.worst_look_part, f.drift, f.drifting_part) == (
-        0.4,
+        0.3,
         "torso",
         0.1,
         "legs",
