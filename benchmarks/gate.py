@@ -13,8 +13,8 @@ the checks cost next to the render.
   (:func:`cloud.render.checks.check_rendition`, BlazePose in this process). Printed: each
   rendition's figures and today's decision (held-out SSIM + flicker), each figure's ROC
   (held broken share against held good share over thresholds) and AUC, and the operating
-  point: per figure, halfway between the worst good rendition that today's gate delivers
-  and the next broken one above it, then the combined gate on all renditions.
+  point with its rule per figure (:func:`benchmarks.gate_report.operating_point`), then the
+  combined gate on all renditions at it and at the settings' thresholds.
 * ``--part cost`` — a full rendition at 128 and 256 px (booth checkpoints, the camera's
   resolution as delivered), the render's wall time against the checks' (through the
   worker's long-lived BlazePose child, warmed up), with the machine's load.
