@@ -13,8 +13,8 @@ the checks cost next to the render.
   (:func:`cloud.render.checks.check_rendition`, BlazePose in this process). Printed: each
   rendition's figures and today's decision (held-out SSIM + flicker), each figure's ROC
   (held broken share against held good share over thresholds) and AUC, and the operating
-  point: per figure, halfway between the worst good rendition that today's gate delivers
-  and the next broken one above it, then the combined gate on all renditions.
+  point with its rule per figure (:func:`benchmarks.gate_report.operating_point`), then the
+  combined gate on all renditions at it and at the settings' thresholds.
 * ``--part cost`` — a full rendition at 128 and 256 px (booth checkpoints, the camera's
   resolution as delivered), the render's wall time against the checks' (through the
   worker's long-lived BlazePose child, warmed up), with the machine's load.
@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Sequence
@@ -134,9 +135,16 @@ def measure(
     visitor: list[dict[str, appearance.Signature | None]],
     estimate: PoseFn,
     today: QualityGate,
+    keep: Path | None = None,
 ) -> None:
     assert rendition.samples is not None
     checks = check_rendition(rendition.samples, estimate, visitor)
+    if keep is not None:
+        s = rendition.samples
+        with (keep / f"{case.label.replace(' ', '_')}.pkl").open("wb") as fh:
+            pickle.dump((s.frames, s.keypoints, s.alphas, s.indices, checks.detected), fh)
+    if checks.appearance is not None:
+        case.parts = dict(checks.appearance.parts)
     f = CheckFigures.from_report(checks.report())
     flicker = rendition.result.flicker.flicker
     case.figures = {
@@ -159,6 +167,7 @@ def run_roc(
     runs: int,
     run_length: int,
     save: Path | None = None,
+    keep: Path | None = None,
 ) -> None:
     today = QualityGate(QualitySettings().min_held_out_ssim, QualitySettings().max_flicker)
     dance = dance_by_name("wave-party")
@@ -193,6 +202,9 @@ def run_roc(
         top = f"good {max(budgets):g}s"
         for v, clip in enumerate(clips):
             visitor = visitor_signatures(clip, 128)
+            if keep is not None:
+                with (keep / f"v{v}_clip.pkl").open("wb") as fh:
+                    pickle.dump(clip, fh)
             plan = [(f"good {b:g}s", "good", (v, f"good {b:g}s")) for b in budgets]
             other = (v + 1) % len(clips)
             plan += [
@@ -204,7 +216,7 @@ def run_roc(
                 path, ssim = weights[key]
                 case = Case(v, kind, f"v{v} {label}", ssim)
                 rendition = render_case(path, clip, dance, tmp / "r.mp4", runs, run_length)
-                measure(case, rendition, visitor, estimate, today)
+                measure(case, rendition, visitor, estimate, today, keep)
                 cases.append(case)
         est.close()
     click.echo(f"renditions checked; {load()}")
@@ -282,6 +294,12 @@ def run_cost(sizes: Sequence[int], seconds: float, runs: int, run_length: int) -
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="roc: report a saved run's figures (no training) against the current settings",
 )
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="roc: pickle each visitor's clip and each rendition's sampled frames here, to study "
+    "the measures without retraining",
+)
 def bench_gate(
     part: str,
     visitors: int,
@@ -293,6 +311,7 @@ def bench_gate(
     run_length: int,
     save: Path | None,
     figures: Path | None,
+    keep: Path | None,
 ) -> None:
     """The quality gate: ROC of each figure on good and broken renditions, the operating
     point, and the checks' cost against the render."""
@@ -303,4 +322,6 @@ def bench_gate(
     if part in ("cost", "all"):
         run_cost(sizes, 15.0, runs, run_length)
     if part in ("roc", "all"):
-        run_roc(visitors, budgets, nobody_budget, seconds, runs, run_length, save)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+        run_roc(visitors, budgets, nobody_budget, seconds, runs, run_length, save, keep)

@@ -277,7 +277,9 @@ class QualityView(BaseModel):
     """The quality gate's figures of a session's rendition (the dashboard's column)."""
 
     pose_error: float | None = Field(None, description="torso lengths")
-    appearance: float | None = Field(None, description="worst part's distance to the visitor")
+    appearance: float | None = Field(
+        None, description="colour distance to the visitor, the parts' mean"
+    )
     dancer_missing: float | None = Field(None, description="share of checked frames")
     flicker: float | None = None
     held: bool = Field(False, description="the gate held it for review")
@@ -288,7 +290,9 @@ class QualityHour(BaseModel):
     renditions: int
     held: int
     pose_error: float | None = Field(None, description="median, torso lengths")
-    appearance: float | None = Field(None, description="median worst-part distance")
+    appearance: float | None = Field(
+        None, description="median of the colour distance to the visitor"
+    )
     flicker: float | None = Field(None, description="median")
 
 

@@ -134,7 +134,7 @@ def check_rendition(
         len(frames),
         100 * pose.missing,
         pose.mean_error,
-        "n/a" if look is None or look.worst is None else f"{look.worst:.2f}",
+        "n/a" if look is None or look.overall is None else f"{look.overall:.2f}",
         seconds,
     )
     return RenditionChecks(pose, look, detected, list(sampler.indices), seconds, notes)

@@ -122,8 +122,8 @@ class CheckFigures:
     missing: float | None = None  # share of sampled frames with nobody found
     pose_error: float | None = None  # torso lengths
     worst_pose_part: str | None = None
-    appearance: float | None = None  # worst part's distance to the visitor
-    worst_look_part: str | None = None
+    appearance: float | None = None  # colour distance to the visitor, the parts' mean
+    worst_look_part: str | None = None  # the part furthest from the visitor
     drift: float | None = None  # worst part's rise over the video
     drifting_part: str | None = None
     error: str | None = None
@@ -142,7 +142,7 @@ class CheckFigures:
             missing=_num(pose.get("missing")),
             pose_error=_num(pose.get("mean_error")),
             worst_pose_part=parts[0],
-            appearance=looks[1],
+            appearance=_num(look.get("overall")),
             worst_look_part=looks[0],
             drift=drift[1],
             drifting_part=drift[0],
@@ -216,7 +216,7 @@ class QualityGate:
             flicker_median = max(flicker_median, self.flicker_floor)
         reasons = []
         if held_out_ssim is None or not math.isfinite(held_out_ssim):
-            reasons.append("the model has no held-out SSIM; it was not evaluated")
+            reasons.append("the model has no held-out SSIM: it was not evaluated")
         elif held_out_ssim < self.min_held_out_ssim:
             minimum = self.min_held_out_ssim
             reasons.append(f"held-out SSIM {held_out_ssim:.3f} is below the minimum {minimum:.3f}")
@@ -255,13 +255,13 @@ class QualityGate:
         if _over(c.pose_error, self.max_pose_error):
             out.append(
                 f"the drawn pose is off by {c.pose_error:.2f} torso lengths "
-                f"(maximum {self.max_pose_error:.2f}; worst: {c.worst_pose_part})"
+                f"(maximum {self.max_pose_error:.2f}, worst: the {c.worst_pose_part})"
             )
         if _over(c.appearance, self.max_appearance):
+            furthest = f", furthest: the {c.worst_look_part}" if c.worst_look_part else ""
             out.append(
-                f"the {c.worst_look_part} {_verb(c.worst_look_part, 'does', 'do')} not look like "
-                f"the visitor: distance "
-                f"{c.appearance:.2f} (maximum {self.max_appearance:.2f})"
+                f"the drawn person does not look like the visitor: colour distance "
+                f"{c.appearance:.2f} over the body (maximum {self.max_appearance:.2f}{furthest})"
             )
         if _over(c.drift, self.max_appearance_drift):
             out.append(

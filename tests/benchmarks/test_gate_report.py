@@ -21,12 +21,21 @@ def test_a_figure_that_separates_has_auc_one_and_a_threshold_between() -> None:
     auc, points = roc(cases, "appearance")
     assert auc == 1.0
     assert (0.4, 0.0, 1.0) in points  # above 0.4: no good one held, every broken one
-    assert operating_point(cases, "appearance") == 0.5
+    assert operating_point(cases, "appearance") == (0.5, "halfway to the nobody, other")
+
+
+def test_a_figure_that_holds_few_broken_ones_only_catches_gross_failures() -> None:
+    cases = [_case("good", 0.3), _case("good", 0.4), _case("other", 0.35), _case("other", 0.8)]
+    assert operating_point(cases, "appearance") == (0.8, "twice the worst good (separates no kind)")
+    cases += [_case("nobody", math.inf)]  # separated only at infinity: no threshold from it
+    assert operating_point(cases, "appearance")[0] == 0.8
+    cases += [_case("nobody", 0.6)]  # now the empty captures are separated from 0.6 up
+    assert operating_point(cases, "appearance") == (0.5, "halfway to the nobody")
 
 
 def test_good_renditions_today_holds_do_not_set_the_threshold() -> None:
     cases = [_case("good", 0.3), _case("good", 0.9, today=False), _case("other", 0.6)]
-    assert math.isclose(operating_point(cases, "appearance"), 0.45)
+    assert math.isclose(operating_point(cases, "appearance")[0], 0.45)
     assert math.isclose(roc(cases, "appearance")[0], 0.5)
 
 

@@ -58,8 +58,8 @@ def test_the_dancer_is_found_where_they_were_asked_to_be(models: None, dancer: S
     checks = check_rendition(sampler, in_process, visitor)
     assert checks.pose.missing == 0.0
     assert checks.pose.mean_error < 0.25
-    assert checks.appearance is not None and checks.appearance.worst is not None
-    assert checks.appearance.worst < 0.3
+    assert checks.appearance is not None and checks.appearance.overall is not None
+    assert checks.appearance.overall < 0.3
     picture = strip(sampler, checks, count=4)
     assert picture.shape == (128, 4 * 128, 3)
 

@@ -122,12 +122,13 @@ GOOD = CheckFigures(missing=0.0, pose_error=0.1, appearance=0.2, drift=0.0)
         (
             CheckFigures(missing=0.0, pose_error=0.8, worst_pose_part="legs"),
             1.0,
-            "the drawn pose is off by 0.80 torso lengths (maximum 0.35; worst: legs)",
+            "the drawn pose is off by 0.80 torso lengths (maximum 0.35, worst: the legs)",
         ),
         (
             CheckFigures(missing=0.0, appearance=0.7, worst_look_part="torso"),
             1.0,
-            "the torso does not look like the visitor: distance 0.70",
+            "the drawn person does not look like the visitor: colour distance 0.70 over the "
+            "body (maximum 0.45, furthest: the torso)",
         ),
         (
             CheckFigures(missing=0.0, drift=0.3, drifting_part="legs"),
@@ -149,6 +150,16 @@ def test_the_checks_hold_a_rendition_with_the_figure_and_its_limit(
         assert not d.deliver and any(expect in r for r in d.reasons), d.reasons
 
 
+def test_no_reason_holds_the_separator_the_stored_reasons_are_split_on() -> None:
+    """The worker stores the reasons joined by "; " and the review dialog splits them there:
+    a reason with "; " inside would show as two."""
+    bad = CheckFigures(1.0, 0.9, "legs", 0.9, "torso", 0.9, "head")
+    for ssim, figures in ((None, bad), (0.1, CheckFigures(error="no models"))):
+        reasons = CHECKED.decide(ssim, 30.0, figures, 1.0).reasons
+        assert len(reasons) >= 2 and not any("; " in r for r in reasons), reasons
+    assert len(CHECKED.decide(0.8, 3.0, bad, 0.1).reasons) == 5
+
+
 def test_a_gate_without_checks_ignores_missing_figures() -> None:
     assert GATE.decide(0.8, 1.0, None, 0.01).deliver
 
@@ -156,12 +167,16 @@ def test_a_gate_without_checks_ignores_missing_figures() -> None:
 def test_figures_come_from_the_render_reports_worst_parts() -> None:
     report = {
         "pose": {"missing": 0.1, "mean_error": 0.3, "parts": {"arms": 0.5, "legs": None}},
-        "appearance": {"parts": {"head": 0.2, "torso": 0.4}, "drift": {"legs": 0.1}},
+        "appearance": {
+            "overall": 0.3,
+            "parts": {"head": 0.2, "torso": 0.4},
+            "drift": {"legs": 0.1},
+        },
     }
     f = CheckFigures.from_report(report)
     assert (f.missing, f.pose_error, f.worst_pose_part) == (0.1, 0.3, "arms")
     assert (f.appearance, f.worst_look_part, f.drift, f.drifting_part) == (
-        0.4,
+        0.3,
         "torso",
         0.1,
         "legs",
