@@ -126,6 +126,17 @@ def _no_horizontal_scroll(page: object) -> None:
     assert width <= viewport, f"layout is {width}px wide in a {viewport}px window"
 
 
+def log_in(page: Any, server: str) -> None:
+    """Sign in as operator alice from the login page; on the dashboard after."""
+    from playwright.sync_api import expect
+
+    page.goto(server + "/login")
+    page.fill("#name", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page).to_have_url(server + "/operator")
+
+
 def _csp_violations(page: Any) -> list[str]:
     """Console reports of anything the page's Content-Security-Policy blocked."""
     seen: list[str] = []
@@ -294,11 +305,7 @@ def test_operator_watches_a_held_rendition_and_approves_it(
 
     _real_rendition(booth, "sheld", tmp_path, held=True)
     page = browser.new_page(viewport={"width": 768, "height": 1024})  # type: ignore[attr-defined]
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     page.locator("button[data-filter=review]").click()
     row = page.locator("tr[data-session=sheld]")
     expect(row).to_contain_text("needs_review")
@@ -325,11 +332,7 @@ def test_operator_picks_the_rendition_layout(browser: object, server: str, booth
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     blocked = _csp_violations(page)
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     expect(page.locator("#layout")).to_have_value("solo")
     page.select_option("#layout", "side-by-side")
     page.fill("#booth-name", "Booth One")

@@ -28,14 +28,20 @@ from cloud.jobs.queue import JobQueue
 from cloud.jobs.worker import Worker
 from cloud.render.generator import PosePainter
 from cloud.render.inputs import rendition_key
-from tests.cloud.api.conftest import PASSWORD, Booth
+from tests.cloud.api.conftest import Booth
 from tests.cloud.api.dance_fixtures import (
     dance_booth,
     dance_settings,
     dance_video,
     store_capture,
 )
-from tests.cloud.api.test_browser import _csp_violations, _no_horizontal_scroll, browser, shots
+from tests.cloud.api.test_browser import (
+    _csp_violations,
+    _no_horizontal_scroll,
+    browser,
+    log_in,
+    shots,
+)
 from tests.services import free_port, wait_for_port
 
 __all__ = ["browser", "shots"]
@@ -74,11 +80,7 @@ def test_upload_report_enable_and_a_capture_renders_that_dance(
     server, booth, video = served
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     blocked = _csp_violations(page)
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     page.click("nav.tabs >> text=Dances")
     expect(page).to_have_url(server + "/operator/dances")
     expect(page.locator("tr[data-dance=wave-party]")).to_contain_text("built in")

@@ -15,8 +15,8 @@ from cloud.db.models import Booth as BoothRow
 from cloud.db.models import Session, utcnow
 from cloud.db.states import SessionState
 from cloud.mirror.lineup import Lineup
-from tests.cloud.api.conftest import PASSWORD, Booth
-from tests.cloud.api.test_browser import _csp_violations, browser, shots
+from tests.cloud.api.conftest import Booth
+from tests.cloud.api.test_browser import _csp_violations, browser, log_in, shots
 
 __all__ = ["browser", "shots"]
 
@@ -63,11 +63,7 @@ def test_kiosk_consent_then_dance_as_rotate_and_back(
 
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     blocked += _csp_violations(page)
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     rows = page.locator("#mirror-body tr")
     expect(rows).to_have_count(2)  # bo did not tick the box
     expect(page.locator(f"tr[data-mirror-session={bo}]")).to_have_count(0)

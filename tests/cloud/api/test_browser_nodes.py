@@ -10,8 +10,8 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_booth
 from cloud.db.models import Node, utcnow
 from protocol.messages import NodeStats
-from tests.cloud.api.conftest import PASSWORD, Booth
-from tests.cloud.api.test_browser import browser  # noqa: F401 - a fixture
+from tests.cloud.api.conftest import Booth
+from tests.cloud.api.test_browser import browser, log_in  # noqa: F401 - browser: a fixture
 
 pytestmark = [
     pytest.mark.services,
@@ -46,11 +46,7 @@ def test_node_failures_are_shown_and_stand_out(
         db.add(_node("cam-left", NodeStats(capture_fps=29.8, pose_failures=7, lost_frames=2)))
         db.add(_node("cam-right", NodeStats(capture_fps=30.0)))
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     failing = page.locator(".node", has_text="cam-left")
     expect(failing.locator("dd[data-stat=pose_failures]")).to_have_text("7")
     expect(failing.locator("dd[data-stat=pose_failures]")).to_have_class("fault")

@@ -13,8 +13,8 @@ from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import CaptureQa
 from cloud.db.states import SessionState
-from tests.cloud.api.conftest import PASSWORD, Booth
-from tests.cloud.api.test_browser import _csp_violations, browser, shots
+from tests.cloud.api.conftest import Booth
+from tests.cloud.api.test_browser import _csp_violations, browser, log_in, shots
 
 __all__ = ["browser", "shots"]
 
@@ -46,11 +46,7 @@ def test_the_operator_sees_the_suggestion_and_decides(
     _held(booth, "sret", "bo@example.com")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     blocked = _csp_violations(page)
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     row = page.locator("tr[data-session=sacc]")
     expect(row.locator("[data-qa=retake]")).to_contain_text("retake suggested · coverage 52%")
     expect(row.locator("[data-qa=retake]")).to_contain_text("feet were in frame in only 40%")

@@ -28,8 +28,8 @@ from cloud.training.framing import Framing
 from common.pose_check import Keypoints
 from common.posemap import pose_map
 from protocol.skeleton import torso_length
-from tests.cloud.api.conftest import PASSWORD, Booth
-from tests.cloud.api.test_browser import _csp_violations, browser, shots
+from tests.cloud.api.conftest import Booth
+from tests.cloud.api.test_browser import _csp_violations, browser, log_in, shots
 
 __all__ = ["browser", "shots"]
 
@@ -105,11 +105,7 @@ def test_the_review_dialog_shows_the_strip_the_figures_and_the_reasons(
     assert reasons[0].startswith("the drawn pose is off by 1.00 torso lengths"), reasons
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     blocked = _csp_violations(page)
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     page.locator("button[data-filter=review]").click()
     row = page.locator("tr[data-session=sstrip]")
     expect(row).to_contain_text("needs_review")

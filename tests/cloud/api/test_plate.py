@@ -14,8 +14,8 @@ from cloud.db.lifecycle import ensure_booth
 from cloud.db.models import Node, Plate, Session, utcnow
 from protocol.messages import NodeStats, PlateInfo, PlateTake
 from protocol.topics import Command
-from tests.cloud.api.conftest import PASSWORD, Booth
-from tests.cloud.api.test_browser import browser  # noqa: F401 - a fixture
+from tests.cloud.api.conftest import Booth
+from tests.cloud.api.test_browser import browser, log_in  # noqa: F401 - browser: a fixture
 
 
 def _node(node: str, plate: PlateInfo | None) -> Node:
@@ -94,11 +94,7 @@ def test_the_dashboard_warns_about_a_plate_with_somebody_in_it_and_retakes_it(
 
     _add_nodes(booth.engine)
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page.goto(server + "/login")
-    page.fill("#name", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    expect(page).to_have_url(server + "/operator")
+    log_in(page, server)
     person = page.locator(".node", has_text="cam-person")
     expect(person.locator(".plate")).to_have_attribute("data-plate-state", "person")
     expect(person.locator(".plate")).to_contain_text("retake the plate with the booth empty")
