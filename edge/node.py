@@ -18,13 +18,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from edge.annotator import Annotator
 from edge.capture import CaptureCounters, CaptureRun
 from edge.frames import Frame
 from edge.keypoints import StageFactory, smoothing_stages
-from edge.live import LiveStream, LiveTracker
+from edge.live import LiveLink, LiveStream, LiveTracker
 from edge.offline import OfflinePass
 from edge.plate import PlateKeeper
 from edge.plate_watch import PlateWatcher
@@ -100,10 +101,14 @@ class EdgeNode:
             settings.preview.fps, settings.preview.width, self.publisher.publish_preview
         )
         self.live: LiveStream | None = None
+        self.live_link: LiveLink | None = None
         if settings.live.enabled:
-            self.live = LiveStream(
-                self.publisher.publish_live, send_timeout_s=settings.live.send_timeout_s
-            )
+            # Its own connection: live messages never queue beside the frames (edge.live).
+            base = self.publisher.client_options()
+            options = replace(base, client_id=f"{base.client_id}-live", will=None)
+            topic = self.publisher.topics.live(self.booth, self.node)
+            self.live_link = LiveLink(settings.mqtt, options, topic)
+            self.live = LiveStream(self.live_link.send, send_timeout_s=settings.live.send_timeout_s)
         stages = stages or smoothing_stages(settings.smoothing)
         offline = None
         if settings.publisher.upload_keypoints == "offline":
@@ -169,7 +174,8 @@ class EdgeNode:
             logger.info("resuming %d interrupted captures from the spool", len(recovered))
         self.annotator.start()
         self.publisher.start()
-        if self.live is not None:
+        if self.live is not None and self.live_link is not None:
+            self.live_link.start()
             self.live.start()
         self._stats.start()
         self.plate_watch.start()
@@ -187,8 +193,9 @@ class EdgeNode:
             run.stop()
             run.wait(5)
         self.annotator.stop()
-        if self.live is not None:
+        if self.live is not None and self.live_link is not None:
             self.live.stop()
+            self.live_link.stop()
         self.publisher.stop()
         self.spool.close()
 

@@ -119,7 +119,7 @@ class Publisher:
         self._last_refusal_log = -float("inf")
         self.connection = Connection(
             mqtt_settings,
-            self._client_options(),
+            self.client_options(),
             setup=self._install_callbacks,
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
@@ -128,7 +128,8 @@ class Publisher:
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
 
     # -- life cycle -----------------------------------------------------------------
-    def _client_options(self) -> ClientOptions:
+    def client_options(self) -> ClientOptions:
+        """How the frames' client connects (the live stream's link copies it)."""
         offline = NodeStatus(node=self.node, state=NodeState.OFFLINE, at=time.time())
         s = self.settings
         return ClientOptions(
@@ -198,27 +199,6 @@ class Publisher:
         if self.connected.is_set():
             topic = self.topics.preview(self.booth, self.node)
             self._publish(topic, jpeg, 0, False, "other", ("", 0))
-
-    def publish_live(self, payload: bytes, wait_s: float) -> bool:
-        """One live keypoint message (QoS 0); whether it reached the socket within ``wait_s``.
-
-        The caller (:class:`edge.live.LiveStream`'s thread) sends one at a time and waits
-        for it to be written, so at most one live message sits in paho's queue beside
-        the frames; what arrives meanwhile is dropped by the caller, newest kept.
-        """
-        if not self.connected.is_set():
-            return False
-        topic = self.topics.live(self.booth, self.node)
-        info = self.client.publish(topic, payload, qos=0)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return False
-        try:
-            info.wait_for_publish(wait_s)
-        except (RuntimeError, ValueError):  # the connection went meanwhile
-            return False
-        with self._lock:  # its on_publish had no inflight entry to settle
-            self._early.pop(info.mid, None)
-        return info.is_published()
 
     def publish_erase_ack(self, ack: EraseAck) -> None:
         """The node's answer to an erase request (QoS 1). Lost while disconnected, which

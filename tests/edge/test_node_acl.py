@@ -71,6 +71,8 @@ def test_a_node_with_its_own_account_delivers_through_the_acl(
         node.capture("sacl", 1.0, fps=30)
         assert node.wait_idle(30)
         assert collector.wait_for(lambda: collector.complete("sacl"), 10)
+        # The live stream's own connection (same account, "-live" client id) gets through.
+        assert collector.wait_for(lambda: len(collector.live) > 0, 10)
     finally:
         node.stop()
         collector.close()
