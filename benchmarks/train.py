@@ -447,7 +447,8 @@ def _capacity(
     type=click.FloatRange(min=1.0),
     default=15.0,
     show_default=True,
-    help="--guided: seconds each clip lasts (the booth's capture).",
+    help="--guided: seconds the free-dance clip lasts (the booth's api.capture_s); the "
+    "guided clip lasts the dance, as the booth's guided capture does.",
 )
 @click.option(
     "--marks",

@@ -3,8 +3,10 @@ reference (guided capture) make the rendition better than dancing free?
 
 For each held-out synthetic visitor, the booth checkpoint is fine-tuned twice for the
 same wall-clock budget: on their free-style clip (what the booth captured before the
-stage screen), and on a clip of them dancing along with a shipped reference dance
-through the dance-along model (:mod:`edge.synthetic.dancealong`: late, loose, skipping
+stage screen, ``--capture`` seconds), and on a clip of them dancing along with a shipped
+reference dance for as long as the booth's guided capture lasts (the dance's length, at
+most ``api.guided_max_s``: :meth:`cloud.settings.ApiSettings.capture_length`) through the
+dance-along model (:mod:`edge.synthetic.dancealong`: late, loose, skipping
 moves, now and then the wrong arm). Both are scored on what the product renders: the
 same visitor performing that reference exactly (the transfer set), framed as the clip
 they were trained on frames them. Each clip's capture QA coverage of the reference
@@ -23,7 +25,7 @@ import numpy as np
 
 from benchmarks.train import at_time, load_average
 from cloud.qa.poses import score_poses
-from cloud.settings import CaptureQaSettings
+from cloud.settings import ApiSettings, CaptureQaSettings
 from cloud.training.config import Pix2PixConfig
 from cloud.training.data import FrameSet, build_frameset, clip_crop, holdout_indices
 from cloud.training.finetune import finetune
@@ -150,8 +152,10 @@ def run_guided(
     q = CaptureQaSettings()
     names = sorted(ROUTINES)
     mark = min(MARK_S, budget)
+    guided_api = ApiSettings(capture_mode="guided")
     click.echo(
-        f"guided vs free capture: {visitors} held-out visitors, {capture_s:.0f} s clips at "
+        f"guided vs free capture: {visitors} held-out visitors, free clips {capture_s:g} s, "
+        f"guided clips the dance's length (at most {guided_api.guided_max_s:g} s), at "
         f"{fps:.0f} fps, {budget:.0f} s fine-tune each from {booth}; metric = transfer "
         f"dancer-region SSIM at {mark:.0f} s, the visitor performing the reference dance"
     )
@@ -165,11 +169,16 @@ def run_guided(
         with tempfile.TemporaryDirectory(prefix="dancebooth-guided-") as tmp_name:
             tmp = Path(tmp_name)
             free = _shard(visitor, f"v{i}-free", tmp, fps, capture_s)
-            along = _performing(visitor, dance, along=True, capture_s=capture_s)
-            guided = _shard(along, f"v{i}-guided", tmp, fps, capture_s)
+            guided_s = guided_api.capture_length(length)
+            along = _performing(visitor, dance, along=True, capture_s=guided_s)
+            guided = _shard(along, f"v{i}-guided", tmp, fps, guided_s)
             exact = _performing(visitor, dance, along=False, capture_s=length)
             truth = _shard(exact, f"v{i}-truth", tmp, TRUTH_FPS, length)
             cov_free, cov_guided = coverage(free, dance, q), coverage(guided, dance, q)
+            click.echo(
+                f"visitor-{i:04d} ({dance}, {length:.1f} s): free clip {capture_s:g} s, "
+                f"guided clip {guided_s:g} s"
+            )
             click.echo(f"visitor-{i:04d} free: {load_average()}")
             free_ssim = _fit(free, truth, booth, budget, opts, cfg, scored_at, tmp / "free")
             click.echo(f"visitor-{i:04d} guided: {load_average()}")

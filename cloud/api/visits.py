@@ -24,6 +24,7 @@ from cloud.api.schemas import (
     VisitorStatus,
     VisitorView,
 )
+from cloud.api.stage import dance_length_s
 from cloud.db.lifecycle import ensure_booth, transition
 from cloud.db.models import (
     Job,
@@ -39,6 +40,7 @@ from cloud.db.models import (
 from cloud.db.states import SessionState, TransitionError
 from cloud.ingest.plates import PERSON_WARNING
 from cloud.jobs.queue import as_utc
+from cloud.settings import ApiSettings
 from protocol.ids import new_session_id
 from protocol.messages import CaptureCancel, CaptureStart, PlateInfo
 
@@ -93,6 +95,13 @@ def next_waiting(db: Db, booth: str) -> Session:
     if row is None:
         raise NotFoundError("nobody is waiting: ask the next visitor to register at the kiosk")
     return row
+
+
+def capture_length(db: Db, session_id: str, api: ApiSettings, default_dance: str) -> float:
+    """Seconds the session's capture lasts: in guided mode its dance's length (capped at
+    ``api.guided_max_s``), so the visitor dances along to every pose that is rendered."""
+    row = get_session(db, session_id)
+    return api.capture_length(dance_length_s(db, row.dance or default_dance))
 
 
 def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float) -> CaptureStart:
