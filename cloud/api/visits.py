@@ -39,8 +39,10 @@ from cloud.db.models import (
 )
 from cloud.db.states import SessionState, TransitionError
 from cloud.ingest.plates import PERSON_WARNING
+from cloud.ingest.takes import supersede_take
 from cloud.jobs.queue import as_utc
 from cloud.settings import ApiSettings
+from cloud.storage import Storage
 from protocol.ids import new_session_id
 from protocol.messages import CaptureCancel, CaptureStart, PlateInfo
 
@@ -104,8 +106,11 @@ def capture_length(db: Db, session_id: str, api: ApiSettings, default_dance: str
     return api.capture_length(dance_length_s(db, row.dance or default_dance))
 
 
-def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float) -> CaptureStart:
-    """Move the session to capturing and build the command every node starts on."""
+def start_capture(
+    db: Db, storage: Storage, session_id: str, countdown_s: float, duration_s: float
+) -> CaptureStart:
+    """Move the session to capturing and build the command every node starts on. A
+    retake supersedes the session's earlier take (:mod:`cloud.ingest.takes`)."""
     row = get_session(db, session_id)
     if not row.consent:
         raise ConflictError(
@@ -117,6 +122,8 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
             f"session {session_id} is {row.state}; only a registered visitor or a retake can "
             "start a capture (use retake first)"
         )
+    if row.state is SessionState.RETAKE:
+        supersede_take(db, storage, row.id)
     move(db, row, SessionState.CAPTURING)
     command = CaptureStart(
         session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s

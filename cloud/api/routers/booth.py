@@ -134,7 +134,7 @@ def start_capture(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> 
     )
     if refusal is not None:
         raise ConflictError(refusal)
-    command = visits.start_capture(db, body.session_id, api.countdown_s, length)
+    command = visits.start_capture(db, ctx.storage, body.session_id, api.countdown_s, length)
     ctx.link.start_capture(ctx.settings.booth, command)  # raising rolls the state back
     return CaptureStarted(
         session_id=command.session, start_at=command.start_at, duration_s=command.duration_s
