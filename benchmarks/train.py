@@ -320,6 +320,7 @@ def _guided(
     evals: int,
     dancer_only: bool | None,
     plot: Path,
+    emphasis: bool = False,
 ) -> None:
     from benchmarks.train_guided import run_guided
 
@@ -337,7 +338,7 @@ def _guided(
     )
     scored_at = max(int(score_resolution), cfg.resolution)
     try:
-        run_guided(booth, cfg, visitors, budget, opts, capture, scored_at, plot)
+        run_guided(booth, cfg, visitors, budget, opts, capture, scored_at, plot, emphasis=emphasis)
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -451,6 +452,12 @@ def _capacity(
     "guided clip lasts the dance, as the booth's guided capture does.",
 )
 @click.option(
+    "--emphasis",
+    is_flag=True,
+    help="--guided: also fine-tune the guided clip with the frames nearest the reference's "
+    "poses oversampled (a third run per visitor).",
+)
+@click.option(
     "--marks",
     default="60,120",
     show_default=True,
@@ -486,6 +493,7 @@ def bench_train(
     evals: int,
     guided: bool,
     capture: float,
+    emphasis: bool,
     marks: str,
     grid: Path,
     plot: Path,
@@ -510,6 +518,7 @@ def bench_train(
             evals,
             dancer_only,
             plot.with_name("train-guided-coverage.png"),
+            emphasis,
         )
         return
     if corpus is None:
