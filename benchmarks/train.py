@@ -321,6 +321,7 @@ def _guided(
     dancer_only: bool | None,
     plot: Path,
     emphasis: bool = False,
+    ceiling: bool = False,
 ) -> None:
     from benchmarks.train_guided import run_guided
 
@@ -338,7 +339,18 @@ def _guided(
     )
     scored_at = max(int(score_resolution), cfg.resolution)
     try:
-        run_guided(booth, cfg, visitors, budget, opts, capture, scored_at, plot, emphasis=emphasis)
+        run_guided(
+            booth,
+            cfg,
+            visitors,
+            budget,
+            opts,
+            capture,
+            scored_at,
+            plot,
+            emphasis=emphasis,
+            ceiling=ceiling,
+        )
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -458,6 +470,12 @@ def _capacity(
     "poses oversampled (a third run per visitor).",
 )
 @click.option(
+    "--ceiling",
+    is_flag=True,
+    help="--guided: also fine-tune on the visitor performing the reference perfectly (the "
+    "scored poses themselves): the most any capture could give in the budget.",
+)
+@click.option(
     "--marks",
     default="60,120",
     show_default=True,
@@ -494,6 +512,7 @@ def bench_train(
     guided: bool,
     capture: float,
     emphasis: bool,
+    ceiling: bool,
     marks: str,
     grid: Path,
     plot: Path,
@@ -519,6 +538,7 @@ def bench_train(
             dancer_only,
             plot.with_name("train-guided-coverage.png"),
             emphasis,
+            ceiling,
         )
         return
     if corpus is None:

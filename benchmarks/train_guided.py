@@ -15,13 +15,15 @@ coverage: where rendered quality drops is where the QA threshold belongs). Each 
 optimiser steps by the mark are printed too: the budget is wall clock, so a loaded
 machine trains less in it. With ``--emphasis`` the guided clip is fine-tuned a third
 time with the frames nearest the reference's poses oversampled
-(:mod:`cloud.training.emphasis`).
+(:mod:`cloud.training.emphasis`). With ``--ceiling`` it is also fine-tuned on a clip of
+the visitor performing the reference perfectly (the transfer set's own poses, 30 fps):
+what no capture can beat in the same budget.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -62,6 +64,9 @@ class GuidedResult:
     guided_steps: int
     emphasis_ssim: float | None = None  # --emphasis: the guided clip, near poses oversampled
     emphasis_steps: int | None = None
+    ceiling_ssim: float | None = None  # --ceiling: a perfect imitation of the reference
+    ceiling_steps: int | None = None
+    ceiling_coverage: float | None = None
 
 
 def _performing(
@@ -158,6 +163,7 @@ def run_guided(
     plot: Path | None,
     fps: float = 30.0,
     emphasis: bool = False,
+    ceiling: bool = False,
 ) -> list[GuidedResult]:
     """Free vs guided fine-tunes for ``visitors`` held-out visitors (see module doc)."""
     if visitors < 1 or capture_s <= 0 or budget <= 0:
@@ -196,22 +202,31 @@ def run_guided(
             free_fit = _fit(free, truth, booth, budget, opts, cfg, scored_at, tmp / "free")
             click.echo(f"visitor-{i:04d} guided: {load_average()}")
             guided_fit = _fit(guided, truth, booth, budget, opts, cfg, scored_at, tmp / "guided")
-            near: tuple[float | None, int | None] = (None, None)
+            result = GuidedResult(
+                f"visitor-{i:04d}",
+                dance,
+                free_fit[0],
+                guided_fit[0],
+                cov_free,
+                cov_guided,
+                free_fit[1],
+                guided_fit[1],
+            )
             if emphasis:
                 click.echo(f"visitor-{i:04d} guided, near poses oversampled: {load_average()}")
                 ref = load_reference(dance).keypoints
-                near = _fit(guided, truth, booth, budget, opts, cfg, scored_at, tmp / "near", ref)
-        result = GuidedResult(
-            f"visitor-{i:04d}",
-            dance,
-            free_fit[0],
-            guided_fit[0],
-            cov_free,
-            cov_guided,
-            free_fit[1],
-            guided_fit[1],
-            *near,
-        )
+                ssim, steps = _fit(
+                    guided, truth, booth, budget, opts, cfg, scored_at, tmp / "n", ref
+                )
+                result = replace(result, emphasis_ssim=ssim, emphasis_steps=steps)
+            if ceiling:
+                perfect = _shard(exact, f"v{i}-perfect", tmp, fps, guided_s)
+                click.echo(f"visitor-{i:04d} perfect imitation: {load_average()}")
+                ssim, steps = _fit(perfect, truth, booth, budget, opts, cfg, scored_at, tmp / "p")
+                cov = coverage(perfect, dance, q)
+                result = replace(
+                    result, ceiling_ssim=ssim, ceiling_steps=steps, ceiling_coverage=cov
+                )
         results.append(result)
         click.echo(
             f"{result.visitor} ({dance}): free SSIM {result.free_ssim:.3f} (coverage "
@@ -231,11 +246,18 @@ def _pct(v: float | None) -> str:
 
 
 def _near(r: GuidedResult) -> str:
-    if r.emphasis_ssim is None:
-        return ""
-    return (
-        f", guided + near poses oversampled SSIM {r.emphasis_ssim:.3f} ({r.emphasis_steps} steps)"
-    )
+    out = ""
+    if r.emphasis_ssim is not None:
+        out += (
+            f", guided + near poses oversampled SSIM {r.emphasis_ssim:.3f} "
+            f"({r.emphasis_steps} steps)"
+        )
+    if r.ceiling_ssim is not None:
+        out += (
+            f", perfect imitation SSIM {r.ceiling_ssim:.3f} (coverage "
+            f"{_pct(r.ceiling_coverage)}, {r.ceiling_steps} steps)"
+        )
+    return out
 
 
 def _report(results: list[GuidedResult], mark: float) -> None:
@@ -263,6 +285,12 @@ def _report(results: list[GuidedResult], mark: float) -> None:
         both = float(np.median([r.emphasis_ssim for r in results if r.emphasis_ssim is not None]))
         click.echo(
             f"guided + near poses oversampled transfer dancer SSIM at {mark:.0f} s: {both:.3f}"
+        )
+    tops = [r.ceiling_ssim for r in results if r.ceiling_ssim is not None]
+    if tops:
+        click.echo(
+            f"perfect-imitation (ceiling) transfer dancer SSIM at {mark:.0f} s: "
+            f"{float(np.median(tops)):.3f}"
         )
 
 
