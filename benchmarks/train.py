@@ -320,7 +320,6 @@ def _guided(
     evals: int,
     dancer_only: bool | None,
     plot: Path,
-    emphasis: bool = False,
     ceiling: bool = False,
 ) -> None:
     from benchmarks.train_guided import run_guided
@@ -348,7 +347,6 @@ def _guided(
             capture,
             scored_at,
             plot,
-            emphasis=emphasis,
             ceiling=ceiling,
         )
     except TrainingError as exc:
@@ -464,12 +462,6 @@ def _capacity(
     "guided clip lasts the dance, as the booth's guided capture does.",
 )
 @click.option(
-    "--emphasis",
-    is_flag=True,
-    help="--guided: also fine-tune the guided clip with the frames nearest the reference's "
-    "poses oversampled (a third run per visitor).",
-)
-@click.option(
     "--ceiling",
     is_flag=True,
     help="--guided: also fine-tune on the visitor performing the reference perfectly (the "
@@ -511,7 +503,6 @@ def bench_train(
     evals: int,
     guided: bool,
     capture: float,
-    emphasis: bool,
     ceiling: bool,
     marks: str,
     grid: Path,
@@ -537,7 +528,6 @@ def bench_train(
             evals,
             dancer_only,
             plot.with_name("train-guided-coverage.png"),
-            emphasis,
             ceiling,
         )
         return

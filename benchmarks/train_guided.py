@@ -13,9 +13,7 @@ they were trained on frames them. Each clip's capture QA coverage of the referen
 (:mod:`cloud.qa.poses`) is printed next to its score, and plotted (SSIM against
 coverage: where rendered quality drops is where the QA threshold belongs). Each run's
 optimiser steps by the mark are printed too: the budget is wall clock, so a loaded
-machine trains less in it. With ``--emphasis`` the guided clip is fine-tuned a third
-time with the frames nearest the reference's poses oversampled
-(:mod:`cloud.training.emphasis`). With ``--ceiling`` it is also fine-tuned on a clip of
+machine trains less in it. With ``--ceiling`` each visitor is also fine-tuned on a clip of
 the visitor performing the reference perfectly (the transfer set's own poses, 30 fps):
 what no capture can beat in the same budget.
 """
@@ -62,8 +60,6 @@ class GuidedResult:
     guided_coverage: float | None
     free_steps: int
     guided_steps: int
-    emphasis_ssim: float | None = None  # --emphasis: the guided clip, near poses oversampled
-    emphasis_steps: int | None = None
     ceiling_ssim: float | None = None  # --ceiling: a perfect imitation of the reference
     ceiling_steps: int | None = None
     ceiling_coverage: float | None = None
@@ -133,7 +129,6 @@ def _fit(
     cfg: Pix2PixConfig,
     scored_at: int,
     tmp: Path,
-    emphasis: np.ndarray | None = None,
 ) -> tuple[float, int]:
     """The transfer score at the mark, and the optimiser steps taken by then."""
     also = {"transfer": _scored(truth, clip, scored_at)}
@@ -146,7 +141,6 @@ def _fit(
         options=opts,
         also_score=also,
         dancer_only=cfg.dancer_only,
-        emphasis=emphasis,
     )
     mark = min(MARK_S, budget)
     return at_time(result.run.history, KEY, mark), round(at_time(result.run.history, "step", mark))
@@ -162,7 +156,6 @@ def run_guided(
     scored_at: int,
     plot: Path | None,
     fps: float = 30.0,
-    emphasis: bool = False,
     ceiling: bool = False,
 ) -> list[GuidedResult]:
     """Free vs guided fine-tunes for ``visitors`` held-out visitors (see module doc)."""
@@ -212,13 +205,6 @@ def run_guided(
                 free_fit[1],
                 guided_fit[1],
             )
-            if emphasis:
-                click.echo(f"visitor-{i:04d} guided, near poses oversampled: {load_average()}")
-                ref = load_reference(dance).keypoints
-                ssim, steps = _fit(
-                    guided, truth, booth, budget, opts, cfg, scored_at, tmp / "n", ref
-                )
-                result = replace(result, emphasis_ssim=ssim, emphasis_steps=steps)
             if ceiling:
                 perfect = _shard(exact, f"v{i}-perfect", tmp, fps, guided_s)
                 click.echo(f"visitor-{i:04d} perfect imitation: {load_average()}")
@@ -232,7 +218,7 @@ def run_guided(
             f"{result.visitor} ({dance}): free SSIM {result.free_ssim:.3f} (coverage "
             f"{_pct(cov_free)}, {result.free_steps} steps), guided SSIM "
             f"{result.guided_ssim:.3f} (coverage {_pct(cov_guided)}, {result.guided_steps} steps)"
-            + _near(result)
+            + _ceiling(result)
         )
     _report(results, mark)
     click.echo(describe_machine())
@@ -245,47 +231,33 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.0%}"
 
 
-def _near(r: GuidedResult) -> str:
-    out = ""
-    if r.emphasis_ssim is not None:
-        out += (
-            f", guided + near poses oversampled SSIM {r.emphasis_ssim:.3f} "
-            f"({r.emphasis_steps} steps)"
-        )
-    if r.ceiling_ssim is not None:
-        out += (
-            f", perfect imitation SSIM {r.ceiling_ssim:.3f} (coverage "
-            f"{_pct(r.ceiling_coverage)}, {r.ceiling_steps} steps)"
-        )
-    return out
+def _ceiling(r: GuidedResult) -> str:
+    if r.ceiling_ssim is None:
+        return ""
+    return (
+        f", perfect imitation SSIM {r.ceiling_ssim:.3f} (coverage "
+        f"{_pct(r.ceiling_coverage)}, {r.ceiling_steps} steps)"
+    )
 
 
 def _report(results: list[GuidedResult], mark: float) -> None:
-    near = any(r.emphasis_ssim is not None for r in results)
     head = (
         "| visitor | dance | coverage free | SSIM free (steps) | coverage guided "
         "| SSIM guided (steps) |"
     )
-    click.echo("\n" + head + (" SSIM guided + near poses oversampled (steps) |" if near else ""))
-    click.echo("|---" * (7 if near else 6) + "|")
+    click.echo("\n" + head)
+    click.echo("|---" * 6 + "|")
     for r in results:
         row = (
             f"| {r.visitor} | {r.dance} | {_pct(r.free_coverage)} | {r.free_ssim:.3f} "
             f"({r.free_steps}) | {_pct(r.guided_coverage)} | {r.guided_ssim:.3f} "
             f"({r.guided_steps}) |"
         )
-        if r.emphasis_ssim is not None:
-            row += f" {r.emphasis_ssim:.3f} ({r.emphasis_steps}) |"
         click.echo(row)
     guided = float(np.median([r.guided_ssim for r in results]))
     free = float(np.median([r.free_ssim for r in results]))
     click.echo(f"free-dance transfer dancer SSIM at {mark:.0f} s: {free:.3f}")
     click.echo(f"guided transfer dancer SSIM at {mark:.0f} s: {guided:.3f}")
-    if near:
-        both = float(np.median([r.emphasis_ssim for r in results if r.emphasis_ssim is not None]))
-        click.echo(
-            f"guided + near poses oversampled transfer dancer SSIM at {mark:.0f} s: {both:.3f}"
-        )
     tops = [r.ceiling_ssim for r in results if r.ceiling_ssim is not None]
     if tops:
         click.echo(
@@ -302,11 +274,19 @@ def plot_coverage(results: list[GuidedResult], path: Path, mark: float) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    top = [r for r in results if r.ceiling_ssim is not None]
     for label, cov, ssim, style in (
         ("free dance", [r.free_coverage for r in results], [r.free_ssim for r in results], "o"),
         ("guided", [r.guided_coverage for r in results], [r.guided_ssim for r in results], "s"),
+        (
+            "perfect imitation (ceiling)",
+            [r.ceiling_coverage for r in top],
+            [r.ceiling_ssim for r in top],
+            "*",
+        ),
     ):
-        ax.plot([c or 0.0 for c in cov], ssim, style, label=label)
+        if ssim:
+            ax.plot([c or 0.0 for c in cov], [v or 0.0 for v in ssim], style, label=label)
     ax.axvline(CaptureQaSettings().min_coverage, color="grey", ls="--", label="QA threshold")
     ax.set_xlabel("capture QA coverage of the reference")
     ax.set_ylabel(f"transfer dancer SSIM at {mark:.0f} s")

@@ -110,19 +110,10 @@ def _centred(kps: Array, seen: npt.NDArray[np.bool_]) -> tuple[Array, npt.NDArra
 
 def pose_distances(reference: Array, visitor: Array, min_conf: float, torso: float) -> Array:
     """For each reference frame, the distance (torso lengths) to the nearest visitor pose."""
-    return nearest_poses(reference, visitor, min_conf, torso)[1]
-
-
-def nearest_poses(
-    reference: Array, visitor: Array, min_conf: float, torso: float
-) -> tuple[npt.NDArray[np.intp], Array]:
-    """For each reference frame, the nearest visitor frame (its index) and the distance
-    to it in torso lengths (inf, index 0, where no visitor pose is comparable)."""
     ref64, ref_ok = _centred(reference, seen_mask(reference, min_conf))
     vis64, vis_ok = _centred(visitor, seen_mask(visitor, min_conf))
     ref, vis = ref64.astype(np.float32), vis64.astype(np.float32)
     best = np.full(len(ref), np.inf)
-    which = np.zeros(len(ref), dtype=np.intp)
     vis_ok_f = vis_ok.astype(np.float32)
     for start in range(0, len(ref), _BLOCK):
         r, rok = ref[start : start + _BLOCK], ref_ok[start : start + _BLOCK].astype(np.float32)
@@ -130,34 +121,8 @@ def nearest_poses(
         gap = np.linalg.norm(r[:, None, :, :] - vis[None, :, :, :], axis=-1)  # [B, T, J]
         farthest = (gap * both).max(axis=-1)
         farthest[both.sum(axis=-1) < _MIN_COMMON] = np.inf
-        which[start : start + _BLOCK] = farthest.argmin(axis=1)
         best[start : start + _BLOCK] = farthest.min(axis=1)
-    return which, best / torso
-
-
-def reference_matches(
-    keypoints: npt.ArrayLike,
-    reference: npt.ArrayLike,
-    *,
-    min_conf: float = 0.3,
-    max_frames: int = 300,
-    match_distance: float | None = None,
-) -> npt.NDArray[np.intp]:
-    """How many of the reference's frames (thinned to ``max_frames``) each captured frame
-    is the nearest pose to, measured as coverage is (see module doc); reference frames
-    farther than ``match_distance`` torso lengths from every pose count for none."""
-    kps = check_keypoints(keypoints, "capture")
-    seen = seen_mask(kps, min_conf)
-    lengths = torso_lengths(kps, seen)
-    if not np.isfinite(lengths).any():
-        raise PoseScoreError("no frame shows both shoulders and both hips: cannot size the body")
-    torso = float(np.nanmedian(lengths))
-    mapped, _note = _mapped_reference(check_keypoints(reference, "reference"), kps, min_conf, torso)
-    mapped = mapped[thin(len(mapped), max_frames)]
-    comparable = seen_mask(mapped, min_conf)[:, list(BODY)].sum(axis=1) >= _MIN_COMMON
-    which, dist = nearest_poses(mapped[comparable], kps, min_conf, torso)
-    keep = np.isfinite(dist) if match_distance is None else dist <= match_distance
-    return np.bincount(which[keep], minlength=len(kps)).astype(np.intp)
+    return best / torso
 
 
 def _mapped_reference(

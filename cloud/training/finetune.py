@@ -14,12 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy.typing as npt
-
 from cloud.training.checkpoint import Checkpoint, load_checkpoint
 from cloud.training.config import Pix2PixConfig, Recipe
 from cloud.training.data import FrameSet, ShardSource, build_frameset, split
-from cloud.training.emphasis import oversample_near
 from cloud.training.errors import TrainingError
 from cloud.training.loop import ProgressFn, RunOptions, RunResult, TrainingRun
 from cloud.training.model import Pix2Pix
@@ -117,7 +114,6 @@ def finetune(
     also_score: Mapping[str, FrameSet] | None = None,
     resolution: int | None = None,
     dancer_only: bool | None = None,
-    emphasis: npt.ArrayLike | None = None,
 ) -> FinetuneResult:
     """Fine-tune on a session's shards (sources, or a function listing them).
 
@@ -131,9 +127,6 @@ def finetune(
     A dancer-only model (the booth's, or ``dancer_only=True``) on a session with no
     person mask at all (old nodes) falls back to a full-frame model, and the result says
     so; frames without a mask in a session with masks train full-frame, counted.
-
-    ``emphasis``, the reference dance's keypoints, oversamples the captured frames
-    nearest to its poses (:mod:`cloud.training.emphasis`).
     """
     started = time.perf_counter()
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -156,8 +149,6 @@ def finetune(
         logger.info("%d of %d frames have no person mask: trained full-frame", unmasked, len(data))
     model = _build(cfg, resume, booth)
     train, held = split(data, holdout)
-    if emphasis is not None:
-        train = oversample_near(train, emphasis)
     decode_s = time.perf_counter() - started
     logger.info(
         "fine-tune: %d train / %d held-out frames decoded in %.1f s%s",
