@@ -320,6 +320,7 @@ def _guided(
     evals: int,
     dancer_only: bool | None,
     plot: Path,
+    ceiling: bool = False,
 ) -> None:
     from benchmarks.train_guided import run_guided
 
@@ -337,7 +338,17 @@ def _guided(
     )
     scored_at = max(int(score_resolution), cfg.resolution)
     try:
-        run_guided(booth, cfg, visitors, budget, opts, capture, scored_at, plot)
+        run_guided(
+            booth,
+            cfg,
+            visitors,
+            budget,
+            opts,
+            capture,
+            scored_at,
+            plot,
+            ceiling=ceiling,
+        )
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -447,7 +458,14 @@ def _capacity(
     type=click.FloatRange(min=1.0),
     default=15.0,
     show_default=True,
-    help="--guided: seconds each clip lasts (the booth's capture).",
+    help="--guided: seconds the free-dance clip lasts (the booth's api.capture_s); the "
+    "guided clip lasts the dance, as the booth's guided capture does.",
+)
+@click.option(
+    "--ceiling",
+    is_flag=True,
+    help="--guided: also fine-tune on the visitor performing the reference perfectly (the "
+    "scored poses themselves): the most any capture could give in the budget.",
 )
 @click.option(
     "--marks",
@@ -485,6 +503,7 @@ def bench_train(
     evals: int,
     guided: bool,
     capture: float,
+    ceiling: bool,
     marks: str,
     grid: Path,
     plot: Path,
@@ -509,6 +528,7 @@ def bench_train(
             evals,
             dancer_only,
             plot.with_name("train-guided-coverage.png"),
+            ceiling,
         )
         return
     if corpus is None:

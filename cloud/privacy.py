@@ -32,7 +32,7 @@ class Store:
 @dataclass(frozen=True)
 class PrivacyTerms:
     booth: str
-    capture_s: str  # seconds filmed
+    capture: str  # how long the booth films, in words: "about 15 seconds", "up to 30 seconds"
     captures_days: str
     models_days: str
     data_days: str  # the longer of the two: what the consent text promises
@@ -53,6 +53,13 @@ def _storage(settings: CloudSettings) -> str:
         return f"the object store bucket {s.bucket!r}"
     assert isinstance(s, LocalStorage)
     return "files on the booth's server"
+
+
+def _capture(settings: CloudSettings) -> str:
+    api = settings.api
+    if api.capture_mode == "guided":  # as long as the visitor's dance, within the cap
+        return f"up to {_num(api.guided_max_s)} seconds"
+    return f"about {_num(api.capture_s)} seconds"
 
 
 def privacy_terms(settings: CloudSettings) -> PrivacyTerms:
@@ -93,7 +100,7 @@ def privacy_terms(settings: CloudSettings) -> PrivacyTerms:
     )
     return PrivacyTerms(
         booth=settings.booth,
-        capture_s=_num(settings.api.capture_s),
+        capture=_capture(settings),
         captures_days=captures,
         models_days=models,
         data_days=_num(max(r.captures_days, r.models_days)),

@@ -68,7 +68,20 @@ class ApiSettings(Group):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = Field(None, description="signs sessions; required in production")
     countdown_s: Annotated[float, Field(ge=0, le=60)] = 5.0
-    capture_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    capture_s: Annotated[float, Field(gt=0, le=120)] = Field(
+        15.0, description="length of a free-dance capture (capture_mode free)"
+    )
+    capture_mode: Literal["guided", "free"] = Field(
+        "guided",
+        description="guided: the stage screen plays the visitor's reference dance and the "
+        "capture lasts that dance (at most guided_max_s), so every pose it renders was danced "
+        "along to; free: the visitor dances as they like for capture_s",
+    )
+    guided_max_s: Annotated[float, Field(gt=0, le=120)] = Field(
+        30.0,
+        description="longest guided capture: a longer dance is danced along to for its first "
+        "guided_max_s seconds (the shipped dances last 20-22.5 s)",
+    )
     kiosk_per_minute: Annotated[int, Field(ge=1)] = Field(
         20, description="visitor registrations allowed per client IP per minute"
     )
@@ -90,6 +103,14 @@ class ApiSettings(Group):
     events_poll_s: Annotated[float, Field(gt=0, le=10)] = Field(
         0.5, description="how often each API process polls the database for changes"
     )
+
+    def capture_length(self, dance_s: float | None) -> float:
+        """Seconds a capture lasts: a guided one the length of the visitor's dance
+        (``dance_s``), capped at ``guided_max_s``; a free one, or one whose dance's length is
+        unknown, ``capture_s``."""
+        if self.capture_mode == "free" or dance_s is None or dance_s <= 0:
+            return self.capture_s
+        return min(dance_s, self.guided_max_s)
 
 
 class ClockSettings(Group):

@@ -95,6 +95,9 @@ def cloud_settings(opts: DemoOptions, api_port: int, mqtt_port: int) -> CloudSet
             "public_url": f"http://127.0.0.1:{api_port}",
             "secret_key": secrets.token_urlsafe(32),
             "countdown_s": opts.countdown_s,
+            # Its synthetic visitors dance free-style: their capture lasts --capture, not
+            # the dance they never see.
+            "capture_mode": "free",
             "capture_s": opts.capture_s,
         },
         training={

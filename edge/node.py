@@ -56,6 +56,12 @@ from protocol.topics import Command
 
 logger = logging.getLogger(__name__)
 
+# A capture of a session already spooled that starts this long after the spooled one is
+# its retake; one starting sooner is the same take asked for again. A repeated command
+# carries the same start time, and a retake's starts a countdown after the operator's
+# retake, so any value between a node's start delay and the countdown (5 s) separates them.
+RETAKE_AFTER_S = 1.0
+
 # (fps, duration_s) -> an unopened source
 SourceFactory = Callable[[float, float | None], FrameSource]
 # (fps) -> an unopened source showing the booth between captures
@@ -129,6 +135,7 @@ class EdgeNode:
         self._counters: CaptureCounters | None = None  # of the current or last capture
         self._run_lock = threading.Lock()
         self._cancelled: set[str] = set()  # cancelled before their start time came
+        self._erased: set[str] = set()  # the visitor's deletion: never captured again
         self._stop = threading.Event()
         self._stats = threading.Thread(target=self._stats_loop, name="node-stats", daemon=True)
         self.plate_watch = PlateWatcher(
@@ -221,8 +228,9 @@ class EdgeNode:
         with self._run_lock:
             if self._run is not None:
                 raise NodeError(f"already capturing {self._run.session}; cancel it first")
-            if self.spool.capture(session) is not None:
-                raise NodeError(f"session {session} was already captured on this node")
+            if session in self._erased:
+                raise NodeError(f"session {session} was erased on this node")
+            self._supersede(session, start_at)
             fps = fps or self.settings.capture.fps
             self.plate_watch.pause()  # the camera is the capture's now
             source = self.sources(fps, duration_s)
@@ -276,6 +284,18 @@ class EdgeNode:
         self.publisher.wake()
         self.publish_status()
 
+    def _supersede(self, session: str, start_at: float | None) -> None:
+        """Make way for a retake of ``session`` (a take starting after the one spooled
+        here; its cancel may never have reached this node): the old take is dropped. The
+        same take asked for again (a repeated command) is refused."""
+        previous = self.spool.capture(session)
+        if previous is None:
+            return
+        if start_at is None or start_at <= previous.started_at + RETAKE_AFTER_S:
+            raise NodeError(f"session {session} was already captured on this node")
+        removed = self.spool.delete_capture(session)
+        logger.info("capture %s retaken: the earlier take's %d frames discarded", session, removed)
+
     def cancel(self, session: str) -> None:
         self._cancelled.add(session)
         run = self._run
@@ -295,6 +315,7 @@ class EdgeNode:
         later, remove its frames from the spool whatever their state. Idempotent: asked
         again, it answers ``unknown``."""
         self._cancelled.add(session)
+        self._erased.add(session)
         known = self.spool.holds(session) or (
             self._run is not None and self._run.session == session
         )
@@ -359,6 +380,9 @@ class EdgeNode:
         if late >= start.duration_s:
             logger.warning("ignoring capture %s: it ended %.1f s ago", start.session, late)
             return
+        # A start after this session's cancel is its retake; a cancel arriving from now
+        # on still stops it before its start time.
+        self._cancelled.discard(start.session)
         try:
             self.capture(start.session, start.duration_s, start.fps, start.start_at)
         except (NodeError, SpoolError, SourceError) as exc:

@@ -2,7 +2,6 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const dash = $("dashboard");
   const GROUPS = {
     all: { label: "All", states: null },
     waiting: { label: "Waiting", states: ["registered", "retake"] },
@@ -246,7 +245,8 @@
     if (pending) return;
     pending = setTimeout(() => { pending = null; refresh(); }, 250);
   }
-  function showCountdown(startAt) {
+  // The capture's own length: a guided capture lasts the visitor's dance.
+  function showCountdown(startAt, durationS) {
     const el = $("countdown");
     clearInterval(countdownTimer);
     el.hidden = false;
@@ -255,8 +255,8 @@
       if (left > 0) {
         el.textContent = Math.ceil(left);
         el.className = "countdown";
-      } else if (left > -parseFloat(dash.dataset.capture)) {
-        el.textContent = "● REC " + Math.ceil(parseFloat(dash.dataset.capture) + left) + " s";
+      } else if (left > -durationS) {
+        el.textContent = "● REC " + Math.ceil(durationS + left) + " s";
         el.className = "countdown rec";
       } else {
         el.hidden = true;
@@ -441,7 +441,7 @@
     try {
       const res = await api("POST", "/api/booth/capture", { session_id: current });
       countdownFrom = refreshes + 1;
-      showCountdown(res.start_at);
+      showCountdown(res.start_at, res.duration_s);
     } catch (err) { showError($("stage-error"), err); }
     await refresh();
   });

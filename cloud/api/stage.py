@@ -32,6 +32,18 @@ def _meta(db: Db, name: str) -> tuple[dict[str, Any], set[str]] | None:
     return meta, {p.name for p in folder.iterdir() if p.is_file()}
 
 
+def dance_length_s(db: Db, name: str) -> float | None:
+    """Seconds the dance lasts (its frames at its frame rate); None when it is unknown."""
+    found = _meta(db, name)
+    if found is None:
+        return None
+    meta = found[0]
+    try:
+        return int(meta["frames"]) / float(meta["fps"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
 def stage_dance(db: Db, name: str) -> StageDance | None:
     found = _meta(db, name)
     if found is None:

@@ -24,6 +24,7 @@ from cloud.api.schemas import (
     VisitorStatus,
     VisitorView,
 )
+from cloud.api.stage import dance_length_s
 from cloud.db.lifecycle import ensure_booth, transition
 from cloud.db.models import (
     Job,
@@ -38,7 +39,10 @@ from cloud.db.models import (
 )
 from cloud.db.states import SessionState, TransitionError
 from cloud.ingest.plates import PERSON_WARNING
+from cloud.ingest.takes import supersede_take
 from cloud.jobs.queue import as_utc
+from cloud.settings import ApiSettings
+from cloud.storage import Storage
 from protocol.ids import new_session_id
 from protocol.messages import CaptureCancel, CaptureStart, PlateInfo
 
@@ -105,8 +109,18 @@ def next_waiting(db: Db, booth: str) -> Session:
     return row
 
 
-def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float) -> CaptureStart:
-    """Move the session to capturing and build the command every node starts on."""
+def capture_length(db: Db, session_id: str, api: ApiSettings, default_dance: str) -> float:
+    """Seconds the session's capture lasts: in guided mode its dance's length (capped at
+    ``api.guided_max_s``), so the visitor dances along to every pose that is rendered."""
+    row = get_session(db, session_id)
+    return api.capture_length(dance_length_s(db, row.dance or default_dance))
+
+
+def start_capture(
+    db: Db, storage: Storage, session_id: str, countdown_s: float, duration_s: float
+) -> CaptureStart:
+    """Move the session to capturing and build the command every node starts on. A
+    retake supersedes the session's earlier take (:mod:`cloud.ingest.takes`)."""
     row = get_session(db, session_id)
     if not row.consent:
         raise ConflictError(
@@ -118,6 +132,8 @@ def start_capture(db: Db, session_id: str, countdown_s: float, duration_s: float
             f"session {session_id} is {row.state}; only a registered visitor or a retake can "
             "start a capture (use retake first)"
         )
+    if row.state is SessionState.RETAKE:
+        supersede_take(db, storage, row.id)
     move(db, row, SessionState.CAPTURING)
     command = CaptureStart(
         session=row.id, start_at=time.time() + countdown_s, duration_s=duration_s

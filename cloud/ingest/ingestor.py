@@ -30,6 +30,7 @@ from cloud.ingest.dead_letters import Refusal
 from cloud.ingest.frames import DELETED, FrameStore, StoreResult
 from cloud.ingest.manifests import record_manifest
 from cloud.ingest.plates import PlateResult, PlateStore
+from cloud.ingest.takes import before_take, take_starts
 from cloud.storage import StorageError
 from protocol.codec import FramePacket, decode_packet
 from protocol.errors import ProtocolError
@@ -127,6 +128,7 @@ class Ingestor:
         for message in batch:
             self._sort(message, work)
         self._refuse_closed_sessions(work)
+        self._drop_earlier_takes(work)
         self._refuse_resized(work)
         if work.plates:
             part_plates = self.plates.store(self.booth, [c for c, _ in work.plates])
@@ -206,6 +208,31 @@ class Ingestor:
         work.frames = [(p, m) for p, m in work.frames if p.session not in refused]
         work.manifests = [(c, m) for c, m in work.manifests if c.session not in refused]
         work.plates = [(c, m) for c, m in work.plates if c.session not in refused]
+
+    def _drop_earlier_takes(self, work: _Sorted) -> None:
+        """Drop frames and manifests of a take a retake superseded (:mod:`cloud.ingest.takes`)."""
+        sessions = {p.session for p, _ in work.frames} | {m.session for m, _ in work.manifests}
+        if not sessions:
+            return
+        with transaction(self.factory) as db:
+            starts = take_starts(db, sessions)
+        if not starts:
+            return
+        frames = [
+            (p, m)
+            for p, m in work.frames
+            if not before_take(p.capture_ns / 1e9, starts.get(p.session))
+        ]
+        manifests = [
+            (c, m)
+            for c, m in work.manifests
+            if not before_take(c.started_at, starts.get(c.session))
+        ]
+        stale = len(work.frames) - len(frames) + len(work.manifests) - len(manifests)
+        if stale:
+            logger.info("dropped %d late messages of takes superseded by a retake", stale)
+            work.dropped += stale
+            work.frames, work.manifests = frames, manifests
 
     def _refuse_resized(self, work: _Sorted) -> None:
         """Refuse frames of another camera size than the node's first of the session."""

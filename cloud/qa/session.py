@@ -21,21 +21,21 @@ from protocol.shards import FrameMeta
 
 logger = logging.getLogger(__name__)
 
-TAKE_GAP_S = 3.0  # a pause in a node's frames this long separates two takes (a retake)
-
 
 class QaInputError(ValueError):
     """A session QA cannot read (no frames, unknown dance); the message says why."""
 
 
 def node_clips(frames: list[tuple[FrameMeta, bytes]], q: CaptureQaSettings) -> list[NodeClip]:
-    """Each node's frames (in seq order) as a :class:`NodeClip` with sampled JPEGs."""
+    """Each node's frames (in capture order) as a :class:`NodeClip` with sampled JPEGs."""
     by_node: dict[str, list[tuple[FrameMeta, bytes]]] = defaultdict(list)
     for meta, jpeg in frames:
         by_node[meta.node].append((meta, jpeg))
     clips = []
     for node in sorted(by_node):
-        items = latest_take(by_node[node])
+        # Stored frames are the latest take's: a retake supersedes the earlier one
+        # (cloud.ingest.takes).
+        items = sorted(by_node[node], key=lambda item: item[0].capture_ns)
         kps = np.stack([m.keypoints_array() for m, _ in items])
         picks = sample_frames(len(items), q)
         first = items[0][0]
@@ -50,16 +50,6 @@ def node_clips(frames: list[tuple[FrameMeta, bytes]], q: CaptureQaSettings) -> l
             )
         )
     return clips
-
-
-def latest_take(items: list[tuple[FrameMeta, bytes]]) -> list[tuple[FrameMeta, bytes]]:
-    """A node's frames of the latest take: a retake's frames join the session's earlier
-    ones, after a pause of at least :data:`TAKE_GAP_S` (the operator's retake)."""
-    times = np.array([m.capture_ns for m, _ in items], dtype=np.int64)
-    order = np.argsort(times, kind="stable")
-    gaps = np.flatnonzero(np.diff(times[order]) > TAKE_GAP_S * 1e9)
-    start = int(gaps[-1]) + 1 if len(gaps) else 0
-    return [items[int(i)] for i in order[start:]]
 
 
 def reference_keypoints(

@@ -149,6 +149,7 @@ class Configs:
                 "public_url": self.ports.api_url,
                 "secret_key": self.secrets["api"],
                 "countdown_s": p.countdown_s,
+                "capture_mode": "free",  # free-style synthetic visitors, --capture seconds
                 "capture_s": p.capture_s,
                 "kiosk_per_minute": 120,
             },

@@ -12,13 +12,13 @@ import pytest
 
 from edge.capture import JpegEncoder
 from edge.frames import Frame
-from edge.node import EdgeNode, NodeError
+from edge.node import RETAKE_AFTER_S, EdgeNode, NodeError
 from edge.pose.base import Person
 from edge.settings import EdgeSettings, PublisherSettings, SpoolSettings, SyntheticSource
 from edge.sources.base import FrameSource
 from edge.spool import Spool
 from protocol.codec import FLAG_OFFLINE, FLAG_RESENT, FLAG_SMOOTHED
-from protocol.messages import CaptureStart, NodeState
+from protocol.messages import CaptureCancel, CaptureStart, NodeState
 from protocol.settings import MqttSettings
 from protocol.topics import Command
 from tests.edge.collector import Collector
@@ -189,6 +189,43 @@ def test_cancel_discards_a_capture_and_one_not_yet_started(
     finally:
         node.stop()
     assert ("sx", "node1") not in collector.manifests
+
+
+def test_a_retake_of_the_same_session_is_captured_afresh(
+    mosquitto: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    """The operator's retake: a cancel, then a start for the same session (by command);
+    and a retake whose cancel this node never got supersedes the spooled take."""
+    node = make_node(make_settings(mosquitto, tmp_path))
+    node.start()
+
+    def start(session: str, duration_s: float) -> None:
+        command = CaptureStart(session=session, start_at=time.time() + 0.2, duration_s=duration_s)
+        node.handle_command(Command.CAPTURE, command.to_bytes())
+
+    try:
+        start("sr", 1.0)
+        assert collector.wait_for(lambda: collector.complete("sr"))
+        first = collector.manifests[("sr", "node1")]
+        node.handle_command(Command.CANCEL, CaptureCancel(session="sr").to_bytes())
+        assert collector.wait_for(lambda: node.spool.capture("sr") is None)
+        time.sleep(RETAKE_AFTER_S)
+        start("sr", 2.0)
+        assert collector.wait_for(
+            lambda: collector.manifests[("sr", "node1")].started_at > first.started_at + 1
+        )
+        assert collector.manifests[("sr", "node1")].frame_count == 60  # the retake's 2 s
+        # No cancel reached the node: the later start still supersedes its take.
+        node.capture("sn", 1.0, fps=30)
+        assert node.wait_idle(30)
+        with pytest.raises(NodeError, match="already captured"):  # the same take again
+            node.capture("sn", 1.0, fps=30, start_at=node.spool.capture("sn").started_at)
+        time.sleep(RETAKE_AFTER_S)
+        node.capture("sn", 2.0, fps=30, start_at=time.time() + 0.2)
+        assert node.wait_idle(30)
+        assert node.spool.capture("sn").seq_count == 60
+    finally:
+        node.stop()
 
 
 def test_a_15_s_synthetic_capture_with_replay_pose_arrives_complete(

@@ -116,22 +116,25 @@ def call_next(_who: Operator, db: DbSession, ctx: Ctx) -> VisitorStatus:
 
 @router.post("/capture", responses=_4xx)
 def start_capture(body: SessionRef, _who: Operator, db: DbSession, ctx: Ctx) -> CaptureStarted:
-    """Start the countdown: every node starts recording at the same ``start_at``.
+    """Start the countdown: every node starts recording at the same ``start_at``, for the
+    visitor's dance's length in guided mode (at most ``api.guided_max_s``), else for
+    ``api.capture_s``.
 
     Refused (409) while an online node's clock is off by more than ``clock.refuse_s``: it
     would film the wrong seconds, or ignore the capture."""
     api = ctx.settings.api
+    length = visits.capture_length(db, body.session_id, api, ctx.settings.worker.dance)
     online = [v.id for v in visits.list_nodes(db, ctx.settings.booth, set()) if v.online]
     refusal = capture_refusal(
         ctx.link.clocks,
         online,
         countdown_s=api.countdown_s,
-        duration_s=api.capture_s,
+        duration_s=length,
         refuse_s=ctx.settings.clock.refuse_s,
     )
     if refusal is not None:
         raise ConflictError(refusal)
-    command = visits.start_capture(db, body.session_id, api.countdown_s, api.capture_s)
+    command = visits.start_capture(db, ctx.storage, body.session_id, api.countdown_s, length)
     ctx.link.start_capture(ctx.settings.booth, command)  # raising rolls the state back
     return CaptureStarted(
         session_id=command.session, start_at=command.start_at, duration_s=command.duration_s

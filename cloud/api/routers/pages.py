@@ -74,6 +74,5 @@ def dashboard(request: Request, ctx: Ctx) -> Response:
             "booth": ctx.settings.booth,
             "operator": who.name,
             "countdown_s": api.countdown_s,
-            "capture_s": api.capture_s,
         },
     )

@@ -43,6 +43,7 @@ def booth(engine: Engine, db_url: str, tmp_path: Path) -> Booth:
         api={
             "secret_key": "test-secret-key-0123456789",
             "countdown_s": 2,
+            "capture_mode": "free",  # 3 s captures; guided ones last their dance (test_capture)
             "capture_s": 3,
             "kiosk_per_minute": 5,
             "events_poll_s": 0.1,

@@ -39,7 +39,12 @@ def dance_settings(tmp: Path, db_url: str, **api: Any) -> CloudSettings:
     return CloudSettings(
         database={"url": db_url},
         mail={"type": "outbox", "directory": str(tmp / "outbox")},
-        api={"secret_key": "test-secret-key-0123456789", "events_poll_s": 0.1, **api},
+        api={
+            "secret_key": "test-secret-key-0123456789",
+            "events_poll_s": 0.1,
+            "capture_mode": "free",  # capture_s, not the dance's length
+            **api,
+        },
         dances={
             "upload_dir": str(tmp / "dances"),
             "max_upload_mb": 2,

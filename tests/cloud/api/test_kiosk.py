@@ -40,6 +40,6 @@ def test_consent_follows_the_settings(booth: Booth, engine: Engine, tmp_path: Pa
     with TestClient(app) as client:
         page = client.get("/").text
     text = _consent(page)
-    assert "Dance for 12 seconds" in page and "about 12 seconds of video" in text
+    assert "Dance for about 12 seconds" in page and "about 12 seconds of video" in text
     assert "within 10 days of my visit" in text and "video 15 days after it is sent" in text
     assert "15 seconds" not in text and "30 days" not in text
