@@ -104,11 +104,11 @@ class ApiSettings(Group):
         0.5, description="how often each API process polls the database for changes"
     )
 
-    def capture_length(self, dance_s: float | None) -> float:
+    def capture_length(self, dance_s: float | None, mode: str | None = None) -> float:
         """Seconds a capture lasts: a guided one the length of the visitor's dance
         (``dance_s``), capped at ``guided_max_s``; a free one, or one whose dance's length is
-        unknown, ``capture_s``."""
-        if self.capture_mode == "free" or dance_s is None or dance_s <= 0:
+        unknown, ``capture_s``. ``mode``: the booth's own choice, else ``capture_mode``."""
+        if (mode or self.capture_mode) == "free" or dance_s is None or dance_s <= 0:
             return self.capture_s
         return min(dance_s, self.guided_max_s)
 

@@ -407,6 +407,7 @@
     try {
       const s = await api("GET", "/api/booth/settings");
       $("layout").value = s.layout;
+      $("capture-mode").value = s.capture_mode;
       $("booth-name").value = s.name;
       $("qa-auto-accept").checked = (await api("GET", "/api/booth/qa")).auto_accept;
     } catch (err) { showError($("settings-error"), err); }
@@ -421,7 +422,9 @@
     showError($("settings-error"), null);
     $("settings-saved").hidden = true;
     try {
-      await api("PUT", "/api/booth/settings", { layout: $("layout").value, name: $("booth-name").value });
+      await api("PUT", "/api/booth/settings", {
+        layout: $("layout").value, capture_mode: $("capture-mode").value, name: $("booth-name").value,
+      });
       $("settings-saved").hidden = false;
     } catch (err) { showError($("settings-error"), err); }
   });

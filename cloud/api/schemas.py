@@ -97,6 +97,10 @@ class BoothSettingsView(BaseModel):
     booth: str
     name: str
     layout: Literal["solo", "side-by-side"]
+    capture_mode: Literal["guided", "free"] = Field(
+        description="guided: the visitor dances along with their dance on the stage screen"
+        " for its whole length; free: they dance as they like for api.capture_s"
+    )
 
 
 class BoothSettingsUpdate(Inbound):
@@ -107,6 +111,9 @@ class BoothSettingsUpdate(Inbound):
     )
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
         None, description="the booth's name on the renditions' intro card"
+    )
+    capture_mode: Literal["guided", "free"] | None = Field(
+        None, description="guided or free dance from the next capture on"
     )
 
 

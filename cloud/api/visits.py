@@ -25,6 +25,7 @@ from cloud.api.schemas import (
     VisitorView,
 )
 from cloud.api.stage import dance_length_s
+from cloud.db.booths import booth_capture_mode
 from cloud.db.lifecycle import ensure_booth, transition
 from cloud.db.models import (
     Job,
@@ -110,10 +111,12 @@ def next_waiting(db: Db, booth: str) -> Session:
 
 
 def capture_length(db: Db, session_id: str, api: ApiSettings, default_dance: str) -> float:
-    """Seconds the session's capture lasts: in guided mode its dance's length (capped at
-    ``api.guided_max_s``), so the visitor dances along to every pose that is rendered."""
+    """Seconds the session's capture lasts: in guided mode (the booth's choice, else the
+    deployment's) its dance's length (capped at ``api.guided_max_s``), so the visitor
+    dances along to every pose that is rendered."""
     row = get_session(db, session_id)
-    return api.capture_length(dance_length_s(db, row.dance or default_dance))
+    mode = booth_capture_mode(db, row.booth_id)
+    return api.capture_length(dance_length_s(db, row.dance or default_dance), mode)
 
 
 def start_capture(

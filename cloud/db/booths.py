@@ -11,6 +11,7 @@ from cloud.db.lifecycle import ensure_booth
 from cloud.db.models import Booth, Session
 
 LAYOUTS: Final = ("solo", "side-by-side")  # cloud.render.layout.Layout
+CAPTURE_MODES: Final = ("guided", "free")  # cloud.settings.ApiSettings.capture_length
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,20 @@ def set_booth_look(
         row.name = name
     db.commit()
     return booth_look(db, booth)
+
+
+def booth_capture_mode(db: Db, booth: str) -> str | None:
+    """The booth's own choice of guided or free dance; None: the deployment's."""
+    row = db.get(Booth, booth)
+    return row.capture_mode if row is not None else None
+
+
+def set_booth_capture_mode(db: Db, booth: str, mode: str) -> None:
+    """Guided or free dance at ``booth`` from its next capture on (the row is made if
+    missing); the caller commits."""
+    if mode not in CAPTURE_MODES:
+        raise ValueError(f"capture mode must be one of {', '.join(CAPTURE_MODES)}, got {mode!r}")
+    ensure_booth(db, booth)
+    row = db.get(Booth, booth)
+    assert row is not None
+    row.capture_mode = mode

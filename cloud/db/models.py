@@ -76,6 +76,8 @@ class Booth(Base):
     # Queue a capture's fine-tune even when capture QA suggests a retake (cloud.qa.gate);
     # None: the deployment's qa.auto_accept setting.
     qa_auto_accept: Mapped[bool | None] = mapped_column(Boolean)
+    # guided | free (ApiSettings.capture_length); None: the deployment's api.capture_mode.
+    capture_mode: Mapped[str | None] = mapped_column(String(8))
     # The sessions whose fine-tuned models the live mirror wears, in turn (cloud.mirror.
     # lineup); empty or None: the booth checkpoint.
     mirror_wearers: Mapped[list[str] | None] = mapped_column(JSON)

@@ -23,7 +23,13 @@ from cloud.api.schemas import (
     SessionRef,
     VisitorStatus,
 )
-from cloud.db.booths import BoothLook, booth_look, set_booth_look
+from cloud.db.booths import (
+    BoothLook,
+    booth_capture_mode,
+    booth_look,
+    set_booth_capture_mode,
+    set_booth_look,
+)
 from protocol.ids import ID_PATTERN
 from protocol.messages import PlateTake
 
@@ -42,22 +48,33 @@ _4xx: Responses = {
 
 @router.get("/settings", responses=_401)
 def get_settings(_who: Operator, db: DbSession, ctx: Ctx) -> BoothSettingsView:
-    """The booth's own settings: its name (on the renditions' intro card) and layout."""
-    return _settings_view(booth_look(db, ctx.settings.booth))
+    """The booth's own settings: its name (on the renditions' intro card), layout and
+    capture mode."""
+    booth = ctx.settings.booth
+    return _settings_view(booth_look(db, booth), booth_capture_mode(db, booth), ctx)
 
 
 @router.put("/settings", responses=_401)
 def put_settings(
     body: BoothSettingsUpdate, _who: Operator, db: DbSession, ctx: Ctx
 ) -> BoothSettingsView:
-    """Change the booth's rendition layout and/or name; renditions rendered next use them."""
-    look = set_booth_look(db, ctx.settings.booth, layout=body.layout, name=body.name)
-    return _settings_view(look)
+    """Change the booth's rendition layout, name and/or capture mode; renditions rendered
+    next, and captures started next, use them."""
+    booth = ctx.settings.booth
+    if body.capture_mode is not None:
+        set_booth_capture_mode(db, booth, body.capture_mode)
+    mode = booth_capture_mode(db, booth)  # read before set_booth_look commits
+    look = set_booth_look(db, booth, layout=body.layout, name=body.name)
+    return _settings_view(look, mode, ctx)
 
 
-def _settings_view(look: BoothLook) -> BoothSettingsView:
+def _settings_view(look: BoothLook, booth_mode: str | None, ctx: Ctx) -> BoothSettingsView:
     layout = "side-by-side" if look.layout == "side-by-side" else "solo"
-    return BoothSettingsView(booth=look.id, name=look.name, layout=layout)
+    mode = booth_mode or ctx.settings.api.capture_mode
+    capture_mode = "free" if mode == "free" else "guided"
+    return BoothSettingsView(
+        booth=look.id, name=look.name, layout=layout, capture_mode=capture_mode
+    )
 
 
 @router.get("/quality", responses=_401)

@@ -335,11 +335,14 @@ def test_operator_picks_the_rendition_layout(browser: object, server: str, booth
     log_in(page, server)
     expect(page.locator("#layout")).to_have_value("solo")
     page.select_option("#layout", "side-by-side")
+    expect(page.locator("#capture-mode")).to_have_value("free")  # the fixture's deployment
+    page.select_option("#capture-mode", "guided")
     page.fill("#booth-name", "Booth One")
     page.click("#settings-save")
     expect(page.locator("#settings-saved")).to_be_visible()
     page.reload()
     expect(page.locator("#layout")).to_have_value("side-by-side")
+    expect(page.locator("#capture-mode")).to_have_value("guided")
     expect(page.locator("#booth-name")).to_have_value("Booth One")
     _no_horizontal_scroll(page)
     assert not blocked

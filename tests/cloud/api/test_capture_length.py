@@ -103,3 +103,19 @@ def test_the_kiosk_promises_the_longest_capture(
 ) -> None:
     page = guided[0].get("/").text
     assert "Dance for up to 30 seconds" in page and "records up to 30 seconds of video" in page
+
+
+def test_the_operator_picks_guided_or_free_per_booth(
+    booth: Booth, guided: tuple[TestClient, LocalBoothLink]
+) -> None:
+    client, link = guided
+    assert client.get("/api/booth/settings").json()["capture_mode"] == "guided"  # deployment's
+    r = client.put("/api/booth/settings", json={"capture_mode": "free"})
+    assert r.status_code == 200 and r.json()["capture_mode"] == "free"
+    assert r.json()["layout"] == "solo"  # the other settings kept
+    _visitor(booth.engine, "sfree", "long-22", 22.0)
+    assert _start(client, link, "sfree") == 3.0  # the booth's free dance: api.capture_s
+    client.put("/api/booth/settings", json={"capture_mode": "guided"})
+    _visitor(booth.engine, "sguided", "long-22")  # the same dance, already added
+    assert _start(client, link, "sguided") == pytest.approx(22.0)
+    assert client.put("/api/booth/settings", json={"capture_mode": "slow"}).status_code == 422
