@@ -215,7 +215,12 @@ def test_pages_render(client: TestClient, operator: TestClient) -> None:
 def test_the_operator_picks_the_booths_layout(operator: TestClient, booth: Booth) -> None:
     r = operator.get("/api/booth/settings")
     assert r.status_code == 200, r.text
-    assert r.json() == {"booth": booth.settings.booth, "name": "", "layout": "solo"}
+    assert r.json() == {
+        "booth": booth.settings.booth,
+        "name": "",
+        "layout": "solo",
+        "capture_mode": "free",  # the fixture's deployment
+    }
     r = operator.put("/api/booth/settings", json={"layout": "side-by-side"})
     assert r.status_code == 200 and r.json()["layout"] == "side-by-side"
     r = operator.put("/api/booth/settings", json={"name": "  Booth One "})
@@ -223,6 +228,7 @@ def test_the_operator_picks_the_booths_layout(operator: TestClient, booth: Booth
         "booth": booth.settings.booth,
         "name": "Booth One",
         "layout": "side-by-side",
+        "capture_mode": "free",
     }
     bad = operator.put("/api/booth/settings", json={"layout": "grid"})
     assert bad.status_code == 422
