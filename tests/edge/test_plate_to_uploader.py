@@ -59,6 +59,13 @@ def uploader(mosquitto: Mosquitto, tmp_path: Path) -> Iterator[Running]:
     r.engine.dispose()
 
 
+def _dead_letters(uploader: Running) -> int:
+    """Counted in a fresh session each time: one session polled in a loop keeps reading
+    the snapshot of its first query (SQLite WAL), and missed the refusals stored later."""
+    with uploader.factory() as db:
+        return len(db.scalars(select(DeadLetter)).all())
+
+
 def test_plate_stored_and_a_resized_camera_refused(
     mosquitto: Mosquitto, uploader: Running, tmp_path: Path
 ) -> None:
@@ -80,8 +87,8 @@ def test_plate_stored_and_a_resized_camera_refused(
         wait_for(lambda: node.plates.info is not None, what="the automatic plate")
         node.capture("s1", 2.0, fps=10)
         wait_for(lambda: uploader.frames() == 10, what="the frames before the change")
+        wait_for(lambda: _dead_letters(uploader) >= 10, what="the refusals")
         with uploader.factory() as db:
-            wait_for(lambda: len(db.scalars(select(DeadLetter)).all()) >= 10, what="the refusals")
             reasons = {d.reason for d in db.scalars(select(DeadLetter))}
             seqs = set(db.scalars(select(Frame.seq)))
         wait_for(lambda: load_plate(uploader.storage, uploader.factory, "s1") is not None,
