@@ -73,7 +73,5 @@ def auto_accept(db: Db, booth: str, default: bool) -> bool:
 
 
 def set_auto_accept(db: Db, booth: str, value: bool) -> None:
-    ensure_booth(db, booth)
-    row = db.get(Booth, booth)
-    assert row is not None
+    row = ensure_booth(db, booth)
     row.qa_auto_accept = value

@@ -46,9 +46,7 @@ def set_booth_look(
     """Change a booth's layout and/or name (the row is made if missing); commits."""
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    ensure_booth(db, booth)
-    row = db.get(Booth, booth)
-    assert row is not None
+    row = ensure_booth(db, booth)
     if layout is not None:
         row.layout = layout
     if name is not None:
@@ -68,7 +66,5 @@ def set_booth_capture_mode(db: Db, booth: str, mode: str) -> None:
     missing); the caller commits."""
     if mode not in CAPTURE_MODES:
         raise ValueError(f"capture mode must be one of {', '.join(CAPTURE_MODES)}, got {mode!r}")
-    ensure_booth(db, booth)
-    row = db.get(Booth, booth)
-    assert row is not None
+    row = ensure_booth(db, booth)
     row.capture_mode = mode

@@ -33,13 +33,18 @@ _STAMPS: dict[SessionState, str] = {
 }
 
 
-def ensure_booth(db: Db, booth: str) -> None:
-    if db.get(Booth, booth) is None:
+def ensure_booth(db: Db, booth: str) -> Booth:
+    """The booth's row, created if missing."""
+    row = db.get(Booth, booth)
+    if row is None:
         try:
             with db.begin_nested():
                 db.add(Booth(id=booth))
         except IntegrityError:
             pass  # another process created it first
+        row = db.get(Booth, booth)
+        assert row is not None
+    return row
 
 
 def ensure_session(db: Db, booth: str, session: str, state: SessionState) -> Session:

@@ -98,9 +98,7 @@ def choose(db: Db, booth: str, chosen: list[str], now: datetime | None = None) -
         why = allowed(db.get(Session, sid), booth, now)
         if why is not None:
             raise ValueError(f"visitor {sid} cannot be shown live: {why}")
-    ensure_booth(db, booth)
-    row = db.get(Booth, booth)
-    assert row is not None
+    row = ensure_booth(db, booth)
     row.mirror_wearers = ids
     return ids
 

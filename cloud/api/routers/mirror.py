@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from cloud.api.deps import Ctx, DbSession, Operator
 from cloud.api.errors import ConflictError
 from cloud.api.schemas import MirrorCandidate, MirrorReport, MirrorUpdate, MirrorView
-from cloud.db.models import Booth, Session, utcnow
+from cloud.db.models import Session, utcnow
 from cloud.mirror import lineup
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,7 @@ def put_mirror(body: MirrorUpdate, who: Operator, db: DbSession, ctx: Ctx) -> Mi
 
 def _view(db: DbSession, booth: str) -> MirrorView:
     now = utcnow()
-    row = db.get(Booth, booth)
-    wanted = [w.session_id for w in lineup.wearers(db, booth, now)] if row is not None else []
+    wanted = [w.session_id for w in lineup.wearers(db, booth, now)]
     picks = lineup.candidates(db, booth, now)
     return MirrorView(
         wearers=wanted,
