@@ -9,7 +9,7 @@ import sys
 import torch
 
 from benchmarks.train_throughput import PlainLoop
-from cloud.mirror.service import default_model
+from cloud.booth_models import booth_checkpoint
 from cloud.training.checkpoint import load_checkpoint
 from cloud.training.model import Pix2Pix
 
@@ -17,7 +17,7 @@ from cloud.training.model import Pix2Pix
 def main() -> None:
     # The booth checkpoint's network as a full-frame model: the same convolutions (the
     # plain loop has no alpha output); what this makes is CPU load, not a model.
-    cfg = load_checkpoint(default_model(128)).config.model_copy(update={"dancer_only": False})
+    cfg = load_checkpoint(booth_checkpoint(128)).config.model_copy(update={"dancer_only": False})
     model = Pix2Pix.from_config(cfg)
     r, b = model.config.resolution, 4
     torch.manual_seed(0)

@@ -45,11 +45,6 @@ from protocol.topics import NodeChannel, Topics
 logger = logging.getLogger(__name__)
 
 
-def default_model(resolution: int) -> Path:
-    """The booth checkpoint that ships for ``resolution`` (a staff dancer)."""
-    return booth_checkpoint(resolution)
-
-
 def torch_loader(device: str) -> Loader:
     """Checkpoints loaded as :class:`~cloud.render.torch_generator.TorchGenerator`."""
 
@@ -65,7 +60,7 @@ def torch_loader(device: str) -> Loader:
 
 def load_first(settings: MirrorSettings, loader: Loader) -> Generator:
     """The model the mirror starts with; raises :class:`MirrorModelError` with what to do."""
-    path = settings.model or default_model(settings.resolution)
+    path = settings.model or booth_checkpoint(settings.resolution)
     try:
         generator = loader(path)
     except MirrorModelError:
@@ -148,7 +143,7 @@ class MirrorService:
             max_age_s=settings.max_age_s,
         )
         self.node_state: NodeState | None = None
-        first = settings.model or default_model(settings.resolution)
+        first = settings.model or booth_checkpoint(settings.resolution)
         self.booth_models = [first, *settings.playlist]
         self.playlist = Playlist(list(self.booth_models), settings.rotate_s)
         self._worn: Path | None = first  # the file the engine wears; None: none loaded

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from cloud.booth_models import booth_checkpoint
 from cloud.db.engine import session_factory, transaction
 from cloud.db.lifecycle import ensure_session
 from cloud.db.models import MirrorStatus, Session, utcnow
 from cloud.db.states import SessionState
 from cloud.mirror.lineup import Lineup, choose
-from cloud.mirror.service import MirrorService, default_model, torch_loader
+from cloud.mirror.service import MirrorService, torch_loader
 from cloud.render.generator import PosePainter
 from cloud.settings import MirrorSettings
 from cloud.storage.keys import model_key
@@ -67,9 +68,9 @@ def test_visitors_are_worn_refused_with_the_reason_and_dropped_at_once(
 ) -> None:
     storage = LocalStorage(tmp_path / "store")
     booth_model = tmp_path / "booth.safetensors"
-    shutil.copy(default_model(128), booth_model)
-    _visitor(engine, storage, "ana", default_model(128))
-    _visitor(engine, storage, "big", default_model(256))  # made for another mirror size
+    shutil.copy(booth_checkpoint(128), booth_model)
+    _visitor(engine, storage, "ana", booth_checkpoint(128))
+    _visitor(engine, storage, "big", booth_checkpoint(256))  # made for another mirror size
     service = _service(engine, storage, booth_model)
     booth_version = service.engine.model_version
     try:
@@ -108,9 +109,9 @@ def test_the_lineup_rotates_once_nobody_dances_and_falls_back_to_the_skeleton(
 ) -> None:
     storage = LocalStorage(tmp_path / "store")
     booth_model = tmp_path / "booth.safetensors"
-    shutil.copy(default_model(128), booth_model)
+    shutil.copy(booth_checkpoint(128), booth_model)
     for sid in ("ana", "cy"):
-        _visitor(engine, storage, sid, default_model(128))
+        _visitor(engine, storage, sid, booth_checkpoint(128))
     service = _service(engine, storage, booth_model)
     try:
         _choose(engine, ["ana", "cy"])
