@@ -133,7 +133,7 @@ class PlateKeeper:
         """Up to ``limit`` unacknowledged chunks: (key, session, payload)."""
         out: list[tuple[Key, str, bytes]] = []
         for folder in sorted(self.outbox.iterdir()):
-            for path in sorted(folder.glob("*.chunk")):
+            for path in _chunks(folder):
                 key = (_KEY_PREFIX + folder.name, int(path.stem))
                 if key in skip:
                     continue
@@ -146,7 +146,7 @@ class PlateKeeper:
         return out
 
     def count_pending(self) -> int:
-        return sum(1 for _ in self.outbox.glob("*/*.chunk"))
+        return sum(len(_chunks(folder)) for folder in self.outbox.iterdir())
 
     def acked(self, key: Key) -> None:
         folder = self.outbox / key[0].removeprefix(_KEY_PREFIX)
@@ -161,6 +161,15 @@ class PlateKeeper:
     @staticmethod
     def is_plate_key(key: Key) -> bool:
         return key[0].startswith(_KEY_PREFIX)
+
+
+def _chunks(folder: Path) -> list[Path]:
+    """A session folder's chunks, sorted; none once the uploader removed the folder
+    (its last chunk acknowledged, or the session dropped) while we looked."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix == ".chunk")
+    except FileNotFoundError:
+        return []
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

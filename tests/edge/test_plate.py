@@ -4,6 +4,7 @@ capture through a real Mosquitto, kept across restarts."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,41 @@ def test_keeper_stores_attaches_and_reloads_the_plate(tmp_path: Path) -> None:
     assert image is not None and np.abs(image.astype(int) - plate).mean() < 4.0
     again.drop("s1")
     assert again.count_pending() == 0
+
+
+def test_counting_and_listing_survive_the_uploader_removing_folders(tmp_path: Path) -> None:
+    """The node's idle check counts chunks while the uploader acknowledges them and
+    removes a session's folder: a folder gone mid-count is an empty one, not an error."""
+    keeper = PlateKeeper(tmp_path, "node1")
+    keeper.take(np.asarray(background_plate(320, 240)), person=False, by_operator=False)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def look() -> None:
+        while not stop.is_set():
+            try:
+                keeper.count_pending()
+                keeper.pending(100, set())
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=look)
+    reader.start()
+    try:
+        for i in range(300):
+            session = f"s{i}"
+            keeper.attach(session)
+            if i % 2:
+                for key, _, _ in keeper.pending(100, set()):
+                    if key[0] == f"plate/{session}":
+                        keeper.acked(key)
+            else:
+                keeper.drop(session)
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == [] and keeper.count_pending() == 0
 
 
 @pytest.mark.services
