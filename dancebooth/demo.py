@@ -10,9 +10,11 @@ capture, the worker fine-tunes, renders and emails the link.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -132,17 +134,30 @@ def demo(
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
     previous = signal.signal(signal.SIGTERM, _interrupt)  # kill/docker stop: as Ctrl-C
+    dumps = _dump_stacks_on_usr1()
     try:
         with _quiet_console_log(directory / "demo.log") as log:
             console.print(f"log: {log}")
             held = _serve(booth, console, timeout, once, hold)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if dumps:
+            faulthandler.unregister(signal.SIGUSR1)
     if held:
         raise SystemExit(HELD_EXIT)
 
 
 HELD_EXIT = 3  # --once: the quality gate held a video for the operator
+
+
+def _dump_stacks_on_usr1() -> bool:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr: what a hung booth is
+    waiting for. Only where stderr is a real file (not under a test runner's capture)."""
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    except (AttributeError, ValueError, OSError):  # no file descriptor behind stderr
+        return False
+    return True
 
 
 def _interrupt(signum: int, _frame: object) -> None:

@@ -194,6 +194,7 @@ def test_demo_once_delivers_a_playable_video_and_a_working_link(tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_hear_ctrl_c,
     )
     try:
         summary = tmp_path / "demo" / "deliveries.json"
@@ -206,11 +207,32 @@ def test_demo_once_delivers_a_playable_video_and_a_working_link(tmp_path: Path) 
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C: stops the booth cleanly
-        out, _ = proc.communicate(timeout=60)
+        out = _stopped_output(proc, 60)
     assert proc.returncode == 0, out[-4000:]
     assert link in out.replace("\n", "")
     assert "first delivery" in out and "frames uploaded" in out
     assert "live mirror of cam-left on http://127.0.0.1:" in out.replace("\n", "")
+
+
+def _hear_ctrl_c() -> None:
+    """In the demo's process before it starts: Ctrl-C as in a terminal. A test run started
+    in the background (`cmd &` without job control, nohup) ignores SIGINT, its children
+    inherit that, and Python then never turns SIGINT into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stopped_output(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The demo's output once it has stopped; if it hangs, every thread's stack (the demo
+    dumps them on SIGUSR1), then it is killed and the test fails with them."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return out
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        out, _ = proc.communicate(timeout=30)
+        pytest.fail(f"the demo did not stop within {timeout:g} s of Ctrl-C:\n{out[-12000:]}")
 
 
 def _check_video(path: Path, session_id: str) -> None:
