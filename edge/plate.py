@@ -151,7 +151,11 @@ class PlateKeeper:
     def acked(self, key: Key) -> None:
         folder = self.outbox / key[0].removeprefix(_KEY_PREFIX)
         (folder / f"{key[1]:04d}.chunk").unlink(missing_ok=True)
-        if folder.exists() and not any(folder.iterdir()):
+        try:
+            emptied = not any(folder.iterdir())
+        except FileNotFoundError:  # dropped meanwhile
+            return
+        if emptied:
             shutil.rmtree(folder, ignore_errors=True)
 
     def drop(self, session: str) -> None:

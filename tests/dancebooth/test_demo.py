@@ -161,7 +161,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float) -> None:
             pytest.fail(f"demo exited with {proc.returncode} before delivering:\n{out[-4000:]}")
         if time.monotonic() > deadline:
             proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=60)
+            out = _stopped_output(proc, 60)
             pytest.fail(f"no delivery within {timeout} s:\n{out[-4000:]}")
         time.sleep(0.5)
 
